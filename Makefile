@@ -1,0 +1,52 @@
+# Two commands do all set-up on a fresh machine:
+#   make demo   analyse a bundled sample video, write demo_out/report.html
+#   make test   run the test suite
+# Each creates its own virtual environment.
+PYTHON ?= python3
+SHARED ?= $(abspath ../shared)
+# Use the shared model copy when there is one beside the project (no internet here).
+ifneq ($(wildcard $(SHARED)/models/face_landmarker.task),)
+SYNKAN_MODEL ?= $(SHARED)/models/face_landmarker.task
+export SYNKAN_MODEL
+endif
+export SYNKAN_SHARED = $(SHARED)
+
+DEMO_VENV = .venv-demo
+TEST_VENV = .venv-test
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test system-deps samples validate bench clean
+
+$(DEMO_VENV)/.done: pyproject.toml
+	$(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/pip install -q -e .
+	touch $@
+
+$(TEST_VENV)/.done: pyproject.toml
+	$(PYTHON) -m venv $(TEST_VENV)
+	$(TEST_VENV)/bin/pip install -q -e ".[dev]"
+	touch $@
+
+demo: $(DEMO_VENV)/.done
+	$(DEMO_VENV)/bin/synkan analyze sample_videos/oral_ocular_left.mp4 -o demo_out --force
+	@echo "Open demo_out/report.html in a browser."
+
+# Chromium renders the HTML report in a test; ffmpeg makes variable-frame-rate test videos.
+system-deps:
+	@command -v chromium >/dev/null && command -v ffmpeg >/dev/null || \
+	  ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium ffmpeg)
+
+test: $(TEST_VENV)/.done system-deps
+	$(TEST_VENV)/bin/python -m pytest -q
+
+samples: $(TEST_VENV)/.done
+	$(TEST_VENV)/bin/synkan synth sample_videos/cases/*.json -o sample_videos
+
+validate: $(TEST_VENV)/.done
+	$(TEST_VENV)/bin/synkan validate -o out/validate
+
+bench: $(TEST_VENV)/.done
+	$(TEST_VENV)/bin/python benchmarks/bench_pipeline.py
+
+clean:
+	rm -rf $(DEMO_VENV) $(TEST_VENV) demo_out out

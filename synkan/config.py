@@ -1,0 +1,149 @@
+"""Analysis settings and every threshold, in one place.
+
+All thresholds below are heuristics chosen from physiology (blink durations,
+smile dynamics) or from sweeps on synthetic ground-truth videos; none is
+clinically validated. Change them here, or per run through :class:`Settings`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+# --- MediaPipe mesh indices (subject's anatomical sides) -------------------
+# Subject's right is image-left in an unmirrored video.
+EYE_R = (33, 160, 158, 133, 153, 144)  # p0 outer, p1, p2 upper lid, p3 inner, p4, p5 lower lid
+EYE_L = (362, 385, 387, 263, 373, 380)  # p0 inner, p1, p2 upper lid, p3 outer, p4, p5 lower lid
+MOUTH_CORNER_R = 61
+MOUTH_CORNER_L = 291
+BROW_R = (70, 63, 105, 66, 107)
+BROW_L = (300, 293, 334, 296, 336)
+IRIS_R = 468  # iris centres (subject's right / left)
+IRIS_L = 473
+# Landmarks that move little with expression: forehead, nose bridge, temples.
+# Head pose is removed by a similarity fit of these to the rest shape.
+STABLE_POINTS = (10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 127, 356, 234, 454, 21, 251, 54, 284, 103, 332)
+# Facial midline (no lip points), for hemiface mirroring.
+MIDLINE_POINTS = (10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 19, 94, 2, 164, 152, 175, 199, 200)
+
+# --- Cleaning -----------------------------------------------------------------
+LOWPASS_CUTOFF_HZ = 6.0  # facial movements of interest are < 5 Hz; blinks ~ 3 Hz content
+MAX_GAP_S = 0.25  # interpolate missing frames up to this gap; longer stays NaN
+REST_QUANTILE = 0.2  # rest = median of the quietest 20% of frames (by motion energy)
+
+# --- Events -------------------------------------------------------------------
+BLINK_MAX_S = 0.5  # normal blinks last 100-400 ms; >= 0.5 s is a voluntary closure
+SMILE_MIN_S = 0.3
+PUCKER_MIN_S = 0.3
+EVENT_MIN_GAP_S = 0.15  # merge events of one kind closer than this
+# Hysteresis thresholds as fractions of the signal's own robust range,
+# floored by absolute minima so a still face yields no events at all.
+HYSTERESIS_HIGH = 0.5
+HYSTERESIS_LOW = 0.25
+EYE_CLOSURE_MIN = 0.35  # bilateral closure (1 - EAR/EAR_rest) that counts as an eye event
+SMILE_MIN_EXCURSION = 0.04  # mouth-corner excursion, in inter-canthal distances
+PUCKER_MIN_NARROWING = 0.08  # 1 - width/width_rest
+
+# --- Coupling -----------------------------------------------------------------
+LAG_WINDOW_S = 0.5
+EVENT_PAD_S = 0.5  # context kept around driver events for cross-correlation
+BLINK_MASK_PAD_S = 0.1
+MIN_EVENTS = 1  # fewer driver events than this -> null scores
+
+# --- Quality control -----------------------------------------------------------
+MAX_ABS_YAW_DEG = 30.0  # frames beyond this are left out of coupling
+MAX_ABS_PITCH_DEG = 30.0
+MAX_ABS_ROLL_DEG = 25.0
+MIN_FACE_FRACTION = 0.5  # below this share of frames with a face, scores are null
+MIRROR_MAX_ABS_YAW_DEG = 15.0  # mirrored composites of a turned head are implausible
+
+# --- Grading (heuristic, not clinically validated) ------------------------------
+# Grade from the side difference in involuntary amplitude (percentage points),
+# given the affected side's responder is time-locked to the driver (r >= GRADE_MIN_R).
+GRADE_MIN_R = 0.3
+GRADE_ASYMMETRY_PP = (5.0, 12.0, 25.0)  # >= each -> grade 1 mild, 2 moderate, 3 severe
+GRADE_NAMES = ("none", "mild", "moderate", "severe")
+
+LATERALITY_MODES = ("mirror", "plain")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Analysis settings; the defaults suit a frontal clinic video.
+
+    Parameters
+    ----------
+    laterality : {"mirror", "plain"}
+        ``mirror`` adds two hemiface-mirrored landmark passes so that a
+        one-sided eye narrowing is not smeared onto the other eye; ``plain``
+        is about 3x faster.
+    stride : int
+        Analyse every ``stride``-th frame.
+    max_size : int
+        Frames whose longer side exceeds this many pixels are downscaled
+        before landmarking; landmarks are returned in original pixels.
+    rotate : int or None
+        Force a clockwise rotation (90, 180, 270) instead of the file's
+        rotation metadata.
+    cutoff_hz : float
+        Zero-phase low-pass cutoff for the signals.
+    lag_window_s : float
+        Cross-correlation lags searched, +/- seconds.
+    affected : {"right", "left"} or None
+        Known affected side; otherwise the side with more involuntary movement.
+    segments : str or None
+        A user protocol, e.g. ``"smile:2-5,close:7-9"``; overrides detection.
+    """
+
+    laterality: str = "mirror"
+    stride: int = 1
+    max_size: int = 1280
+    rotate: int | None = None
+    cutoff_hz: float = LOWPASS_CUTOFF_HZ
+    lag_window_s: float = LAG_WINDOW_S
+    affected: str | None = None
+    segments: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.laterality not in LATERALITY_MODES:
+            raise InputError(f"laterality must be one of {LATERALITY_MODES}, not {self.laterality!r}")
+        if not isinstance(self.stride, int) or self.stride < 1:
+            raise InputError(f"stride must be a whole number >= 1, not {self.stride!r}")
+        if not isinstance(self.max_size, int) or self.max_size < 64:
+            raise InputError(f"max_size must be a whole number of pixels >= 64, not {self.max_size!r}")
+        if self.rotate not in (None, 0, 90, 180, 270):
+            raise InputError(f"rotate must be 0, 90, 180 or 270, not {self.rotate!r}")
+        if not (0.5 <= float(self.cutoff_hz) <= 15.0):
+            raise InputError(f"cutoff_hz must be between 0.5 and 15, not {self.cutoff_hz!r}")
+        if not (0.05 <= float(self.lag_window_s) <= 2.0):
+            raise InputError(f"lag_window_s must be between 0.05 and 2, not {self.lag_window_s!r}")
+        if self.affected not in (None, "right", "left"):
+            raise InputError(f"affected must be 'right' or 'left', not {self.affected!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as a plain dict (for report.json and batch resume keys)."""
+        return dataclasses.asdict(self)
+
+    def tracking_key(self) -> dict[str, Any]:
+        """The settings that change landmark tracking (a cached track is reusable if equal)."""
+        return {k: getattr(self, k) for k in ("laterality", "stride", "max_size", "rotate")}
+
+    @classmethod
+    def from_file(cls, path: str | Path, **overrides: Any) -> "Settings":
+        """Read settings from a JSON file; keyword overrides win."""
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read settings file {path}: {exc}") from None
+        if not isinstance(data, dict):
+            raise InputError(f"settings file {path} must hold a JSON object")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise InputError(f"settings file {path}: unknown keys {sorted(unknown)}")
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**data)
