@@ -1,0 +1,317 @@
+"""Head-pose-free, scale-free per-side signals from a :class:`~synkan.tracking.Track`.
+
+Every frame's landmarks are aligned to the video's rest shape by a 3-D
+similarity fit of stable landmarks (forehead, nose bridge, temples), which
+removes head pose and distance to the camera and yields yaw, pitch and roll.
+All signals are dimensionless and expressed against rest:
+
+``eye_closure_r/l``
+    ``1 - EAR / EAR_rest``: 0 at rest, 1 fully closed, negative when wider.
+``mouth_excursion_r/l``
+    Mouth-corner displacement from rest, in inter-ocular distances (IOD),
+    with its ``mouth_lateral_r/l`` (outward +) and ``mouth_vertical_r/l``
+    (upward +) parts.
+``mouth_narrowing``
+    ``1 - width / width_rest`` (positive in a pucker, negative in a smile).
+``brow_raise_r/l``
+    Brow height above the eye relative to rest, in IOD.
+``yaw_deg``, ``pitch_deg``, ``roll_deg``
+    Head rotation relative to the rest pose.
+
+Columns ending ``_r`` are the subject's right side (image-left).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import signal as sps
+
+from .config import (
+    BROW_L, BROW_R, EYE_L, EYE_R, MAX_ABS_PITCH_DEG, MAX_ABS_ROLL_DEG, MAX_ABS_YAW_DEG, MAX_GAP_S, MOUTH_CORNER_L,
+    MOUTH_CORNER_R, REST_QUANTILE, STABLE_POINTS, Settings,
+)
+from .tracking import EYE_POINTS, Track
+
+SIDES = ("r", "l")
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Per-frame signals (one row per track frame) plus how they were made.
+
+    Attributes
+    ----------
+    data : pandas.DataFrame
+        Columns ``t``, ``valid``, ``pose_ok`` and the signals listed in the
+        module docstring; ``eye_closure_plain_*`` and ``eye_closure_mirror_*``
+        keep both laterality estimates, ``eye_closure_*`` is the one used.
+    info : dict
+        Rest values, face scale, rest frames, sampling rate, laterality used.
+    """
+
+    data: pd.DataFrame
+    info: dict = field(default_factory=dict)
+
+    @property
+    def t(self) -> np.ndarray:
+        return self.data["t"].to_numpy()
+
+    def __getitem__(self, column: str) -> np.ndarray:
+        return self.data[column].to_numpy(dtype=float)
+
+
+# --- geometry ------------------------------------------------------------------
+
+def similarity_align(points: np.ndarray, reference: np.ndarray, subset: tuple[int, ...] = STABLE_POINTS):
+    """Align each frame to ``reference`` by a 3-D similarity fit (Umeyama) of ``subset``.
+
+    Parameters
+    ----------
+    points : (N, P, 3) array
+        Landmarks per frame (NaN frames stay NaN).
+    reference : (P, 3) array
+        The target shape.
+
+    Returns
+    -------
+    aligned : (N, P, 3) array
+        ``scale * R @ p + t`` for every landmark.
+    rotation : (N, 3, 3) array
+        ``R``, the rotation taking each frame to the reference pose.
+    """
+    src = points[:, list(subset)].astype(np.float64)
+    dst = reference[list(subset)].astype(np.float64)
+    mu_s = src.mean(axis=1, keepdims=True)
+    mu_d = dst.mean(axis=0)
+    sc, dc = src - mu_s, dst - mu_d
+    cov = np.einsum("ki,nkj->nij", dc, sc) / len(subset)
+    ok = np.isfinite(cov).all(axis=(1, 2))
+    cov[~ok] = np.eye(3)
+    u, s, vt = np.linalg.svd(cov)
+    d = np.ones((len(points), 3))
+    d[:, 2] = np.sign(np.linalg.det(u) * np.linalg.det(vt))
+    rotation = u @ (d[:, :, None] * vt)
+    var_s = (sc ** 2).sum(axis=(1, 2)) / len(subset)
+    scale = (s * d).sum(axis=1) / np.where(var_s > 0, var_s, np.nan)
+    aligned = scale[:, None, None] * np.einsum("nij,npj->npi", rotation, points - mu_s) + mu_d
+    aligned[~ok] = np.nan
+    rotation[~ok] = np.nan
+    return aligned, rotation
+
+
+def euler_deg(rotation: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Yaw, pitch, roll (degrees) of the head relative to rest, from frame->rest rotations."""
+    head = np.transpose(rotation, (0, 2, 1))  # rest -> frame
+    yaw = np.degrees(np.arcsin(np.clip(-head[:, 2, 0], -1, 1)))
+    pitch = np.degrees(np.arctan2(head[:, 2, 1], head[:, 2, 2]))
+    roll = np.degrees(np.arctan2(head[:, 1, 0], head[:, 0, 0]))
+    return yaw, pitch, roll
+
+
+def eye_aspect_ratio(eye: np.ndarray) -> np.ndarray:
+    """EAR = (|p1-p5| + |p2-p4|) / (2 |p0-p3|) over the last-but-one axis.
+
+    Parameters
+    ----------
+    eye : (..., 6, D) array
+        Points p0..p5 in the order of :data:`synkan.config.EYE_R`.
+
+    Examples
+    --------
+    >>> eye = np.array([[0, 0], [1, -1], [2, -1], [3, 0], [2, 1], [1, 1]], float)
+    >>> float(eye_aspect_ratio(eye))
+    0.6666666666666666
+    """
+    dist = lambda a, b: np.linalg.norm(eye[..., a, :] - eye[..., b, :], axis=-1)  # noqa: E731
+    return (dist(1, 5) + dist(2, 4)) / (2.0 * dist(0, 3))
+
+
+def _mode(values: np.ndarray) -> float:
+    """Most common value of a 1-D sample (histogram peak), robust to long expressions."""
+    finite = values[np.isfinite(values)]
+    lo, hi = np.percentile(finite, [1, 99])
+    if hi <= lo:
+        return float(np.median(finite))
+    counts, edges = np.histogram(finite, bins=24, range=(lo, hi))
+    counts = np.convolve(counts, [1, 2, 1], mode="same")
+    i = int(np.argmax(counts))
+    return float((edges[i] + edges[i + 1]) / 2)
+
+
+def rest_frames(features: np.ndarray, valid: np.ndarray, quantile: float = REST_QUANTILE) -> np.ndarray:
+    """Boolean mask of the frames nearest the most common (rest) expression.
+
+    Each feature's rest value is its mode; a frame's distance is its largest
+    deviation in robust units (MAD). The closest ``quantile`` of valid frames
+    are rest frames.
+    """
+    rows = valid & np.isfinite(features).all(axis=1)
+    f = features[rows]
+    modes = np.array([_mode(col) for col in f.T])
+    mad = np.median(np.abs(f - np.median(f, axis=0)), axis=0) + 1e-9
+    distance = np.max(np.abs(f - modes) / mad, axis=1)
+    keep = distance <= np.quantile(distance, quantile)
+    mask = np.zeros(len(features), bool)
+    mask[np.flatnonzero(rows)[keep]] = True
+    return mask
+
+
+def _rest_features(aligned: np.ndarray) -> np.ndarray:
+    xy = aligned[..., :2]
+    return np.column_stack([
+        eye_aspect_ratio(xy[:, list(EYE_R)]), eye_aspect_ratio(xy[:, list(EYE_L)]),
+        np.linalg.norm(xy[:, MOUTH_CORNER_R] - xy[:, MOUTH_CORNER_L], axis=1),
+        xy[:, MOUTH_CORNER_R, 1], xy[:, MOUTH_CORNER_L, 1],
+    ])
+
+
+# --- cleaning --------------------------------------------------------------------
+
+def fill_gaps(t: np.ndarray, x: np.ndarray, max_gap_s: float = MAX_GAP_S) -> np.ndarray:
+    """Linearly interpolate NaN runs no longer than ``max_gap_s``; longer runs stay NaN."""
+    x = np.asarray(x, float).copy()
+    finite = np.isfinite(x)
+    if finite.sum() < 2 or finite.all():
+        return x
+    idx = np.flatnonzero(finite)
+    filled = np.interp(t, t[idx], x[idx])
+    # Gap length = time between the finite neighbours of each missing sample.
+    nxt = np.searchsorted(idx, np.arange(len(x)))
+    prev_t = t[idx[np.clip(nxt - 1, 0, len(idx) - 1)]]
+    next_t = t[idx[np.clip(nxt, 0, len(idx) - 1)]]
+    inside = (nxt > 0) & (nxt < len(idx))
+    fill = ~finite & inside & ((next_t - prev_t) <= max_gap_s + 1e-9)
+    x[fill] = filled[fill]
+    return x
+
+
+def lowpass(t: np.ndarray, x: np.ndarray, cutoff_hz: float) -> np.ndarray:
+    """Zero-phase Butterworth low-pass of each finite run, on a uniform time grid.
+
+    Variable-frame-rate samples are interpolated onto a uniform grid at the
+    median frame interval, filtered with ``sosfiltfilt``, and read back at
+    their own timestamps.
+    """
+    x = np.asarray(x, float)
+    out = x.copy()
+    if len(t) < 4:
+        return out
+    dt = float(np.median(np.diff(t)))
+    fs = 1.0 / dt if dt > 0 else 0.0
+    if fs <= 2.5 * cutoff_hz:
+        return out  # the signal is already slower than the cutoff can shape
+    sos = sps.butter(2, cutoff_hz / (fs / 2), output="sos")
+    finite = np.isfinite(x)
+    edges = np.flatnonzero(np.diff(np.r_[0, finite.astype(int), 0]))
+    for start, stop in zip(edges[::2], edges[1::2]):
+        seg_t, seg_x = t[start:stop], x[start:stop]
+        grid = np.arange(seg_t[0], seg_t[-1] + dt / 2, dt)
+        if len(grid) <= 15:  # too short for filtfilt's padding
+            continue
+        smooth = sps.sosfiltfilt(sos, np.interp(grid, seg_t, seg_x))
+        out[start:stop] = np.interp(seg_t, grid, smooth)
+    return out
+
+
+# --- the stage -------------------------------------------------------------------
+
+def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple[float, float] | None = None) -> Signals:
+    """Compute the per-side signals of a track.
+
+    Parameters
+    ----------
+    track : Track
+        Landmarks from :func:`synkan.tracking.track_video` (or ``Track.load``).
+    settings : Settings
+        ``cutoff_hz`` and ``laterality`` apply here.
+    rest_s : (float, float), optional
+        A rest segment (seconds) given by the user; otherwise rest is the
+        most common expression.
+
+    Returns
+    -------
+    Signals
+
+    Examples
+    --------
+    >>> track = synkan.Track.load("out/track.npz")  # doctest: +SKIP
+    >>> sig = signals_process(track, Settings(cutoff_hz=4))  # doctest: +SKIP
+    >>> sig.data[["t", "eye_closure_r", "eye_closure_l"]].head()  # doctest: +SKIP
+    """
+    t = track.t_s.astype(float)
+    valid = track.valid.copy()
+    lm = track.landmarks.astype(np.float64)
+    reference = np.nanmedian(lm[valid], axis=0)
+    aligned, _ = similarity_align(lm, reference)
+    if rest_s is not None:
+        rest = valid & (t >= rest_s[0]) & (t <= rest_s[1])
+        if not rest.any():
+            from .errors import InputError
+
+            raise InputError(f"rest segment {rest_s[0]}-{rest_s[1]} s holds no frame with a face")
+    else:
+        rest = rest_frames(_rest_features(aligned), valid)
+    rest_shape = np.nanmedian(aligned[rest], axis=0)
+    aligned, rotation = similarity_align(lm, rest_shape)
+    yaw, pitch, roll = euler_deg(rotation)
+    xy = aligned[..., :2]
+    rest_xy = rest_shape[:, :2]
+
+    eye_center = lambda pts, idx: pts[..., list(idx), :].mean(axis=-2)  # noqa: E731
+    c_r, c_l = eye_center(rest_xy, EYE_R), eye_center(rest_xy, EYE_L)
+    iod = float(np.linalg.norm(c_l - c_r))
+    u = (c_l - c_r) / iod  # towards the subject's left (image-right)
+    down = np.array([-u[1], u[0]])
+
+    cols: dict[str, np.ndarray] = {}
+    rest_values: dict[str, float] = {}
+    for side, eye_idx, corner, brow, outward in (("r", EYE_R, MOUTH_CORNER_R, BROW_R, -u), ("l", EYE_L, MOUTH_CORNER_L, BROW_L, u)):
+        ear = eye_aspect_ratio(xy[:, list(eye_idx)])
+        ear_rest = float(np.nanmedian(ear[rest]))
+        cols[f"eye_closure_plain_{side}"] = 1.0 - ear / ear_rest
+        rest_values[f"ear_{side}"] = ear_rest
+        disp = (xy[:, corner] - rest_xy[corner]) / iod
+        cols[f"mouth_lateral_{side}"] = disp @ outward
+        cols[f"mouth_vertical_{side}"] = -(disp @ down)
+        brow_height = -((eye_center(xy, brow) - eye_center(xy, eye_idx)) @ down) / iod
+        cols[f"brow_raise_{side}"] = brow_height - float(np.nanmedian(brow_height[rest]))
+    for side in SIDES:
+        cols[f"mouth_excursion_{side}"] = np.hypot(cols[f"mouth_lateral_{side}"], cols[f"mouth_vertical_{side}"])
+    width = np.linalg.norm(xy[:, MOUTH_CORNER_R] - xy[:, MOUTH_CORNER_L], axis=1)
+    cols["mouth_narrowing"] = 1.0 - width / float(np.nanmedian(width[rest]))
+
+    laterality = settings.laterality if track.mirror_eyes is not None else "plain"
+    mirror_used = np.zeros(len(t), bool)
+    if track.mirror_eyes is not None:
+        n = len(EYE_R)
+        for k, side in enumerate(SIDES):
+            eyes = track.mirror_eyes[:, k, :, :2].astype(float)
+            # In a side's composite both eyes are that side's eye: average them.
+            ear = (eye_aspect_ratio(eyes[:, :n]) + eye_aspect_ratio(eyes[:, n:])) / 2
+            ok = track.mirror_valid[:, k]
+            ear_rest = float(np.nanmedian(ear[rest & ok])) if (rest & ok).any() else np.nan
+            cols[f"eye_closure_mirror_{side}"] = np.where(ok, 1.0 - ear / ear_rest, np.nan)
+        mirror_used = track.mirror_valid.all(axis=1) & np.isfinite(cols["eye_closure_mirror_r"]) & np.isfinite(cols["eye_closure_mirror_l"])
+    for side in SIDES:
+        plain = cols[f"eye_closure_plain_{side}"]
+        cols[f"eye_closure_{side}"] = np.where(mirror_used, cols[f"eye_closure_mirror_{side}"], plain) if laterality == "mirror" else plain
+
+    cleaned = {name: lowpass(t, fill_gaps(t, np.where(valid, x, np.nan)), settings.cutoff_hz) for name, x in cols.items()}
+    pose_ok = valid & (np.abs(yaw) <= MAX_ABS_YAW_DEG) & (np.abs(pitch) <= MAX_ABS_PITCH_DEG) & (np.abs(roll) <= MAX_ABS_ROLL_DEG)
+    order = ["eye_closure_r", "eye_closure_l", "mouth_excursion_r", "mouth_excursion_l", "mouth_lateral_r", "mouth_lateral_l",
+             "mouth_vertical_r", "mouth_vertical_l", "mouth_narrowing", "brow_raise_r", "brow_raise_l",
+             "eye_closure_plain_r", "eye_closure_plain_l"]
+    order += [c for c in ("eye_closure_mirror_r", "eye_closure_mirror_l") if c in cleaned]
+    data = pd.DataFrame({"t": t, "frame": track.frame_index, "valid": valid, "pose_ok": pose_ok,
+                         **{c: cleaned[c] for c in order}, "mirror_used": mirror_used,
+                         "yaw_deg": yaw, "pitch_deg": pitch, "roll_deg": roll})
+    dt = np.diff(t)
+    info = {
+        "rest_frames": int(rest.sum()), "rest_source": "user" if rest_s else "auto", "iod_px": iod,
+        "rest": rest_values, "fs_hz": float(1.0 / np.median(dt)) if len(dt) else float("nan"),
+        "cutoff_hz": settings.cutoff_hz, "laterality": laterality,
+        "mirror_fraction": float(mirror_used[valid].mean()) if valid.any() else 0.0,
+    }
+    return Signals(data, info)

@@ -1,0 +1,350 @@
+"""The face rig: a still photo, its rest landmarks, a warp mesh and eyelid geometry.
+
+The still is the public-domain NASA portrait ``skimage.data.astronaut()``,
+cropped to the face and upscaled. MediaPipe FaceLandmarker (IMAGE mode) on
+the still gives the rest shape. Everything here is computed once per frame
+size and cached for the process (:func:`face_rig`); the renderer only does
+cheap per-frame arithmetic on it.
+
+Two deformation models are used, because they need different topology:
+
+* **Mouth (smile, pucker).** A Delaunay mesh over the landmarks, dense hand
+  grids around the eyes and mouth, and anchors outside the frame. Vertex
+  displacements (a Gaussian weight around each mouth corner) are
+  interpolated piecewise-affinely per triangle. The dense displacement of
+  each control is linear in its amplitude, so one field per control is
+  precomputed and a frame only mixes three fields.
+* **Eyelids.** Closure is not a smooth warp: the lid slides *over* the
+  eyeball. Each eye is two layers in image columns: a static eyeball base and
+  a lid layer whose lash band moves rigidly down while the skin above
+  stretches, its displacement fading to zero at the brow (the lower lid rises
+  a little the same way). The layers are expressed directly as an inverse
+  map, see :func:`eye_offset_field`.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+
+from ..errors import ModelError
+
+#: Crop of the 512x512 astronaut photo (x0, y0, side) that frames the face.
+CROP = (144, 34, 168)
+#: Size at which landmarks are detected on the still (then scaled).
+DETECT_SIZE = 512
+
+# Eye contours (MediaPipe indices), outer corner to inner corner.
+# Subject's right eye is image-left.
+EYE_UPPER = {"right": (33, 246, 161, 160, 159, 158, 157, 173, 133),
+             "left": (263, 466, 388, 387, 386, 385, 384, 398, 362)}
+EYE_LOWER = {"right": (33, 7, 163, 144, 145, 153, 154, 155, 133),
+             "left": (263, 249, 390, 373, 374, 380, 381, 382, 362)}
+BROW_LOWER = {"right": (46, 53, 52, 65, 55), "left": (276, 283, 282, 295, 285)}
+MOUTH_CORNER = {"right": 61, "left": 291}
+#: Fraction of the lid gap closed by the upper lid; the lower lid does the rest.
+UPPER_LID_SHARE = 0.75
+
+# Mouth movement at full amplitude, in mouth widths (subject-level constants).
+SMILE_OUT = 0.08  # corner outward
+SMILE_UP = 0.09  # corner upward
+PUCKER_IN = 0.15  # each corner inward -> mouth ~30% narrower
+MOUTH_SIGMA = 0.30  # Gaussian radius of the corner weight
+
+
+@dataclass(frozen=True)
+class EyeRig:
+    """Per-column eyelid geometry of one eye, in still pixels.
+
+    Attributes
+    ----------
+    x0, y0 : int
+        Top-left of the eye's working box (columns x0.., rows y0..).
+    upper, lower : ndarray
+        Upper and lower lid margins per column (y, float); equal outside the eye.
+    brow : ndarray
+        Row where the upper-lid displacement has faded to zero (lower brow edge).
+    cheek : ndarray
+        Row where the lower-lid displacement has faded to zero.
+    band_upper, band_lower : float
+        Thickness of the rigidly moving lash bands, pixels.
+    rows : int
+        Height of the working box.
+    """
+
+    x0: int
+    y0: int
+    upper: np.ndarray
+    lower: np.ndarray
+    brow: np.ndarray
+    cheek: np.ndarray
+    band_upper: float
+    band_lower: float
+    rows: int
+
+
+@dataclass(frozen=True)
+class FaceRig:
+    """Everything the renderer needs for one frame size.
+
+    Attributes
+    ----------
+    size : int
+        Frame side in pixels.
+    image : ndarray
+        The still, (size, size, 3) uint8 BGR.
+    landmarks : ndarray
+        Rest landmarks (478, 2) in pixels.
+    fields : dict
+        Dense displacement fields (size, size, 2) float32 at full amplitude,
+        keys ``smile_r``, ``smile_l``, ``pucker``.
+    eyes : dict
+        :class:`EyeRig` per side.
+    center : ndarray
+        Head-motion pivot (nose bridge), pixels.
+    n_vertices, n_triangles : int
+        Mesh size (for reports).
+    """
+
+    size: int
+    image: np.ndarray
+    landmarks: np.ndarray
+    fields: dict
+    eyes: dict
+    center: np.ndarray
+    n_vertices: int
+    n_triangles: int
+
+
+def still_image(size: int) -> np.ndarray:
+    """The astronaut face crop, upscaled to ``size`` x ``size``, uint8 RGB."""
+    import skimage.data  # local: the import is slow and only synth needs it
+
+    x0, y0, s = CROP
+    crop = skimage.data.astronaut()[y0:y0 + s, x0:x0 + s]
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_LANCZOS4)
+
+
+@functools.lru_cache(maxsize=1)
+def rest_landmarks() -> np.ndarray:
+    """MediaPipe landmarks of the still at :data:`DETECT_SIZE`, (478, 2) float64 pixels.
+
+    Raises
+    ------
+    ModelError
+        If the model cannot be found or finds no face on the still.
+    """
+    import mediapipe as mp
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    from ..models import resolve_model
+
+    opts = vision.FaceLandmarkerOptions(
+        base_options=BaseOptions(model_asset_path=str(resolve_model())),
+        running_mode=vision.RunningMode.IMAGE, num_faces=1)
+    rgb = np.ascontiguousarray(still_image(DETECT_SIZE))
+    with vision.FaceLandmarker.create_from_options(opts) as landmarker:
+        result = landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
+    if not result.face_landmarks:
+        raise ModelError("the landmark model found no face on the synth still image")
+    pts = np.array([[p.x, p.y] for p in result.face_landmarks[0]], dtype=np.float64)
+    # Rounded so that tiny cross-platform float differences in the model do
+    # not change the rendered bytes more than necessary.
+    return np.round(pts * DETECT_SIZE, 2)
+
+
+def _grid(lo: np.ndarray, hi: np.ndarray, step: float) -> np.ndarray:
+    """Regular grid of points covering the box lo..hi."""
+    xs = np.arange(lo[0], hi[0] + 1e-6, step)
+    ys = np.arange(lo[1], hi[1] + 1e-6, step)
+    return np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
+
+
+def mesh_vertices(lm: np.ndarray, size: int) -> np.ndarray:
+    """Landmarks + denser grids around eyes and mouth + anchors outside the frame.
+
+    The grids keep the piecewise-affine interpolation smooth where the
+    Gaussian mouth weights vary fastest; the anchors (a ring a quarter frame
+    outside) pin the background so the warp is defined for every pixel.
+    """
+    step = size / 48.0
+    mouth = lm[[61, 291, 0, 17, 13, 14]]
+    mw = np.linalg.norm(lm[291] - lm[61])
+    parts = [lm]
+    parts.append(_grid(mouth.min(0) - 0.6 * mw, mouth.max(0) + 0.6 * mw, step))
+    for side in ("right", "left"):
+        eye = lm[list(EYE_UPPER[side] + EYE_LOWER[side])]
+        parts.append(_grid(eye.min(0) - 0.3 * mw, eye.max(0) + 0.3 * mw, step))
+    a = np.linspace(-0.25 * size, 1.25 * size, 9)
+    ring = [(x, -0.25 * size) for x in a] + [(x, 1.25 * size) for x in a]
+    ring += [(-0.25 * size, y) for y in a[1:-1]] + [(1.25 * size, y) for y in a[1:-1]]
+    parts.append(np.array(ring))
+    pts = np.concatenate(parts)
+    # Drop grid points that nearly coincide with an earlier point: they only
+    # make sliver triangles.
+    keep = np.ones(len(pts), bool)
+    q = np.round(pts / (0.3 * step)).astype(np.int64)
+    _, first = np.unique(q, axis=0, return_index=True)
+    keep[:] = False
+    keep[np.sort(first)] = True
+    keep[: len(lm)] = True
+    return pts[keep]
+
+
+def mouth_displacements(vertices: np.ndarray, lm: np.ndarray) -> dict[str, np.ndarray]:
+    """Vertex displacements (V, 2) of each mouth control at full amplitude.
+
+    A smile moves one corner up and out; a pucker moves both corners towards
+    the mouth centre. Each is weighted by a Gaussian around the corner, so the
+    lips, cheek and skin nearby follow and the far side stays put.
+    """
+    c_r, c_l = lm[MOUTH_CORNER["right"]], lm[MOUTH_CORNER["left"]]
+    mw = float(np.linalg.norm(c_l - c_r))
+    across = (c_l - c_r) / mw  # image-left -> image-right along the mouth
+    up = np.array([across[1], -across[0]])  # perpendicular, pointing up the face
+    sigma = MOUTH_SIGMA * mw
+
+    def weight(c: np.ndarray) -> np.ndarray:
+        return np.exp(-np.sum((vertices - c) ** 2, 1) / (2 * sigma ** 2))[:, None]
+
+    w_r, w_l = weight(c_r), weight(c_l)
+    return {
+        "smile_r": w_r * (mw * (-SMILE_OUT * across + SMILE_UP * up)),
+        "smile_l": w_l * (mw * (SMILE_OUT * across + SMILE_UP * up)),
+        "pucker": w_r * (mw * PUCKER_IN * across) + w_l * (mw * -PUCKER_IN * across),
+    }
+
+
+def barycentric_raster(vertices: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Triangle vertex indices and barycentric weights of every pixel.
+
+    Returns
+    -------
+    idx : ndarray
+        (size, size, 3) int32 vertex indices of the pixel's triangle.
+    bary : ndarray
+        (size, size, 3) float32 barycentric weights.
+    n_triangles : int
+    """
+    tri = Delaunay(vertices)
+    ys, xs = np.mgrid[0:size, 0:size]
+    pix = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64)
+    simplex = tri.find_simplex(pix)
+    if (simplex < 0).any():  # cannot happen: the anchors enclose the frame
+        raise RuntimeError("synth mesh does not cover the frame")
+    t = tri.transform[simplex]
+    b2 = np.einsum("nij,nj->ni", t[:, :2], pix - t[:, 2])
+    bary = np.concatenate([b2, 1 - b2.sum(1, keepdims=True)], 1)
+    idx = tri.simplices[simplex]
+    return (idx.reshape(size, size, 3).astype(np.int32),
+            bary.reshape(size, size, 3).astype(np.float32), len(tri.simplices))
+
+
+def dense_field(idx: np.ndarray, bary: np.ndarray, disp: np.ndarray) -> np.ndarray:
+    """Piecewise-affine interpolation of vertex displacements to every pixel, (H, W, 2) float32."""
+    return np.einsum("hwk,hwkc->hwc", bary, disp.astype(np.float32)[idx]).astype(np.float32)
+
+
+def _smooth(y: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing of a 1-D profile (edges replicated), to remove kinks."""
+    if sigma <= 0:
+        return y
+    r = int(np.ceil(3 * sigma))
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    k /= k.sum()
+    return np.convolve(np.pad(y, r, mode="edge"), k, mode="valid")
+
+
+def eye_rig(lm: np.ndarray, side: str) -> EyeRig:
+    """Column-wise lid geometry of one eye from the rest landmarks."""
+    up = lm[list(EYE_UPPER[side])]
+    lo = lm[list(EYE_LOWER[side])]
+    brow = lm[list(BROW_LOWER[side])]
+    width = float(np.linalg.norm(up[0] - up[-1]))
+    x_lo, x_hi = min(up[:, 0].min(), lo[:, 0].min()), max(up[:, 0].max(), lo[:, 0].max())
+    x0 = int(np.floor(x_lo)) - 2
+    x1 = int(np.ceil(x_hi)) + 3
+    xs = np.arange(x0, x1, dtype=np.float64)
+
+    def profile(pts: np.ndarray) -> np.ndarray:
+        order = np.argsort(pts[:, 0])
+        return np.interp(xs, pts[order, 0], pts[order, 1])
+
+    upper, lower = profile(up), profile(lo)
+    inside = (xs > x_lo) & (xs < x_hi)
+    # Outside the corners the lids meet: no aperture, nothing moves.
+    mid = 0.5 * (upper + lower)
+    upper = np.where(inside, upper, mid)
+    lower = np.where(inside, lower, mid)
+    upper = _smooth(upper, 0.04 * width)
+    lower = _smooth(lower, 0.04 * width)
+    lower = np.maximum(lower, upper)
+    # The fade zone above the lid ends just below the brow hair.
+    brow_y = profile(brow) + 0.06 * width
+    brow_y = np.minimum(brow_y, upper - 0.25 * width)
+    cheek = lower + 0.45 * width
+    y0 = int(np.floor(brow_y.min())) - 1
+    y1 = int(np.ceil(cheek.max())) + 2
+    return EyeRig(x0=x0, y0=y0, upper=upper, lower=lower, brow=brow_y, cheek=cheek,
+                  band_upper=0.07 * width, band_lower=0.035 * width, rows=y1 - y0)
+
+
+def eye_offset_field(rig: EyeRig, closure: float) -> np.ndarray:
+    """Vertical source offset (rows, cols) of the eye box for one closure level.
+
+    The returned ``dy`` says where each output pixel of the box samples the
+    still: ``src_y = y + dy``. Per column, with lid gap ``a = lower - upper``:
+
+    * the upper lash band moves rigidly down by ``UPPER_LID_SHARE * c * a``;
+      the skin between the band and the brow is stretched linearly, so its
+      displacement fades to zero at the brow;
+    * the lower lash band moves up by the rest of the gap, the skin below it
+      stretched down to the cheek;
+    * between the two bands the static eyeball shows unchanged (``dy = 0``):
+      it is simply covered as the lids advance over it.
+
+    At ``c = 1`` the two bands meet and no eyeball is visible.
+    """
+    c = float(np.clip(closure, 0.0, 1.0))
+    ys = (np.arange(rig.rows, dtype=np.float64) + rig.y0)[:, None]
+    gap = rig.lower - rig.upper
+    d_up = UPPER_LID_SHARE * c * gap
+    d_lo = (1.0 - UPPER_LID_SHARE) * c * gap
+    up_new = rig.upper + d_up  # new upper lid margin (bottom of the lash band)
+    lo_new = rig.lower - d_lo
+    bu, bl = rig.band_upper, rig.band_lower
+    dy = np.zeros((rig.rows, len(gap)), dtype=np.float64)
+    # Upper skin stretch: output rows brow..up_new-bu map to brow..upper-bu.
+    top = rig.brow
+    span_new = np.maximum(up_new - bu - top, 1e-6)
+    span_old = rig.upper - bu - top
+    stretch = (ys >= top) & (ys < up_new - bu)
+    dy = np.where(stretch, (top + (ys - top) * span_old / span_new) - ys, dy)
+    band = (ys >= up_new - bu) & (ys < up_new)
+    dy = np.where(band, -d_up, dy)
+    # Lower lid: band lo_new..lo_new+bl moves rigidly, skin below stretches to the cheek.
+    band_l = (ys >= lo_new) & (ys < lo_new + bl) & (ys >= up_new)
+    dy = np.where(band_l, d_lo, dy)
+    bot = rig.cheek
+    span_new_l = np.maximum(bot - (lo_new + bl), 1e-6)
+    span_old_l = bot - (rig.lower + bl)
+    stretch_l = (ys >= lo_new + bl) & (ys < bot) & (ys >= up_new)
+    dy = np.where(stretch_l, (bot - (bot - ys) * span_old_l / span_new_l) - ys, dy)
+    return dy.astype(np.float32)
+
+
+@functools.lru_cache(maxsize=4)
+def face_rig(size: int = 512) -> FaceRig:
+    """Build (once per process and size) the rig for ``size`` x ``size`` frames."""
+    lm = rest_landmarks() * (size / DETECT_SIZE)
+    rgb = still_image(size)
+    vertices = mesh_vertices(lm, size)
+    idx, bary, n_tri = barycentric_raster(vertices, size)
+    fields = {k: dense_field(idx, bary, d) for k, d in mouth_displacements(vertices, lm).items()}
+    eyes = {side: eye_rig(lm, side) for side in ("right", "left")}
+    center = lm[168].copy()  # nose bridge between the eyes
+    return FaceRig(size=size, image=np.ascontiguousarray(rgb[:, :, ::-1]), landmarks=lm, fields=fields,
+                   eyes=eyes, center=center, n_vertices=len(vertices), n_triangles=n_tri)

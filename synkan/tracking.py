@@ -1,0 +1,354 @@
+"""MediaPipe FaceLandmarker (VIDEO mode) over a video -> :class:`Track`.
+
+A frame without the patient's face keeps its row, with NaN landmarks and
+``valid=False``, so the timeline never shifts. Landmarks are stored in the
+original video's pixels (x, y, and z on the x scale), as float32, never
+rounded.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import mirror
+from .config import EYE_L, EYE_R, MIRROR_MAX_ABS_YAW_DEG, Settings
+from .errors import InputError, NoFaceError
+from .video import VideoInfo, iter_frames, probe
+
+N_LANDMARKS = 478
+N_BLENDSHAPES = 52
+MAX_FACES = 2  # look for a second person so we can keep following the patient
+EYE_POINTS = EYE_R + EYE_L  # the 12 eye-aperture points stored from mirrored passes
+TRACK_SCHEMA = "synkan.track/1"
+
+
+@dataclass(frozen=True)
+class Track:
+    """Per-frame face landmarks of one video.
+
+    Attributes
+    ----------
+    t_s : (N,) float64
+        Decoder timestamps in seconds.
+    frame_index : (N,) int64
+        Index of the frame in the file (differs from the row with ``stride``).
+    landmarks : (N, 478, 3) float32
+        Landmarks in original-video pixels; NaN where ``valid`` is False.
+    blendshapes : (N, 52) float32
+        MediaPipe blendshape scores (auxiliary; not used for laterality).
+    pose_matrix : (N, 4, 4) float32
+        MediaPipe's facial transformation matrix.
+    valid : (N,) bool
+        The patient's face was found.
+    n_faces : (N,) int8
+        Faces MediaPipe found in the frame (more than one: another person).
+    mirror_eyes : (N, 2, 12, 3) float32 or None
+        Eye-aperture landmarks (``EYE_R + EYE_L``) found in the right- and
+        left-hemiface eye-band composites (``--laterality mirror``).
+    mirror_valid : (N, 2) bool or None
+        A face was found in each composite and the frame passed the yaw gate.
+    mirror_residual : (N,) float32 or None
+        RMS distance of the midline landmarks from the fitted midline, in
+        eye widths (mirror QC).
+    blendshape_names : tuple of str
+    width, height : int
+        Upright frame size in original pixels.
+    meta : dict
+        Video path, nominal fps, rotation, settings used.
+    """
+
+    t_s: np.ndarray
+    frame_index: np.ndarray
+    landmarks: np.ndarray
+    blendshapes: np.ndarray
+    pose_matrix: np.ndarray
+    valid: np.ndarray
+    n_faces: np.ndarray
+    blendshape_names: tuple[str, ...]
+    width: int
+    height: int
+    meta: dict = field(default_factory=dict)
+    mirror_eyes: np.ndarray | None = None
+    mirror_valid: np.ndarray | None = None
+    mirror_residual: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.t_s)
+
+    @property
+    def face_fraction(self) -> float:
+        """Share of frames in which the patient's face was found."""
+        return float(self.valid.mean()) if len(self) else 0.0
+
+    def save(self, path: str | Path) -> None:
+        """Write the track to ``path`` (``.npz``), atomically."""
+        arrays = {
+            "t_s": self.t_s,
+            "frame_index": self.frame_index,
+            "landmarks": self.landmarks,
+            "blendshapes": self.blendshapes,
+            "pose_matrix": self.pose_matrix,
+            "valid": self.valid,
+            "n_faces": self.n_faces,
+            "blendshape_names": np.array(self.blendshape_names, dtype=str),
+            "info": np.array(json.dumps({"schema": TRACK_SCHEMA, "width": self.width, "height": self.height, "meta": self.meta})),
+        }
+        if self.mirror_eyes is not None:
+            arrays.update(mirror_eyes=self.mirror_eyes, mirror_valid=self.mirror_valid, mirror_residual=self.mirror_residual)
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".track-", suffix=".npz")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Track":
+        """Read a track written by :meth:`save`."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                info = json.loads(str(data["info"]))
+                if info.get("schema") != TRACK_SCHEMA:
+                    raise InputError(f"{path}: not a synkan track (schema {info.get('schema')!r})")
+                optional = {k: data[k] for k in ("mirror_eyes", "mirror_valid", "mirror_residual") if k in data}
+                return cls(
+                    t_s=data["t_s"], frame_index=data["frame_index"], landmarks=data["landmarks"],
+                    blendshapes=data["blendshapes"], pose_matrix=data["pose_matrix"], valid=data["valid"],
+                    n_faces=data["n_faces"], blendshape_names=tuple(str(s) for s in data["blendshape_names"]),
+                    width=int(info["width"]), height=int(info["height"]), meta=info["meta"], **optional,
+                )
+        except (OSError, KeyError, ValueError) as exc:
+            raise InputError(f"{path}: cannot read track ({exc})") from None
+
+
+class Landmarker:
+    """A VIDEO-mode FaceLandmarker that can be reused across videos.
+
+    MediaPipe needs strictly increasing timestamps per landmarker, and it
+    carries its face-tracking state from frame to frame. :meth:`reset`
+    starts a new video: timestamps continue after the last one, and a blank
+    frame clears the tracking state so results do not depend on which video
+    came before.
+    """
+
+    def __init__(self, model_path: str | Path, num_faces: int = MAX_FACES) -> None:
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        options = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(model_path)),
+            running_mode=vision.RunningMode.VIDEO,
+            num_faces=num_faces,
+            output_face_blendshapes=True,
+            output_facial_transformation_matrixes=True,
+        )
+        self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        self._offset_ms = 0
+        self._last_ms = -1
+
+    def detect(self, rgb: np.ndarray, t_s: float):
+        """Run the landmarker on one RGB frame at time ``t_s`` (seconds in the current video)."""
+        import mediapipe as mp
+
+        ms = self._offset_ms + int(round(t_s * 1000.0))
+        ms = max(ms, self._last_ms + 1)  # duplicate or backwards timestamps in broken files
+        self._last_ms = ms
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        return self._landmarker.detect_for_video(image, ms)
+
+    def reset(self) -> None:
+        """Forget the face tracked so far; the next frame starts a new video."""
+        self._offset_ms = self._last_ms + 1000
+        self._last_ms = self._offset_ms - 1
+        self.detect(np.zeros((64, 64, 3), np.uint8), 0.0)
+        self._offset_ms = self._last_ms + 1000
+
+    def close(self) -> None:
+        self._landmarker.close()
+
+
+def _face_array(face) -> np.ndarray:
+    return np.array([(p.x, p.y, p.z) for p in face], dtype=np.float32)
+
+
+def select_face(faces: list[np.ndarray], previous_center: np.ndarray | None) -> int | None:
+    """Index of the patient's face among normalised landmark arrays.
+
+    The first time, the largest face; afterwards the face nearest to where
+    the patient was, and none if every face is farther than one face width
+    (the patient left the frame: never switch to another person).
+    """
+    if not faces:
+        return None
+    centers = np.array([f[:, :2].mean(axis=0) for f in faces])
+    widths = np.array([np.ptp(f[:, 0]) for f in faces])
+    if previous_center is None:
+        heights = np.array([np.ptp(f[:, 1]) for f in faces])
+        return int(np.argmax(widths * heights))
+    distances = np.linalg.norm(centers - previous_center, axis=1)
+    best = int(np.argmin(distances))
+    return best if distances[best] <= widths[best] else None
+
+
+def _yaw_deg(matrix: np.ndarray) -> float:
+    # Yaw of MediaPipe's face transformation (rotation about the vertical axis).
+    return float(np.degrees(np.arcsin(np.clip(-matrix[2, 0], -1.0, 1.0))))
+
+
+class _Arrays:
+    """Growable per-frame storage (lists of small arrays, stacked once at the end)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list] = {}
+
+    def add(self, **values: Any) -> None:
+        for key, value in values.items():
+            self.rows.setdefault(key, []).append(value)
+
+    def stack(self, key: str, dtype) -> np.ndarray:
+        return np.asarray(self.rows.get(key, []), dtype=dtype)
+
+
+def track_video(
+    path: str | Path,
+    settings: Settings = Settings(),
+    *,
+    model_path: str | Path | None = None,
+    landmarkers: list[Landmarker] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Track:
+    """Track the patient's face landmarks through a video.
+
+    Parameters
+    ----------
+    path : str or Path
+        The video file.
+    settings : Settings
+        ``stride``, ``max_size``, ``rotate`` and ``laterality`` apply here.
+    model_path : str or Path, optional
+        The ``face_landmarker.task`` bundle; resolved by
+        :func:`synkan.models.resolve_model` when not given.
+    landmarkers : list of Landmarker, optional
+        Reuse landmarkers (one, or three for mirror mode) across videos, as
+        batch workers do; they are reset first.
+    progress : callable, optional
+        Called with the number of frames done so far (for progress bars).
+
+    Returns
+    -------
+    Track
+
+    Raises
+    ------
+    InputError
+        The file is not a readable video.
+    NoFaceError
+        No face was found in any frame.
+    """
+    info = probe(path, settings.rotate)
+    use_mirror = settings.laterality == "mirror"
+    own = landmarkers is None
+    if own:
+        from .models import resolve_model
+
+        model = resolve_model(model_path)
+        landmarkers = [Landmarker(model) for _ in range(3 if use_mirror else 1)]
+    if use_mirror and len(landmarkers) < 3:
+        raise ValueError("mirror laterality needs three landmarkers")
+    try:
+        for landmarker in landmarkers:
+            landmarker.reset()
+        track = _track_frames(info, settings, landmarkers, use_mirror, progress)
+    finally:
+        if own:
+            for landmarker in landmarkers:
+                landmarker.close()
+    if not track.valid.any():
+        raise NoFaceError(f"{path}: no face found in any of {len(track)} frames")
+    return track
+
+
+def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmarker], use_mirror: bool, progress) -> Track:
+    plain = landmarkers[0]
+    store = _Arrays()
+    nan_face = np.full((N_LANDMARKS, 3), np.nan, np.float32)
+    nan_eyes = np.full((2, len(EYE_POINTS), 3), np.nan, np.float32)
+    center = None
+    names: tuple[str, ...] = ()
+    for count, frame in enumerate(iter_frames(info.path, rotate=settings.rotate, stride=settings.stride, max_size=settings.max_size), 1):
+        result = plain.detect(frame.rgb, frame.t_s)
+        faces = [_face_array(f) for f in result.face_landmarks]
+        chosen = select_face(faces, center)
+        h, w = frame.rgb.shape[:2]
+        row: dict[str, Any] = dict(t_s=frame.t_s, frame_index=frame.index, n_faces=len(faces))
+        if chosen is None:
+            row.update(landmarks=nan_face, blendshapes=np.full(N_BLENDSHAPES, np.nan, np.float32),
+                       pose_matrix=np.full((4, 4), np.nan, np.float32), valid=False)
+            eyes, eyes_ok, residual = nan_eyes, (False, False), np.nan
+        else:
+            face = faces[chosen]
+            center = face[:, :2].mean(axis=0)
+            # Normalised -> original pixels; MediaPipe's z uses roughly the x scale.
+            px = face * np.array([w, h, w], np.float32) / frame.scale
+            shapes = result.face_blendshapes[chosen] if result.face_blendshapes else []
+            if shapes and not names:
+                names = tuple(c.category_name for c in shapes)
+            matrix = np.asarray(result.facial_transformation_matrixes[chosen], np.float32) if result.facial_transformation_matrixes else np.full((4, 4), np.nan, np.float32)
+            row.update(landmarks=px, blendshapes=np.array([c.score for c in shapes] or [np.nan] * N_BLENDSHAPES, np.float32),
+                       pose_matrix=matrix, valid=True)
+            eyes, eyes_ok, residual = nan_eyes, (False, False), np.nan
+            if use_mirror:
+                eyes, eyes_ok, residual = _mirror_passes(frame, face, matrix, landmarkers[1:], center)
+        if use_mirror:
+            row.update(mirror_eyes=eyes, mirror_valid=eyes_ok, mirror_residual=residual)
+        store.add(**row)
+        if progress is not None:
+            progress(count)
+    if not store.rows:
+        raise InputError(f"{info.path}: no decodable video frame")
+    mirror_fields = {}
+    if use_mirror:
+        mirror_fields = dict(mirror_eyes=store.stack("mirror_eyes", np.float32), mirror_valid=store.stack("mirror_valid", bool),
+                             mirror_residual=store.stack("mirror_residual", np.float32))
+    return Track(
+        t_s=store.stack("t_s", np.float64), frame_index=store.stack("frame_index", np.int64),
+        landmarks=store.stack("landmarks", np.float32), blendshapes=store.stack("blendshapes", np.float32),
+        pose_matrix=store.stack("pose_matrix", np.float32), valid=store.stack("valid", bool),
+        n_faces=store.stack("n_faces", np.int8), blendshape_names=names or tuple(f"blendshape_{i}" for i in range(N_BLENDSHAPES)),
+        width=info.width, height=info.height,
+        meta={"video": info.path, "fps_nominal": info.fps_nominal, "rotation_deg": info.rotation_deg,
+              "settings": settings.tracking_key()},
+        **mirror_fields,
+    )
+
+
+def _mirror_passes(frame, face: np.ndarray, matrix: np.ndarray, landmarkers: list[Landmarker], center: np.ndarray):
+    """Landmark the two eye-band composites; eye points in original pixels."""
+    h, w = frame.rgb.shape[:2]
+    xy = face[:, :2] * np.array([w, h], np.float32)
+    eyes = np.full((2, len(EYE_POINTS), 3), np.nan, np.float32)
+    ok = [False, False]
+    midline = mirror.fit_midline(xy)
+    if abs(_yaw_deg(matrix)) > MIRROR_MAX_ABS_YAW_DEG:
+        # Every composite also keeps the landmarker fed, so its tracking and
+        # timestamps stay in step with the plain pass.
+        for landmarker in landmarkers:
+            landmarker.detect(frame.rgb, frame.t_s)
+        return eyes, tuple(ok), midline.residual
+    for side, landmarker in enumerate(landmarkers):
+        composite = mirror.eye_band_composite(frame.rgb, xy, midline, side="right" if side == 0 else "left")
+        result = landmarker.detect(composite, frame.t_s)
+        faces = [_face_array(f) for f in result.face_landmarks]
+        chosen = select_face(faces, center)
+        if chosen is not None:
+            eyes[side] = faces[chosen][list(EYE_POINTS)] * np.array([w, h, w], np.float32) / frame.scale
+            ok[side] = True
+    return eyes, tuple(ok), midline.residual

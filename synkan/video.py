@@ -1,0 +1,193 @@
+"""Stream video frames with their true timestamps, in constant memory.
+
+Frames are decoded in a background thread into a small bounded queue, so
+decoding overlaps with landmarking and memory does not grow with length.
+Timestamps come from the decoder (``CAP_PROP_POS_MSEC``), not from
+``index / fps``: phones record at a variable frame rate.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from .errors import InputError
+
+QUEUE_FRAMES = 8  # decoded frames buffered ahead of the landmarker
+_ROTATE_CODES = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about a video, after rotation.
+
+    ``width`` and ``height`` are of the upright frame in original pixels;
+    ``n_frames_nominal`` and ``fps_nominal`` are the container's claims and may
+    be wrong for variable-frame-rate or truncated files.
+    """
+
+    path: str
+    width: int
+    height: int
+    fps_nominal: float
+    n_frames_nominal: int
+    rotation_deg: int
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame: ``rgb`` is upright and downscaled by ``scale`` (<= 1)."""
+
+    index: int
+    t_s: float
+    rgb: np.ndarray
+    scale: float
+
+
+def _open(path: Path, rotate: int | None) -> cv2.VideoCapture:
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a video file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: file is empty (0 bytes)")
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    if not cap.isOpened():
+        raise InputError(f"{path}: not a readable video (unknown format or corrupt file)")
+    # A user rotation replaces the file's rotation metadata.
+    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 0 if rotate is not None else 1)
+    return cap
+
+
+def _rotation(cap: cv2.VideoCapture, rotate: int | None) -> int:
+    if rotate is not None:
+        return int(rotate) % 360
+    return int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360
+
+
+def probe(path: str | Path, rotate: int | None = None) -> VideoInfo:
+    """Open a video, decode its first frame and describe it.
+
+    Raises
+    ------
+    InputError
+        If the path is missing, a directory, empty, not a video, or has no
+        decodable frame (for example an audio-only file).
+    """
+    path = Path(path)
+    cap = _open(path, rotate)
+    try:
+        ok, frame = cap.read()
+        if not ok or frame is None:
+            raise InputError(f"{path}: no decodable video frame (audio-only, truncated or corrupt file)")
+        if rotate:
+            frame = cv2.rotate(frame, _ROTATE_CODES[rotate])
+        height, width = frame.shape[:2]
+        return VideoInfo(
+            path=str(path),
+            width=int(width),
+            height=int(height),
+            fps_nominal=float(cap.get(cv2.CAP_PROP_FPS) or 0.0),
+            n_frames_nominal=int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0),
+            rotation_deg=_rotation(cap, rotate),
+        )
+    finally:
+        cap.release()
+
+
+def downscale_factor(width: int, height: int, max_size: int | None) -> float:
+    """Scale (<= 1) that brings the longer side to at most ``max_size`` pixels."""
+    if not max_size or max(width, height) <= max_size:
+        return 1.0
+    return max_size / max(width, height)
+
+
+def _decode(path: Path, rotate: int | None, stride: int, max_size: int | None, out: queue.Queue, stop: threading.Event) -> None:
+    cap = _open(path, rotate)
+    try:
+        index = 0
+        while not stop.is_set():
+            if index % stride:
+                # grab() skips the colour conversion of frames we do not use.
+                if not cap.grab():
+                    break
+                index += 1
+                continue
+            ok, bgr = cap.read()
+            if not ok or bgr is None:
+                break
+            t_s = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            if rotate:
+                bgr = cv2.rotate(bgr, _ROTATE_CODES[rotate])
+            scale = downscale_factor(bgr.shape[1], bgr.shape[0], max_size)
+            if scale < 1.0:
+                bgr = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            while not stop.is_set():
+                try:
+                    out.put(Frame(index, t_s, rgb, scale), timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            index += 1
+    except BaseException as exc:  # hand decoder failures to the consumer
+        out.put(exc)
+    finally:
+        cap.release()
+        out.put(None)
+
+
+def iter_frames(
+    path: str | Path, *, rotate: int | None = None, stride: int = 1, max_size: int | None = None
+) -> Iterator[Frame]:
+    """Yield upright RGB frames with decoder timestamps, decoded in a background thread.
+
+    Parameters
+    ----------
+    path : str or Path
+        The video file.
+    rotate : {None, 0, 90, 180, 270}
+        Clockwise rotation to apply instead of the file's rotation metadata.
+    stride : int
+        Yield every ``stride``-th frame (the others are skipped undecoded).
+    max_size : int, optional
+        Downscale so that the longer side is at most this many pixels.
+
+    Yields
+    ------
+    Frame
+        ``t_s`` is seconds from the decoder's presentation timestamp.
+
+    Examples
+    --------
+    >>> for frame in iter_frames("clip.mp4", max_size=640):  # doctest: +SKIP
+    ...     print(frame.t_s, frame.rgb.shape)
+    """
+    path = Path(path)
+    _open(path, rotate).release()  # raise input errors here, in the caller's thread
+    frames: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
+    stop = threading.Event()
+    worker = threading.Thread(target=_decode, args=(path, rotate, stride, max_size, frames, stop), daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = frames.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise InputError(f"{path}: decoding failed: {item}")
+            yield item
+    finally:
+        stop.set()
+        # Drain so the decoder thread is never blocked on a full queue.
+        while worker.is_alive():
+            try:
+                frames.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        worker.join()
