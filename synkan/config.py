@@ -44,7 +44,11 @@ EVENT_MIN_GAP_S = 0.15  # merge events of one kind closer than this
 # floored by absolute minima so a still face yields no events at all.
 HYSTERESIS_HIGH = 0.5
 HYSTERESIS_LOW = 0.25
-EYE_CLOSURE_MIN = 0.35  # bilateral closure (1 - EAR/EAR_rest) that counts as an eye event
+LOW_FLOOR_FRACTION = 2 / 3  # the low threshold's floor, as a fraction of the high one's
+# Bilateral closure (1 - EAR/EAR_rest) that counts as an eye event. A healthy
+# Duchenne smile narrows both eyes by about 22% +/- 13%; the low floor (0.3)
+# sits above most of that, so smiles do not merge with blinks.
+EYE_CLOSURE_MIN = 0.45
 SMILE_MIN_EXCURSION = 0.04  # mouth-corner excursion, in inter-canthal distances
 PUCKER_MIN_NARROWING = 0.08  # 1 - width/width_rest
 
@@ -65,6 +69,7 @@ MIRROR_MAX_ABS_YAW_DEG = 15.0  # mirrored composites of a turned head are implau
 # Grade from the side difference in involuntary amplitude (percentage points),
 # given the affected side's responder is time-locked to the driver (r >= GRADE_MIN_R).
 GRADE_MIN_R = 0.3
+GRADE_MAX_ABS_LAG_S = 0.3  # synkinesis is time-locked: a responder lagging more is not graded
 GRADE_ASYMMETRY_PP = (5.0, 12.0, 25.0)  # >= each -> grade 1 mild, 2 moderate, 3 severe
 GRADE_NAMES = ("none", "mild", "moderate", "severe")
 

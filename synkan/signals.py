@@ -128,30 +128,34 @@ def eye_aspect_ratio(eye: np.ndarray) -> np.ndarray:
     return (dist(1, 5) + dist(2, 4)) / (2.0 * dist(0, 3))
 
 
-def _mode(values: np.ndarray) -> float:
-    """Most common value of a 1-D sample (histogram peak), robust to long expressions."""
-    finite = values[np.isfinite(values)]
-    lo, hi = np.percentile(finite, [1, 99])
-    if hi <= lo:
-        return float(np.median(finite))
-    counts, edges = np.histogram(finite, bins=24, range=(lo, hi))
-    counts = np.convolve(counts, [1, 2, 1], mode="same")
-    i = int(np.argmax(counts))
-    return float((edges[i] + edges[i + 1]) / 2)
-
-
 def rest_frames(features: np.ndarray, valid: np.ndarray, quantile: float = REST_QUANTILE) -> np.ndarray:
-    """Boolean mask of the frames nearest the most common (rest) expression.
+    """Boolean mask of the frames nearest the neutral expression.
 
-    Each feature's rest value is its mode; a frame's distance is its largest
-    deviation in robust units (MAD). The closest ``quantile`` of valid frames
-    are rest frames.
+    Parameters
+    ----------
+    features : (N, 4) array
+        Right EAR, left EAR, mouth width and mouth-corner elevation per frame.
+    valid : (N,) bool
+
+    Notes
+    -----
+    A patient video may spend more time smiling than at rest, so neither
+    the mode nor the median is safe. Instead each feature's neutral value
+    follows from physiology: the eyes are open at rest (EAR high: its 75th
+    percentile, short of rare widening), the corners are not raised
+    (elevation low: its 25th percentile), and the mouth width is the typical
+    width among frames with unraised corners. A frame's distance is its
+    largest deviation in robust units (MAD); the closest ``quantile`` of
+    valid frames are rest frames.
     """
     rows = valid & np.isfinite(features).all(axis=1)
     f = features[rows]
-    modes = np.array([_mode(col) for col in f.T])
+    ear_r, ear_l, width, elevation = f.T
+    low_corners = elevation <= np.percentile(elevation, 30)
+    target = np.array([np.percentile(ear_r, 75), np.percentile(ear_l, 75), np.median(width[low_corners]),
+                       np.percentile(elevation, 25)])
     mad = np.median(np.abs(f - np.median(f, axis=0)), axis=0) + 1e-9
-    distance = np.max(np.abs(f - modes) / mad, axis=1)
+    distance = np.max(np.abs(f - target) / mad, axis=1)
     keep = distance <= np.quantile(distance, quantile)
     mask = np.zeros(len(features), bool)
     mask[np.flatnonzero(rows)[keep]] = True
@@ -163,7 +167,7 @@ def _rest_features(aligned: np.ndarray) -> np.ndarray:
     return np.column_stack([
         eye_aspect_ratio(xy[:, list(EYE_R)]), eye_aspect_ratio(xy[:, list(EYE_L)]),
         np.linalg.norm(xy[:, MOUTH_CORNER_R] - xy[:, MOUTH_CORNER_L], axis=1),
-        xy[:, MOUTH_CORNER_R, 1], xy[:, MOUTH_CORNER_L, 1],
+        -(xy[:, MOUTH_CORNER_R, 1] + xy[:, MOUTH_CORNER_L, 1]) / 2,  # image y points down
     ])
 
 

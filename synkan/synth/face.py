@@ -19,7 +19,7 @@ Two deformation models are used, because they need different topology:
   a lid layer whose lash band moves rigidly down while the skin above
   stretches, its displacement fading to zero at the brow (the lower lid rises
   a little the same way). The layers are expressed directly as an inverse
-  map, see :func:`eye_offset_field`.
+  map, see :func:`layer_offset_field`.
 """
 from __future__ import annotations
 
@@ -47,17 +47,28 @@ BROW_LOWER = {"right": (46, 53, 52, 65, 55), "left": (276, 283, 282, 295, 285)}
 MOUTH_CORNER = {"right": 61, "left": 291}
 #: Fraction of the lid gap closed by the upper lid; the lower lid does the rest.
 UPPER_LID_SHARE = 0.75
+# Lip contours, image-left (subject's right corner) to image-right.
+LIP_INNER_UPPER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
+LIP_INNER_LOWER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
+LIP_OUTER_UPPER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
+LIP_OUTER_LOWER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
+#: Fraction of the lip gap closed by the upper lip (the jaw and lower lip do more).
+UPPER_LIP_SHARE = 0.4
+#: How far (in mouth widths) the inner-lip margins are pulled onto the lips.
+LIP_MARGIN_PULL = 0.02
 
 # Mouth movement at full amplitude, in mouth widths (subject-level constants).
 SMILE_OUT = 0.08  # corner outward
 SMILE_UP = 0.09  # corner upward
+#: The photo smiles; the neutral face is this much of a smile *less* (corners in and down).
+NEUTRAL_SMILE = 0.5
 PUCKER_IN = 0.15  # each corner inward -> mouth ~30% narrower
 MOUTH_SIGMA = 0.30  # Gaussian radius of the corner weight
 
 
 @dataclass(frozen=True)
-class EyeRig:
-    """Per-column eyelid geometry of one eye, in still pixels.
+class LayerRig:
+    """Per-column geometry of a two-layer closure (eyelids, lips), in still pixels.
 
     Attributes
     ----------
@@ -65,12 +76,14 @@ class EyeRig:
         Top-left of the eye's working box (columns x0.., rows y0..).
     upper, lower : ndarray
         Upper and lower lid margins per column (y, float); equal outside the eye.
-    brow : ndarray
-        Row where the upper-lid displacement has faded to zero (lower brow edge).
-    cheek : ndarray
-        Row where the lower-lid displacement has faded to zero.
-    band_upper, band_lower : float
-        Thickness of the rigidly moving lash bands, pixels.
+    top : ndarray
+        Row where the upper layer's displacement has faded to zero (brow, nose).
+    bottom : ndarray
+        Row where the lower layer's displacement has faded to zero (cheek, chin).
+    band_upper, band_lower : float or ndarray
+        Thickness of the rigidly moving bands (lashes, lips), pixels.
+    share : float
+        Fraction of the gap closed by the upper layer; the lower one does the rest.
     rows : int
         Height of the working box.
     """
@@ -79,11 +92,12 @@ class EyeRig:
     y0: int
     upper: np.ndarray
     lower: np.ndarray
-    brow: np.ndarray
-    cheek: np.ndarray
-    band_upper: float
-    band_lower: float
+    top: np.ndarray
+    bottom: np.ndarray
+    band_upper: float | np.ndarray
+    band_lower: float | np.ndarray
     rows: int
+    share: float
 
 
 @dataclass(frozen=True)
@@ -102,7 +116,7 @@ class FaceRig:
         Dense displacement fields (size, size, 2) float32 at full amplitude,
         keys ``smile_r``, ``smile_l``, ``pucker``.
     eyes : dict
-        :class:`EyeRig` per side.
+        :class:`LayerRig` per eye (``right``, ``left``) and for the ``lips``.
     center : ndarray
         Head-motion pivot (nose bridge), pixels.
     n_vertices, n_triangles : int
@@ -258,7 +272,7 @@ def _smooth(y: np.ndarray, sigma: float) -> np.ndarray:
     return np.convolve(np.pad(y, r, mode="edge"), k, mode="valid")
 
 
-def eye_rig(lm: np.ndarray, side: str) -> EyeRig:
+def eye_rig(lm: np.ndarray, side: str) -> LayerRig:
     """Column-wise lid geometry of one eye from the rest landmarks."""
     up = lm[list(EYE_UPPER[side])]
     lo = lm[list(EYE_LOWER[side])]
@@ -288,52 +302,107 @@ def eye_rig(lm: np.ndarray, side: str) -> EyeRig:
     cheek = lower + 0.45 * width
     y0 = int(np.floor(brow_y.min())) - 1
     y1 = int(np.ceil(cheek.max())) + 2
-    return EyeRig(x0=x0, y0=y0, upper=upper, lower=lower, brow=brow_y, cheek=cheek,
-                  band_upper=0.07 * width, band_lower=0.035 * width, rows=y1 - y0)
+    # The upper band holds the lashes, which must move rigidly, not stretch.
+    return LayerRig(x0=x0, y0=y0, upper=upper, lower=lower, top=brow_y, bottom=cheek,
+                    band_upper=0.13 * width, band_lower=0.04 * width, rows=y1 - y0, share=UPPER_LID_SHARE)
 
 
-def eye_offset_field(rig: EyeRig, closure: float) -> np.ndarray:
-    """Vertical source offset (rows, cols) of the eye box for one closure level.
+def layer_offset(rig: LayerRig, closure: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Vertical source offset ``dy`` of the two-layer closure at points (x, y).
 
-    The returned ``dy`` says where each output pixel of the box samples the
-    still: ``src_y = y + dy``. Per column, with lid gap ``a = lower - upper``:
+    A point at (x, y) of the closed face samples the open face at
+    ``(x, y + dy)``. Per column, with gap ``a = lower - upper``:
 
-    * the upper lash band moves rigidly down by ``UPPER_LID_SHARE * c * a``;
-      the skin between the band and the brow is stretched linearly, so its
-      displacement fades to zero at the brow;
-    * the lower lash band moves up by the rest of the gap, the skin below it
-      stretched down to the cheek;
-    * between the two bands the static eyeball shows unchanged (``dy = 0``):
-      it is simply covered as the lids advance over it.
+    * the upper band (lashes, upper lip) moves rigidly down by ``share * c * a``;
+      the skin between it and ``top`` is stretched linearly, so its
+      displacement fades to zero at the brow (or below the nose);
+    * the lower band moves up by the rest of the gap, the skin below it
+      stretched down to ``bottom``;
+    * between the two bands the static base (eyeball, teeth) shows unchanged
+      (``dy = 0``): it is simply covered as the bands advance over it.
 
-    At ``c = 1`` the two bands meet and no eyeball is visible.
+    At ``c = 1`` the two bands meet and none of the base is visible. The
+    offset is evaluated at each point's exact (sub-pixel) position rather
+    than interpolated from a raster: interpolating across the band edges
+    would sample the base in between and leave a hairline of teeth or eyeball.
     """
     c = float(np.clip(closure, 0.0, 1.0))
-    ys = (np.arange(rig.rows, dtype=np.float64) + rig.y0)[:, None]
-    gap = rig.lower - rig.upper
-    d_up = UPPER_LID_SHARE * c * gap
-    d_lo = (1.0 - UPPER_LID_SHARE) * c * gap
-    up_new = rig.upper + d_up  # new upper lid margin (bottom of the lash band)
-    lo_new = rig.lower - d_lo
-    bu, bl = rig.band_upper, rig.band_lower
-    dy = np.zeros((rig.rows, len(gap)), dtype=np.float64)
-    # Upper skin stretch: output rows brow..up_new-bu map to brow..upper-bu.
-    top = rig.brow
+    cols = np.arange(len(rig.upper), dtype=np.float64) + rig.x0
+
+    def at(profile: np.ndarray | float) -> np.ndarray | float:
+        return np.interp(x, cols, profile) if isinstance(profile, np.ndarray) else profile
+
+    upper, lower, top, bot = at(rig.upper), at(rig.lower), at(rig.top), at(rig.bottom)
+    bu, bl = at(rig.band_upper), at(rig.band_lower)
+    ys = y.astype(np.float64)
+    # Close a little past the gap (<= 1.5 px, none at the corners) so that
+    # the bands overlap and no base shows between closed lids or lips.
+    gap = lower - upper
+    gap = gap + np.minimum(gap, 1.5)
+    d_up = rig.share * c * gap
+    d_lo = (1.0 - rig.share) * c * gap
+    up_new = upper + d_up  # new upper margin (bottom of the upper band)
+    lo_new = lower - d_lo
+    dy = np.zeros_like(ys)
+    # Upper skin stretch: rows top..up_new-bu sample top..upper-bu.
     span_new = np.maximum(up_new - bu - top, 1e-6)
-    span_old = rig.upper - bu - top
+    span_old = upper - bu - top
     stretch = (ys >= top) & (ys < up_new - bu)
     dy = np.where(stretch, (top + (ys - top) * span_old / span_new) - ys, dy)
-    band = (ys >= up_new - bu) & (ys < up_new)
-    dy = np.where(band, -d_up, dy)
-    # Lower lid: band lo_new..lo_new+bl moves rigidly, skin below stretches to the cheek.
-    band_l = (ys >= lo_new) & (ys < lo_new + bl) & (ys >= up_new)
-    dy = np.where(band_l, d_lo, dy)
-    bot = rig.cheek
+    dy = np.where((ys >= up_new - bu) & (ys < up_new), -d_up, dy)
+    # Lower band moves rigidly; the skin below stretches to the bottom row.
+    # Where the bands overlap the upper one is in front.
+    dy = np.where((ys >= lo_new) & (ys < lo_new + bl) & (ys >= up_new), d_lo, dy)
     span_new_l = np.maximum(bot - (lo_new + bl), 1e-6)
-    span_old_l = bot - (rig.lower + bl)
+    span_old_l = bot - (lower + bl)
     stretch_l = (ys >= lo_new + bl) & (ys < bot) & (ys >= up_new)
     dy = np.where(stretch_l, (bot - (bot - ys) * span_old_l / span_new_l) - ys, dy)
     return dy.astype(np.float32)
+
+
+def layer_offset_field(rig: LayerRig, closure: float) -> np.ndarray:
+    """:func:`layer_offset` on the integer pixel grid of the rig's box, (rows, cols)."""
+    ys, xs = np.mgrid[rig.y0:rig.y0 + rig.rows, rig.x0:rig.x0 + len(rig.upper)]
+    return layer_offset(rig, closure, xs.astype(np.float64), ys.astype(np.float64))
+
+
+def lips_rig(lm: np.ndarray) -> LayerRig:
+    """Column-wise geometry of the lips closing over the (static) teeth.
+
+    The rest photo shows teeth in a smile. The lips are the rigid bands (inner
+    to outer lip contour); the skin above stretches up to below the nose and
+    the skin below down towards the chin, as the eyelids do.
+    """
+    inner_u, inner_l = lm[list(LIP_INNER_UPPER)], lm[list(LIP_INNER_LOWER)]
+    outer_u, outer_l = lm[list(LIP_OUTER_UPPER)], lm[list(LIP_OUTER_LOWER)]
+    mw = float(np.linalg.norm(lm[291] - lm[61]))
+    x0 = int(np.floor(outer_u[:, 0].min())) - 2
+    x1 = int(np.ceil(outer_u[:, 0].max())) + 3
+    xs = np.arange(x0, x1, dtype=np.float64)
+
+    def profile(pts: np.ndarray) -> np.ndarray:
+        order = np.argsort(pts[:, 0])
+        return np.interp(xs, pts[order, 0], pts[order, 1])
+
+    x_lo, x_hi = inner_u[:, 0].min(), inner_u[:, 0].max()
+    inside = (xs > x_lo) & (xs < x_hi)
+    upper, lower = profile(inner_u), profile(inner_l)
+    mid = 0.5 * (upper + lower)
+    upper = _smooth(np.where(inside, upper, mid), 0.01 * mw)
+    lower = np.maximum(_smooth(np.where(inside, lower, mid), 0.01 * mw), upper)
+    # The landmark contours sit slightly inside the teeth; pull the margins
+    # onto the lips so the moving lip bands carry no teeth with them.
+    pull = np.minimum(0.25 * (lower - upper), LIP_MARGIN_PULL * mw)
+    upper, lower = upper - pull, lower + pull
+    top_lip, bot_lip = profile(outer_u), profile(outer_l)
+    band_u = np.maximum(upper - top_lip, 1.0)
+    band_l = np.maximum(bot_lip - lower, 1.0)
+    top = top_lip - 0.15 * mw
+    bottom = bot_lip + 0.3 * mw
+    y0 = int(np.floor(top.min())) - 1
+    y1 = int(np.ceil(bottom.max())) + 2
+    return LayerRig(x0=x0, y0=y0, upper=upper, lower=lower, top=top, bottom=bottom,
+                    band_upper=band_u, band_lower=band_l, rows=y1 - y0, share=UPPER_LIP_SHARE)
 
 
 @functools.lru_cache(maxsize=4)
@@ -345,6 +414,7 @@ def face_rig(size: int = 512) -> FaceRig:
     idx, bary, n_tri = barycentric_raster(vertices, size)
     fields = {k: dense_field(idx, bary, d) for k, d in mouth_displacements(vertices, lm).items()}
     eyes = {side: eye_rig(lm, side) for side in ("right", "left")}
+    eyes["lips"] = lips_rig(lm)
     center = lm[168].copy()  # nose bridge between the eyes
     return FaceRig(size=size, image=np.ascontiguousarray(rgb[:, :, ::-1]), landmarks=lm, fields=fields,
                    eyes=eyes, center=center, n_vertices=len(vertices), n_triangles=n_tri)

@@ -1,0 +1,236 @@
+"""Voluntary driver vs involuntary responder, per side.
+
+Two directions:
+
+``oral_ocular``
+    Driver: bilateral mouth movement (smiles and puckers). Responder: that
+    side's ``eye_closure`` with blinks removed.
+``ocular_oral``
+    Driver: bilateral eye closure (blinks and closures). Responder: that
+    side's ``mouth_excursion``.
+
+Within windows around the driver's events, each side gets the peak
+normalised cross-correlation ``r`` over lags of +/- ``lag_window_s`` and its
+``lag_s`` (positive: the responder follows the driver), the least-squares
+``gain`` at that lag, and the ``involuntary_pct``: the responder's median
+value at the driver's event peaks, in percent (eye closure, or corner
+excursion in % of the inter-ocular distance). True synkinesis is
+time-locked, so a large lag argues against it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import signal as sps
+
+from .config import BLINK_MASK_PAD_S, EVENT_PAD_S, LAG_WINDOW_S, MIN_EVENTS
+from .events import Events, eye_driver, mouth_driver
+from .signals import SIDES, Signals
+
+DIRECTIONS = ("oral_ocular", "ocular_oral")
+PEAK_FRACTION = 0.8  # an event's "peak" is where the driver is within 80% of its maximum
+MIN_WINDOW_S = 1.0  # less in-window time than this gives no correlation
+
+
+@dataclass(frozen=True)
+class SideCoupling:
+    """Coupling of one side's responder to the driver (None: too little data)."""
+
+    r: float | None
+    lag_s: float | None
+    gain: float | None
+    involuntary_pct: float | None
+    n_events: int
+    lags_s: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+    xcorr: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+
+    def to_dict(self) -> dict:
+        """The report.json fields."""
+        return {"r": self.r, "lag_s": self.lag_s, "gain": self.gain, "involuntary_pct": self.involuntary_pct,
+                "n_events": self.n_events}
+
+
+@dataclass(frozen=True)
+class Coupling:
+    """Both sides' coupling in one direction, plus the series behind it (uniform time grid)."""
+
+    direction: str
+    sides: dict[str, SideCoupling]
+    t: np.ndarray = field(repr=False)
+    driver: np.ndarray = field(repr=False)
+    responders: dict[str, np.ndarray] = field(repr=False)
+    window: np.ndarray = field(repr=False)
+    reason: str | None = None  # why the values are None, when they are
+
+
+def _mask(t: np.ndarray, table, pad_s: float) -> np.ndarray:
+    mask = np.zeros(len(t), bool)
+    for row in table.itertuples():
+        mask |= (t >= row.start_s - pad_s) & (t <= row.end_s + pad_s)
+    return mask
+
+
+def remove_blinks(t: np.ndarray, x: np.ndarray, blinks, pad_s: float = BLINK_MASK_PAD_S) -> np.ndarray:
+    """Replace blink spans (plus padding) by linear interpolation across them."""
+    out = np.asarray(x, float).copy()
+    masked = _mask(t, blinks, pad_s)
+    keep = ~masked & np.isfinite(out)
+    if masked.any() and keep.sum() >= 2:
+        out[masked] = np.interp(t[masked], t[keep], out[keep])
+    return out
+
+
+def normalized_xcorr(x: np.ndarray, y: np.ndarray, window: np.ndarray, max_lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised cross-correlation of ``y`` against ``x`` within ``window``.
+
+    Both series are z-scored over the window's samples; ``r[k]`` is the mean
+    of ``x[t] * y[t + k]`` over pairs where both samples are in the window.
+    A positive lag means ``y`` follows ``x``.
+
+    Returns
+    -------
+    lags : (2 * max_lag + 1,) int array
+    r : array of the same shape (NaN where no pair exists)
+
+    Examples
+    --------
+    >>> t = np.arange(300)
+    >>> x = np.sin(t / 10.0)
+    >>> lags, r = normalized_xcorr(x, np.roll(x, 3), np.ones(300, bool), 10)
+    >>> int(lags[np.nanargmax(r)])
+    3
+    """
+    w = window & np.isfinite(x) & np.isfinite(y)
+    zx = np.zeros(len(x))
+    zy = np.zeros(len(y))
+    for z, s in ((zx, x), (zy, y)):
+        values = s[w]
+        sd = values.std()
+        if sd > 0:
+            z[w] = (values - values.mean()) / sd
+    m = w.astype(float)
+    num = sps.correlate(zy, zx, mode="full", method="direct" if len(x) < 2000 else "fft")
+    count = sps.correlate(m, m, mode="full", method="direct" if len(x) < 2000 else "fft")
+    lags = sps.correlation_lags(len(y), len(x), mode="full")
+    keep = np.abs(lags) <= max_lag
+    count = np.round(count[keep])
+    r = np.where(count > 0, num[keep] / np.maximum(count, 1), np.nan)
+    if not (zx.any() and zy.any()):
+        r[:] = np.nan
+    return lags[keep], r
+
+
+def lagged_gain(x: np.ndarray, y: np.ndarray, window: np.ndarray, lag: int) -> float:
+    """Least-squares slope of ``y[t + lag]`` on ``x[t]`` over in-window pairs."""
+    n = len(x)
+    idx = np.arange(max(0, -lag), min(n, n - lag))
+    ok = window[idx] & window[idx + lag] & np.isfinite(x[idx]) & np.isfinite(y[idx + lag])
+    xs, ys = x[idx][ok], y[idx + lag][ok]
+    if len(xs) < 3 or np.var(xs) == 0:
+        return float("nan")
+    return float(np.cov(xs, ys, bias=True)[0, 1] / np.var(xs))
+
+
+def value_at_peaks(t: np.ndarray, driver: np.ndarray, responder: np.ndarray, events) -> tuple[float, int]:
+    """Median responder value where each event's driver is near its peak; and events used."""
+    per_event = []
+    for row in events.itertuples():
+        inside = (t >= row.start_s) & (t <= row.end_s) & np.isfinite(driver) & np.isfinite(responder)
+        if not inside.any():
+            continue
+        top = np.nanmax(driver[inside])
+        near_peak = inside & (driver >= PEAK_FRACTION * top)
+        per_event.append(float(np.median(responder[near_peak])))
+    return (float(np.median(per_event)) if per_event else float("nan")), len(per_event)
+
+
+def _uniform(signals: Signals, columns: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """Resample onto a uniform grid at the median frame interval (identity for constant frame rates)."""
+    t = signals.t
+    dt = float(np.median(np.diff(t)))
+    grid = np.arange(t[0], t[-1] + dt / 2, dt)
+    out = {}
+    for name, x in columns.items():
+        finite = np.isfinite(x)
+        y = np.interp(grid, t[finite], x[finite]) if finite.sum() >= 2 else np.full(len(grid), np.nan)
+        # Samples nearest to a missing frame stay missing.
+        nearest = np.clip(np.searchsorted(t, grid), 0, len(t) - 1)
+        prev = np.clip(nearest - 1, 0, len(t) - 1)
+        take = np.where(np.abs(t[prev] - grid) < np.abs(t[nearest] - grid), prev, nearest)
+        y[~finite[take]] = np.nan
+        out[name] = y
+    ok = signals.data["pose_ok"].to_numpy()
+    nearest = np.clip(np.searchsorted(t, grid), 0, len(t) - 1)
+    return grid, out, ok[nearest]
+
+
+def coupling_process(signals: Signals, events: Events, direction: str, lag_window_s: float = LAG_WINDOW_S) -> Coupling:
+    """Measure one direction's coupling on both sides.
+
+    Parameters
+    ----------
+    signals : Signals
+    events : Events
+    direction : {"oral_ocular", "ocular_oral"}
+    lag_window_s : float
+        Lags searched, +/- seconds.
+
+    Returns
+    -------
+    Coupling
+        ``sides["right"]`` and ``sides["left"]``; values are None, with a
+        ``reason``, when the driver has no event to measure.
+
+    Examples
+    --------
+    >>> oo = coupling_process(sig, ev, "oral_ocular")  # doctest: +SKIP
+    >>> oo.sides["left"].involuntary_pct  # doctest: +SKIP
+    34.0
+    """
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}")
+    t_frames = signals.t
+    if direction == "oral_ocular":
+        driver_events = events.of("smile", "pucker")
+        confounds = events.of("eye_closure")  # voluntary closures are not synkinesis
+        columns = {"driver": mouth_driver(signals)}
+        for side in SIDES:
+            columns[side] = remove_blinks(t_frames, signals[f"eye_closure_{side}"], events.of("blink"))
+        missing = "no smile or pucker found"
+    else:
+        driver_events = events.of("blink", "eye_closure")
+        confounds = events.of("smile", "pucker")
+        columns = {"driver": eye_driver(signals), **{side: signals[f"mouth_excursion_{side}"] for side in SIDES}}
+        missing = "no blink or eye closure found"
+    t, series, pose_ok = _uniform(signals, columns)
+    driver = series["driver"]
+    window = _mask(t, driver_events, EVENT_PAD_S) & ~_mask(t, confounds, 0.0) & pose_ok
+    dt = float(np.median(np.diff(t)))
+    max_lag = max(1, int(round(lag_window_s / dt)))
+    reason = None
+    if len(driver_events) < MIN_EVENTS:
+        reason = missing
+    elif window.sum() * dt < MIN_WINDOW_S:
+        reason = f"too little usable time around the driver's events ({window.sum() * dt:.1f} s)"
+    sides = {}
+    for side, name in zip(SIDES, ("right", "left")):
+        y = series[side]
+        if reason:
+            sides[name] = SideCoupling(None, None, None, None, 0)
+            continue
+        lags, r = normalized_xcorr(driver, y, window, max_lag)
+        amplitude, n_events = value_at_peaks(t, driver, y, driver_events)
+        if not np.isfinite(r).any():
+            sides[name] = SideCoupling(None, None, None, _finite(100 * amplitude), n_events, lags * dt, r)
+            continue
+        best = int(np.nanargmax(r))
+        sides[name] = SideCoupling(
+            r=float(r[best]), lag_s=float(lags[best] * dt), gain=_finite(lagged_gain(driver, y, window, int(lags[best]))),
+            involuntary_pct=_finite(100 * amplitude), n_events=n_events, lags_s=lags * dt, xcorr=r,
+        )
+    return Coupling(direction, sides, t, driver, {name: series[s] for s, name in zip(SIDES, ("right", "left"))}, window, reason)
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None

@@ -1,0 +1,243 @@
+"""Voluntary movement events: blinks, eye closures, smiles and puckers.
+
+Events are found with hysteresis thresholds relative to each video's own
+range (floored by absolute minima, so a still face yields none), which keeps
+noise from splitting one event into many. A blink is a bilateral closure
+shorter than :data:`~synkan.config.BLINK_MAX_S`; a longer one is a voluntary
+eye closure. A user protocol (``"smile:2-5,close:7-9"`` or a CSV/JSON file)
+overrides detection within the spans it lists.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import (
+    BLINK_MAX_S, EVENT_MIN_GAP_S, EYE_CLOSURE_MIN, HYSTERESIS_HIGH, HYSTERESIS_LOW, LOW_FLOOR_FRACTION, PUCKER_MIN_NARROWING, PUCKER_MIN_S,
+    SMILE_MIN_EXCURSION, SMILE_MIN_S,
+)
+from .errors import InputError
+from .signals import Signals
+
+EVENT_KINDS = ("blink", "eye_closure", "smile", "pucker")
+_ALIASES = {"close": "eye_closure", "closure": "eye_closure", "eye_closure": "eye_closure", "blink": "blink",
+            "smile": "smile", "pucker": "pucker"}
+COLUMNS = ["kind", "start_s", "end_s", "duration_s", "peak_s", "peak", "source"]
+MIN_BLINK_S = 0.05  # shorter eye "events" are tracking glitches
+
+
+@dataclass(frozen=True)
+class Events:
+    """Detected or user-given events.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per event: ``kind``, ``start_s``, ``end_s``, ``duration_s``,
+        ``peak_s``, ``peak`` (driver value at its peak) and ``source``
+        (``auto`` or ``user``).
+    info : dict
+        Thresholds used per driver signal.
+    """
+
+    table: pd.DataFrame
+    info: dict = field(default_factory=dict)
+
+    def of(self, *kinds: str) -> pd.DataFrame:
+        """Rows of the given kinds."""
+        return self.table[self.table["kind"].isin(kinds)]
+
+    def counts(self) -> dict[str, int]:
+        """Number of events per kind (all kinds present, zero if none)."""
+        return {k: int((self.table["kind"] == k).sum()) for k in EVENT_KINDS}
+
+
+def eye_driver(signals: Signals) -> np.ndarray:
+    """Bilateral eye closure: the mean of both sides' ``eye_closure``."""
+    return np.nanmean(np.vstack([signals["eye_closure_r"], signals["eye_closure_l"]]), axis=0)
+
+
+def mouth_driver(signals: Signals) -> np.ndarray:
+    """Bilateral mouth movement: the mean of both corners' excursion (smile or pucker)."""
+    return np.nanmean(np.vstack([signals["mouth_excursion_r"], signals["mouth_excursion_l"]]), axis=0)
+
+
+def hysteresis_runs(x: np.ndarray, high: float, low: float) -> list[tuple[int, int]]:
+    """Index runs ``[start, stop)`` where ``x`` rises above ``high``, extended while above ``low``.
+
+    Examples
+    --------
+    >>> hysteresis_runs(np.array([0, .3, .6, .4, .1, .7, 0]), high=.5, low=.25)
+    [(1, 4), (5, 6)]
+    """
+    x = np.nan_to_num(np.asarray(x, float), nan=-np.inf)
+    above_low = x > low
+    edges = np.flatnonzero(np.diff(np.r_[0, above_low.astype(int), 0]))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2]) if (x[a:b] > high).any()]
+
+
+def thresholds(x: np.ndarray, floor: float) -> tuple[float, float]:
+    """Hysteresis (high, low) from the signal's robust range, floored at ``floor`` and a fraction of it."""
+    finite = x[np.isfinite(x)]
+    top = float(np.percentile(finite, 99)) if finite.size else 0.0
+    high = max(floor, HYSTERESIS_HIGH * top)
+    low = max(LOW_FLOOR_FRACTION * floor, HYSTERESIS_LOW * top)
+    return high, min(low, high)
+
+
+def _merge(runs: list[tuple[int, int]], t: np.ndarray, gap_s: float) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for a, b in runs:
+        if merged and t[a] - t[merged[-1][1] - 1] < gap_s:
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _rows(kind: str, runs: list[tuple[int, int]], t: np.ndarray, x: np.ndarray, source: str = "auto") -> list[dict]:
+    rows = []
+    for a, b in runs:
+        peak = a + int(np.nanargmax(x[a:b])) if np.isfinite(x[a:b]).any() else a
+        rows.append(dict(kind=kind, start_s=float(t[a]), end_s=float(t[b - 1]), duration_s=float(t[b - 1] - t[a]),
+                         peak_s=float(t[peak]), peak=float(x[peak]), source=source))
+    return rows
+
+
+def _overlap_s(a0: float, a1: float, b0: float, b1: float) -> float:
+    return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+def events_find(signals: Signals) -> Events:
+    """Detect blinks, eye closures, smiles and puckers in a video's signals.
+
+    Parameters
+    ----------
+    signals : Signals
+
+    Returns
+    -------
+    Events
+
+    Examples
+    --------
+    >>> ev = events_find(sig)  # doctest: +SKIP
+    >>> ev.counts()  # doctest: +SKIP
+    {'blink': 3, 'eye_closure': 2, 'smile': 3, 'pucker': 0}
+    """
+    t = signals.t
+    ok = signals.data["pose_ok"].to_numpy()
+    eye = np.where(ok, eye_driver(signals), np.nan)
+    mouth = np.where(ok, mouth_driver(signals), np.nan)
+    narrowing = np.where(ok, signals["mouth_narrowing"], np.nan)
+    info = {}
+    rows: list[dict] = []
+
+    hi, lo = thresholds(eye, EYE_CLOSURE_MIN)
+    info["eye"] = {"high": hi, "low": lo}
+    for a, b in _merge(hysteresis_runs(eye, hi, lo), t, EVENT_MIN_GAP_S):
+        duration = t[b - 1] - t[a]
+        if duration >= MIN_BLINK_S or b - a >= 2:
+            rows += _rows("blink" if duration < BLINK_MAX_S else "eye_closure", [(a, b)], t, eye)
+
+    hi, lo = thresholds(narrowing, PUCKER_MIN_NARROWING)
+    info["pucker"] = {"high": hi, "low": lo}
+    puckers = [(a, b) for a, b in _merge(hysteresis_runs(narrowing, hi, lo), t, EVENT_MIN_GAP_S) if t[b - 1] - t[a] >= PUCKER_MIN_S]
+    rows += _rows("pucker", puckers, t, narrowing)
+
+    hi, lo = thresholds(mouth, SMILE_MIN_EXCURSION)
+    info["smile"] = {"high": hi, "low": lo}
+    for a, b in _merge(hysteresis_runs(mouth, hi, lo), t, EVENT_MIN_GAP_S):
+        if t[b - 1] - t[a] < SMILE_MIN_S:
+            continue
+        # A pucker also moves the corners; a smile widens the mouth.
+        if any(_overlap_s(t[a], t[b - 1], t[p], t[q - 1]) > 0.5 * (t[b - 1] - t[a]) for p, q in puckers):
+            continue
+        if np.nanmean(narrowing[a:b]) > 0:
+            continue
+        rows += _rows("smile", [(a, b)], t, mouth)
+    table = pd.DataFrame(rows, columns=COLUMNS).sort_values("start_s", kind="stable").reset_index(drop=True)
+    return Events(table, info)
+
+
+def parse_segments(spec: str | Path) -> list[tuple[str, float, float]]:
+    """Parse a user protocol into ``(kind, start_s, end_s)`` triples.
+
+    Parameters
+    ----------
+    spec : str or Path
+        ``"smile:2.0-5.5,close:7-10"``, or the path of a CSV file with columns
+        ``kind,start_s,end_s`` or a JSON list of such objects.
+
+    Examples
+    --------
+    >>> parse_segments("smile:2-5.5,close:7-9")
+    [('smile', 2.0, 5.5), ('eye_closure', 7.0, 9.0)]
+    """
+    text = str(spec)
+    items: list[tuple[str, float, float]] = []
+    path = Path(text)
+    try:
+        if path.suffix.lower() in (".csv", ".json") or path.exists():
+            if not path.is_file():
+                raise InputError(f"segments file {path}: no such file")
+            if path.suffix.lower() == ".json":
+                records = json.loads(path.read_text())
+                raw = [(r["kind"], r["start_s"], r["end_s"]) for r in records]
+            else:
+                frame = pd.read_csv(path)
+                raw = list(frame[["kind", "start_s", "end_s"]].itertuples(index=False, name=None))
+        else:
+            raw = []
+            for part in filter(None, (p.strip() for p in text.split(","))):
+                kind, span = part.split(":")
+                start, end = span.split("-")
+                raw.append((kind, start, end))
+        for kind, start, end in raw:
+            kind = _ALIASES.get(str(kind).strip().lower())
+            start, end = float(start), float(end)
+            if kind is None:
+                raise ValueError(f"unknown kind (use {', '.join(sorted(_ALIASES))})")
+            if not (0 <= start < end):
+                raise ValueError(f"start must be >= 0 and before end: {start}-{end}")
+            items.append((kind, start, end))
+    except InputError:
+        raise
+    except (ValueError, KeyError, TypeError, OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"bad segments {text!r}: {exc}; expected e.g. \"smile:2-5,close:7-9\"") from None
+    return items
+
+
+def events_process(signals: Signals, segments: str | Path | None = None) -> Events:
+    """Detect events, then let a user protocol override detection within its spans.
+
+    Parameters
+    ----------
+    signals : Signals
+    segments : str or Path, optional
+        See :func:`parse_segments`.
+
+    Returns
+    -------
+    Events
+    """
+    found = events_find(signals)
+    if not segments:
+        return found
+    spans = parse_segments(segments)
+    t = signals.t
+    drivers = {"blink": eye_driver(signals), "eye_closure": eye_driver(signals), "smile": mouth_driver(signals),
+               "pucker": signals["mouth_narrowing"]}
+    keep = [not any(_overlap_s(r.start_s, r.end_s, s0, s1) > 0 for _, s0, s1 in spans) for r in found.table.itertuples()]
+    rows = found.table[keep].to_dict("records")
+    for kind, s0, s1 in spans:
+        inside = np.flatnonzero((t >= s0) & (t <= s1))
+        if inside.size == 0:
+            raise InputError(f"segment {kind}:{s0}-{s1} lies outside the video (0-{t[-1]:.2f} s)")
+        rows += _rows(kind, [(int(inside[0]), int(inside[-1]) + 1)], t, drivers[kind], source="user")
+    table = pd.DataFrame(rows, columns=COLUMNS).sort_values("start_s", kind="stable").reset_index(drop=True)
+    return Events(table, {**found.info, "segments": str(segments)})

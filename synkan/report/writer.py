@@ -1,0 +1,97 @@
+"""Write an analysis to its output folder, atomically.
+
+Everything is written into a hidden sibling folder first and swapped into
+place at the end, so an interrupted or failed run leaves the previous
+results intact and never a half-written folder. An existing analysis is
+only replaced with ``force=True``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from ..analysis import Analysis
+from ..errors import OutputError
+
+OUTPUT_FILES = ("report.json", "signals.csv", "events.csv", "track.npz", "report.html")
+
+
+def check_outdir(outdir: str | Path, force: bool = False) -> Path:
+    """Refuse an output folder that holds results (unless ``force``) or cannot be written."""
+    outdir = Path(outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise OutputError(f"{outdir}: exists and is not a folder")
+    if outdir.is_dir() and any(outdir.iterdir()) and not force:
+        raise OutputError(f"{outdir}: holds results already; use --force to replace them")
+    parent = outdir.parent if str(outdir.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{parent}: cannot create output folder ({exc.strerror})") from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{parent}: output folder is not writable")
+    return outdir
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
+
+
+def _write_all(analysis: Analysis, folder: Path, figures: bool, html: bool, overlay: bool) -> None:
+    report = analysis.report
+    write_json(folder / "report.json", report)
+    analysis.signals.data.to_csv(folder / "signals.csv", index=False, float_format="%.6g")
+    analysis.events.table.to_csv(folder / "events.csv", index=False, float_format="%.4f")
+    analysis.track.save(folder / "track.npz")
+    if figures or html:
+        from .figures import save_figures
+
+        pngs = save_figures(analysis, folder / "figures")
+        if html:
+            from .html import render_html
+
+            (folder / "report.html").write_text(render_html(report, pngs), encoding="utf-8")
+    if overlay:
+        from .overlay import write_overlay
+
+        write_overlay(analysis, folder / "overlay.mp4")
+
+
+def write_outputs(analysis: Analysis, outdir: str | Path, *, force: bool = False, figures: bool = True,
+                  html: bool = True, overlay: bool = False) -> Path:
+    """Write report.json, signals.csv, events.csv, track.npz, figures and report.html.
+
+    Parameters
+    ----------
+    analysis : Analysis
+    outdir : str or Path
+    force : bool
+        Replace an existing analysis in ``outdir``.
+    figures, html, overlay : bool
+        Which optional outputs to write.
+
+    Returns
+    -------
+    Path
+        ``outdir``.
+    """
+    outdir = check_outdir(outdir, force)
+    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.tmp-", dir=outdir.parent))
+    try:
+        _write_all(analysis, staging, figures, html, overlay)
+        old = None
+        if outdir.exists():
+            old = outdir.with_name(f".{outdir.name}.old-{os.getpid()}")
+            os.replace(outdir, old)
+        os.replace(staging, outdir)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        raise OutputError(f"{outdir}: cannot write results ({exc.strerror or exc})") from None
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return outdir

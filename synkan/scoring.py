@@ -1,0 +1,162 @@
+"""Per-direction, per-side scores, the side difference, grades and QC.
+
+Healthy people narrow both eyes in a genuine smile (about 22% +/- 13%), so a
+one-sided amount means little on its own: the scores compare sides. The
+grade thresholds live in :mod:`synkan.config`; they are heuristic, not
+clinically validated. Too little data gives ``None`` plus a warning, never 0.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import GRADE_ASYMMETRY_PP, GRADE_MAX_ABS_LAG_S, GRADE_MIN_R, GRADE_NAMES, MAX_ABS_ROLL_DEG, MAX_ABS_YAW_DEG, MIN_FACE_FRACTION
+from .coupling import Coupling, value_at_peaks
+from .events import Events, mouth_driver
+from .signals import Signals
+from .tracking import Track
+
+OTHER = {"right": "left", "left": "right"}
+DIRECTION_LABELS = {"oral_ocular": "Oral-ocular", "ocular_oral": "Ocular-oral"}
+
+
+@dataclass(frozen=True)
+class Scores:
+    """The ``scores``, ``qc`` and ``warnings`` sections of report.json."""
+
+    scores: dict
+    qc: dict
+    warnings: list[str] = field(default_factory=list)
+
+
+def grade(asymmetry_pp: float | None, r: float | None, lag_s: float | None = 0.0) -> int | None:
+    """Heuristic grade 0-3 from the side difference and the affected side's coupling.
+
+    A responder that is not time-locked to the driver (weak ``r`` or a long
+    ``lag_s``) is graded 0 whatever its amplitude.
+
+    Examples
+    --------
+    >>> grade(30.0, 0.9), grade(8.0, 0.9), grade(30.0, 0.1), grade(30.0, 0.9, 0.45), grade(None, 0.5)
+    (3, 1, 0, 0, None)
+    """
+    if asymmetry_pp is None or r is None:
+        return None
+    if r < GRADE_MIN_R or lag_s is None or abs(lag_s) > GRADE_MAX_ABS_LAG_S:
+        return 0
+    return int(np.searchsorted(GRADE_ASYMMETRY_PP, asymmetry_pp, side="right"))
+
+
+def score_direction(coupling: Coupling, affected: str | None = None) -> dict:
+    """report.json's entry for one direction: both sides, affected side, asymmetry and grade.
+
+    Parameters
+    ----------
+    coupling : Coupling
+    affected : {"right", "left"}, optional
+        The known affected side; otherwise the side with more involuntary movement.
+    """
+    right, left = coupling.sides["right"], coupling.sides["left"]
+    entry = {"right": right.to_dict(), "left": left.to_dict(), "affected_side": None, "asymmetry_pp": None,
+             "grade": None, "grade_name": None}
+    if right.involuntary_pct is None or left.involuntary_pct is None:
+        return entry
+    side = affected or ("left" if left.involuntary_pct > right.involuntary_pct else "right")
+    asymmetry = coupling.sides[side].involuntary_pct - coupling.sides[OTHER[side]].involuntary_pct
+    g = grade(asymmetry, coupling.sides[side].r, coupling.sides[side].lag_s)
+    entry.update(affected_side=side, asymmetry_pp=round(float(asymmetry), 2), grade=g,
+                 grade_name=GRADE_NAMES[g] if g is not None else None)
+    return entry
+
+
+def eface_ocular_synkinesis(signals: Signals, events: Events, affected: str | None) -> tuple[float | None, str | None]:
+    """eFACE-style ocular synkinesis, 0-100 (100: none), or None with a reason.
+
+    ``100 * min(affected / healthy eye aperture during smile, the same during
+    pucker)``, clipped to [0, 100]. Apertures are relative to each eye's own
+    rest (``1 - eye_closure``), so a static lid asymmetry does not count as
+    synkinesis. Without a known affected side, the side whose eye narrows
+    more is taken.
+    """
+    t = signals.t
+    ratios = []
+    for kind in ("smile", "pucker"):
+        rows = events.of(kind)
+        if rows.empty:
+            continue
+        driver = mouth_driver(signals)
+        aperture = {side: value_at_peaks(t, driver, 1.0 - signals[f"eye_closure_{side[0]}"], rows)[0] for side in ("right", "left")}
+        if not all(np.isfinite(v) and v > 0 for v in aperture.values()):
+            continue
+        side = affected or min(aperture, key=aperture.get)
+        ratios.append(aperture[side] / aperture[OTHER[side]])
+    if not ratios:
+        return None, "eFACE ocular synkinesis: no smile or pucker found"
+    return round(float(np.clip(100.0 * min(ratios), 0.0, 100.0)), 1), None
+
+
+def qc_summary(track: Track, signals: Signals, events: Events) -> dict:
+    """Quality control: face found, head rotation, frames left out, events per kind."""
+    data = signals.data
+    valid = data["valid"].to_numpy()
+    absmax = lambda c: round(float(np.nanmax(np.abs(data[c][valid]))), 1) if valid.any() else None  # noqa: E731
+    return {
+        "face_fraction": round(track.face_fraction, 4),
+        "frames": int(len(track)),
+        "frames_without_face": int((~track.valid).sum()),
+        "frames_multiple_faces": int((track.n_faces > 1).sum()),
+        "max_abs_yaw_deg": absmax("yaw_deg"),
+        "max_abs_pitch_deg": absmax("pitch_deg"),
+        "max_abs_roll_deg": absmax("roll_deg"),
+        "frames_large_rotation": int((valid & ~data["pose_ok"].to_numpy()).sum()),
+        "rest_frames": signals.info.get("rest_frames"),
+        "laterality": signals.info.get("laterality"),
+        "mirror_fraction": round(float(signals.info.get("mirror_fraction", 0.0)), 4),
+        "events": events.counts(),
+    }
+
+
+def scores_process(track: Track, signals: Signals, events: Events, couplings: dict[str, Coupling], affected: str | None = None) -> Scores:
+    """Scores, QC and warnings for report.json.
+
+    Parameters
+    ----------
+    track, signals, events
+        The earlier stages' outputs.
+    couplings : dict
+        ``{"oral_ocular": Coupling, "ocular_oral": Coupling}``.
+    affected : {"right", "left"}, optional
+        The known affected side.
+    """
+    qc = qc_summary(track, signals, events)
+    warnings: list[str] = []
+    scores: dict = {}
+    enough_face = track.face_fraction >= MIN_FACE_FRACTION
+    if not enough_face:
+        warnings.append(f"face found in only {100 * track.face_fraction:.0f}% of frames (minimum {100 * MIN_FACE_FRACTION:.0f}%): no scores")
+    for direction, coupling in couplings.items():
+        entry = score_direction(coupling, affected)
+        if not enough_face:
+            entry = score_direction(_empty(coupling))
+        elif coupling.reason:
+            warnings.append(f"{DIRECTION_LABELS[direction]}: {coupling.reason}; scores are null")
+        scores[direction] = entry
+    eface_side = affected or scores.get("oral_ocular", {}).get("affected_side")
+    eface, reason = eface_ocular_synkinesis(signals, events, eface_side) if enough_face else (None, None)
+    if reason:
+        warnings.append(reason)
+    scores["eface_ocular_synkinesis"] = eface
+    if qc["frames_large_rotation"]:
+        warnings.append(f"{qc['frames_large_rotation']} frames with head rotation beyond yaw {MAX_ABS_YAW_DEG:.0f} deg or "
+                        f"roll {MAX_ABS_ROLL_DEG:.0f} deg were left out of coupling")
+    if qc["frames_multiple_faces"]:
+        warnings.append(f"more than one face in {qc['frames_multiple_faces']} frames; the patient was followed by position")
+    return Scores(scores, qc, warnings)
+
+
+def _empty(coupling: Coupling) -> Coupling:
+    from .coupling import SideCoupling
+
+    blank = {side: SideCoupling(None, None, None, None, 0) for side in coupling.sides}
+    return Coupling(coupling.direction, blank, coupling.t, coupling.driver, coupling.responders, coupling.window, "too little face")

@@ -1,0 +1,15 @@
+"""Ground-truth videos: a real face photo animated with known synkinetic coupling.
+
+Quick use::
+
+    from synkan.synth import standard_case, render_case
+    paths = render_case(standard_case("demo", "oral_ocular", side="left", k_oo=0.5), "out")
+
+See :mod:`synkan.synth.case` for the case file format and
+:mod:`synkan.synth.render` for what is rendered and written.
+"""
+from .case import Action, Case, narrow_case, standard_case, standard_timeline
+from .render import Truth, render_case, synth_main, truth_signals
+
+__all__ = ["Action", "Case", "Truth", "narrow_case", "render_case", "standard_case", "standard_timeline",
+           "synth_main", "truth_signals"]
