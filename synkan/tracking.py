@@ -7,8 +7,10 @@ rounded.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,6 +132,26 @@ class Track:
             raise InputError(f"{path}: cannot read track ({exc})") from None
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence MediaPipe's C++ start-up logging, which writes straight to fd 2."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # e.g. a notebook's stderr
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
+
+
 class Landmarker:
     """A VIDEO-mode FaceLandmarker that can be reused across videos.
 
@@ -150,9 +172,11 @@ class Landmarker:
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
-        self._landmarker = vision.FaceLandmarker.create_from_options(options)
         self._offset_ms = 0
         self._last_ms = -1
+        with _quiet_stderr():
+            self._landmarker = vision.FaceLandmarker.create_from_options(options)
+            self.detect(np.zeros((64, 64, 3), np.uint8), 0.0)  # first inference logs too
 
     def detect(self, rgb: np.ndarray, t_s: float):
         """Run the landmarker on one RGB frame at time ``t_s`` (seconds in the current video)."""

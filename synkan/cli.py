@@ -1,0 +1,208 @@
+"""``synkan`` command line: a thin layer over the Python API.
+
+Every user error ends in one line on stderr and a non-zero exit code
+(2 for usage and input errors); ``--debug`` shows the traceback instead.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+# MediaPipe's C++ logging would otherwise flood the terminal.
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+
+from . import __version__  # noqa: E402
+from .config import LATERALITY_MODES, Settings  # noqa: E402
+from .errors import SynkanError  # noqa: E402
+
+
+def _settings_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("analysis settings")
+    g.add_argument("--settings", metavar="JSON", help="read settings from a JSON file (flags override it)")
+    g.add_argument("--laterality", choices=LATERALITY_MODES, help="mirror (default, accurate) or plain (about 3x faster)")
+    g.add_argument("--affected", choices=("right", "left"), help="the known affected side (subject's side)")
+    g.add_argument("--segments", metavar="SPEC", help='user protocol, e.g. "smile:2-5,close:7-9", or a CSV/JSON file')
+    g.add_argument("--stride", type=int, help="analyse every N-th frame")
+    g.add_argument("--max-size", type=int, help="downscale frames whose longer side exceeds this (px) before landmarking")
+    g.add_argument("--rotate", type=int, choices=(0, 90, 180, 270), help="rotate clockwise instead of using metadata")
+    g.add_argument("--cutoff-hz", type=float, help="low-pass cutoff of the signals")
+    g.add_argument("--lag-window-s", type=float, help="cross-correlation lags searched, +/- seconds")
+    p.add_argument("--model", metavar="PATH", help="face_landmarker.task (default: $SYNKAN_MODEL, models/, cache, download)")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Build :class:`Settings` from a settings file and command-line flags."""
+    flags = {k: getattr(args, k) for k in ("laterality", "affected", "segments", "stride", "max_size", "rotate",
+                                            "cutoff_hz", "lag_window_s")}
+    if args.settings:
+        return Settings.from_file(args.settings, **flags)
+    return Settings(**{k: v for k, v in flags.items() if v is not None})
+
+
+def _progress_bar(total: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total or None, desc=desc, unit="frame", disable=not sys.stderr.isatty(), leave=False)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .analysis import analyze
+    from .report.writer import check_outdir, write_outputs
+    from .video import probe
+
+    settings = settings_from_args(args)
+    outdir = Path(args.output or Path(args.video).stem + "_synkan")
+    check_outdir(outdir, args.force)  # fail before the slow part
+    total = probe(args.video, settings.rotate).n_frames_nominal // settings.stride
+    with _progress_bar(total, Path(args.video).name) as bar:
+        result = analyze(args.video, settings, model=args.model, progress=lambda n: bar.update(n - bar.n))
+    write_outputs(result, outdir, force=args.force, figures=not args.no_figures, html=not args.no_figures,
+                  overlay=args.overlay)
+    if args.json:
+        print(json.dumps(result.report, indent=2))
+    else:
+        print(result.summary())
+        print(f"Results in {outdir}/" + ("" if args.no_figures else f" (open {outdir}/report.html)"))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .analysis import load
+    from .report.writer import write_outputs
+
+    result = load(args.outdir)
+    write_outputs(result, args.outdir, force=True, overlay=args.overlay)
+    print(result.summary())
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from . import models
+
+    if args.action == "path":
+        info = models.model_info(args.model)
+        print(f"{info['path']}  (found via {info['source']}, sha256 {info['sha256'][:12]}…)")
+    elif args.action == "fetch":
+        path = models.fetch_model(Path(args.dest) if args.dest else None, progress=True)
+        print(f"model installed at {path}")
+    else:
+        if not args.file:
+            raise SynkanError("usage: synkan models import FILE")
+        path = models.import_model(Path(args.file), Path(args.dest) if args.dest else None)
+        print(f"model verified and installed at {path}")
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from .synth import synth_main
+
+    for path in synth_main(args.case, args.output):
+        print(path)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .validate import run_validation
+
+    table = run_validation(args.output, laterality=args.laterality or "mirror", quick=args.quick)
+    print(table)
+    return 0
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import run_batch
+
+    return run_batch(args.inputs, args.output, settings_from_args(args), jobs=args.jobs, scheduler=args.scheduler,
+                     force=args.force, model=args.model)
+
+
+def cmd_trends(args: argparse.Namespace) -> int:
+    from .batch import write_trends
+
+    for path in write_trends(args.outdir):
+        print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="synkan", description="Measure facial synkinesis from ordinary video.")
+    parser.add_argument("--version", action="version", version=f"synkan {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("analyze", help="analyse one video and write a report")
+    p.add_argument("video")
+    p.add_argument("-o", "--output", metavar="OUTDIR", help="output folder (default: VIDEO_synkan)")
+    p.add_argument("--force", action="store_true", help="replace existing results in OUTDIR")
+    p.add_argument("--json", action="store_true", help="print report.json to stdout")
+    p.add_argument("--no-figures", action="store_true", help="skip figures and report.html (faster)")
+    p.add_argument("--overlay", action="store_true", help="also write overlay.mp4")
+    _settings_args(p)
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("report", help="rebuild figures and report.html from an analysis folder, without re-tracking")
+    p.add_argument("outdir")
+    p.add_argument("--overlay", action="store_true", help="also write overlay.mp4 (needs the video)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("batch", help="analyse many videos (folders, globs or a manifest CSV)")
+    p.add_argument("inputs", nargs="+")
+    p.add_argument("-o", "--output", metavar="OUTDIR", required=True)
+    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: number of cores)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a Dask distributed cluster")
+    p.add_argument("--force", action="store_true", help="re-analyse videos already done")
+    _settings_args(p)
+    p.set_defaults(func=cmd_batch)
+
+    p = sub.add_parser("trends", help="per-patient trends over sessions from a batch folder")
+    p.add_argument("outdir")
+    p.set_defaults(func=cmd_trends)
+
+    p = sub.add_parser("models", help="where the landmark model is; fetch or import it")
+    p.add_argument("action", choices=("path", "fetch", "import"))
+    p.add_argument("file", nargs="?", help="with import: a copy of face_landmarker.task")
+    p.add_argument("--dest", help="install folder (default: the user cache)")
+    p.add_argument("--model", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("synth", help="render ground-truth videos from case files")
+    p.add_argument("case", nargs="+", help="case JSON file(s)")
+    p.add_argument("-o", "--output", metavar="DIR", required=True)
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("validate", help="accuracy sweep on generated ground-truth videos")
+    p.add_argument("-o", "--output", metavar="DIR", default="out/validate")
+    p.add_argument("--laterality", choices=LATERALITY_MODES)
+    p.add_argument("--quick", action="store_true", help="fewer, shorter cases")
+    p.set_defaults(func=cmd_validate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``synkan`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except SynkanError as exc:
+        if args.debug:
+            raise
+        print(f"synkan: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("synkan: interrupted; earlier results were left as they were", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: still one line unless --debug
+        if args.debug:
+            raise
+        print(f"synkan: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
