@@ -11,11 +11,6 @@ import os
 import sys
 from pathlib import Path
 
-# MediaPipe's C++ logging would otherwise flood the terminal.
-os.environ.setdefault("GLOG_minloglevel", "2")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
-
 from . import __version__  # noqa: E402
 from .config import LATERALITY_MODES, Settings  # noqa: E402
 from .errors import SynkanError  # noqa: E402
