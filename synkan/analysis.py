@@ -29,7 +29,7 @@ from .events import Events, events_process
 from .models import model_info, resolve_model, sha256_file
 from .scoring import Scores, scores_process
 from .signals import Signals, signals_process
-from .tracking import Landmarker, Track, track_video
+from .tracking import Landmarker, Track, decode_warnings, track_video
 from .video import probe
 
 REPORT_SCHEMA = "synkan.report/1"
@@ -145,6 +145,7 @@ def rescore(track: Track, video: dict, settings: Settings | None = None, model: 
     ev = events_process(sig, s.segments)
     couplings = {d: coupling_process(sig, ev, d, s.lag_window_s) for d in DIRECTIONS}
     sc = scores_process(track, sig, ev, couplings, s.affected)
+    sc.warnings.extend(decode_warnings(track))
     return Analysis(video, s, track, sig, ev, couplings, sc, model or {})
 
 

@@ -57,7 +57,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     with _progress_bar(total, Path(args.video).name) as bar:
         result = analyze(args.video, settings, model=args.model, progress=lambda n: bar.update(n - bar.n))
     write_outputs(result, outdir, force=args.force, figures=not args.no_figures, html=not args.no_figures,
-                  overlay=args.overlay)
+                  overlay=args.overlay, deidentify=args.deidentify)
     if args.json:
         print(json.dumps(result.report, indent=2))
     else:
@@ -71,7 +71,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .report.writer import write_outputs
 
     result = load(args.outdir)
-    write_outputs(result, args.outdir, force=True, overlay=args.overlay)
+    write_outputs(result, args.outdir, force=True, overlay=args.overlay, deidentify=args.deidentify,
+                  keep=() if args.overlay else ("overlay.mp4",))
     print(result.summary())
     return 0
 
@@ -113,7 +114,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from .batch import run_batch
 
     return run_batch(args.inputs, args.output, settings_from_args(args), jobs=args.jobs, scheduler=args.scheduler,
-                     force=args.force, model=args.model)
+                     force=args.force, model=args.model, figures=not args.no_figures)
 
 
 def cmd_trends(args: argparse.Namespace) -> int:
@@ -137,12 +138,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print report.json to stdout")
     p.add_argument("--no-figures", action="store_true", help="skip figures and report.html (faster)")
     p.add_argument("--overlay", action="store_true", help="also write overlay.mp4")
+    p.add_argument("--deidentify", action="store_true",
+                   help="blur everything outside the face in key frames and overlay; no file name in report.html")
     _settings_args(p)
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("report", help="rebuild figures and report.html from an analysis folder, without re-tracking")
     p.add_argument("outdir")
     p.add_argument("--overlay", action="store_true", help="also write overlay.mp4 (needs the video)")
+    p.add_argument("--deidentify", action="store_true",
+                   help="blur everything outside the face in key frames and overlay; no file name in report.html")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("batch", help="analyse many videos (folders, globs or a manifest CSV)")
@@ -151,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=None, help="worker processes (default: number of cores)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a Dask distributed cluster")
     p.add_argument("--force", action="store_true", help="re-analyse videos already done")
+    p.add_argument("--no-figures", action="store_true", help="skip each video's figures and report.html (faster)")
     _settings_args(p)
     p.set_defaults(func=cmd_batch)
 

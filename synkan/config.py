@@ -64,16 +64,44 @@ MAX_ABS_PITCH_DEG = 30.0
 MAX_ABS_ROLL_DEG = 25.0
 MIN_FACE_FRACTION = 0.5  # below this share of frames with a face, scores are null
 MIRROR_MAX_ABS_YAW_DEG = 15.0  # mirrored composites of a turned head are implausible
+# A mirrored eye gazes the opposite way: an eye turned sideways makes a cross-
+# or wall-eyed composite, and the landmarker misreads its lids. Frames whose
+# iris centre has moved more than this from its rest position (along the
+# eye's corner axis, in eye widths, either eye) use the plain pass.
+# 0.04 eye widths is ~1.2 mm of iris travel, ~6 deg of eye rotation (eyeball
+# radius ~12 mm, palpebral fissure ~30 mm), i.e. a composite vergence error
+# of ~12 deg. The synthetic gaze sweep (synkan.validate.gaze_sweep) gives a
+# false mirror |R-L| of <= ~0.04 below this and 0.04-0.2 beyond it, against
+# a control tolerance of 0.05; the plain pass stays within 0.06 throughout.
+MIRROR_MAX_GAZE_EW = 0.04
+# A midline error of 0.2 eye widths moves readings by up to 0.06; frames whose
+# midline landmarks scatter more than this (RMS, eye widths) use the plain pass.
+MIRROR_MAX_RESIDUAL_EW = 0.1
 
 # --- Grading (heuristic, not clinically validated) ------------------------------
 # Grade from the side difference in involuntary amplitude (percentage points),
 # given the affected side's responder is time-locked to the driver (r >= GRADE_MIN_R).
 GRADE_MIN_R = 0.3
 GRADE_MAX_ABS_LAG_S = 0.3  # synkinesis is time-locked: a responder lagging more is not graded
-GRADE_ASYMMETRY_PP = (5.0, 12.0, 25.0)  # >= each -> grade 1 mild, 2 moderate, 3 severe
+# Thresholds (>= each -> grade 1 mild, 2 moderate, 3 severe) per direction, in
+# the direction's own unit. Oral-ocular: points of eye closure (100 = shut).
+# Ocular-oral: points of inter-ocular distance; a full voluntary smile moves
+# the corner about 20-25 IOD-% (measured on real healthy smiles), so the same
+# fractions of a full movement are about a quarter of the eye thresholds.
+GRADE_ASYMMETRY_PP = {"oral_ocular": (5.0, 12.0, 25.0), "ocular_oral": (1.5, 3.0, 6.0)}
 GRADE_NAMES = ("none", "mild", "moderate", "severe")
 
 LATERALITY_MODES = ("mirror", "plain")
+
+
+def _whole(x: Any) -> bool:
+    """A whole number (not a bool, which JSON ``true`` would give)."""
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _number_in(x: Any, lo: float, hi: float) -> bool:
+    """A real number (not a string or bool) within [lo, hi]."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and lo <= float(x) <= hi
 
 
 @dataclass(frozen=True)
@@ -114,20 +142,22 @@ class Settings:
     segments: str | None = None
 
     def __post_init__(self) -> None:
-        if self.laterality not in LATERALITY_MODES:
+        if not isinstance(self.laterality, str) or self.laterality not in LATERALITY_MODES:
             raise InputError(f"laterality must be one of {LATERALITY_MODES}, not {self.laterality!r}")
-        if not isinstance(self.stride, int) or self.stride < 1:
+        if not _whole(self.stride) or self.stride < 1:
             raise InputError(f"stride must be a whole number >= 1, not {self.stride!r}")
-        if not isinstance(self.max_size, int) or self.max_size < 64:
+        if not _whole(self.max_size) or self.max_size < 64:
             raise InputError(f"max_size must be a whole number of pixels >= 64, not {self.max_size!r}")
-        if self.rotate not in (None, 0, 90, 180, 270):
+        if self.rotate is not None and (not _whole(self.rotate) or self.rotate not in (0, 90, 180, 270)):
             raise InputError(f"rotate must be 0, 90, 180 or 270, not {self.rotate!r}")
-        if not (0.5 <= float(self.cutoff_hz) <= 15.0):
+        if not _number_in(self.cutoff_hz, 0.5, 15.0):
             raise InputError(f"cutoff_hz must be between 0.5 and 15, not {self.cutoff_hz!r}")
-        if not (0.05 <= float(self.lag_window_s) <= 2.0):
+        if not _number_in(self.lag_window_s, 0.05, 2.0):
             raise InputError(f"lag_window_s must be between 0.05 and 2, not {self.lag_window_s!r}")
-        if self.affected not in (None, "right", "left"):
+        if self.affected is not None and self.affected not in ("right", "left"):
             raise InputError(f"affected must be 'right' or 'left', not {self.affected!r}")
+        if self.segments is not None and not isinstance(self.segments, str):
+            raise InputError(f"segments must be a text like \"smile:2-5,close:7-9\" or a file path, not {self.segments!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a plain dict (for report.json and batch resume keys)."""

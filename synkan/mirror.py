@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .config import BROW_L, BROW_R, EYE_L, EYE_R, MIDLINE_POINTS
+from .config import BROW_L, BROW_R, EYE_L, EYE_R, IRIS_L, IRIS_R, MIDLINE_POINTS
 
 BAND_ABOVE_BROW_EW = 0.4  # band top, eye widths above the brows
 BAND_BELOW_LID_EW = 0.9  # band bottom, eye widths below the lower lids...
@@ -83,16 +83,21 @@ def eye_band_composite(rgb: np.ndarray, xy: np.ndarray, midline: Midline, side: 
         A copy of ``rgb`` with the eye band replaced.
     """
     ew = midline.eye_width_px
-    d = midline.direction
-    n = np.array([-d[1], d[0]])  # points to image-right: the subject's left
-    along = lambda idx: float((xy[idx] - midline.point) @ d)  # noqa: E731  (position down the face)
-    top = min(along(i) for i in BROW_R + BROW_L) - BAND_ABOVE_BROW_EW * ew
-    lower_lids = max(along(i) for i in (EYE_R[4], EYE_R[5], EYE_L[4], EYE_L[5]))
-    bottom = min(lower_lids + BAND_BELOW_LID_EW * ew, along(BAND_FLOOR_POINT))
-    # Work only on the bounding box of the band, for speed.
+    d = midline.direction.astype(np.float64)
+    n = np.array([d[1], -d[0]])  # points to image-right (the subject's left) when d points down
+    rel = xy[:, :2].astype(np.float64) - midline.point
+    along, across = rel @ d, rel @ n  # landmark positions down the face / towards image-right
+    top = float(along[list(BROW_R + BROW_L)].min()) - BAND_ABOVE_BROW_EW * ew
+    lower_lids = float(along[[EYE_R[4], EYE_R[5], EYE_L[4], EYE_L[5]]].max())
+    bottom = min(lower_lids + BAND_BELOW_LID_EW * ew, float(along[BAND_FLOOR_POINT]))
+    fade, mid_fade = BAND_FADE_EW * ew, MIDLINE_FADE_EW * ew
+    # Replace the half opposite to the kept side: subject's left (across > 0) when keeping the right.
+    sign = 1.0 if side == "right" else -1.0
+    reach = float(np.max(sign * across)) + ew  # past the face's edge on the replaced side
+    # Work only on the tight box where the weight is non-zero.
     h, w = rgb.shape[:2]
-    half_width = 0.5 * (np.ptp(xy[:, 0]) + np.ptp(xy[:, 1])) + ew
-    corners = np.array([midline.point + s * d + t * n for s in (top - ew, bottom + ew) for t in (-half_width, half_width)])
+    corners = np.array([midline.point + s_ * d + sign * t_ * n
+                        for s_ in (top - fade / 2, bottom + fade / 2) for t_ in (-mid_fade / 2, reach)])
     x0, y0 = np.clip(np.floor(corners.min(axis=0)).astype(int), 0, [w, h])
     x1, y1 = np.clip(np.ceil(corners.max(axis=0)).astype(int) + 1, 0, [w, h])
     out = rgb.copy()
@@ -102,18 +107,43 @@ def eye_band_composite(rgb: np.ndarray, xy: np.ndarray, midline: Midline, side: 
     # source pixels may lie anywhere in the frame.
     box_to_frame = np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1]], np.float64)
     sample_at = reflection_matrix(midline) @ box_to_frame
-    reflected = cv2.warpAffine(rgb, sample_at, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+    reflected = cv2.warpAffine(rgb, sample_at, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                borderMode=cv2.BORDER_REPLICATE)
-    gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
-    rel_x, rel_y = gx - midline.point[0], gy - midline.point[1]
-    s = rel_x * d[0] + rel_y * d[1]
-    t = rel_x * n[0] + rel_y * n[1]
-    fade = BAND_FADE_EW * ew
-    band = np.clip((s - top) / fade + 0.5, 0, 1) * np.clip((bottom - s) / fade + 0.5, 0, 1)
-    # Replace the half opposite to the kept side: subject's left (t > 0) when keeping the right.
-    sign = 1.0 if side == "right" else -1.0
-    half = np.clip(sign * t / (MIDLINE_FADE_EW * ew) + 0.5, 0, 1)
-    weight = (band * half)[..., None]
-    roi = out[y0:y1, x0:x1].astype(np.float32)
-    out[y0:y1, x0:x1] = (roi + weight * (reflected.astype(np.float32) - roi) + 0.5).astype(np.uint8)
+    # s and t are affine in pixel position, so each is a row plus a column vector.
+    cols = np.arange(x0, x1, dtype=np.float64) - midline.point[0]
+    rows = np.arange(y0, y1, dtype=np.float64) - midline.point[1]
+    s = (rows[:, None] * d[1] + cols[None, :] * d[0]).astype(np.float32)
+    t = (rows[:, None] * n[1] + cols[None, :] * n[0]).astype(np.float32)
+    band = np.minimum(np.clip((s - np.float32(top)) / np.float32(fade) + 0.5, 0, 1),
+                      np.clip((np.float32(bottom) - s) / np.float32(fade) + 0.5, 0, 1))
+    half = np.clip(t * np.float32(sign / mid_fade) + 0.5, 0, 1)
+    weight = band * half
+    roi = out[y0:y1, x0:x1]
+    out[y0:y1, x0:x1] = cv2.blendLinear(reflected, np.ascontiguousarray(roi), weight, 1.0 - weight)
     return out
+
+
+def gaze_offset(xy: np.ndarray) -> np.ndarray:
+    """Horizontal iris position within each eye, in eye widths (0: centred between the corners).
+
+    A mirrored eye looks the opposite way, so a composite of an eye that
+    gazes sideways is cross- or wall-eyed: an implausible face that the
+    landmarker reads with distorted lids. This measure gates mirroring.
+
+    Parameters
+    ----------
+    xy : (..., 478, 2) array
+        Landmark pixel coordinates (the iris centres 468 and 473 included).
+
+    Returns
+    -------
+    (..., 2) array
+        Subject's right and left eye; positive towards image-right.
+    """
+    out = []
+    for eye, iris in ((EYE_R, IRIS_R), (EYE_L, IRIS_L)):
+        a, b = xy[..., eye[0], :2], xy[..., eye[3], :2]  # both run image-left -> image-right
+        axis = b - a
+        width2 = np.maximum((axis ** 2).sum(axis=-1), 1e-12)
+        out.append(((xy[..., iris, :2] - a) * axis).sum(axis=-1) / width2 - 0.5)
+    return np.stack(out, axis=-1)

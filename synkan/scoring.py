@@ -30,7 +30,7 @@ class Scores:
     warnings: list[str] = field(default_factory=list)
 
 
-def grade(asymmetry_pp: float | None, r: float | None, lag_s: float | None = 0.0) -> int | None:
+def grade(asymmetry_pp: float | None, r: float | None, lag_s: float | None = 0.0, direction: str = "oral_ocular") -> int | None:
     """Heuristic grade 0-3 from the side difference and the affected side's coupling.
 
     A responder that is not time-locked to the driver (weak ``r`` or a long
@@ -40,12 +40,14 @@ def grade(asymmetry_pp: float | None, r: float | None, lag_s: float | None = 0.0
     --------
     >>> grade(30.0, 0.9), grade(8.0, 0.9), grade(30.0, 0.1), grade(30.0, 0.9, 0.45), grade(None, 0.5)
     (3, 1, 0, 0, None)
+    >>> grade(4.0, 0.9, direction="ocular_oral")
+    2
     """
     if asymmetry_pp is None or r is None:
         return None
     if r < GRADE_MIN_R or lag_s is None or abs(lag_s) > GRADE_MAX_ABS_LAG_S:
         return 0
-    return int(np.searchsorted(GRADE_ASYMMETRY_PP, asymmetry_pp, side="right"))
+    return int(np.searchsorted(GRADE_ASYMMETRY_PP[direction], asymmetry_pp, side="right"))
 
 
 def score_direction(coupling: Coupling, affected: str | None = None) -> dict:
@@ -64,7 +66,7 @@ def score_direction(coupling: Coupling, affected: str | None = None) -> dict:
         return entry
     side = affected or ("left" if left.involuntary_pct > right.involuntary_pct else "right")
     asymmetry = coupling.sides[side].involuntary_pct - coupling.sides[OTHER[side]].involuntary_pct
-    g = grade(asymmetry, coupling.sides[side].r, coupling.sides[side].lag_s)
+    g = grade(asymmetry, coupling.sides[side].r, coupling.sides[side].lag_s, coupling.direction)
     entry.update(affected_side=side, asymmetry_pp=round(float(asymmetry), 2), grade=g,
                  grade_name=GRADE_NAMES[g] if g is not None else None)
     return entry

@@ -30,8 +30,10 @@ from scipy import signal as sps
 
 from .config import (
     BROW_L, BROW_R, EYE_L, EYE_R, MAX_ABS_PITCH_DEG, MAX_ABS_ROLL_DEG, MAX_ABS_YAW_DEG, MAX_GAP_S, MOUTH_CORNER_L,
-    MOUTH_CORNER_R, REST_QUANTILE, STABLE_POINTS, Settings,
+    MIRROR_MAX_ABS_YAW_DEG, MIRROR_MAX_GAZE_EW, MIRROR_MAX_RESIDUAL_EW, MOUTH_CORNER_R, REST_QUANTILE, STABLE_POINTS,
+    Settings,
 )
+from . import mirror
 from .tracking import EYE_POINTS, Track
 
 SIDES = ("r", "l")
@@ -108,6 +110,11 @@ def euler_deg(rotation: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     pitch = np.degrees(np.arctan2(head[:, 2, 1], head[:, 2, 2]))
     roll = np.degrees(np.arctan2(head[:, 1, 0], head[:, 0, 0]))
     return yaw, pitch, roll
+
+
+def _mp_yaw_deg(matrix: np.ndarray) -> np.ndarray:
+    """Yaw of MediaPipe's facial transformation matrices (N, 4, 4), degrees (the tracker's mirror gate)."""
+    return np.degrees(np.arcsin(np.clip(-matrix[:, 2, 0].astype(float), -1.0, 1.0)))
 
 
 def eye_aspect_ratio(eye: np.ndarray) -> np.ndarray:
@@ -270,6 +277,7 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
     down = np.array([-u[1], u[0]])
 
     cols: dict[str, np.ndarray] = {}
+    extra: dict[str, np.ndarray] = {}  # per-frame mirror QC, written unfiltered
     rest_values: dict[str, float] = {}
     for side, eye_idx, corner, brow, outward in (("r", EYE_R, MOUTH_CORNER_R, BROW_R, -u), ("l", EYE_L, MOUTH_CORNER_L, BROW_L, u)):
         ear = eye_aspect_ratio(xy[:, list(eye_idx)])
@@ -288,16 +296,35 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
 
     laterality = settings.laterality if track.mirror_eyes is not None else "plain"
     mirror_used = np.zeros(len(t), bool)
+    gate: dict[str, int] = {}
     if track.mirror_eyes is not None:
+        composites_ok = track.mirror_valid.all(axis=1)
+        # Gaze gate: a mirrored eye looks the other way, so when the eyes turn
+        # sideways from their rest position the composite is cross- or
+        # wall-eyed and its lids are misread; those frames use the plain pass.
+        gaze = mirror.gaze_offset(track.landmarks[..., :2].astype(np.float64))
+        gaze_dev = gaze - np.nanmedian(gaze[rest], axis=0)
+        with np.errstate(invalid="ignore"):
+            gaze_ok = np.nanmax(np.abs(gaze_dev), axis=1) <= MIRROR_MAX_GAZE_EW
+            residual_ok = track.mirror_residual <= MIRROR_MAX_RESIDUAL_EW
+        usable = composites_ok & gaze_ok & residual_ok
         n = len(EYE_R)
         for k, side in enumerate(SIDES):
             eyes = track.mirror_eyes[:, k, :, :2].astype(float)
             # In a side's composite both eyes are that side's eye: average them.
             ear = (eye_aspect_ratio(eyes[:, :n]) + eye_aspect_ratio(eyes[:, n:])) / 2
             ok = track.mirror_valid[:, k]
-            ear_rest = float(np.nanmedian(ear[rest & ok])) if (rest & ok).any() else np.nan
+            base = rest & ok & usable
+            ear_rest = float(np.nanmedian(ear[base])) if base.any() else np.nan
             cols[f"eye_closure_mirror_{side}"] = np.where(ok, 1.0 - ear / ear_rest, np.nan)
-        mirror_used = track.mirror_valid.all(axis=1) & np.isfinite(cols["eye_closure_mirror_r"]) & np.isfinite(cols["eye_closure_mirror_l"])
+            extra[f"gaze_dev_{side}"] = gaze_dev[:, k]
+        extra["mirror_residual"] = track.mirror_residual.astype(float)
+        mirror_used = usable & np.isfinite(cols["eye_closure_mirror_r"]) & np.isfinite(cols["eye_closure_mirror_l"])
+        yaw_gated = valid & (np.abs(_mp_yaw_deg(track.pose_matrix)) > MIRROR_MAX_ABS_YAW_DEG)
+        gate = {"yaw": int(yaw_gated.sum()),
+                "no_face_in_composite": int((valid & ~yaw_gated & ~composites_ok).sum()),
+                "gaze": int((valid & composites_ok & ~gaze_ok).sum()),
+                "midline_residual": int((valid & composites_ok & gaze_ok & ~residual_ok).sum())}
     for side in SIDES:
         plain = cols[f"eye_closure_plain_{side}"]
         cols[f"eye_closure_{side}"] = np.where(mirror_used, cols[f"eye_closure_mirror_{side}"], plain) if laterality == "mirror" else plain
@@ -309,7 +336,7 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
              "eye_closure_plain_r", "eye_closure_plain_l"]
     order += [c for c in ("eye_closure_mirror_r", "eye_closure_mirror_l") if c in cleaned]
     data = pd.DataFrame({"t": t, "frame": track.frame_index, "valid": valid, "pose_ok": pose_ok,
-                         **{c: cleaned[c] for c in order}, "mirror_used": mirror_used,
+                         **{c: cleaned[c] for c in order}, "mirror_used": mirror_used, **extra,
                          "yaw_deg": yaw, "pitch_deg": pitch, "roll_deg": roll})
     dt = np.diff(t)
     info = {
@@ -317,5 +344,7 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
         "rest": rest_values, "fs_hz": float(1.0 / np.median(dt)) if len(dt) else float("nan"),
         "cutoff_hz": settings.cutoff_hz, "laterality": laterality,
         "mirror_fraction": float(mirror_used[valid].mean()) if valid.any() else 0.0,
+        "mirror_gate": gate,
+        "mirror_residual_median": float(np.nanmedian(track.mirror_residual[valid])) if track.mirror_residual is not None and valid.any() else None,
     }
     return Signals(data, info)

@@ -300,6 +300,24 @@ def track_video(
     return track
 
 
+def decode_warnings(track: Track) -> list[str]:
+    """Warnings about the decoding itself, for report.json.
+
+    A truncated or damaged file often decodes only part way although its
+    container declares more frames: the analysis then covers the decoded
+    part, and says so.
+    """
+    nominal = int(track.meta.get("n_frames_nominal") or 0)
+    if not len(track) or nominal <= 0:
+        return []
+    decoded = int(track.frame_index[-1]) + 1
+    stride = int(track.meta.get("settings", {}).get("stride") or 1)
+    if decoded >= nominal - max(2, stride, 0.02 * nominal):
+        return []
+    return [f"decoded only {decoded} of the {nominal} frames the file declares (up to {track.t_s[-1]:.2f} s): "
+            f"truncated or damaged file; results cover the decoded part"]
+
+
 def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmarker], use_mirror: bool, progress) -> Track:
     plain = landmarkers[0]
     store = _Arrays()
@@ -307,35 +325,41 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
     nan_eyes = np.full((2, len(EYE_POINTS), 3), np.nan, np.float32)
     center = None
     names: tuple[str, ...] = ()
-    for count, frame in enumerate(iter_frames(info.path, rotate=settings.rotate, stride=settings.stride, max_size=settings.max_size), 1):
-        result = plain.detect(frame.rgb, frame.t_s)
-        faces = [_face_array(f) for f in result.face_landmarks]
-        chosen = select_face(faces, center)
-        h, w = frame.rgb.shape[:2]
-        row: dict[str, Any] = dict(t_s=frame.t_s, frame_index=frame.index, n_faces=len(faces))
-        if chosen is None:
-            row.update(landmarks=nan_face, blendshapes=np.full(N_BLENDSHAPES, np.nan, np.float32),
-                       pose_matrix=np.full((4, 4), np.nan, np.float32), valid=False)
-            eyes, eyes_ok, residual = nan_eyes, (False, False), np.nan
-        else:
-            face = faces[chosen]
-            center = face[:, :2].mean(axis=0)
-            # Normalised -> original pixels; MediaPipe's z uses roughly the x scale.
-            px = face * np.array([w, h, w], np.float32) / frame.scale
-            shapes = result.face_blendshapes[chosen] if result.face_blendshapes else []
-            if shapes and not names:
-                names = tuple(c.category_name for c in shapes)
-            matrix = np.asarray(result.facial_transformation_matrixes[chosen], np.float32) if result.facial_transformation_matrixes else np.full((4, 4), np.nan, np.float32)
-            row.update(landmarks=px, blendshapes=np.array([c.score for c in shapes] or [np.nan] * N_BLENDSHAPES, np.float32),
-                       pose_matrix=matrix, valid=True)
-            eyes, eyes_ok, residual = nan_eyes, (False, False), np.nan
+    # Normalised -> original pixels, per axis (a downscaled frame's rounded size
+    # would otherwise stretch the aspect ratio); z uses the x scale, as MediaPipe's.
+    to_px = np.array([info.width, info.height, info.width], np.float32)
+    # closing(): an exception or Ctrl-C in the loop stops the decoder thread now,
+    # not when the traceback is garbage-collected.
+    frames = contextlib.closing(iter_frames(info.path, rotate=settings.rotate, stride=settings.stride, max_size=settings.max_size))
+    with frames as stream:
+        for count, frame in enumerate(stream, 1):
+            result = plain.detect(frame.rgb, frame.t_s)
+            faces = [_face_array(f) for f in result.face_landmarks]
+            chosen = select_face(faces, center)
+            row: dict[str, Any] = dict(t_s=frame.t_s, frame_index=frame.index, n_faces=len(faces))
+            if chosen is None:
+                row.update(landmarks=nan_face, blendshapes=np.full(N_BLENDSHAPES, np.nan, np.float32),
+                           pose_matrix=np.full((4, 4), np.nan, np.float32), valid=False)
+                eyes, eyes_ok, residual = nan_eyes, (False, False), np.nan
+            else:
+                face = faces[chosen]
+                center = face[:, :2].mean(axis=0)
+                # Normalised -> original pixels; MediaPipe's z uses roughly the x scale.
+                px = face * to_px
+                shapes = result.face_blendshapes[chosen] if result.face_blendshapes else []
+                if shapes and not names:
+                    names = tuple(c.category_name for c in shapes)
+                matrix = np.asarray(result.facial_transformation_matrixes[chosen], np.float32) if result.facial_transformation_matrixes else np.full((4, 4), np.nan, np.float32)
+                row.update(landmarks=px, blendshapes=np.array([c.score for c in shapes] or [np.nan] * N_BLENDSHAPES, np.float32),
+                           pose_matrix=matrix, valid=True)
+                eyes, eyes_ok, residual = nan_eyes, (False, False), np.nan
+                if use_mirror:
+                    eyes, eyes_ok, residual = _mirror_passes(frame, face, matrix, landmarkers[1:], center)
             if use_mirror:
-                eyes, eyes_ok, residual = _mirror_passes(frame, face, matrix, landmarkers[1:], center)
-        if use_mirror:
-            row.update(mirror_eyes=eyes, mirror_valid=eyes_ok, mirror_residual=residual)
-        store.add(**row)
-        if progress is not None:
-            progress(count)
+                row.update(mirror_eyes=eyes, mirror_valid=eyes_ok, mirror_residual=residual)
+            store.add(**row)
+            if progress is not None:
+                progress(count)
     if not store.rows:
         raise InputError(f"{info.path}: no decodable video frame")
     mirror_fields = {}
@@ -349,6 +373,7 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
         n_faces=store.stack("n_faces", np.int8), blendshape_names=names or tuple(f"blendshape_{i}" for i in range(N_BLENDSHAPES)),
         width=info.width, height=info.height,
         meta={"video": info.path, "fps_nominal": info.fps_nominal, "rotation_deg": info.rotation_deg,
+              "n_frames_nominal": info.n_frames_nominal,
               "settings": settings.tracking_key()},
         **mirror_fields,
     )
@@ -373,6 +398,6 @@ def _mirror_passes(frame, face: np.ndarray, matrix: np.ndarray, landmarkers: lis
         faces = [_face_array(f) for f in result.face_landmarks]
         chosen = select_face(faces, center)
         if chosen is not None:
-            eyes[side] = faces[chosen][list(EYE_POINTS)] * np.array([w, h, w], np.float32) / frame.scale
+            eyes[side] = faces[chosen][list(EYE_POINTS)] * np.array([w / frame.scale, h / frame.scale, w / frame.scale], np.float32)
             ok[side] = True
     return eyes, tuple(ok), midline.residual

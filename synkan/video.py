@@ -7,18 +7,27 @@ Timestamps come from the decoder (``CAP_PROP_POS_MSEC``), not from
 """
 from __future__ import annotations
 
+import math
+import os
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import cv2
-import numpy as np
+# FFmpeg's own log lines ("moov atom not found", "error while decoding MB")
+# would break the one-line error promise; the error we raise says it all.
+# Must be set before OpenCV's FFmpeg backend first opens a file.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
-from .errors import InputError
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .errors import InputError, SynkanError  # noqa: E402
 
 QUEUE_FRAMES = 8  # decoded frames buffered ahead of the landmarker
+DECODE_STALL_S = 120.0  # no frame from the decoder for this long: give up
 _ROTATE_CODES = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
 
@@ -85,6 +94,8 @@ def probe(path: str | Path, rotate: int | None = None) -> VideoInfo:
         ok, frame = cap.read()
         if not ok or frame is None:
             raise InputError(f"{path}: no decodable video frame (audio-only, truncated or corrupt file)")
+        if not cap.grab():
+            raise InputError(f"{path}: only one decodable frame: a still image, not a video")
         if rotate:
             frame = cv2.rotate(frame, _ROTATE_CODES[rotate])
         height, width = frame.shape[:2]
@@ -108,8 +119,12 @@ def downscale_factor(width: int, height: int, max_size: int | None) -> float:
 
 
 def _decode(path: Path, rotate: int | None, stride: int, max_size: int | None, out: queue.Queue, stop: threading.Event) -> None:
-    cap = _open(path, rotate)
+    cap = None
     try:
+        cap = _open(path, rotate)
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        step_s = 1.0 / fps if fps and math.isfinite(fps) and 1.0 <= fps <= 1000.0 else 1.0 / 30.0
+        last_t = -math.inf
         index = 0
         while not stop.is_set():
             if index % stride:
@@ -122,6 +137,11 @@ def _decode(path: Path, rotate: int | None, stride: int, max_size: int | None, o
             if not ok or bgr is None:
                 break
             t_s = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            if not math.isfinite(t_s) or t_s <= last_t:
+                # A frame without a timestamp, or a duplicate/backwards one in a
+                # damaged file: keep time strictly increasing.
+                t_s = last_t + step_s * stride if math.isfinite(last_t) else 0.0
+            last_t = t_s
             if rotate:
                 bgr = cv2.rotate(bgr, _ROTATE_CODES[rotate])
             scale = downscale_factor(bgr.shape[1], bgr.shape[0], max_size)
@@ -136,10 +156,22 @@ def _decode(path: Path, rotate: int | None, stride: int, max_size: int | None, o
                     continue
             index += 1
     except BaseException as exc:  # hand decoder failures to the consumer
-        out.put(exc)
+        _put(out, exc, stop)
     finally:
-        cap.release()
-        out.put(None)
+        if cap is not None:
+            cap.release()
+        _put(out, None, stop)
+
+
+def _put(out: queue.Queue, item, stop: threading.Event) -> None:
+    """Queue ``item`` unless the consumer has gone (``stop``), never blocking forever."""
+    while True:
+        try:
+            out.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            if stop.is_set():
+                return
 
 
 def iter_frames(
@@ -172,22 +204,37 @@ def iter_frames(
     _open(path, rotate).release()  # raise input errors here, in the caller's thread
     frames: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
     stop = threading.Event()
-    worker = threading.Thread(target=_decode, args=(path, rotate, stride, max_size, frames, stop), daemon=True)
+    worker = threading.Thread(target=_decode, args=(path, rotate, stride, max_size, frames, stop), daemon=True,
+                              name=f"synkan-decoder:{path.name}")
     worker.start()
     try:
+        waited = 0.0
         while True:
-            item = frames.get()
+            try:
+                item = frames.get(timeout=0.5)
+            except queue.Empty:
+                waited += 0.5
+                if not worker.is_alive():
+                    return
+                if waited >= DECODE_STALL_S:
+                    raise InputError(f"{path}: the decoder stalled for {DECODE_STALL_S:.0f} s (corrupt file?)") from None
+                continue
+            waited = 0.0
             if item is None:
                 return
+            if isinstance(item, SynkanError):
+                raise item
             if isinstance(item, BaseException):
                 raise InputError(f"{path}: decoding failed: {item}")
             yield item
     finally:
         stop.set()
-        # Drain so the decoder thread is never blocked on a full queue.
-        while worker.is_alive():
+        # Drain so the decoder thread is never blocked on a full queue; a
+        # decoder stuck inside FFmpeg is a daemon thread and is left behind.
+        deadline = time.monotonic() + 5.0
+        while worker.is_alive() and time.monotonic() < deadline:
             try:
                 frames.get(timeout=0.05)
             except queue.Empty:
                 pass
-        worker.join()
+        worker.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -40,7 +40,7 @@ def write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
-def _write_all(analysis: Analysis, folder: Path, figures: bool, html: bool, overlay: bool) -> None:
+def _write_all(analysis: Analysis, folder: Path, figures: bool, html: bool, overlay: bool, deidentify: bool = False) -> None:
     report = analysis.report
     write_json(folder / "report.json", report)
     analysis.signals.data.to_csv(folder / "signals.csv", index=False, float_format="%.6g")
@@ -49,19 +49,20 @@ def _write_all(analysis: Analysis, folder: Path, figures: bool, html: bool, over
     if figures or html:
         from .figures import save_figures
 
-        pngs = save_figures(analysis, folder / "figures")
+        notes: dict[str, str] = {}
+        pngs = save_figures(analysis, folder / "figures", deidentify=deidentify, notes=notes)
         if html:
             from .html import render_html
 
-            (folder / "report.html").write_text(render_html(report, pngs), encoding="utf-8")
+            (folder / "report.html").write_text(render_html(report, pngs, notes, deidentify=deidentify), encoding="utf-8")
     if overlay:
         from .overlay import write_overlay
 
-        write_overlay(analysis, folder / "overlay.mp4")
+        write_overlay(analysis, folder / "overlay.mp4", deidentify=deidentify)
 
 
 def write_outputs(analysis: Analysis, outdir: str | Path, *, force: bool = False, figures: bool = True,
-                  html: bool = True, overlay: bool = False) -> Path:
+                  html: bool = True, overlay: bool = False, deidentify: bool = False, keep: tuple[str, ...] = ()) -> Path:
     """Write report.json, signals.csv, events.csv, track.npz, figures and report.html.
 
     Parameters
@@ -72,6 +73,12 @@ def write_outputs(analysis: Analysis, outdir: str | Path, *, force: bool = False
         Replace an existing analysis in ``outdir``.
     figures, html, overlay : bool
         Which optional outputs to write.
+    deidentify : bool
+        Blur everything outside the face in key frames and the overlay, and
+        leave the video's file name out of report.html.
+    keep : tuple of str
+        Files of an existing ``outdir`` to carry over when not rewritten
+        (``synkan report`` keeps ``overlay.mp4``).
 
     Returns
     -------
@@ -81,7 +88,10 @@ def write_outputs(analysis: Analysis, outdir: str | Path, *, force: bool = False
     outdir = check_outdir(outdir, force)
     staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.tmp-", dir=outdir.parent))
     try:
-        _write_all(analysis, staging, figures, html, overlay)
+        _write_all(analysis, staging, figures, html, overlay, deidentify)
+        for name in keep:
+            if (outdir / name).is_file() and not (staging / name).exists():
+                shutil.copy2(outdir / name, staging / name)
         old = None
         if outdir.exists():
             old = outdir.with_name(f".{outdir.name}.old-{os.getpid()}")

@@ -1,0 +1,948 @@
+"""Many videos at once: a local process pool by default, Dask distributed on request.
+
+``synkan batch INPUT... -o OUTDIR`` analyses every video found in the
+inputs (folders searched recursively, globs, or manifest CSVs) and writes:
+
+- ``OUTDIR/<stem>-<sha8>/``: one ordinary analysis folder per video
+  (report.json, signals.csv, ...), written atomically by
+  :func:`synkan.report.writer.write_outputs`. This folder is the durable
+  record of a finished video.
+- ``OUTDIR/summary.csv``: one row per video (scores, QC, status, time),
+  rebuilt from those folders and rewritten atomically after every result.
+- ``OUTDIR/trends.csv``, ``OUTDIR/trends/<patient>.png`` and
+  ``OUTDIR/cohort.png``: see :func:`write_trends`.
+
+Resume: a video whose folder holds a report.json with the same input
+SHA-256 and the same settings hash (settings + synkan version) is skipped;
+one whose settings changed is analysed again and its folder replaced. After
+a crash or Ctrl-C a rerun finishes only what is missing.
+
+Failure isolation: a corrupt video, a video without a face, or a worker
+process that dies marks that video's row ``failed: <reason>`` and the batch
+goes on (a broken process pool is recreated). The exit code is 0 when every
+video is ok, 1 when some failed.
+
+MediaPipe is not fork-safe, so worker processes are spawned. Each worker
+builds its landmarkers once (1 for plain laterality, 3 for mirror) and
+reuses them for every video it analyses; :meth:`Landmarker.reset` makes the
+results independent of which video came before, so a batch gives the same
+numbers as analysing each video on its own.
+
+With ``--scheduler tcp://HOST:PORT`` the same work runs on an existing Dask
+cluster. Workers read the videos and write OUTDIR at the same paths as the
+client, so both must be on a shared filesystem.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import glob
+import hashlib
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from . import __version__
+from .config import Settings
+from .errors import InputError, OutputError, SynkanError
+
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".flv",
+                              ".3gp", ".mts", ".m2ts", ".ts", ".ogv"})
+MANIFEST_COLUMNS = ("path", "patient_id", "session_date", "affected_side", "label")
+SUMMARY_NAME = "summary.csv"
+STATE_DIR = ".synkan-batch"  # hidden bookkeeping inside OUTDIR (lock, sha cache, running markers)
+DIRECTIONS = ("oral_ocular", "ocular_oral")
+SIDES = ("right", "left")
+EVENT_KINDS = ("blink", "eye_closure", "smile", "pucker")
+
+# Columns of summary.csv, in order.
+SCORE_COLUMNS = tuple(
+    [f"{d}_{k}" for d in DIRECTIONS for k in ("affected_side", "asymmetry_pp", "grade")]
+    + [f"{d}_{k}_{s}" for d in DIRECTIONS for k in ("r", "lag_s", "involuntary_pct") for s in SIDES]
+    + ["eface_ocular_synkinesis"]
+)
+QC_COLUMNS = ("face_fraction", "max_abs_yaw_deg") + tuple(f"events_{k}" for k in EVENT_KINDS) + ("n_warnings",)
+SUMMARY_COLUMNS = (("path", "name", "output", "patient_id", "session_date", "label", "affected_given", "sha256",
+                    "settings_hash", "synkan_version") + SCORE_COLUMNS + QC_COLUMNS + ("status", "elapsed_s"))
+
+
+# --- Jobs ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Job:
+    """One video of a batch, with its manifest metadata."""
+
+    path: Path
+    patient_id: str = ""
+    session_date: str = ""
+    label: str = ""
+    affected: str | None = None
+
+
+def settings_hash(settings: dict[str, Any], version: str = __version__) -> str:
+    """A short stable hash of analysis settings and the synkan version (the resume key)."""
+    blob = json.dumps({"settings": settings, "synkan_version": version}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def _is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_EXTENSIONS and not path.name.startswith(".")
+
+
+def _find_videos(folder: Path) -> list[Path]:
+    """Video files under ``folder`` (recursive), skipping hidden files and folders."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [Path(root) / f for f in sorted(files) if _is_video(Path(f))]
+    return found
+
+
+def _norm_side(value: str, where: str) -> str | None:
+    v = value.strip().lower()
+    if v in ("", "none", "unknown", "nan", "na", "-"):
+        return None
+    if v in ("right", "r"):
+        return "right"
+    if v in ("left", "l"):
+        return "left"
+    raise InputError(f"{where}: affected_side must be 'right' or 'left', not {value!r}")
+
+
+def read_manifest(path: str | Path) -> list[Job]:
+    """Jobs from a manifest CSV: column ``path`` plus optional ``patient_id``,
+    ``session_date``, ``affected_side`` and ``label``. Relative paths are taken
+    from the manifest's folder."""
+    import pandas as pd
+
+    path = Path(path)
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read manifest ({' '.join(str(exc).split())})") from None
+    table.columns = [str(c).strip().lower() for c in table.columns]
+    if "path" not in table.columns:
+        raise InputError(f"{path}: manifest needs a 'path' column (found: {', '.join(table.columns) or 'none'})")
+    jobs = []
+    for i, row in enumerate(table.to_dict("records"), start=2):  # line 1 is the header
+        raw = str(row["path"]).strip()
+        if not raw:
+            continue
+        video = Path(raw).expanduser()
+        if not video.is_absolute():
+            video = path.parent / video
+        jobs.append(Job(path=Path(os.path.abspath(video)),
+                        patient_id=str(row.get("patient_id", "")).strip(),
+                        session_date=str(row.get("session_date", "")).strip(),
+                        label=str(row.get("label", "")).strip(),
+                        affected=_norm_side(str(row.get("affected_side", "")), f"{path} line {i}")))
+    return jobs
+
+
+def collect_jobs(inputs: Iterable[str | Path]) -> list[Job]:
+    """Every video named by ``inputs`` (folders, globs, video files, manifest CSVs), first mention wins."""
+    jobs: list[Job] = []
+    for item in inputs:
+        p = Path(item).expanduser()
+        if p.is_dir():
+            found = [Job(Path(os.path.abspath(v))) for v in _find_videos(p)]
+            if not found:
+                raise InputError(f"{item}: no video files found (looked for {', '.join(sorted(VIDEO_EXTENSIONS))})")
+            jobs += found
+        elif p.is_file() and p.suffix.lower() in (".csv", ".tsv"):
+            jobs += read_manifest(p)
+        elif p.is_file():
+            jobs.append(Job(Path(os.path.abspath(p))))
+        else:
+            matches = sorted(glob.glob(str(p), recursive=True))
+            videos = [Path(m) for m in matches if Path(m).is_file() and _is_video(Path(m))]
+            for m in matches:
+                if Path(m).is_dir():
+                    videos += _find_videos(Path(m))
+            if not videos:
+                what = "no such file or folder" if not glob.has_magic(str(p)) else "the pattern matches no video files"
+                raise InputError(f"{item}: {what}")
+            jobs += [Job(Path(os.path.abspath(v))) for v in videos]
+    seen: set[Path] = set()
+    unique = []
+    for job in jobs:
+        if job.path not in seen:
+            seen.add(job.path)
+            unique.append(job)
+    if not unique:
+        raise InputError("no videos to analyse")
+    return unique
+
+
+def _safe_stem(path: Path) -> str:
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.stem).strip("._") or "video"
+    return stem[:60]
+
+
+# --- Output folder state --------------------------------------------------------------
+def _read_report(folder: Path) -> dict | None:
+    try:
+        report = json.loads((folder / "report.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return report if isinstance(report, dict) else None
+
+
+def _report_key(report: dict) -> tuple[str | None, str]:
+    """(input sha256, settings hash) recorded in a report.json."""
+    return (report.get("video") or {}).get("sha256"), settings_hash(report.get("settings") or {},
+                                                                     report.get("synkan_version", ""))
+
+
+class _ShaCache:
+    """SHA-256 of input videos, remembered by (path, size, mtime) in OUTDIR so reruns do not re-read every video."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+        try:
+            self.data = json.loads(file.read_text())
+        except (OSError, ValueError):
+            self.data = {}
+
+    def get(self, path: Path) -> str:
+        from .models import sha256_file
+
+        st = path.stat()
+        key = f"{path}|{st.st_size}|{st.st_mtime_ns}"
+        if key not in self.data:
+            self.data[key] = sha256_file(path)
+        return self.data[key]
+
+    def save(self) -> None:
+        _atomic_write_text(self.file, json.dumps(self.data, indent=0))
+
+
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+class _Failures:
+    """Videos that failed because of what they are (unreadable, no face), by output folder name.
+
+    A rerun with the same input and settings lists them as failed again
+    without re-running them; ``--force`` retries them. Worker crashes and
+    interruptions are not recorded: those videos are tried again.
+    """
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+        try:
+            self.data = json.loads(file.read_text())
+        except (OSError, ValueError):
+            self.data = {}
+
+    def get(self, name: str, sha: str | None, shash: str) -> str | None:
+        rec = self.data.get(name) or {}
+        return rec.get("status") if (rec.get("sha256"), rec.get("settings_hash")) == (sha, shash) else None
+
+    def add(self, name: str, sha: str | None, shash: str, status: str) -> None:
+        self.data[name] = {"sha256": sha, "settings_hash": shash, "status": status}
+        _atomic_write_text(self.file, json.dumps(self.data, indent=1))
+
+    def drop(self, name: str) -> None:
+        if self.data.pop(name, None) is not None:
+            _atomic_write_text(self.file, json.dumps(self.data, indent=1))
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, _umask_mode())  # mkstemp makes 0600 files; results are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass(eq=False)
+class _Item:
+    """A job's state during a batch."""
+
+    job: Job
+    settings: Settings
+    shash: str
+    sha256: str | None = None
+    output: str = ""
+    status: str = "pending"
+    elapsed_s: float | None = None
+    report: dict | None = None
+    dup_of: "_Item | None" = None  # the same video listed twice: analysed once, reported on both rows
+
+
+# --- Workers ----------------------------------------------------------------------------
+_WORKER: dict[str, Any] = {"landmarkers": None, "key": None}
+
+
+def _landmarkers(model: str, n: int) -> list:
+    """This process's landmarkers, built once and reused (grown to ``n`` if needed)."""
+    from .models import resolve_model
+    from .tracking import Landmarker
+
+    lms = _WORKER["landmarkers"]
+    if lms is None or _WORKER["key"] != model:
+        path = model if model and Path(model).is_file() else None  # a Dask worker may resolve its own copy
+        _WORKER["path"] = str(resolve_model(path))
+        lms = _WORKER["landmarkers"] = []
+        _WORKER["key"] = model
+    while len(lms) < n:
+        lms.append(Landmarker(_WORKER["path"]))
+    return lms
+
+
+def _init_worker(model: str, n_landmarkers: int) -> None:
+    """Process-pool initializer: build the landmarkers once per worker."""
+    _landmarkers(model, n_landmarkers)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if isinstance(exc, SynkanError):
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def process_video(path: str, settings: dict, model: str, folder: str, figures: bool = True, html: bool = True,
+                  marker_dir: str | None = None) -> dict:
+    """Analyse one video in a worker and write its folder; never raises for a bad video.
+
+    Returns ``{"status": "ok" | "failed: <reason>", "elapsed_s": float, "input_error": bool}``;
+    ``input_error`` marks a failure that is a property of the video (not
+    readable, no face), which a rerun with the same settings would repeat.
+    """
+    from .analysis import analyze
+    from .report.writer import write_outputs
+
+    marker = Path(marker_dir) / f"{Path(folder).name}.{os.getpid()}" if marker_dir else None
+    t0 = time.perf_counter()
+    input_error = False
+    try:
+        if marker is not None:
+            marker.touch()
+        s = Settings(**settings)
+        lms = _landmarkers(model, 3 if s.laterality == "mirror" else 1)
+        result = analyze(path, s, landmarkers=lms[: 3 if s.laterality == "mirror" else 1])
+        write_outputs(result, folder, force=True, figures=figures, html=html)
+        status = "ok"
+    except InputError as exc:
+        status, input_error = f"failed: {_one_line(exc)}", True
+    except Exception as exc:  # one bad video must not stop the batch
+        status = f"failed: {_one_line(exc)}"
+    finally:
+        if marker is not None:
+            marker.unlink(missing_ok=True)
+    return {"status": status, "elapsed_s": round(time.perf_counter() - t0, 3), "input_error": input_error}
+
+
+# --- Executors ---------------------------------------------------------------------------
+_Task = tuple  # (item, args for process_video)
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _run_local(tasks: list[_Task], jobs: int, model: str, n_lm: int, marker_dir: Path,
+               on_result: Callable[[Any, dict], None]) -> None:
+    """Run tasks on a spawn process pool; recreate the pool when a worker dies.
+
+    At most ``jobs`` tasks are in flight, so every submitted task has a
+    worker. When the pool breaks, the tasks that had started (their marker
+    file exists) are the suspects: a single suspect is marked failed; several
+    are retried one at a time, so the culprit is found and the others finish.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    pending = deque(tasks)
+    solo: deque = deque()
+    empty_breaks = 0
+    while pending or solo:
+        pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
+                                      initargs=(model, n_lm))
+        inflight: dict[cf.Future, _Task] = {}
+        try:
+            broken = False
+            while (pending or solo or inflight) and not broken:
+                if solo:
+                    if not inflight:
+                        task = solo.popleft()
+                        inflight[pool.submit(process_video, *task[1])] = task
+                else:
+                    while pending and len(inflight) < jobs:
+                        task = pending.popleft()
+                        inflight[pool.submit(process_video, *task[1])] = task
+                cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
+                for fut in [f for f in inflight if f.done()]:
+                    try:
+                        res = fut.result()
+                    except cf.process.BrokenProcessPool:
+                        broken = True
+                        continue
+                    on_result(inflight.pop(fut)[0], res)
+            if broken:
+                was_solo = len(inflight) == 1
+                started = {m.name.rsplit(".", 1)[0] for m in marker_dir.iterdir()}
+                suspects = [t for t in inflight.values() if Path(t[1][3]).name in started]
+                others = [t for t in inflight.values() if t not in suspects]
+                for m in marker_dir.iterdir():
+                    m.unlink(missing_ok=True)
+                pending.extendleft(reversed(others))
+                if not suspects:
+                    empty_breaks += 1
+                    if empty_breaks >= 2:
+                        raise SynkanError("batch worker processes die on start-up (out of memory, or a broken "
+                                          "MediaPipe install?); rerun with --jobs 1 or --debug")
+                elif len(suspects) == 1 or was_solo:
+                    for t in suspects:
+                        on_result(t[0], {"status": "failed: worker process crashed (killed, out of memory or a "
+                                                   "native library fault)", "elapsed_s": None})
+                else:
+                    solo.extend(suspects)
+        finally:
+            _shutdown(pool)
+
+
+def _shutdown(pool: cf.ProcessPoolExecutor) -> None:
+    """Stop a pool now, killing workers still busy (on Ctrl-C or errors)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(timeout=5)
+
+
+def _dask_task(path: str, settings: dict, model: str, folder: str, figures: bool, html: bool,
+               marker_dir: str | None) -> dict:
+    """The Dask task: landmarkers are cached per worker process in a module global."""
+    return process_video(path, settings, model, folder, figures, html, None)
+
+
+def _run_dask(tasks: list[_Task], scheduler: str, on_result: Callable[[Any, dict], None]) -> None:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise SynkanError("--scheduler needs Dask distributed: pip install synkan[dask]") from None
+    try:
+        client = Client(scheduler, timeout="20s", set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise SynkanError(f"cannot connect to the Dask scheduler at {scheduler}: {_one_line(exc)}") from None
+    try:
+        futures = {}
+        for task in tasks:
+            fut = client.submit(_dask_task, *task[1], pure=False, key=f"synkan-{Path(task[1][3]).name}-{os.urandom(4).hex()}")
+            futures[fut] = task
+        for fut in as_completed(list(futures)):
+            item = futures[fut][0]
+            try:
+                res = fut.result()
+            except Exception as exc:  # e.g. KilledWorker: the video crashed worker after worker
+                res = {"status": f"failed: worker crashed ({_one_line(exc)})", "elapsed_s": None}
+            on_result(item, res)
+    except BaseException:
+        for fut in futures:
+            fut.cancel()
+        raise
+    finally:
+        client.close()
+
+
+# --- Summary --------------------------------------------------------------------------------
+def _get(d: Any, *keys: str) -> Any:
+    for k in keys:
+        if not isinstance(d, dict):
+            return None
+        d = d.get(k)
+    return d
+
+
+def summary_row(item: _Item) -> dict[str, Any]:
+    """One summary.csv row from a job and its report.json (if any)."""
+    r = item.report or {}
+    row: dict[str, Any] = {
+        "path": str(item.job.path), "name": item.job.path.name, "output": item.output,
+        "patient_id": item.job.patient_id, "session_date": item.job.session_date, "label": item.job.label,
+        "affected_given": item.settings.affected or "", "sha256": item.sha256 or "",
+        "settings_hash": item.shash, "synkan_version": r.get("synkan_version", __version__),
+    }
+    scores = r.get("scores") or {}
+    for d in DIRECTIONS:
+        for k in ("affected_side", "asymmetry_pp", "grade"):
+            row[f"{d}_{k}"] = _get(scores, d, k)
+        for k in ("r", "lag_s", "involuntary_pct"):
+            for s in SIDES:
+                row[f"{d}_{k}_{s}"] = _get(scores, d, s, k)
+    row["eface_ocular_synkinesis"] = scores.get("eface_ocular_synkinesis")
+    qc = r.get("qc") or {}
+    row["face_fraction"] = qc.get("face_fraction")
+    row["max_abs_yaw_deg"] = qc.get("max_abs_yaw_deg")
+    for k in EVENT_KINDS:
+        row[f"events_{k}"] = _get(qc, "events", k)
+    row["n_warnings"] = len(r.get("warnings") or []) if r else None
+    row["status"] = item.status
+    row["elapsed_s"] = item.elapsed_s
+    return row
+
+
+def write_summary(outdir: Path, items: list[_Item], kept: list[dict] | None = None) -> Path:
+    """Write OUTDIR/summary.csv atomically (rows of this batch, then ``kept`` earlier rows)."""
+    import pandas as pd
+
+    rows = [summary_row(it) for it in items] + list(kept or [])
+    table = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+    path = outdir / SUMMARY_NAME
+    fd, tmp = tempfile.mkstemp(dir=outdir, prefix=f".{SUMMARY_NAME}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            table.to_csv(fh, index=False, float_format="%.6g")
+        os.chmod(tmp, _umask_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_summary(outdir: str | Path):
+    """summary.csv as a DataFrame (identifiers as strings, scores as numbers)."""
+    import pandas as pd
+
+    path = Path(outdir) / SUMMARY_NAME
+    try:
+        return pd.read_csv(path, dtype={c: str for c in ("path", "name", "output", "patient_id", "session_date",
+                                                          "label", "affected_given", "sha256", "settings_hash",
+                                                          "synkan_version", "status")}, keep_default_na=False,
+                           na_values={c: [""] for c in SCORE_COLUMNS + QC_COLUMNS + ("elapsed_s",)})
+    except FileNotFoundError:
+        raise InputError(f"{path}: not found (run `synkan batch ... -o {outdir}` first)") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read ({' '.join(str(exc).split())})") from None
+
+
+def _previous_rows(outdir: Path) -> dict[str, dict]:
+    """Rows of an earlier summary.csv, by output folder (to keep elapsed times and other batches' rows)."""
+    if not (outdir / SUMMARY_NAME).is_file():
+        return {}
+    try:
+        table = read_summary(outdir)
+    except InputError:
+        return {}
+    return {str(r.get("output")): r for r in table.to_dict("records") if r.get("output")}
+
+
+class _Lock:
+    """An exclusive lock on OUTDIR, so two batches never write the same folder at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fh = None
+
+    def __enter__(self) -> "_Lock":
+        self.fh = open(self.path, "a+")
+        try:
+            import fcntl
+
+            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:  # not on POSIX: no lock
+            pass
+        except OSError:
+            self.fh.close()
+            raise OutputError(f"{self.path.parent.parent}: another synkan batch is writing here") from None
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.fh.close()
+
+
+def _clean_stale(outdir: Path) -> None:
+    """Remove staging folders left by a killed run (never a finished analysis folder)."""
+    for p in outdir.glob(".*"):
+        if p.is_dir() and re.search(r"\.(tmp|old)-[^/]*$", p.name):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+# --- The batch ---------------------------------------------------------------------------------
+def run_batch(inputs: Iterable[str | Path], outdir: str | Path, settings: Settings | None = None, *,
+              jobs: int | None = None, scheduler: str | None = None, force: bool = False,
+              model: str | Path | None = None, figures: bool = True, html: bool | None = None,
+              trends: bool = True, progress: bool | None = None) -> int:
+    """Analyse many videos; write one folder per video, summary.csv and trends.
+
+    Parameters
+    ----------
+    inputs : list of str or Path
+        Folders (searched recursively), globs, video files or manifest CSVs.
+    outdir : str or Path
+        The batch folder.
+    settings : Settings, optional
+        Analysis settings for every video (a manifest's ``affected_side``
+        overrides ``affected`` for its row).
+    jobs : int, optional
+        Worker processes (default: the number of cores).
+    scheduler : str, optional
+        ``tcp://HOST:PORT`` of a Dask scheduler to run on instead.
+    force : bool
+        Analyse again videos already done.
+    model : str or Path, optional
+        The landmark model; see :func:`synkan.models.resolve_model`.
+    figures, html : bool
+        Write figures and report.html per video (``html`` defaults to ``figures``).
+    trends : bool
+        Write trends.csv and the figures of :func:`write_trends` at the end.
+    progress : bool, optional
+        Show a progress bar (default: when stderr is a terminal).
+
+    Returns
+    -------
+    int
+        0 when every video is ok (or was done already), 1 when some failed.
+    """
+    from .models import resolve_model
+
+    settings = settings or Settings()
+    html = figures if html is None else html
+    outdir = Path(outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise OutputError(f"{outdir}: exists and is not a folder")
+    all_jobs = collect_jobs(inputs)
+    model_path = str(resolve_model(model))  # a missing model fails here, once, not in every worker
+    try:
+        (outdir / STATE_DIR / "running").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{outdir}: cannot create output folder ({exc.strerror or exc})") from None
+    state = outdir / STATE_DIR
+    with _Lock(state / "lock"):
+        _clean_stale(outdir)
+        for m in (state / "running").iterdir():
+            m.unlink(missing_ok=True)
+        previous = _previous_rows(outdir)
+        shas = _ShaCache(state / "sha256.json")
+        failures = _Failures(state / "failures.json")
+
+        # Which videos are done, which to run.
+        items: list[_Item] = []
+        owners: dict[str, _Item] = {}
+        for job in all_jobs:
+            s = dataclasses.replace(settings, affected=job.affected) if job.affected else settings
+            item = _Item(job, s, settings_hash(s.to_dict()))
+            items.append(item)
+            try:
+                item.sha256 = shas.get(job.path)
+            except OSError as exc:
+                item.status = f"failed: cannot read {job.path} ({exc.strerror or exc})"
+                continue
+            name = f"{_safe_stem(job.path)}-{item.sha256[:8]}"
+            other = owners.get(name)
+            if other is not None and other.shash != item.shash:
+                name = f"{name}-{item.shash[:6]}"  # same video listed twice with different settings
+                other = owners.get(name)
+            item.output = name
+            if other is not None:
+                item.dup_of, item.status = other, other.status
+                continue
+            owners[name] = item
+            report = _read_report(outdir / name)
+            if not force and report is not None and _report_key(report) == (item.sha256, item.shash):
+                item.status, item.report = "skipped", report
+                item.elapsed_s = _num_or_none(previous.get(name, {}).get("elapsed_s"))
+            elif not force and (known := failures.get(name, item.sha256, item.shash)):
+                item.status = known  # a bad video fails again the same way; --force retries it
+                item.elapsed_s = _num_or_none(previous.get(name, {}).get("elapsed_s"))
+        shas.save()
+
+        mine = {it.output for it in items if it.output}
+        paths = {str(it.job.path) for it in items}
+        kept = [r for name, r in previous.items()  # rows of earlier batches into this folder stay listed
+                if name not in mine and r.get("path") not in paths and str(r.get("status")) in ("ok", "skipped")
+                and _read_report(outdir / name)]
+        for r in kept:
+            r["status"] = "skipped" if r.get("status") == "ok" else r["status"]
+        todo = [it for it in items if it.status == "pending" and it.dup_of is None]
+
+        bar = None
+        counts = {"ok": 0, "failed": 0}
+
+        def finish(item: _Item, res: dict) -> None:
+            item.status = res["status"]
+            item.elapsed_s = res.get("elapsed_s")
+            if item.status == "ok":
+                item.report = _read_report(outdir / item.output)
+                if item.report is None or _report_key(item.report) != (item.sha256, item.shash):
+                    item.status, item.report = "failed: the analysis folder was not written", None
+            elif (rep := _read_report(outdir / item.output)) is not None and _report_key(rep) == (item.sha256, item.shash):
+                item.status, item.report = "ok", rep  # the worker died after its results were safe
+            if item.status == "ok":
+                failures.drop(item.output)
+            elif res.get("input_error"):
+                failures.add(item.output, item.sha256, item.shash, item.status)
+            counts["ok" if item.status == "ok" else "failed"] += 1
+            _sync_duplicates(items)
+            write_summary(outdir, items, kept)
+            if bar is not None:
+                bar.set_postfix_str(f"ok={counts['ok']} failed={counts['failed']}", refresh=False)
+                bar.update(1)
+
+        _sync_duplicates(items)
+        write_summary(outdir, items, kept)
+        if todo:
+            from tqdm import tqdm
+
+            show = sys.stderr.isatty() if progress is None else progress
+            n_jobs = max(1, min(jobs or _cpu_count(), len(todo)))
+            where = f"Dask at {scheduler}" if scheduler else f"{n_jobs} worker{'s' * (n_jobs > 1)}"
+            bar = tqdm(total=len(todo), desc=f"batch ({where})", unit="video", disable=not show,
+                       bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
+            bar.set_postfix_str("ok=0 failed=0")
+            n_lm = 3 if any(it.settings.laterality == "mirror" for it in todo) else 1
+            tasks = [(it, (str(it.job.path), it.settings.to_dict(), model_path, str((outdir / it.output).absolute()),
+                           figures, html, str((state / "running").absolute()))) for it in todo]
+            old_term = _sigterm_as_interrupt()
+            try:
+                if scheduler:
+                    _run_dask(tasks, scheduler, finish)
+                else:
+                    _run_local(tasks, n_jobs, model_path, n_lm, state / "running", finish)
+            except KeyboardInterrupt:
+                for it in todo:
+                    if it.status == "pending":
+                        it.status = "failed: interrupted (rerun to finish)"
+                _sync_duplicates(items)
+                write_summary(outdir, items, kept)
+                raise
+            finally:
+                _restore_sigterm(old_term)
+                bar.close()
+        _sync_duplicates(items)
+        summary = write_summary(outdir, items, kept)
+
+    if trends:
+        try:
+            write_trends(outdir)
+        except SynkanError as exc:
+            print(f"synkan: trends not written: {exc}", file=sys.stderr)
+    n_ok = sum(it.status == "ok" for it in items)
+    n_skip = sum(it.status == "skipped" for it in items)
+    n_fail = sum(it.status.startswith("failed") for it in items)
+    ran = {id(it) for it in todo}
+    n_known = sum(it.status.startswith("failed") and id(it) not in ran and it.dup_of is None for it in items)
+    parts = ([f"{n_ok} ok"] + ([f"{n_skip} already done"] if n_skip else [])
+             + [f"{n_fail} failed" + (f" ({n_known} known, not retried without --force)" if n_known else "")])
+    print(f"batch: {len(items)} videos: {', '.join(parts)}; summary in {summary}")
+    return 1 if n_fail else 0
+
+
+def _num_or_none(value: Any) -> float | None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if v != v else v
+
+
+def _sync_duplicates(items: list[_Item]) -> None:
+    """Rows that list a video a second time take the result of its first row."""
+    for it in items:
+        if it.dup_of is not None:
+            it.status, it.report, it.elapsed_s = it.dup_of.status, it.dup_of.report, it.dup_of.elapsed_s
+
+
+def _sigterm_as_interrupt():
+    """Treat SIGTERM like Ctrl-C while the batch runs (main thread only)."""
+    try:
+        def handler(signum, frame):
+            raise KeyboardInterrupt
+
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        return None
+
+
+def _restore_sigterm(old) -> None:
+    if old is not None:
+        try:
+            signal.signal(signal.SIGTERM, old)
+        except ValueError:
+            pass
+
+
+# --- Trends -----------------------------------------------------------------------------------------
+def write_trends(outdir: str | Path) -> list[Path]:
+    """Per-patient trends and a cohort figure from OUTDIR/summary.csv.
+
+    Writes ``trends.csv`` (finished videos with a patient id and a session
+    date, by patient and date) and ``trends/<patient>.png`` (each
+    direction's asymmetry and grade over sessions) when the summary has
+    patient ids and session dates, and ``cohort.png`` (the distribution of
+    scores over all finished videos, by label when there are labels).
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    import pandas as pd
+
+    outdir = Path(outdir)
+    table = read_summary(outdir)
+    done = table[table["status"].isin(["ok", "skipped"])].copy()
+    written: list[Path] = []
+    if done.empty:
+        return written
+    done["date"] = pd.to_datetime(done["session_date"].replace("", None), errors="coerce")
+    has = (done["patient_id"] != "") & done["date"].notna()
+    trend_dir = outdir / "trends"
+    if has.any():
+        t = done[has].sort_values(["patient_id", "date", "name"])
+        cols = ["patient_id", "session_date", "label", "name", "output"] + [
+            f"{d}_{k}" for d in DIRECTIONS for k in ("affected_side", "asymmetry_pp", "grade")] + [
+            "eface_ocular_synkinesis", "face_fraction", "path"]
+        out = t[cols].copy()
+        out["session_date"] = t["date"].dt.strftime("%Y-%m-%d")
+        path = outdir / "trends.csv"
+        _atomic_write_text(path, out.to_csv(index=False, float_format="%.4g"))
+        written.append(path)
+        trend_dir.mkdir(exist_ok=True)
+        wanted = set()
+        for pid, rows in t.groupby("patient_id", sort=True):
+            png = trend_dir / f"{_safe_stem(Path(str(pid) + '.x'))}.png"
+            wanted.add(png.name)
+            _save_fig(_patient_figure(str(pid), rows), png)
+            written.append(png)
+        for old in trend_dir.glob("*.png"):
+            if old.name not in wanted:
+                old.unlink(missing_ok=True)
+    path = outdir / "cohort.png"
+    _save_fig(_cohort_figure(done), path)
+    written.append(path)
+    return written
+
+
+_DIR_TITLE = {"oral_ocular": "oral-ocular (eye moves when mouth moves)",
+              "ocular_oral": "ocular-oral (mouth moves when eyes close)"}
+_DIR_SHORT = {"oral_ocular": "oral-ocular", "ocular_oral": "ocular-oral"}
+_DIR_COLOR = {"oral_ocular": "#1f77b4", "ocular_oral": "#d62728"}
+_GRADE_NAMES = ("none", "mild", "moderate", "severe")
+
+
+def _save_fig(fig, path: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110)
+        os.chmod(tmp, _umask_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _patient_figure(pid: str, rows):
+    import matplotlib.dates as mdates
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 6), layout="constrained")
+    ax1, ax2 = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    dates = rows["date"]
+    n = len(rows)
+    for i, d in enumerate(DIRECTIONS):
+        y = rows[f"{d}_asymmetry_pp"].astype(float)
+        side = rows[f"{d}_affected_side"].fillna("")
+        ax1.plot(dates, y, "-o", color=_DIR_COLOR[d], label=_DIR_SHORT[d], lw=2, ms=6)
+        for x, v, s in zip(dates, y, side):
+            if np.isfinite(v) and s:
+                ax1.annotate(s[0].upper(), (x, v), textcoords="offset points", xytext=(0, 7), ha="center",
+                             fontsize=8, color=_DIR_COLOR[d])
+        g = rows[f"{d}_grade"].astype(float)
+        off = (i - 0.5) * 0.12
+        ax2.plot(dates, g + off, "-s", color=_DIR_COLOR[d], label=_DIR_SHORT[d], lw=2, ms=6)
+    for level in (5.0, 12.0, 25.0):
+        ax1.axhline(level, color="0.8", lw=0.8, ls="--", zorder=0)
+    ax1.axhline(0, color="0.4", lw=0.8)
+    ax1.set_ylabel("asymmetry (pp)\naffected minus other side")
+    ax1.legend(loc="upper left", frameon=False, fontsize=9)
+    ax1.set_title(f"Patient {pid}: synkinesis over {n} session{'s' * (n != 1)}", loc="left", fontsize=12)
+    ax1.text(1.0, 1.01, "letters: affected side (R/L); dashed: grade thresholds", transform=ax1.transAxes,
+             ha="right", va="bottom", fontsize=8, color="0.4")
+    ax2.set_ylim(-0.4, 3.4)
+    ax2.set_yticks(range(4), [f"{k} {name}" for k, name in enumerate(_GRADE_NAMES)])
+    ax2.set_ylabel("grade (heuristic)")
+    ax2.grid(axis="y", color="0.9")
+    if n == 1:
+        x0 = dates.iloc[0]
+        ax2.set_xlim(x0 - np.timedelta64(15, "D"), x0 + np.timedelta64(15, "D"))
+    ax2.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=2, maxticks=8))
+    ax2.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax2.xaxis.get_major_locator()))
+    ax2.set_xlabel("session date")
+    return fig
+
+
+def _cohort_figure(done):
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    labels = sorted(x for x in done["label"].unique() if x)
+    groups = labels + (["(no label)"] if (done["label"] == "").any() and labels else [])
+    if not labels:
+        groups = ["all videos"]
+
+    def members(g):
+        if g == "all videos":
+            return done
+        return done[done["label"] == ("" if g == "(no label)" else g)]
+
+    panels = [(f"{d}_asymmetry_pp", f"{_DIR_SHORT[d]} asymmetry (pp)") for d in DIRECTIONS]
+    panels.append(("eface_ocular_synkinesis", "eFACE ocular synkinesis\n(100 = none)"))
+    fig = Figure(figsize=(4.0 * len(panels), 4.2), layout="constrained")
+    axes = fig.subplots(1, len(panels))
+    rng = np.random.default_rng(0)
+    colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f"]
+    for ax, (col, title) in zip(axes, panels):
+        data = [members(g)[col].astype(float).dropna().to_numpy() for g in groups]
+        pos = np.arange(len(groups))
+        nonempty = [i for i, v in enumerate(data) if len(v)]
+        if nonempty:
+            ax.boxplot([data[i] for i in nonempty], positions=pos[nonempty], widths=0.5, showfliers=False,
+                       medianprops={"color": "k"}, boxprops={"color": "0.5"}, whiskerprops={"color": "0.5"},
+                       capprops={"color": "0.5"})
+        for i, v in enumerate(data):
+            ax.scatter(i + rng.uniform(-0.12, 0.12, len(v)), v, s=28, alpha=0.8, color=colors[i % len(colors)],
+                       edgecolor="white", linewidth=0.5, zorder=3)
+        ax.set_xticks(pos, [f"{g}\nn={len(v)}" for g, v in zip(groups, data)], fontsize=9)
+        ax.set_xlim(-0.6, len(groups) - 0.4)
+        ax.set_title(title, fontsize=10)
+        ax.grid(axis="y", color="0.92")
+        if col.endswith("asymmetry_pp"):
+            for level in (5.0, 12.0, 25.0):
+                ax.axhline(level, color="0.8", lw=0.8, ls="--", zorder=0)
+            ax.axhline(0, color="0.4", lw=0.8)
+        else:
+            ax.set_ylim(min(-2.0, ax.get_ylim()[0]), 102)
+    n = len(done)
+    fig.suptitle(f"Cohort: {n} analysed video{'s' * (n != 1)}" + (" by label" if labels else "")
+                 + "  (asymmetry: affected minus other side; dashed: grade thresholds)", fontsize=11, x=0.01,
+                 ha="left")
+    return fig

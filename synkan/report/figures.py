@@ -1,0 +1,492 @@
+"""The report's figures, as PNG files and as matplotlib Figures for notebooks.
+
+One public function per figure takes an :class:`~synkan.analysis.Analysis`
+and returns a :class:`matplotlib.figure.Figure`:
+
+- :func:`plot_timeseries`: eye closure and mouth excursion per side, events shaded;
+- :func:`plot_xcorr`: cross-correlation against lag, per direction and side;
+- :func:`plot_scatter`: involuntary responder against voluntary driver, per side;
+- :func:`plot_keyframes`: rest, peak smile and peak eye closure, landmarks drawn;
+- :func:`plot_summary_matrix`: provoking movement x responding region, per side.
+
+Sides are always the subject's: :data:`SIDE_COLORS` gives one colour for the
+subject's right and one for the left, used in every figure and the overlay.
+The subject's right is image-left in an unmirrored video.
+
+Examples
+--------
+>>> from synkan.report.figures import plot_timeseries
+>>> fig = plot_timeseries(result)  # doctest: +SKIP
+>>> fig.savefig("timeseries.pdf")  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import matplotlib
+
+matplotlib.use("Agg")  # never a window, also in notebooks' background runs
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+from ..coupling import value_at_peaks  # noqa: E402
+
+if TYPE_CHECKING:
+    from ..analysis import Analysis
+
+# Okabe-Ito colour-blind-safe pair: blue for the subject's right, vermillion for the left.
+SIDE_COLORS = {"right": "#0072B2", "left": "#D55E00"}
+SIDE_LABELS = {"right": "subject's right", "left": "subject's left"}
+EVENT_COLORS = {"blink": "#9E9E9E", "eye_closure": "#8E6BBF", "smile": "#3A9D5D", "pucker": "#E0B000"}
+EVENT_LABELS = {"blink": "blink", "eye_closure": "eye closure", "smile": "smile", "pucker": "pucker"}
+DIRECTION_TITLES = {"oral_ocular": "Oral-ocular: eye responds to smile / pucker",
+                    "ocular_oral": "Ocular-oral: mouth responds to eye closure / blink"}
+DRIVER_LABELS = {"oral_ocular": "mouth movement, both sides (% of eye distance)",
+                 "ocular_oral": "eye closure, both eyes (%)"}
+RESPONDER_LABELS = {"oral_ocular": "eye closure (%)", "ocular_oral": "mouth-corner excursion (% of eye distance)"}
+FIGURE_NAMES = ("timeseries", "xcorr", "scatter", "keyframes", "summary_matrix")
+DPI = 110
+
+# MediaPipe face-mesh contours (subject's right eye = 33/133, left eye = 263/362).
+EYE_CONTOUR = {
+    "right": (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246),
+    "left": (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466),
+}
+LIPS_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
+LIPS_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191)
+MOUTH_CORNER = {"right": 61, "left": 291}
+
+
+def _style(ax) -> None:
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(True, color="#e6e6e6", linewidth=0.7)
+    ax.set_axisbelow(True)
+
+
+def _note(ax, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=10, color="#555555", wrap=True)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _reason(analysis: "Analysis", direction: str) -> str:
+    coupling = analysis.couplings.get(direction)
+    return coupling.reason if coupling is not None and coupling.reason else "too little data"
+
+
+class FigureUnavailable(Exception):
+    """A figure cannot be drawn (for example the video for key frames is gone); the message says why."""
+
+
+# --- 1. time series ----------------------------------------------------------------
+
+def plot_timeseries(analysis: "Analysis") -> Figure:
+    """Eye closure and mouth-corner excursion per side over time, events shaded and labelled.
+
+    Three panels share the time axis: an event lane (one row per kind), eye
+    closure (% of the eye's rest aperture) and mouth-corner excursion (% of
+    the inter-ocular distance), each side in its :data:`SIDE_COLORS` colour.
+    """
+    sig = analysis.signals
+    t = sig.t
+    table = analysis.events.table
+    fig, (lane, ax_eye, ax_mouth) = plt.subplots(3, 1, sharex=True, figsize=(10, 6.4), dpi=DPI,
+                                                 gridspec_kw={"height_ratios": [0.9, 2.2, 2.2]})
+    kinds = list(EVENT_COLORS)
+    for row in table.itertuples():
+        y = kinds.index(row.kind) if row.kind in kinds else None
+        if y is None:
+            continue
+        color = EVENT_COLORS[row.kind]
+        width = max(row.end_s - row.start_s, 0.03)
+        lane.barh(y, width, left=row.start_s, height=0.7, color=color, edgecolor="none")
+        for ax in (ax_eye, ax_mouth):
+            ax.axvspan(row.start_s, row.start_s + width, color=color, alpha=0.18, linewidth=0)
+    lane.set_yticks(range(len(kinds)), [EVENT_LABELS[k] for k in kinds], fontsize=8)
+    lane.set_ylim(len(kinds) - 0.4, -0.6)
+    lane.set_title("Events found" + ("" if len(table) else " (none)"), fontsize=10, loc="left")
+    lane.tick_params(axis="x", length=0)
+    lane.spines[["top", "right"]].set_visible(False)
+    for ax, stem, ylabel in ((ax_eye, "eye_closure", "eye closure (%)\n0 = rest, 100 = closed"),
+                             (ax_mouth, "mouth_excursion", "mouth-corner excursion\n(% of eye distance)")):
+        for side in ("right", "left"):
+            ax.plot(t, 100 * sig[f"{stem}_{side[0]}"], color=SIDE_COLORS[side], linewidth=1.4, label=SIDE_LABELS[side])
+        ax.set_ylabel(ylabel, fontsize=9)
+        _style(ax)
+    handles = [plt.Line2D([], [], color=SIDE_COLORS[s], linewidth=2, label=SIDE_LABELS[s]) for s in ("right", "left")]
+    fig.legend(handles=handles, loc="upper right", ncol=2, fontsize=9, frameon=False)
+    ax_mouth.set_xlabel("time (s)")
+    invalid = ~sig.data["valid"].to_numpy()
+    if invalid.any():
+        for ax in (ax_eye, ax_mouth):
+            ax.fill_between(t, 0, 1, where=invalid, transform=ax.get_xaxis_transform(), color="black", alpha=0.08,
+                            linewidth=0, label="no face")
+    if len(t):
+        ax_mouth.set_xlim(t[0], t[-1])
+    fig.align_ylabels([lane, ax_eye, ax_mouth])
+    fig.tight_layout(h_pad=0.6, rect=(0, 0, 1, 0.97))
+    return fig
+
+
+# --- 2. cross-correlation ----------------------------------------------------------
+
+def plot_xcorr(analysis: "Analysis") -> Figure:
+    """Normalised cross-correlation against lag, per direction and side, peaks marked.
+
+    A positive lag means the involuntary responder follows the voluntary driver.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), dpi=DPI, sharey=True)
+    for ax, (direction, coupling) in zip(axes, analysis.couplings.items()):
+        ax.set_title(DIRECTION_TITLES.get(direction, direction), fontsize=10)
+        plotted = False
+        for k, side in enumerate(("right", "left")):
+            sc = coupling.sides[side]
+            if sc.xcorr.size == 0 or not np.isfinite(sc.xcorr).any():
+                continue
+            plotted = True
+            ax.plot(1000 * sc.lags_s, sc.xcorr, color=SIDE_COLORS[side], linewidth=1.6, label=SIDE_LABELS[side])
+            if sc.r is not None and sc.lag_s is not None:
+                ax.plot(1000 * sc.lag_s, sc.r, "o", color=SIDE_COLORS[side], markersize=7, markeredgecolor="white")
+                ax.annotate(f"r = {sc.r:.2f}, lag {1000 * sc.lag_s:.0f} ms", (1000 * sc.lag_s, sc.r),
+                            xytext=(0.03, 0.14 - 0.09 * k), textcoords="axes fraction", fontsize=8.5,
+                            color=SIDE_COLORS[side])
+        if not plotted:
+            _note(ax, f"not measurable:\n{_reason(analysis, direction)}")
+            continue
+        ax.axvline(0, color="#888888", linewidth=0.8, linestyle="--")
+        ax.set_xlabel("lag (ms; > 0: responder follows driver)")
+        ax.legend(loc="upper right", fontsize=8)
+        ax.set_ylim(-1.05, 1.1)
+        _style(ax)
+    axes[0].set_ylabel("correlation r")
+    fig.tight_layout()
+    return fig
+
+
+# --- 3. scatter ----------------------------------------------------------------------
+
+def _lagged_pairs(x: np.ndarray, y: np.ndarray, window: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray]:
+    n = len(x)
+    idx = np.arange(max(0, -lag), min(n, n - lag))
+    ok = window[idx] & window[idx + lag] & np.isfinite(x[idx]) & np.isfinite(y[idx + lag])
+    return x[idx][ok], y[idx + lag][ok]
+
+
+def plot_scatter(analysis: "Analysis") -> Figure:
+    """Involuntary responder against the voluntary driver, per side, with the gain line.
+
+    Points are the samples inside the driver's event windows, paired at each
+    side's peak lag; the line has the reported gain as its slope.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), dpi=DPI)
+    for ax, (direction, coupling) in zip(axes, analysis.couplings.items()):
+        ax.set_title(DIRECTION_TITLES.get(direction, direction), fontsize=10)
+        t = coupling.t
+        dt = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
+        plotted = False
+        for k, side in enumerate(("right", "left")):
+            sc = coupling.sides[side]
+            if sc.lag_s is None or not coupling.window.any():
+                continue
+            lag = int(round(sc.lag_s / dt))
+            x, y = _lagged_pairs(coupling.driver, coupling.responders[side], coupling.window, lag)
+            if not len(x):
+                continue
+            plotted = True
+            ax.scatter(100 * x, 100 * y, s=9, alpha=0.45, color=SIDE_COLORS[side], edgecolor="none", label=SIDE_LABELS[side])
+            if sc.gain is not None:
+                xs = np.linspace(x.min(), x.max(), 2)
+                ys = y.mean() + sc.gain * (xs - x.mean())
+                ax.plot(100 * xs, 100 * ys, color=SIDE_COLORS[side], linewidth=2)
+                ax.text(0.03, 0.95 - 0.08 * k, f"{SIDE_LABELS[side]}: gain {sc.gain:.2f}", transform=ax.transAxes,
+                        fontsize=8.5, color=SIDE_COLORS[side], va="top")
+        if not plotted:
+            _note(ax, f"not measurable:\n{_reason(analysis, direction)}")
+            continue
+        ax.set_xlabel("voluntary: " + DRIVER_LABELS.get(direction, "driver"), fontsize=9)
+        ax.set_ylabel("involuntary: " + RESPONDER_LABELS.get(direction, "responder"), fontsize=9)
+        ax.legend(loc="lower right", fontsize=8, markerscale=2)
+        _style(ax)
+    fig.tight_layout()
+    return fig
+
+
+# --- 4. key frames -------------------------------------------------------------------
+
+def _frame_rows(analysis: "Analysis") -> list[tuple[str, int]]:
+    """(title, track row) for rest, peak smile (or pucker) and peak eye closure (or blink)."""
+    sig = analysis.signals
+    valid = analysis.track.valid
+    rows: list[tuple[str, int]] = []
+    if valid.any():
+        quiet = np.abs(sig["eye_closure_r"]) + np.abs(sig["eye_closure_l"]) + sig["mouth_excursion_r"] + sig["mouth_excursion_l"]
+        quiet = np.where(valid & np.isfinite(quiet), quiet, np.inf)
+        rows.append(("rest", int(np.argmin(quiet))))
+    t = sig.t
+    for kinds in (("smile", "pucker"), ("eye_closure", "blink")):
+        for kind in kinds:
+            ev = analysis.events.of(kind)
+            if ev.empty:
+                continue
+            best = ev.loc[ev["peak"].idxmax()]
+            row = int(np.argmin(np.abs(t - best["peak_s"])))
+            if valid[row]:
+                rows.append((f"peak {EVENT_LABELS[kind]}", row))
+                break
+    return rows
+
+
+def read_frames(analysis: "Analysis", frame_indices: list[int]) -> dict[int, np.ndarray] | str:
+    """Upright RGB frames of the analysed video by file frame index, or a reason why not.
+
+    The video must still be at the recorded path with the recorded SHA-256.
+    """
+    import cv2
+
+    from ..models import sha256_file
+    from ..video import _ROTATE_CODES
+
+    path = Path(str(analysis.video.get("path", "")))
+    if not path.is_file():
+        return f"the video is not at its recorded path ({path})"
+    expected = analysis.video.get("sha256")
+    if expected and sha256_file(path) != expected:
+        return "the video file has changed since the analysis (SHA-256 differs)"
+    rotate = analysis.settings.rotate
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    if not cap.isOpened():
+        return "the video could not be opened"
+    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 0 if rotate is not None else 1)
+    frames: dict[int, np.ndarray] = {}
+    try:
+        for index in sorted(set(frame_indices)):
+            cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+            ok, bgr = cap.read()
+            if not ok or bgr is None:
+                continue
+            if rotate:
+                bgr = cv2.rotate(bgr, _ROTATE_CODES[rotate])
+            frames[index] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    finally:
+        cap.release()
+    return frames if frames else "no frame could be decoded"
+
+
+def face_box(xy: np.ndarray, width: int, height: int, margin: float = 0.18) -> tuple[int, int, int, int]:
+    """A square box (x0, y0, x1, y1) around the landmarks, with a margin, inside the frame."""
+    lo, hi = np.nanmin(xy, axis=0), np.nanmax(xy, axis=0)
+    center = (lo + hi) / 2
+    half = (1 + 2 * margin) * float(np.max(hi - lo)) / 2
+    x0, y0 = int(max(0, center[0] - half)), int(max(0, center[1] - half))
+    x1, y1 = int(min(width, center[0] + half)), int(min(height, center[1] + half))
+    return x0, y0, x1, y1
+
+
+def blur_outside_face(rgb: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """De-identify the surroundings: blur everything outside the landmarks' convex hull."""
+    import cv2
+
+    hull = cv2.convexHull(np.round(xy[np.isfinite(xy).all(axis=1)]).astype(np.int32))
+    mask = np.zeros(rgb.shape[:2], np.uint8)
+    cv2.fillConvexPoly(mask, hull, 255)
+    k = max(31, (max(rgb.shape[:2]) // 12) | 1)
+    blurred = cv2.GaussianBlur(cv2.resize(rgb, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA), (0, 0), k / 8)
+    blurred = cv2.resize(blurred, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
+    soft = cv2.GaussianBlur(mask, (0, 0), 3).astype(np.float32)[..., None] / 255.0
+    return (rgb * soft + blurred * (1 - soft)).astype(np.uint8)
+
+
+def _draw_landmarks(ax, xy: np.ndarray, x0: int, y0: int) -> None:
+    for side in ("right", "left"):
+        pts = xy[list(EYE_CONTOUR[side]) + [EYE_CONTOUR[side][0]]] - (x0, y0)
+        ax.plot(pts[:, 0], pts[:, 1], color=SIDE_COLORS[side], linewidth=1.4)
+    for contour in (LIPS_OUTER, LIPS_INNER):
+        pts = xy[list(contour) + [contour[0]]] - (x0, y0)
+        ax.plot(pts[:, 0], pts[:, 1], color="white", linewidth=1.0, alpha=0.85)
+    for side in ("right", "left"):
+        p = xy[MOUTH_CORNER[side]] - (x0, y0)
+        ax.plot(p[0], p[1], "o", color=SIDE_COLORS[side], markersize=6, markeredgecolor="white", markeredgewidth=0.8)
+
+
+def plot_keyframes(analysis: "Analysis", deidentify: bool = False) -> Figure:
+    """Rest, peak smile and peak eye closure, cropped to the face, eye and mouth landmarks drawn.
+
+    The subject's right is image-left: "R" is printed on the image's left.
+    With ``deidentify``, everything outside the face's landmark hull is blurred.
+    Raises
+    ------
+    FigureUnavailable
+        If the video is gone or changed; its message says why.
+    """
+    track = analysis.track
+    wanted = _frame_rows(analysis)
+    fig, axes = plt.subplots(1, max(len(wanted), 1), figsize=(10, 4.0), dpi=DPI, squeeze=False)
+    axes = axes[0]
+    if not wanted:
+        _note(axes[0], "no frame with a face")
+        return fig
+    frames = read_frames(analysis, [int(track.frame_index[row]) for _, row in wanted])
+    if isinstance(frames, str):
+        plt.close(fig)
+        raise FigureUnavailable(f"key frames not shown: {frames}")
+    for ax, (title, row) in zip(axes, wanted):
+        ax.set_title(f"{title} (t = {track.t_s[row]:.2f} s)", fontsize=10)
+        image = frames.get(int(track.frame_index[row]))
+        if image is None:
+            _note(ax, "this frame could not be decoded")
+            continue
+        xy = track.landmarks[row, :, :2].astype(float)
+        if deidentify:
+            image = blur_outside_face(image, xy)
+        x0, y0, x1, y1 = face_box(xy, image.shape[1], image.shape[0])
+        ax.imshow(image[y0:y1, x0:x1])
+        _draw_landmarks(ax, xy, x0, y0)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        box = dict(boxstyle="round,pad=0.25", facecolor="white", alpha=0.85, edgecolor="none")
+        ax.text(0.03, 0.04, "R", transform=ax.transAxes, fontsize=13, fontweight="bold", color=SIDE_COLORS["right"],
+                va="bottom", ha="left", bbox=box)
+        ax.text(0.97, 0.04, "L", transform=ax.transAxes, fontsize=13, fontweight="bold", color=SIDE_COLORS["left"],
+                va="bottom", ha="right", bbox=box)
+    handles = [Patch(color=SIDE_COLORS[s], label=SIDE_LABELS[s] + (" (image left)" if s == "right" else " (image right)"))
+               for s in ("right", "left")]
+    fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
+
+
+# --- 5. summary matrix -----------------------------------------------------------------
+
+MATRIX_ROWS = (  # (label, direction, event kinds)
+    ("smile", "oral_ocular", ("smile",)),
+    ("pucker", "oral_ocular", ("pucker",)),
+    ("smile + pucker (scored)", "oral_ocular", ("smile", "pucker")),
+    ("blink", "ocular_oral", ("blink",)),
+    ("eye closure", "ocular_oral", ("eye_closure",)),
+    ("closure + blink (scored)", "ocular_oral", ("blink", "eye_closure")),
+)
+MATRIX_COLUMNS = (("eye", "right"), ("eye", "left"), ("mouth", "right"), ("mouth", "left"))
+
+
+def summary_matrix(analysis: "Analysis") -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+    """The involuntary amplitude (%) per provoking movement and responding region, per side.
+
+    Returns
+    -------
+    rows, columns : list of str
+    values : (rows, columns) float array
+        NaN where not measurable (no such event) or voluntary.
+    voluntary : (rows, columns) bool array
+        The region that makes the provoking movement (not an involuntary response).
+
+    The "scored" rows equal report.json's ``involuntary_pct``.
+    """
+    values = np.full((len(MATRIX_ROWS), len(MATRIX_COLUMNS)), np.nan)
+    voluntary = np.zeros(values.shape, bool)
+    for i, (_, direction, kinds) in enumerate(MATRIX_ROWS):
+        coupling = analysis.couplings.get(direction)
+        region = "eye" if direction == "oral_ocular" else "mouth"
+        for j, (col_region, side) in enumerate(MATRIX_COLUMNS):
+            if col_region != region:
+                voluntary[i, j] = True
+                continue
+            if coupling is None or coupling.reason:
+                continue
+            if len(kinds) == 2:
+                pct = coupling.sides[side].involuntary_pct
+                values[i, j] = np.nan if pct is None else pct
+                continue
+            events = analysis.events.of(*kinds)
+            if events.empty:
+                continue
+            amplitude, n = value_at_peaks(coupling.t, coupling.driver, coupling.responders[side], events)
+            values[i, j] = 100 * amplitude if n else np.nan
+    rows = [label for label, _, _ in MATRIX_ROWS]
+    columns = [f"{region}\n{SIDE_LABELS[side]}" for region, side in MATRIX_COLUMNS]
+    return rows, columns, values, voluntary
+
+
+def plot_summary_matrix(analysis: "Analysis") -> Figure:
+    """One-glance table: provoking movement (rows) x responding region and side (columns).
+
+    Each cell is the involuntary amplitude in percent (eye: closure of the
+    rest aperture; mouth: corner excursion in % of the eye distance),
+    measured at the provoking movement's peaks. Grey cells are the voluntary
+    movement itself; "-" means no such movement in the video.
+    """
+    rows, columns, values, voluntary = summary_matrix(analysis)
+    counts = analysis.events.counts()
+    fig, ax = plt.subplots(figsize=(10, 4.2), dpi=DPI)
+    finite = values[np.isfinite(values)]
+    vmax = max(30.0, float(np.max(np.abs(finite))) if finite.size else 30.0)
+    cmap = plt.get_cmap("Reds")
+    for i in range(len(rows)):
+        for j in range(len(columns)):
+            v = values[i, j]
+            if voluntary[i, j]:
+                face, text, color = "#eeeeee", "voluntary", "#999999"
+            elif np.isfinite(v):
+                face = cmap(0.08 + 0.75 * min(abs(v) / vmax, 1.0))
+                text, color = f"{v:.0f}%", "white" if abs(v) / vmax > 0.55 else "black"
+            else:
+                face, text, color = "white", "-", "#777777"
+            ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor=face, edgecolor="white", linewidth=2))
+            scored = "scored" in rows[i]
+            ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=11 if scored else 10, color=color,
+                    fontweight="bold" if scored else "normal", fontstyle="italic" if voluntary[i, j] else "normal")
+    ax.set_xlim(0, len(columns))
+    ax.set_ylim(len(rows), 0)
+    ax.set_xticks(np.arange(len(columns)) + 0.5, columns, fontsize=9)
+    for label, (_, side) in zip(ax.get_xticklabels(), MATRIX_COLUMNS):
+        label.set_color(SIDE_COLORS[side])
+    ylabels = []
+    for label, _, kinds in MATRIX_ROWS:
+        n = sum(counts.get(k, 0) for k in kinds)
+        ylabels.append(f"{label}  (n={n})")
+    ax.set_yticks(np.arange(len(rows)) + 0.5, ylabels, fontsize=9)
+    ax.xaxis.tick_top()
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.axhline(3, color="#444444", linewidth=1.2)
+    ax.set_ylabel("provoking (voluntary) movement", fontsize=9)
+    ax.set_title("Involuntary movement (%) by responding region and side", fontsize=10, pad=34)
+    fig.text(0.01, 0.01, "eye: closure in % of its rest aperture; mouth: corner excursion in % of the eye distance; "
+             "both at the provoking movement's peaks.\n"
+             "-: not measurable (no such movement, or too little data).  Bold rows are the scored values.",
+             fontsize=8, color="#555555")
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
+# --- all ---------------------------------------------------------------------------
+
+def save_figures(analysis: "Analysis", folder: str | Path, deidentify: bool = False,
+                 notes: dict[str, str] | None = None) -> dict[str, Path]:
+    """Write every figure as a PNG into ``folder``; returns ``{name: path}``.
+
+    A figure that cannot be drawn (the key frames when the video is gone)
+    is skipped; its reason goes into ``notes[name]`` for the HTML report.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    makers = {"timeseries": plot_timeseries, "xcorr": plot_xcorr, "scatter": plot_scatter,
+              "keyframes": lambda a: plot_keyframes(a, deidentify=deidentify), "summary_matrix": plot_summary_matrix}
+    paths: dict[str, Path] = {}
+    for name, make in makers.items():
+        try:
+            fig = make(analysis)
+        except FigureUnavailable as exc:
+            if notes is not None:
+                notes[name] = str(exc)
+            continue
+        try:
+            path = folder / f"{name}.png"
+            fig.savefig(path, dpi=DPI, facecolor="white")
+            paths[name] = path
+        finally:
+            plt.close(fig)
+    return paths

@@ -1,0 +1,275 @@
+"""The self-contained, print-friendly HTML report.
+
+Everything is in one file: figures are embedded as base64 ``data:`` URIs, the
+CSS is inline and uses the system's fonts, and nothing is fetched from the
+network. Every number printed comes from the report.json dict (rounded for
+reading), so the page and report.json never disagree; a value that is null
+is printed as "not measurable" with the reason from the warnings.
+"""
+from __future__ import annotations
+
+import base64
+import html as _html
+from pathlib import Path
+
+from .figures import DIRECTION_TITLES, SIDE_COLORS
+from .text import DIRECTION_TEXT, direction_line
+
+FIGURES = (  # name, title, caption
+    ("summary_matrix", "At a glance",
+     "Involuntary movement of each region and side during each voluntary movement; grey cells are the voluntary "
+     "movement itself. The bold rows are the values scored above."),
+    ("timeseries", "Signals over time",
+     "Eye closure and mouth-corner excursion of each side, with the events found shaded by kind."),
+    ("keyframes", "Key frames",
+     "Rest, peak smile and peak eye closure, with the eye and mouth landmarks. The subject's right (R) is on "
+     "the image's left."),
+    ("xcorr", "Time-locking",
+     "Correlation of each side's involuntary responder with the voluntary driver at each lag. Synkinesis is "
+     "time-locked: a high peak near zero lag."),
+    ("scatter", "Driver and responder",
+     "Involuntary responder against voluntary driver inside the event windows; the line's slope is the gain."),
+)
+
+CSS = """
+:root { --right: %(right)s; --left: %(left)s; --ink: #1b1b1b; --muted: #5f6368; --line: #dadce0; }
+* { box-sizing: border-box; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+       color: var(--ink); max-width: 1040px; margin: 0 auto; padding: 24px 28px 48px; line-height: 1.45;
+       background: #ffffff; font-size: 15px; }
+h1 { font-size: 24px; margin: 0 0 4px; }
+h2 { font-size: 18px; margin: 28px 0 8px; border-bottom: 1px solid var(--line); padding-bottom: 4px; }
+h3 { font-size: 15px; margin: 16px 0 6px; }
+.meta { color: var(--muted); font-size: 13px; }
+table { border-collapse: collapse; font-size: 14px; margin: 6px 0; }
+th, td { text-align: left; padding: 4px 12px 4px 0; vertical-align: top; border-bottom: 1px solid #f0f0f0; }
+th { font-weight: 600; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.meta td, .meta th { border: none; padding: 1px 14px 1px 0; }
+code, .hash { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 12px; word-break: break-all; }
+.result { font-size: 17px; padding: 10px 14px; margin: 8px 0; border-left: 6px solid #9aa0a6; background: #f8f9fa; }
+.result.g0 { border-left-color: #34a853; } .result.g1 { border-left-color: #fbbc04; }
+.result.g2 { border-left-color: #f29900; } .result.g3 { border-left-color: #d93025; }
+.result.null { border-left-color: #9aa0a6; color: var(--muted); }
+.right { color: var(--right); font-weight: 600; } .left { color: var(--left); font-weight: 600; }
+.na { color: var(--muted); font-style: italic; }
+.warn { background: #fef7e0; border: 1px solid #f9e3a3; padding: 8px 12px; border-radius: 4px; }
+.warn ul { margin: 4px 0; padding-left: 20px; }
+.qc { display: flex; flex-wrap: wrap; gap: 8px 36px; }
+figure { margin: 18px 0; page-break-inside: avoid; break-inside: avoid; }
+figure img { max-width: 100%%; height: auto; border: 1px solid #eeeeee; }
+figcaption { color: var(--muted); font-size: 13px; }
+.note { color: var(--muted); font-size: 13px; }
+.methods { font-size: 13px; color: #3c4043; }
+@media print {
+  body { max-width: none; padding: 0; font-size: 11pt; }
+  h2 { break-after: avoid; page-break-after: avoid; }
+  .result { background: none; }
+  details { display: block; } details > summary { display: none; }
+  a { color: inherit; text-decoration: none; }
+  @page { margin: 14mm; }
+}
+""" % {"right": SIDE_COLORS["right"], "left": SIDE_COLORS["left"]}
+
+
+def esc(x) -> str:
+    return _html.escape(str(x), quote=True)
+
+
+def _na(reason: str | None = None) -> str:
+    title = f' title="{esc(reason)}"' if reason else ""
+    return f'<span class="na"{title}>not measurable</span>'
+
+
+def _fmt(x, spec: str, scale: float = 1.0, unit: str = "", reason: str | None = None) -> str:
+    if x is None:
+        return _na(reason)
+    return esc(format(scale * x, spec) + unit)
+
+
+def _side(side: str) -> str:
+    return f'<span class="{side}">{side.upper()}</span>'
+
+
+def _direction_reason(report: dict, direction: str) -> str:
+    label = DIRECTION_TEXT[direction][0]
+    for w in report.get("warnings", []):
+        if w.lower().startswith(label.lower() + ":"):
+            return w[len(label) + 1:].strip().removesuffix("; scores are null")
+    return "too little data"
+
+
+def _eface_reason(report: dict) -> str:
+    for w in report.get("warnings", []):
+        if "eface" in w.lower():
+            return w
+    return _direction_reason(report, "oral_ocular")
+
+
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def _header(report: dict, deidentify: bool) -> str:
+    video = report.get("video", {})
+    name = "(withheld: de-identified report)" if deidentify else Path(str(video.get("path", ""))).name
+    created = str(report.get("created", "")).replace("T", " ").replace("+00:00", " UTC")
+    rows = [
+        ("Video", esc(name)),
+        ("Analysed", esc(created) if created else _na()),
+        ("Duration", _fmt(video.get("duration_s"), ".1f", unit=" s")
+         + (f' &middot; {esc(video["frames"])} frames' if video.get("frames") is not None else "")
+         + (f' &middot; {_fmt(video.get("fps"), "g")} frames/s' if video.get("fps") else "")),
+        ("Frame size", f'{esc(video.get("width"))} &times; {esc(video.get("height"))} px'
+         if video.get("width") else _na()),
+        ('<span title="SHA-256 of the video file">Checksum</span>', f'<span class="hash">{esc(video.get("sha256", ""))}</span>'),
+        ("synkan", esc(report.get("synkan_version", "")) + " &middot; eye laterality: "
+         + esc(report.get("qc", {}).get("laterality") or report.get("settings", {}).get("laterality", ""))),
+    ]
+    body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+    return f'<h1>Facial synkinesis report</h1>\n<table class="meta">{body}</table>'
+
+
+def _results(report: dict) -> str:
+    scores = report.get("scores", {})
+    out = ["<h2>Result</h2>"]
+    for direction in DIRECTION_TEXT:
+        entry = scores.get(direction)
+        if entry is None:
+            continue
+        if entry.get("grade") is None or entry.get("affected_side") is None:
+            label = DIRECTION_TEXT[direction][0]
+            out.append(f'<div class="result null">{esc(label)} synkinesis: not measurable '
+                       f'({esc(_direction_reason(report, direction))})</div>')
+            continue
+        line = esc(direction_line(direction, entry))
+        side = entry["affected_side"]
+        line = line.replace(side.upper(), _side(side), 1)
+        out.append(f'<div class="result g{int(entry["grade"])}">{line}</div>')
+    eface = scores.get("eface_ocular_synkinesis")
+    value = _na() + f" ({esc(_eface_reason(report))})" if eface is None else f"<b>{eface:.0f}</b>"
+    out.append(f'<p>eFACE-style ocular synkinesis: {value} <span class="note">(higher is better; the '
+               "scale's maximum means no synkinesis)</span></p>")
+    return "\n".join(out)
+
+
+def _details(report: dict) -> str:
+    scores = report.get("scores", {})
+    head = ("<tr><th>Direction</th><th>Side</th><th>Involuntary movement</th><th>Correlation r</th>"
+            "<th>Lag</th><th>Gain</th><th>Events used</th></tr>")
+    rows = []
+    for direction, (label, _, _, unit) in DIRECTION_TEXT.items():
+        entry = scores.get(direction)
+        if entry is None:
+            continue
+        reason = _direction_reason(report, direction)
+        for k, side in enumerate(("right", "left")):
+            s = entry.get(side, {})
+            first = f'<td rowspan="2">{esc(label)}</td>' if k == 0 else ""
+            rows.append(
+                f"<tr>{first}<td class='{side}'>subject's {side}</td>"
+                f"<td class='num'>{_fmt(s.get('involuntary_pct'), '.0f', unit=unit, reason=reason)}</td>"
+                f"<td class='num'>{_fmt(s.get('r'), '.2f', reason=reason)}</td>"
+                f"<td class='num'>{_fmt(s.get('lag_s'), '.0f', 1000, ' ms', reason=reason)}</td>"
+                f"<td class='num'>{_fmt(s.get('gain'), '.2f', reason=reason)}</td>"
+                f"<td class='num'>{esc(s.get('n_events', 0))}</td></tr>")
+        asym = entry.get("asymmetry_pp")
+        rows.append(f"<tr><td></td><td colspan='6' class='note'>side difference: "
+                    f"{_fmt(asym, '.0f', unit=' percentage points', reason=reason)}"
+                    + (f"; grade {esc(entry['grade'])} ({esc(entry.get('grade_name'))})" if entry.get("grade") is not None else "")
+                    + "</td></tr>")
+    return "<h2>Measurements</h2>\n<table>" + head + "".join(rows) + "</table>"
+
+
+def _qc(report: dict) -> str:
+    qc = report.get("qc", {})
+    events = qc.get("events", {})
+    face = qc.get("face_fraction")
+    rotation = ", ".join(f"{name} {_fmt(qc.get(f'max_abs_{name}_deg'), '.1f', unit='°')}" for name in ("yaw", "pitch", "roll"))
+    items = [
+        ("Face found", _fmt(face, ".0f", 100, "% of frames") if face is not None else _na()),
+        ("Head rotation (largest, from rest)", rotation),
+        ("Frames with too much rotation (left out)", esc(qc.get("frames_large_rotation", 0))),
+        ("Events found", ", ".join(f"{esc(v)} {esc(k.replace('_', ' '))}" for k, v in events.items()) or "none"),
+    ]
+    if qc.get("frames_without_face"):
+        items.insert(1, ("Frames without a face", esc(qc["frames_without_face"])))
+    table = "<table>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in items) + "</table>"
+    warnings = report.get("warnings", [])
+    warn = ('<div class="warn"><b>Warnings</b><ul>' + "".join(f"<li>{esc(w)}</li>" for w in warnings) + "</ul></div>"
+            if warnings else '<p class="note">No warnings.</p>')
+    return f"<h2>Quality control</h2>\n{table}\n{warn}"
+
+
+def _figures(pngs: dict[str, Path], notes: dict[str, str]) -> str:
+    out = ["<h2>Figures</h2>",
+           f'<p class="note">Colours: <span class="right">subject\'s right</span>, <span class="left">subject\'s left</span>, '
+           "in every figure. Sides are the subject's own, never the image's.</p>"]
+    for name, title, caption in FIGURES:
+        if name in pngs:
+            out.append(f'<figure id="fig-{name}"><h3>{esc(title)}</h3>'
+                       f'<img src="{_data_uri(pngs[name])}" alt="{esc(title)}">'
+                       f"<figcaption>{esc(caption)}</figcaption></figure>")
+        elif name in notes:
+            out.append(f'<figure id="fig-{name}"><h3>{esc(title)}</h3><p class="note">{esc(notes[name])}</p></figure>')
+    for name, path in pngs.items():  # figures added later by others still show
+        if name not in {n for n, _, _ in FIGURES}:
+            out.append(f'<figure id="fig-{esc(name)}"><img src="{_data_uri(path)}" alt="{esc(name)}"></figure>')
+    return "\n".join(out)
+
+
+def _events(report: dict) -> str:
+    events = report.get("events", [])
+    if not events:
+        return ""
+    rows = "".join(
+        f"<tr><td>{esc(str(e.get('kind', '')).replace('_', ' '))}</td><td class='num'>{_fmt(e.get('start_s'), '.2f')}</td>"
+        f"<td class='num'>{_fmt(e.get('end_s'), '.2f')}</td><td>{esc(e.get('source', ''))}</td></tr>" for e in events)
+    return ("<details><summary>Events (start and end, seconds)</summary><table><tr><th>Kind</th><th>Start (s)</th>"
+            f"<th>End (s)</th><th>Found by</th></tr>{rows}</table></details>")
+
+
+METHODS = (
+    "<h2>Methods and limits</h2><div class='methods'><p>Face landmarks were tracked in every frame with MediaPipe "
+    "FaceLandmarker. Head pose was removed by aligning stable landmarks (forehead, nose bridge, temples) to the "
+    "video's rest shape. Eye closure is one minus the eye aspect ratio relative to rest; mouth-corner excursion is "
+    "the corner's movement from rest in units of the distance between the eyes. Voluntary movements (smiles, "
+    "puckers, blinks and eye closures) were found automatically or taken from the user's protocol. For each "
+    "direction the involuntary region's movement on each side is measured at the voluntary movement's peaks and "
+    "cross-correlated with it; the side difference and the correlation give the grade.</p>"
+    "<p><b>The grades are heuristic and not clinically validated; this report is not a diagnosis.</b> Healthy "
+    "people narrow both eyes in a genuine smile, so only the difference between the sides is graded. Landmark "
+    "trackers smooth one-sided eye movement towards symmetry, which understates side differences. Sides are the "
+    "subject's anatomical sides. Interpret together with a clinical examination.</p></div>"
+)
+
+
+def render_html(report: dict, pngs: dict[str, Path], notes: dict[str, str] | None = None, deidentify: bool = False) -> str:
+    """Render the report as one self-contained HTML page.
+
+    Parameters
+    ----------
+    report : dict
+        The report.json contract (``Analysis.report``).
+    pngs : dict of Path
+        Figures by name (from :func:`synkan.report.figures.save_figures`), embedded as data URIs.
+    notes : dict of str, optional
+        Why a figure is missing, by name.
+    deidentify : bool
+        Leave the video's file name out of the page.
+
+    Returns
+    -------
+    str
+    """
+    name = "" if deidentify else Path(str(report.get("video", {}).get("path", ""))).name
+    title = f"synkan report{' - ' + name if name else ''}"
+    parts = [_header(report, deidentify), _results(report), _qc(report), _details(report),
+             _figures(pngs, notes or {}), _events(report), METHODS]
+    body = "\n".join(parts)
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
+
+
+__all__ = ["render_html", "DIRECTION_TITLES"]

@@ -1,0 +1,257 @@
+"""Accuracy validation on generated ground-truth videos (the ``synkan validate`` command).
+
+Laterality part: one-sided eye narrowings of known size on each side,
+controls and symmetric narrowings are rendered with :mod:`synkan.synth`,
+tracked once in mirror mode (which also runs the plain pass), and read with
+both estimators (``eye_closure_plain_*`` and ``eye_closure_mirror_*``):
+
+* **leakage**: reading on the untouched eye / reading on the affected eye;
+* **recovered**: reading on the affected eye / true narrowing;
+* **|R-L|**: the side difference, which must be small for controls and
+  symmetric narrowings and large for one-sided ones.
+
+Readings are medians over the narrowing's plateau, against the case's
+known rest segment.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import Settings
+from .synth import Action, Case, narrow_case, render_case
+
+AMPLITUDES = (0.2, 0.35, 0.5, 0.7)
+SYMMETRIC_AMPLITUDES = (0.35, 0.7)
+CONTROL_SEEDS = (0, 1)
+REST_END_S = 0.45  # every laterality case rests for its first 0.5 s
+ONSET_S, RAMP_S = 0.5, 0.15  # narrowing starts at 0.5 s and ramps over 0.15 s (synth RAMP_S)
+
+
+def laterality_cases(sizes: tuple[float, ...] = AMPLITUDES, symmetric: tuple[float, ...] = SYMMETRIC_AMPLITUDES,
+                     controls: tuple[int, ...] = CONTROL_SEEDS, duration_s: float = 3.0, size: int = 512) -> list[Case]:
+    """The cases: one-sided narrowing of each size on each side, symmetric narrowings, controls."""
+    cases = [narrow_case(f"narrow_{side}_{a:.2f}", side, a, duration_s=duration_s, seed=i, size=size)
+             for i, a in enumerate(sizes) for side in ("right", "left")]
+    cases += [Case(name=f"narrow_both_{a:.2f}", duration_s=duration_s, seed=10 + i, size=size,
+                   timeline=(Action("narrow", ONSET_S, duration_s - 0.5, a, "both"),)) for i, a in enumerate(symmetric)]
+    cases += [Case(name=f"control_{s}", duration_s=duration_s, seed=20 + s, size=size) for s in controls]
+    return cases
+
+
+def _render(case: Case, outdir: Path) -> Path:
+    """Render ``case`` unless an identical rendering is already there."""
+    video, meta = outdir / f"{case.name}.mp4", outdir / f"{case.name}.json"
+    if video.exists() and meta.exists():
+        try:
+            if json.loads(meta.read_text())["case"] == case.to_dict():
+                return video
+        except (ValueError, KeyError):
+            pass
+    return render_case(case, outdir)["video"]
+
+
+def measure_case(case: Case, video: str | Path, landmarkers=None) -> list[dict]:
+    """Plain and mirror readings of one laterality case (two rows: one per mode)."""
+    from .analysis import signals, track
+
+    from .tracking import Track
+
+    cached = Path(video).with_suffix(".track.npz")
+    if cached.exists() and cached.stat().st_mtime >= Path(video).stat().st_mtime:
+        tr = Track.load(cached)
+    else:
+        tr = track(video, Settings(laterality="mirror"), landmarkers=landmarkers)
+        tr.save(cached)
+    sig = signals(tr, laterality="mirror", rest_s=(0.0, REST_END_S))
+    t = sig.t
+    plateau = (t >= ONSET_S + RAMP_S) & (t <= case.duration_s - 0.5 - RAMP_S)
+    truth = {"right": 0.0, "left": 0.0}
+    for a in case.timeline:
+        for side in (("right", "left") if a.side == "both" else (a.side,)):
+            truth[side] = max(truth[side], a.amplitude)
+    one_sided = [s for s, v in truth.items() if v > 0]
+    kind = "control" if not one_sided else ("symmetric" if len(one_sided) == 2 else "one-sided")
+    rows = []
+    for mode in ("plain", "mirror"):
+        r = float(np.nanmedian(sig[f"eye_closure_{mode}_r"][plateau]))
+        l_ = float(np.nanmedian(sig[f"eye_closure_{mode}_l"][plateau]))
+        diff = sig[f"eye_closure_{mode}_r"][plateau] - sig[f"eye_closure_{mode}_l"][plateau]
+        row = {"case": case.name, "kind": kind, "mode": mode, "true_r": truth["right"], "true_l": truth["left"],
+               "read_r": r, "read_l": l_, "abs_r_minus_l": abs(float(np.nanmedian(diff))),
+               "abs_r_minus_l_p95": float(np.nanpercentile(np.abs(diff), 95)),
+               "leakage": np.nan, "recovered": np.nan,
+               "mirror_fraction": float(sig.data["mirror_used"][plateau].mean()) if mode == "mirror" else 0.0}
+        if kind == "one-sided":
+            hit = one_sided[0]
+            aff, other = (r, l_) if hit == "right" else (l_, r)
+            row.update(leakage=other / aff if aff > 0 else np.nan, recovered=aff / truth[hit])
+        elif kind == "symmetric":
+            row.update(recovered=(r + l_) / 2 / truth["right"])
+        rows.append(row)
+    return rows
+
+
+def laterality_table(outdir: str | Path, sizes: tuple[float, ...] = AMPLITUDES,
+                     symmetric: tuple[float, ...] = SYMMETRIC_AMPLITUDES, controls: tuple[int, ...] = CONTROL_SEEDS,
+                     duration_s: float = 3.0) -> pd.DataFrame:
+    """Render (or reuse) the laterality cases in ``outdir`` and measure them, plain vs mirror.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per case and mode: true and read closure per side, |R-L|
+        (median and 95th percentile over the plateau), leakage, recovered.
+    """
+    from .models import resolve_model
+    from .tracking import Landmarker
+
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    model = resolve_model()
+    landmarkers = [Landmarker(model) for _ in range(3)]
+    rows = []
+    try:
+        for case in laterality_cases(sizes, symmetric, controls, duration_s):
+            rows += measure_case(case, _render(case, out), landmarkers)
+    finally:
+        for lm in landmarkers:
+            lm.close()
+    return pd.DataFrame(rows)
+
+
+def laterality_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per mode: mean leakage and recovery of one-sided cases, worst control |R-L|, separation."""
+    out = []
+    for mode, g in table.groupby("mode", sort=False):
+        one = g[g.kind == "one-sided"]
+        big = one[np.maximum(one.true_r, one.true_l) >= 0.35]
+        ctrl = g[g.kind.isin(["control", "symmetric"])]
+        out.append({"mode": mode, "leakage_mean": one.leakage.mean(), "recovered_mean": one.recovered.mean(),
+                    "control_max_abs_r_minus_l": ctrl.abs_r_minus_l.max(),
+                    "one_sided_min_abs_r_minus_l (>=0.35)": big.abs_r_minus_l.min(),
+                    "separated": bool(big.abs_r_minus_l.min() > ctrl.abs_r_minus_l.max())})
+    return pd.DataFrame(out)
+
+
+def laterality_markdown(table: pd.DataFrame) -> str:
+    """The README table: one row per case, plain and mirror side by side."""
+    wide = table.pivot(index="case", columns="mode")
+    order = list(dict.fromkeys(table.case))
+    lines = ["| case | truth R / L | plain R / L | mirror R / L | plain leakage | mirror leakage | "
+             "plain recovered | mirror recovered | plain abs(R-L) | mirror abs(R-L) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    f = lambda v: "" if not np.isfinite(v) else f"{v:.2f}"  # noqa: E731
+    for case in order:
+        w = wide.loc[case]
+        lines.append(f"| {case} | {w[('true_r', 'plain')]:.2f} / {w[('true_l', 'plain')]:.2f} "
+                     f"| {w[('read_r', 'plain')]:.2f} / {w[('read_l', 'plain')]:.2f} "
+                     f"| {w[('read_r', 'mirror')]:.2f} / {w[('read_l', 'mirror')]:.2f} "
+                     f"| {f(w[('leakage', 'plain')])} | {f(w[('leakage', 'mirror')])} "
+                     f"| {f(w[('recovered', 'plain')])} | {f(w[('recovered', 'mirror')])} "
+                     f"| {w[('abs_r_minus_l', 'plain')]:.3f} | {w[('abs_r_minus_l', 'mirror')]:.3f} |")
+    summary = laterality_summary(table)
+    lines += ["", "| mode | mean leakage | mean recovered | worst control / symmetric abs(R-L) | "
+              "smallest one-sided (>=0.35) abs(R-L) | separated |", "|---|---|---|---|---|---|"]
+    for _, s in summary.iterrows():
+        lines.append(f"| {s['mode']} | {s.leakage_mean:.2f} | {s.recovered_mean:.2f} | {s.control_max_abs_r_minus_l:.3f} "
+                     f"| {s['one_sided_min_abs_r_minus_l (>=0.35)']:.3f} | {'yes' if s.separated else 'no'} |")
+    return "\n".join(lines)
+
+
+def run_validation(output: str | Path, laterality: str = "mirror", quick: bool = False) -> str:
+    """The ``synkan validate`` command: write the validation tables into ``output``; return them as markdown.
+
+    ``quick`` measures fewer, shorter cases. The laterality table always
+    reports both estimators (one mirror-mode track gives both), whatever
+    ``laterality``.
+    """
+    out = Path(output)
+    kwargs = dict(sizes=(0.35, 0.7), symmetric=(0.5,), controls=(0,), duration_s=2.0) if quick else {}
+    table = laterality_table(out / "laterality", **kwargs)
+    table.to_csv(out / "laterality.csv", index=False, float_format="%.4f")
+    text = "## Laterality (one-sided eye narrowing), plain vs mirror\n\n" + laterality_markdown(table)
+    (out / "laterality.md").write_text(text + "\n")
+    return text
+
+
+# --- Coupling sweep: truth vs measured scores on standard-protocol cases -----------
+
+K_OO_SWEEP = (0.0, 0.2, 0.4, 0.6)
+EVENT_TOLERANCE_S = 0.15  # a detected event matches a true one if start and end are this close
+
+
+def coupling_cases(quick: bool = False, size: int = 320) -> list[Case]:
+    """Controls, a bilateral Duchenne smile, a k_oo sweep on both sides, ocular-oral cases and a delayed case."""
+    from .synth import standard_case
+
+    duration = 8.0 if quick else 10.0
+    kw = dict(duration_s=duration, size=size, pucker=False)
+    cases = [standard_case("control", "control", seed=1, **kw), standard_case("duchenne", "duchenne", seed=2, **kw)]
+    for side in ("left", "right"):
+        ks = [k for k in K_OO_SWEEP if k > 0 and (side == "left" or not quick or k == max(K_OO_SWEEP))]
+        cases += [standard_case(f"oo_{side}_{k:.1f}", "oral_ocular", side=side, k_oo=k, seed=3 + i, **kw) for i, k in enumerate(ks)]
+    cases += [standard_case("ocul_right_0.5", "ocular_oral", side="right", k_ocul=0.5, seed=9, **kw),
+              standard_case("oo_left_0.6_lag100ms", "oral_ocular", side="left", k_oo=0.6, lag_s=0.1, seed=11, **kw)]
+    if not quick:
+        cases += [standard_case("ocul_left_0.5", "ocular_oral", side="left", k_ocul=0.5, seed=10, **kw)]
+    return cases
+
+
+def match_events(true_events: list[dict], found: pd.DataFrame, tolerance_s: float = EVENT_TOLERANCE_S) -> tuple[int, int]:
+    """How many true voluntary events were found (same kind, start and end within tolerance), of how many."""
+    kinds = ("blink", "eye_closure", "smile", "pucker")
+    truth = [e for e in true_events if e["kind"] in kinds]
+    hits = 0
+    for e in truth:
+        same = found[found["kind"] == e["kind"]]
+        if ((same["start_s"] - e["start_s"]).abs().le(tolerance_s) & (same["end_s"] - e["end_s"]).abs().le(tolerance_s)).any():
+            hits += 1
+    return hits, len(truth)
+
+
+def evaluate_case(case: Case, outdir: str | Path, laterality: str = "mirror", landmarkers=None) -> dict:
+    """Render (or reuse) a case, analyse it, and compare with its truth: one table row."""
+    from .analysis import analyze
+
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    video = _render(case, outdir)
+    truth = json.loads(video.with_suffix(".json").read_text())
+    result = analyze(video, Settings(laterality=laterality), landmarkers=landmarkers)
+    scores = result.scores.scores
+    hits, n_true = match_events(truth["events"], result.events.table)
+    row = {"case": case.name, "true_side": case.affected_side, "k_oo": case.k_oo, "k_ocul": case.k_ocul,
+           "lag_true_s": case.lag_s, "events_found": hits, "events_true": n_true}
+    for direction, short in (("oral_ocular", "oo"), ("ocular_oral", "ocul")):
+        entry = scores[direction]
+        side = entry["affected_side"]
+        row.update({f"{short}_side": side, f"{short}_asym_pp": entry["asymmetry_pp"], f"{short}_grade": entry["grade"],
+                    f"{short}_r": entry[side]["r"] if side else None, f"{short}_lag_s": entry[side]["lag_s"] if side else None})
+    return row
+
+
+def coupling_table(outdir: str | Path, laterality: str = "mirror", quick: bool = False) -> pd.DataFrame:
+    """Evaluate every coupling case; one row per case."""
+    return pd.DataFrame([evaluate_case(c, outdir, laterality) for c in coupling_cases(quick)])
+
+
+def coupling_summary(table: pd.DataFrame) -> dict:
+    """Side accuracy (cases with coupling >= 0.4), k_oo vs asymmetry rank correlation, event recall, control grades."""
+    from scipy.stats import spearmanr
+
+    strong = table[(table["k_oo"] >= 0.4) | (table["k_ocul"] >= 0.4)]
+    correct = [(r.oo_side if r.k_oo >= 0.4 else r.ocul_side) == r.true_side for r in strong.itertuples()]
+    sweep = table[table["case"].str.startswith("oo_left") & ~table["case"].str.contains("lag")]
+    sweep = pd.concat([table[table["case"] == "control"].assign(k_oo=0.0), sweep])
+    asym = [a if s == "left" else -a for a, s in zip(sweep["oo_asym_pp"], sweep["oo_side"])]
+    healthy = table[table["true_side"].isna()]
+    return {
+        "side_accuracy": float(np.mean(correct)) if correct else float("nan"),
+        "spearman_k_oo_vs_asymmetry": float(spearmanr(sweep["k_oo"], asym).statistic) if len(sweep) > 2 else float("nan"),
+        "event_recall": float(table["events_found"].sum() / max(table["events_true"].sum(), 1)),
+        "healthy_max_grade": int(np.nanmax(healthy[["oo_grade", "ocul_grade"]].to_numpy(dtype=float))) if len(healthy) else None,
+    }
