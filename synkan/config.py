@@ -64,15 +64,15 @@ MAX_ABS_PITCH_DEG = 30.0
 MAX_ABS_ROLL_DEG = 25.0
 MIN_FACE_FRACTION = 0.5  # below this share of frames with a face, scores are null
 MIRROR_MAX_ABS_YAW_DEG = 15.0  # mirrored composites of a turned head are implausible
-# A mirrored eye gazes the opposite way: an eye turned sideways makes a cross-
-# or wall-eyed composite, and the landmarker misreads its lids. Frames whose
-# iris centre has moved more than this from its rest position (along the
-# eye's corner axis, in eye widths, either eye) use the plain pass.
-# 0.04 eye widths is ~1.2 mm of iris travel, ~6 deg of eye rotation (eyeball
-# radius ~12 mm, palpebral fissure ~30 mm), i.e. a composite vergence error
-# of ~12 deg. The synthetic gaze sweep (synkan.validate.gaze_sweep) gives a
-# false mirror |R-L| of <= ~0.04 below this and 0.04-0.2 beyond it, against
-# a control tolerance of 0.05; the plain pass stays within 0.06 throughout.
+# A mirrored eye gazes the opposite way: when both eyes turn sideways by c
+# (conjugate gaze, relative to rest), each composite's vergence is off by c
+# (cross- or wall-eyed), and the landmarker misreads its lids. Frames whose
+# conjugate gaze (mean iris-centre shift along the eyes' corner axes, in eye
+# widths) exceeds this use the plain pass. 0.04 eye widths is ~1.2 mm of iris
+# travel, ~6 deg of eye rotation (eyeball radius ~12 mm, palpebral fissure
+# ~30 mm). The synthetic gaze sweep (synkan.validate.gaze_sweep: irises moved
+# on the synth still) gives a false mirror |R-L| of mostly <= 0.04 below this
+# and 0.04-0.2 beyond, against a control tolerance of 0.05; plain <= 0.06.
 MIRROR_MAX_GAZE_EW = 0.04
 # A midline error of 0.2 eye widths moves readings by up to 0.06; frames whose
 # midline landmarks scatter more than this (RMS, eye widths) use the plain pass.
@@ -84,11 +84,14 @@ MIRROR_MAX_RESIDUAL_EW = 0.1
 GRADE_MIN_R = 0.3
 GRADE_MAX_ABS_LAG_S = 0.3  # synkinesis is time-locked: a responder lagging more is not graded
 # Thresholds (>= each -> grade 1 mild, 2 moderate, 3 severe) per direction, in
-# the direction's own unit. Oral-ocular: points of eye closure (100 = shut).
+# the direction's own unit. Oral-ocular: points of eye closure (100 = shut); the
+# mild threshold sits above the largest side difference measured on synthetic
+# controls and strong bilateral (Duchenne) smiles (5 pp, `synkan validate`),
+# inside the healthy spread of smile-induced narrowing (22% +/- 13%).
 # Ocular-oral: points of inter-ocular distance; a full voluntary smile moves
 # the corner about 20-25 IOD-% (measured on real healthy smiles), so the same
 # fractions of a full movement are about a quarter of the eye thresholds.
-GRADE_ASYMMETRY_PP = {"oral_ocular": (5.0, 12.0, 25.0), "ocular_oral": (1.5, 3.0, 6.0)}
+GRADE_ASYMMETRY_PP = {"oral_ocular": (8.0, 15.0, 30.0), "ocular_oral": (1.5, 3.0, 6.0)}
 GRADE_NAMES = ("none", "mild", "moderate", "severe")
 
 LATERALITY_MODES = ("mirror", "plain")
@@ -181,4 +184,7 @@ class Settings:
         if unknown:
             raise InputError(f"settings file {path}: unknown keys {sorted(unknown)}")
         data.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**data)
+        try:
+            return cls(**data)
+        except InputError as exc:
+            raise InputError(f"settings file {path}: {exc}") from None

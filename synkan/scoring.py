@@ -38,7 +38,7 @@ def grade(asymmetry_pp: float | None, r: float | None, lag_s: float | None = 0.0
 
     Examples
     --------
-    >>> grade(30.0, 0.9), grade(8.0, 0.9), grade(30.0, 0.1), grade(30.0, 0.9, 0.45), grade(None, 0.5)
+    >>> grade(30.0, 0.9), grade(10.0, 0.9), grade(30.0, 0.1), grade(30.0, 0.9, 0.45), grade(None, 0.5)
     (3, 1, 0, 0, None)
     >>> grade(4.0, 0.9, direction="ocular_oral")
     2
@@ -115,6 +115,10 @@ def qc_summary(track: Track, signals: Signals, events: Events) -> dict:
         "rest_frames": signals.info.get("rest_frames"),
         "laterality": signals.info.get("laterality"),
         "mirror_fraction": round(float(signals.info.get("mirror_fraction", 0.0)), 4),
+        # Frames that fell back to the plain pass, by reason (yaw, gaze, no face in a composite, midline fit).
+        "mirror_gate": signals.info.get("mirror_gate", {}),
+        "mirror_midline_residual_median": (None if signals.info.get("mirror_residual_median") is None
+                                           else round(float(signals.info["mirror_residual_median"]), 4)),
         "events": events.counts(),
     }
 

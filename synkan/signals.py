@@ -112,6 +112,12 @@ def euler_deg(rotation: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return yaw, pitch, roll
 
 
+def _finite_median(x: np.ndarray) -> float | None:
+    x = np.asarray(x, float)
+    x = x[np.isfinite(x)]
+    return float(np.median(x)) if len(x) else None
+
+
 def _mp_yaw_deg(matrix: np.ndarray) -> np.ndarray:
     """Yaw of MediaPipe's facial transformation matrices (N, 4, 4), degrees (the tracker's mirror gate)."""
     return np.degrees(np.arcsin(np.clip(-matrix[:, 2, 0].astype(float), -1.0, 1.0)))
@@ -300,12 +306,14 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
     if track.mirror_eyes is not None:
         composites_ok = track.mirror_valid.all(axis=1)
         # Gaze gate: a mirrored eye looks the other way, so when the eyes turn
-        # sideways from their rest position the composite is cross- or
-        # wall-eyed and its lids are misread; those frames use the plain pass.
+        # sideways together from their rest position (conjugate gaze c) both
+        # composites are cross- or wall-eyed (their vergence is off by +/- c)
+        # and their lids are misread; those frames use the plain pass. The
+        # vergence part of the gaze survives mirroring and needs no gate.
         gaze = mirror.gaze_offset(track.landmarks[..., :2].astype(np.float64))
         gaze_dev = gaze - np.nanmedian(gaze[rest], axis=0)
         with np.errstate(invalid="ignore"):
-            gaze_ok = np.nanmax(np.abs(gaze_dev), axis=1) <= MIRROR_MAX_GAZE_EW
+            gaze_ok = np.abs(gaze_dev.mean(axis=1)) <= MIRROR_MAX_GAZE_EW
             residual_ok = track.mirror_residual <= MIRROR_MAX_RESIDUAL_EW
         usable = composites_ok & gaze_ok & residual_ok
         n = len(EYE_R)
@@ -319,7 +327,8 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
             cols[f"eye_closure_mirror_{side}"] = np.where(ok, 1.0 - ear / ear_rest, np.nan)
             extra[f"gaze_dev_{side}"] = gaze_dev[:, k]
         extra["mirror_residual"] = track.mirror_residual.astype(float)
-        mirror_used = usable & np.isfinite(cols["eye_closure_mirror_r"]) & np.isfinite(cols["eye_closure_mirror_l"])
+        mirror_used = (usable & np.isfinite(cols["eye_closure_mirror_r"]) & np.isfinite(cols["eye_closure_mirror_l"])
+                       & (laterality == "mirror"))
         yaw_gated = valid & (np.abs(_mp_yaw_deg(track.pose_matrix)) > MIRROR_MAX_ABS_YAW_DEG)
         gate = {"yaw": int(yaw_gated.sum()),
                 "no_face_in_composite": int((valid & ~yaw_gated & ~composites_ok).sum()),
@@ -345,6 +354,6 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
         "cutoff_hz": settings.cutoff_hz, "laterality": laterality,
         "mirror_fraction": float(mirror_used[valid].mean()) if valid.any() else 0.0,
         "mirror_gate": gate,
-        "mirror_residual_median": float(np.nanmedian(track.mirror_residual[valid])) if track.mirror_residual is not None and valid.any() else None,
+        "mirror_residual_median": _finite_median(track.mirror_residual[valid]) if track.mirror_residual is not None else None,
     }
     return Signals(data, info)

@@ -135,13 +135,18 @@ class Track:
 @contextlib.contextmanager
 def _quiet_stderr():
     """Silence MediaPipe's C++ start-up logging, which writes straight to fd 2."""
+    # MediaPipe writes to file descriptor 2 whatever sys.stderr is (a notebook's
+    # or pytest's stand-in has no usable fileno()), so quiet fd 2 itself.
+    fd = 2
     try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # e.g. a notebook's stderr
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):
+        pass
+    try:
+        saved = os.dup(fd)
+    except OSError:  # no fd 2 at all
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(fd)
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, fd)
@@ -177,16 +182,61 @@ class Landmarker:
         with _quiet_stderr():
             self._landmarker = vision.FaceLandmarker.create_from_options(options)
             self.detect(np.zeros((64, 64, 3), np.uint8), 0.0)  # first inference logs too
+        self._names: tuple[str, ...] = ()
+        self._fast = _fast_result_struct(self._landmarker)
+
+    def _timestamp_ms(self, t_s: float) -> int:
+        ms = self._offset_ms + int(round(t_s * 1000.0))
+        ms = max(ms, self._last_ms + 1)  # duplicate or backwards timestamps in broken files
+        self._last_ms = ms
+        return ms
 
     def detect(self, rgb: np.ndarray, t_s: float):
         """Run the landmarker on one RGB frame at time ``t_s`` (seconds in the current video)."""
         import mediapipe as mp
 
-        ms = self._offset_ms + int(round(t_s * 1000.0))
-        ms = max(ms, self._last_ms + 1)  # duplicate or backwards timestamps in broken files
-        self._last_ms = ms
+        ms = self._timestamp_ms(t_s)
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         return self._landmarker.detect_for_video(image, ms)
+
+    def detect_arrays(self, rgb: np.ndarray, t_s: float) -> "FaceArrays":
+        """As :meth:`detect`, but straight to numpy arrays.
+
+        MediaPipe's Python wrapper turns every one of the 478 landmarks per
+        face into a Python object, which costs about as much per frame as
+        a tenth of the inference itself. When the wrapper's C result struct is
+        reachable (MediaPipe >= 0.10.30's ctypes API), the landmarks are read
+        from it directly; otherwise this falls back to :meth:`detect`.
+        """
+        if self._fast is None:
+            return _face_arrays(self.detect(rgb, t_s))
+        import ctypes
+
+        import mediapipe as mp
+
+        ms = self._timestamp_ms(t_s)
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        lm, result_cls = self._landmarker, self._fast
+        result_c = result_cls()
+        lm._lib.MpFaceLandmarkerDetectForVideo(lm._handle, image._image_ptr, None, ms, ctypes.byref(result_c))
+        try:
+            faces = []
+            for i in range(result_c.face_landmarks_count):
+                pts = result_c.face_landmarks[i]
+                rec = np.ctypeslib.as_array(pts.landmarks, shape=(pts.landmarks_count,))
+                faces.append(np.stack([rec["x"], rec["y"], rec["z"]], axis=1).astype(np.float32, copy=False))
+            shapes = []
+            for i in range(result_c.face_blendshapes_count):
+                cats = result_c.face_blendshapes[i]
+                n = cats.categories_count
+                shapes.append(np.array([cats.categories[j].score for j in range(n)], np.float32))
+                if not self._names and n:
+                    self._names = tuple(cats.categories[j].category_name.decode("utf-8") for j in range(n))
+            matrices = [np.asarray(result_c.facial_transformation_matrixes[i].to_numpy(), np.float32)
+                        for i in range(result_c.facial_transformation_matrixes_count)]
+        finally:
+            lm._lib.MpFaceLandmarkerCloseResult(ctypes.byref(result_c))
+        return FaceArrays(faces, shapes, matrices, self._names)
 
     def reset(self) -> None:
         """Forget the face tracked so far; the next frame starts a new video."""
@@ -201,6 +251,39 @@ class Landmarker:
 
 def _face_array(face) -> np.ndarray:
     return np.array([(p.x, p.y, p.z) for p in face], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class FaceArrays:
+    """One frame's landmarker output as arrays (normalised coordinates)."""
+
+    faces: list  # of (478, 3) float32
+    blendshapes: list  # of (52,) float32, parallel to faces (may be empty)
+    matrices: list  # of (4, 4) float32, parallel to faces (may be empty)
+    names: tuple  # blendshape names ('' until known)
+
+
+def _face_arrays(result) -> FaceArrays:
+    """FaceArrays from MediaPipe's public result objects (the slow, always-available path)."""
+    shapes = result.face_blendshapes or []
+    names = tuple(c.category_name for c in shapes[0]) if shapes else ()
+    return FaceArrays([_face_array(f) for f in result.face_landmarks],
+                      [np.array([c.score for c in s], np.float32) for s in shapes],
+                      [np.asarray(m, np.float32) for m in (result.facial_transformation_matrixes or [])], names)
+
+
+def _fast_result_struct(landmarker):
+    """MediaPipe's C result struct class, if its ctypes API is reachable (else None: use the public path)."""
+    try:
+        from mediapipe.tasks.python.vision import face_landmarker as fl
+
+        cls = fl.MpFaceLandmarkerResultC
+        ok = all(hasattr(landmarker, a) for a in ("_lib", "_handle")) and all(
+            name in dict(cls._fields_) for name in ("face_landmarks", "face_blendshapes", "facial_transformation_matrixes"))
+        np.dtype(dict(cls._fields_)["face_landmarks"]._type_._fields_[0][1]._type_)  # landmark struct -> numpy
+        return cls if ok and os.environ.get("SYNKAN_SLOW_RESULTS") != "1" else None
+    except Exception:  # any change in MediaPipe's internals: use the public API
+        return None
 
 
 def select_face(faces: list[np.ndarray], previous_center: np.ndarray | None) -> int | None:
@@ -228,17 +311,34 @@ def _yaw_deg(matrix: np.ndarray) -> float:
 
 
 class _Arrays:
-    """Growable per-frame storage (lists of small arrays, stacked once at the end)."""
+    """Per-frame columns in preallocated numpy arrays, grown geometrically when needed.
 
-    def __init__(self) -> None:
-        self.rows: dict[str, list] = {}
+    No per-frame Python objects are kept, and the final arrays are the
+    buffers themselves (trimmed in place), so memory is one copy of the
+    data, not a list of small arrays plus their stacked copy.
+    """
+
+    def __init__(self, capacity: int, columns: dict[str, tuple[tuple[int, ...], Any]]) -> None:
+        self.n = 0
+        self.capacity = max(int(capacity), 16)
+        self.columns = {k: np.empty((self.capacity, *shape), dtype) for k, (shape, dtype) in columns.items()}
 
     def add(self, **values: Any) -> None:
+        if self.n == self.capacity:
+            self.capacity = int(self.capacity * 1.5) + 16
+            for k, a in self.columns.items():
+                grown = np.empty((self.capacity, *a.shape[1:]), a.dtype)
+                grown[: self.n] = a[: self.n]
+                self.columns[k] = grown
         for key, value in values.items():
-            self.rows.setdefault(key, []).append(value)
+            self.columns[key][self.n] = value
+        self.n += 1
 
-    def stack(self, key: str, dtype) -> np.ndarray:
-        return np.asarray(self.rows.get(key, []), dtype=dtype)
+    def stack(self, key: str, dtype=None) -> np.ndarray:
+        a = self.columns[key]
+        if len(a) != self.n:
+            a.resize((self.n, *a.shape[1:]), refcheck=False)  # shrinks in place
+        return a
 
 
 def track_video(

@@ -255,3 +255,68 @@ def coupling_summary(table: pd.DataFrame) -> dict:
         "event_recall": float(table["events_found"].sum() / max(table["events_true"].sum(), 1)),
         "healthy_max_grade": int(np.nanmax(healthy[["oo_grade", "ocul_grade"]].to_numpy(dtype=float))) if len(healthy) else None,
     }
+
+
+def gaze_sweep(shifts: tuple[float, ...] = (-0.25, -0.2, -0.15, -0.1, -0.075, -0.05, -0.025, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25),
+               size: int = 512) -> pd.DataFrame:
+    """False side difference from sideways gaze: the evidence behind ``MIRROR_MAX_GAZE_EW``.
+
+    Both irises of the synth still are moved sideways by ``shift`` eye
+    widths (inside the lid opening, tapered at the corners), under three
+    framings (as is; 3 deg roll at 0.85x; -3 deg roll at 1.1x). Per image:
+    the measured conjugate gaze change and |R-L| of the plain and mirror
+    closure against the unshifted image.
+    """
+    import cv2
+    import mediapipe as mp
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    from . import mirror
+    from .config import EYE_L, EYE_R
+    from .models import resolve_model
+    from .signals import eye_aspect_ratio
+    from .synth.face import face_rig
+
+    rig = face_rig(size)
+    still = np.ascontiguousarray(rig.image[:, :, ::-1])
+    options = vision.FaceLandmarkerOptions(base_options=BaseOptions(model_asset_path=str(resolve_model())),
+                                           running_mode=vision.RunningMode.IMAGE, num_faces=1)
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+
+    def shifted(g: float) -> np.ndarray:
+        mx = xs.copy()
+        for side in ("right", "left"):
+            e = rig.eyes[side]
+            cols = np.arange(len(e.upper)) + e.x0
+            open_ = e.lower - e.upper > 0.5
+            lo, hi = cols[np.argmax(open_)], cols[len(cols) - 1 - np.argmax(open_[::-1])]
+            inside = (ys >= np.interp(xs, cols, e.upper) - 1) & (ys <= np.interp(xs, cols, e.lower) + 1) & (xs >= lo) & (xs <= hi)
+            taper = np.clip(np.minimum(xs - lo, hi - xs) / (0.3 * (hi - lo)), 0, 1)
+            mx = np.where(inside, mx - g * (hi - lo) * taper, mx)
+        return cv2.remap(still, mx.astype(np.float32), ys, cv2.INTER_LINEAR)
+
+    rows = []
+    with vision.FaceLandmarker.create_from_options(options) as landmarker:
+        def points(rgb: np.ndarray) -> np.ndarray:
+            faces = landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))).face_landmarks
+            return np.array([(p.x * size, p.y * size) for p in faces[0]])
+
+        for framing, (angle, scale) in {"still": (0.0, 1.0), "roll3_0.85x": (3.0, 0.85), "roll-3_1.1x": (-3.0, 1.1)}.items():
+            warp = cv2.getRotationMatrix2D((size / 2, size / 2), angle, scale)
+            base = None
+            for g in (0.0,) + tuple(shifts):
+                img = cv2.warpAffine(shifted(g), warp, (size, size), borderMode=cv2.BORDER_REFLECT101)
+                xy = points(img)
+                m = mirror.fit_midline(xy)
+                ears = [eye_aspect_ratio(xy[list(EYE_R)]), eye_aspect_ratio(xy[list(EYE_L)])]
+                for side in ("right", "left"):
+                    c = points(mirror.eye_band_composite(img, xy, m, side))
+                    ears.append((eye_aspect_ratio(c[list(EYE_R)]) + eye_aspect_ratio(c[list(EYE_L)])) / 2)
+                gaze = mirror.gaze_offset(xy)
+                if base is None:
+                    base = (np.array(ears), gaze)
+                closure = 1.0 - np.array(ears) / base[0]
+                rows.append({"framing": framing, "shift_ew": g, "conjugate_gaze_ew": float(np.mean(gaze - base[1])),
+                             "plain_abs_r_minus_l": abs(closure[0] - closure[1]),
+                             "mirror_abs_r_minus_l": abs(closure[2] - closure[3])})
+    return pd.DataFrame(rows)

@@ -93,7 +93,7 @@ def test_no_driver_gives_null_with_reason_never_zero():
 
 
 def test_grade_thresholds_monotone():
-    grades = [grade(a, 0.8) for a in (0, 4.9, 5, 11.9, 12, 24.9, 25, 60)]
+    grades = [grade(a, 0.8) for a in (0, 7.9, 8, 14.9, 15, 29.9, 30, 60)]
     assert grades == [0, 0, 1, 1, 2, 2, 3, 3]
     assert grade(60, 0.1) == 0  # not time-locked
     assert grade(60, 0.9, lag_s=0.6) == 0

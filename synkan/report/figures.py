@@ -46,7 +46,7 @@ DIRECTION_TITLES = {"oral_ocular": "Oral-ocular: eye responds to smile / pucker"
                     "ocular_oral": "Ocular-oral: mouth responds to eye closure / blink"}
 DRIVER_LABELS = {"oral_ocular": "mouth movement, both sides (% of eye distance)",
                  "ocular_oral": "eye closure, both eyes (%)"}
-RESPONDER_LABELS = {"oral_ocular": "eye closure (%)", "ocular_oral": "mouth-corner excursion (% of eye distance)"}
+RESPONDER_LABELS = {"oral_ocular": "eye closure (%)", "ocular_oral": "mouth corner (% of eye distance)"}
 FIGURE_NAMES = ("timeseries", "xcorr", "scatter", "keyframes", "summary_matrix")
 DPI = 110
 
@@ -58,6 +58,11 @@ EYE_CONTOUR = {
 LIPS_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
 LIPS_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191)
 MOUTH_CORNER = {"right": 61, "left": 291}
+
+
+def format_gain(gain: float) -> str:
+    """A gain with two decimals, or two significant digits when small (0.0094, not 0.01)."""
+    return f"{gain:.2f}" if abs(gain) >= 0.1 or gain == 0 else f"{gain:.2g}"
 
 
 def _style(ax) -> None:
@@ -201,7 +206,7 @@ def plot_scatter(analysis: "Analysis") -> Figure:
                 xs = np.linspace(x.min(), x.max(), 2)
                 ys = y.mean() + sc.gain * (xs - x.mean())
                 ax.plot(100 * xs, 100 * ys, color=SIDE_COLORS[side], linewidth=2)
-                ax.text(0.03, 0.95 - 0.08 * k, f"{SIDE_LABELS[side]}: gain {sc.gain:.2f}", transform=ax.transAxes,
+                ax.text(0.03, 0.95 - 0.08 * k, f"{SIDE_LABELS[side]}: gain {format_gain(sc.gain)}", transform=ax.transAxes,
                         fontsize=8.5, color=SIDE_COLORS[side], va="top")
         if not plotted:
             _note(ax, f"not measurable:\n{_reason(analysis, direction)}")

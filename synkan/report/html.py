@@ -12,7 +12,7 @@ import base64
 import html as _html
 from pathlib import Path
 
-from .figures import DIRECTION_TITLES, SIDE_COLORS
+from .figures import SIDE_COLORS, format_gain
 from .text import DIRECTION_TEXT, direction_line
 
 FIGURES = (  # name, title, caption
@@ -171,7 +171,7 @@ def _details(report: dict) -> str:
                 f"<td class='num'>{_fmt(s.get('involuntary_pct'), '.0f', unit=unit, reason=reason)}</td>"
                 f"<td class='num'>{_fmt(s.get('r'), '.2f', reason=reason)}</td>"
                 f"<td class='num'>{_fmt(s.get('lag_s'), '.0f', 1000, ' ms', reason=reason)}</td>"
-                f"<td class='num'>{_fmt(s.get('gain'), '.2f', reason=reason)}</td>"
+                f"<td class='num'>{_na(reason) if s.get('gain') is None else esc(format_gain(s['gain']))}</td>"
                 f"<td class='num'>{esc(s.get('n_events', 0))}</td></tr>")
         asym = entry.get("asymmetry_pp")
         rows.append(f"<tr><td></td><td colspan='6' class='note'>side difference: "
@@ -272,4 +272,4 @@ def render_html(report: dict, pngs: dict[str, Path], notes: dict[str, str] | Non
             f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
 
 
-__all__ = ["render_html", "DIRECTION_TITLES"]
+__all__ = ["render_html"]

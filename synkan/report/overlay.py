@@ -36,25 +36,32 @@ def _bgr(hex_color: str) -> tuple[int, int, int]:
 COLORS = {side: _bgr(c) for side, c in SIDE_COLORS.items()}
 
 
-def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, color, thickness: int = 1) -> None:
-    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness + 2, cv2.LINE_AA)
-    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, color, thickness, cv2.LINE_AA)
+def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, color, thickness: int = 1) -> int:
+    """Text on a dark box (readable on any background); returns its width."""
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    x, y = org
+    pad = max(2, int(round(3 * scale)))
+    cv2.rectangle(img, (x - pad, y - th - pad), (x + tw + pad, y + base), (25, 25, 25), -1)
+    cv2.putText(img, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, color, thickness, cv2.LINE_AA)
+    return tw
 
 
 def _bar(img: np.ndarray, x: int, y_top: int, y_bottom: int, width: int, fraction: float, color, label: str,
-         value: str, s: float) -> None:
+         value: str, fs: float) -> None:
     cv2.rectangle(img, (x, y_top), (x + width, y_bottom), (40, 40, 40), -1)
     if np.isfinite(fraction):
         top = int(round(y_bottom - np.clip(fraction, 0, 1) * (y_bottom - y_top)))
         cv2.rectangle(img, (x, top), (x + width, y_bottom), color, -1)
     cv2.rectangle(img, (x, y_top), (x + width, y_bottom), (220, 220, 220), 1)
-    _text(img, label, (x, y_bottom + int(14 * s)), 0.38 * s, (255, 255, 255))
-    _text(img, value, (x, y_top - int(5 * s)), 0.38 * s, (255, 255, 255))
+    for text, y in ((label, y_bottom + int(22 * fs)), (value, y_top - int(8 * fs))):
+        (tw, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, fs, 1)
+        _text(img, text, (x + width // 2 - tw // 2, y), fs, (255, 255, 255))
 
 
 def _draw(img: np.ndarray, xy: np.ndarray | None, values: dict[str, float], scales: dict[str, float], label: str) -> None:
     h, w = img.shape[:2]
     s = max(h, w) / 640
+    fs = max(0.45, 0.5 * s)  # font scale: never below readable
     thick = max(1, int(round(1.5 * s)))
     if xy is not None:
         for side in ("right", "left"):
@@ -66,24 +73,24 @@ def _draw(img: np.ndarray, xy: np.ndarray | None, values: dict[str, float], scal
         for side in ("right", "left"):
             c = tuple(int(v) for v in np.round(xy[MOUTH_CORNER[side]]))
             cv2.circle(img, c, max(3, int(4 * s)), COLORS[side], -1, cv2.LINE_AA)
-    bw, gap, margin = int(14 * s), int(34 * s), int(22 * s)
-    y_top, y_bottom = int(0.30 * h), int(0.30 * h + min(0.5 * h, 200 * s))
+    bw, gap, margin = int(16 * fs / 0.5), int(44 * fs / 0.5), int(26 * fs / 0.5)
+    y_top, y_bottom = int(0.28 * h), int(0.28 * h + min(0.45 * h, 220 * s))
     # The subject's right is image-left: its bars go on the left edge.
-    for side, x0 in (("right", margin), ("left", w - margin - 2 * bw - gap + bw)):
+    for side, x0 in (("right", margin), ("left", w - margin - gap - bw)):
         tag = "R" if side == "right" else "L"
         eye, mouth = values[f"eye_{side}"], values[f"mouth_{side}"]
         _bar(img, x0, y_top, y_bottom, bw, eye / scales["eye"], COLORS[side], f"{tag} eye",
-             f"{100 * eye:.0f}%" if np.isfinite(eye) else "-", s)
+             f"{100 * eye:.0f}%" if np.isfinite(eye) else "-", fs)
         _bar(img, x0 + gap, y_top, y_bottom, bw, mouth / scales["mouth"], COLORS[side], f"{tag} mth",
-             f"{100 * mouth:.0f}" if np.isfinite(mouth) else "-", s)
-    _text(img, "R = subject's right", (margin, int(18 * s)), 0.42 * s, COLORS["right"])
-    (tw, _), _ = cv2.getTextSize("L = subject's left", cv2.FONT_HERSHEY_SIMPLEX, 0.42 * s, 1)
-    _text(img, "L = subject's left", (w - margin - tw, int(18 * s)), 0.42 * s, COLORS["left"])
+             f"{100 * mouth:.0f}" if np.isfinite(mouth) else "-", fs)
+    top = int(24 * fs / 0.5)
+    _text(img, "R: subject's right", (8, top), fs, COLORS["right"])
+    (tw, _), _ = cv2.getTextSize("L: subject's left", cv2.FONT_HERSHEY_SIMPLEX, fs, 1)
+    _text(img, "L: subject's left", (w - 8 - tw, top), fs, COLORS["left"])
     if label:
-        (tw, _), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.7 * s, 2)
-        _text(img, label, ((w - tw) // 2, int(48 * s)), 0.7 * s, (255, 255, 255), 2)
-    _text(img, "eye: closure %   mth: corner excursion, % of eye distance", (margin, h - int(10 * s)), 0.35 * s,
-          (230, 230, 230))
+        (tw, _), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 1.6 * fs, 2)
+        _text(img, label, ((w - tw) // 2, int(2.6 * top)), 1.6 * fs, (255, 255, 255), 2)
+    _text(img, "eye: closure %   mth: mouth corner, % of eye distance", (8, h - 8), 0.9 * fs, (230, 230, 230))
 
 
 def write_overlay(analysis: "Analysis", out_path: str | Path, deidentify: bool = False) -> Path:
