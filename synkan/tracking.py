@@ -420,8 +420,13 @@ def decode_warnings(track: Track) -> list[str]:
 
 def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmarker], use_mirror: bool, progress) -> Track:
     plain = landmarkers[0]
-    store = _Arrays()
-    nan_face = np.full((N_LANDMARKS, 3), np.nan, np.float32)
+    columns = dict(t_s=((), np.float64), frame_index=((), np.int64), n_faces=((), np.int8), valid=((), bool),
+                   landmarks=((N_LANDMARKS, 3), np.float32), blendshapes=((N_BLENDSHAPES,), np.float32),
+                   pose_matrix=((4, 4), np.float32))
+    if use_mirror:
+        columns.update(mirror_eyes=((2, len(EYE_POINTS), 3), np.float32), mirror_valid=((2,), bool), mirror_residual=((), np.float32))
+    expected = info.n_frames_nominal // settings.stride + 2 if info.n_frames_nominal > 0 else 1024
+    store = _Arrays(expected, columns)
     nan_eyes = np.full((2, len(EYE_POINTS), 3), np.nan, np.float32)
     center = None
     names: tuple[str, ...] = ()
@@ -433,24 +438,23 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
     frames = contextlib.closing(iter_frames(info.path, rotate=settings.rotate, stride=settings.stride, max_size=settings.max_size))
     with frames as stream:
         for count, frame in enumerate(stream, 1):
-            result = plain.detect(frame.rgb, frame.t_s)
-            faces = [_face_array(f) for f in result.face_landmarks]
+            result = plain.detect_arrays(frame.rgb, frame.t_s)
+            faces = result.faces
             chosen = select_face(faces, center)
             row: dict[str, Any] = dict(t_s=frame.t_s, frame_index=frame.index, n_faces=len(faces))
             if chosen is None:
-                row.update(landmarks=nan_face, blendshapes=np.full(N_BLENDSHAPES, np.nan, np.float32),
-                           pose_matrix=np.full((4, 4), np.nan, np.float32), valid=False)
+                row.update(landmarks=np.nan, blendshapes=np.nan, pose_matrix=np.nan, valid=False)
                 eyes, eyes_ok, residual = nan_eyes, (False, False), np.nan
             else:
                 face = faces[chosen]
                 center = face[:, :2].mean(axis=0)
                 # Normalised -> original pixels; MediaPipe's z uses roughly the x scale.
                 px = face * to_px
-                shapes = result.face_blendshapes[chosen] if result.face_blendshapes else []
-                if shapes and not names:
-                    names = tuple(c.category_name for c in shapes)
-                matrix = np.asarray(result.facial_transformation_matrixes[chosen], np.float32) if result.facial_transformation_matrixes else np.full((4, 4), np.nan, np.float32)
-                row.update(landmarks=px, blendshapes=np.array([c.score for c in shapes] or [np.nan] * N_BLENDSHAPES, np.float32),
+                shapes = result.blendshapes[chosen] if chosen < len(result.blendshapes) else None
+                if shapes is not None and len(shapes) == N_BLENDSHAPES and not names:
+                    names = result.names
+                matrix = result.matrices[chosen] if chosen < len(result.matrices) else np.full((4, 4), np.nan, np.float32)
+                row.update(landmarks=px, blendshapes=shapes if shapes is not None and len(shapes) == N_BLENDSHAPES else np.nan,
                            pose_matrix=matrix, valid=True)
                 eyes, eyes_ok, residual = nan_eyes, (False, False), np.nan
                 if use_mirror:
@@ -460,7 +464,7 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
             store.add(**row)
             if progress is not None:
                 progress(count)
-    if not store.rows:
+    if not store.n:
         raise InputError(f"{info.path}: no decodable video frame")
     mirror_fields = {}
     if use_mirror:
