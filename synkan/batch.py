@@ -966,7 +966,7 @@ def _cohort_figure(done):
             ax.scatter(i + rng.uniform(-0.13, 0.13, len(v)), v, s=30, alpha=0.85, color=colors[i % len(colors)],
                        edgecolor="white", linewidth=0.5, zorder=3)
         ax.set_xticks(pos, [f"{g}\nn={len(v)}" for g, v in zip(groups, data)], fontsize=9)
-        ax.set_xlim(-0.6, len(groups) - 0.4)
+        ax.set_xlim(-0.6, len(groups) - (0.05 if col.endswith("asymmetry_pp") else 0.4))  # room for threshold names
         ax.set_title(title, fontsize=10)
         ax.grid(axis="y", color="0.93")
         if col.endswith("asymmetry_pp"):

@@ -175,7 +175,11 @@ def run_validation(output: str | Path, laterality: str = "mirror", quick: bool =
     table.to_csv(out / "laterality.csv", index=False, float_format="%.4f")
     text = "## Laterality (one-sided eye narrowing), plain vs mirror\n\n" + laterality_markdown(table)
     (out / "laterality.md").write_text(text + "\n")
-    return text
+    sweep = coupling_table(out / "coupling", laterality=laterality, quick=quick)
+    sweep.to_csv(out / "coupling.csv", index=False, float_format="%.4f")
+    coupling_text = f"## Coupling sweep, truth vs measured ({laterality})\n\n" + coupling_markdown(sweep)
+    (out / "coupling.md").write_text(coupling_text + "\n")
+    return text + "\n\n" + coupling_text
 
 
 # --- Coupling sweep: truth vs measured scores on standard-protocol cases -----------
@@ -320,3 +324,20 @@ def gaze_sweep(shifts: tuple[float, ...] = (-0.25, -0.2, -0.15, -0.1, -0.075, -0
                              "plain_abs_r_minus_l": abs(closure[0] - closure[1]),
                              "mirror_abs_r_minus_l": abs(closure[2] - closure[3])})
     return pd.DataFrame(rows)
+
+
+def coupling_markdown(table: pd.DataFrame) -> str:
+    """The sweep as a markdown table, followed by its summary numbers."""
+    cols = {"case": "case", "true_side": "true side", "k_oo": "k_oo", "k_ocul": "k_ocul", "lag_true_s": "true lag s",
+            "oo_side": "oral-ocular side", "oo_asym_pp": "asymmetry pp", "oo_grade": "grade", "oo_r": "r",
+            "oo_lag_s": "lag s", "ocul_side": "ocular-oral side", "ocul_asym_pp": "asymmetry pp ", "ocul_grade": "grade ",
+            "events_found": "events found", "events_true": "events true"}
+    shown = table[list(cols)].rename(columns=cols).fillna("-")
+    lines = ["| " + " | ".join(shown.columns) + " |", "|" + "---|" * len(shown.columns)]
+    for row in shown.itertuples(index=False):
+        lines.append("| " + " | ".join(f"{v:.2f}" if isinstance(v, float) else str(v) for v in row) + " |")
+    summary = coupling_summary(table)
+    lines += ["", f"Side accuracy (coupling >= 0.4): {summary['side_accuracy']:.0%}; "
+              f"Spearman rank correlation k_oo vs asymmetry_pp: {summary['spearman_k_oo_vs_asymmetry']:.2f}; "
+              f"event recall: {summary['event_recall']:.0%}; highest grade on healthy cases: {summary['healthy_max_grade']}."]
+    return "\n".join(lines)
