@@ -97,6 +97,18 @@ GRADE_NAMES = ("none", "mild", "moderate", "severe")
 LATERALITY_MODES = ("mirror", "plain")
 
 
+def check_fields(data: Any, cls: type, source: str, required: tuple[str, ...] = ()) -> None:
+    """Raise a one-line :class:`InputError` unless ``data`` is a dict of ``cls``'s fields with ``required`` present."""
+    if not isinstance(data, dict):
+        raise InputError(f"{source} must hold a JSON object, not {type(data).__name__}")
+    unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise InputError(f"{source}: unknown keys {sorted(unknown)}")
+    missing = set(required) - set(data)
+    if missing:
+        raise InputError(f"{source}: missing keys {sorted(missing)}")
+
+
 def _whole(x: Any) -> bool:
     """A whole number (not a bool, which JSON ``true`` would give)."""
     return isinstance(x, int) and not isinstance(x, bool)
@@ -177,12 +189,7 @@ class Settings:
             data = json.loads(Path(path).read_text())
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot read settings file {path}: {exc}") from None
-        if not isinstance(data, dict):
-            raise InputError(f"settings file {path} must hold a JSON object")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise InputError(f"settings file {path}: unknown keys {sorted(unknown)}")
+        check_fields(data, cls, f"settings file {path}")
         data.update({k: v for k, v in overrides.items() if v is not None})
         try:
             return cls(**data)

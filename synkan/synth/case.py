@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config import check_fields
 from ..errors import InputError
 
 ACTION_KINDS = ("smile", "pucker", "blink", "close", "narrow")
@@ -75,15 +76,7 @@ class Action:
     @classmethod
     def from_dict(cls, data: Any) -> "Action":
         """Build from a JSON object, rejecting unknown keys."""
-        if not isinstance(data, dict):
-            raise InputError(f"each timeline action must be a JSON object, not {data!r}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise InputError(f"timeline action: unknown keys {sorted(unknown)}")
-        missing = {"kind", "start_s", "end_s"} - set(data)
-        if missing:
-            raise InputError(f"timeline action: missing keys {sorted(missing)}")
+        check_fields(data, cls, "timeline action", required=("kind", "start_s", "end_s"))
         return cls(**data)
 
 
@@ -175,15 +168,7 @@ class Case:
     @classmethod
     def from_dict(cls, data: Any, source: str = "case") -> "Case":
         """Build from a JSON object, rejecting unknown or missing keys."""
-        if not isinstance(data, dict):
-            raise InputError(f"{source} must hold a JSON object")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise InputError(f"{source}: unknown keys {sorted(unknown)}")
-        missing = {"name", "duration_s"} - set(data)
-        if missing:
-            raise InputError(f"{source}: missing keys {sorted(missing)}")
+        check_fields(data, cls, source, required=("name", "duration_s"))
         timeline = data.get("timeline", [])
         if not isinstance(timeline, list):
             raise InputError(f"{source}: timeline must be a list of actions")
