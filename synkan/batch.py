@@ -968,13 +968,16 @@ def _cohort_figure(done):
         ax.set_xticks(pos, [f"{g}\nn={len(v)}" for g, v in zip(groups, data)], fontsize=9)
         ax.set_xlim(-0.6, len(groups) - (0.05 if col.endswith("asymmetry_pp") else 0.4))  # room for threshold names
         ax.set_title(title, fontsize=10)
-        ax.grid(axis="y", color="0.93")
+        if not any(len(v) for v in data):
+            ax.text(0.5, 0.5, "no scores\n(no driver movements found)", transform=ax.transAxes, ha="center",
+                    va="center", fontsize=9, color="0.45")
         if col.endswith("asymmetry_pp"):
             lo, hi = ax.get_ylim()
             d = col[: -len("_asymmetry_pp")]
             ax.set_ylim(min(lo, -0.08 * hi), max(hi, _top_threshold(d) * 1.15))
             _thresholds(ax, d)
         else:
+            ax.grid(axis="y", color="0.93")
             ax.set_ylim(min(-2.0, ax.get_ylim()[0]), 103)
     n = len(done)
     fig.suptitle(f"Cohort: {n} analysed video{'s' * (n != 1)}" + (" by label" if labels else "")

@@ -25,7 +25,6 @@ import pytest
 
 import synkan
 from synkan.config import MAX_ABS_YAW_DEG, MIN_FACE_FRACTION, Settings
-from synkan.errors import InputError, SynkanError
 from synkan.tracking import select_face, track_video
 from synkan.video import iter_frames, probe
 
