@@ -88,11 +88,18 @@ def _model() -> str:
     return str(resolve_model(None))
 
 
+def _cpu_s() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def child(variant: str, video: str) -> dict:
     import cv2
-    import numpy as np
 
     extra: dict = {}
+    cpu0 = _cpu_s()
     if variant in ("a", "b", "b1"):
         import mediapipe as mp
         from mediapipe.tasks.python import BaseOptions, vision
@@ -148,7 +155,8 @@ def child(variant: str, video: str) -> dict:
     import resource
 
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    return {"variant": variant, "frames": n, "seconds": elapsed, "fps": n / elapsed, "rss_mb": rss_mb, **extra}
+    cpu = _cpu_s() - cpu0  # includes Python-side set-up in both branches alike
+    return {"variant": variant, "frames": n, "seconds": elapsed, "fps": n / elapsed, "cpu_s": cpu, "rss_mb": rss_mb, **extra}
 
 
 def run_child(variant: str, video: Path) -> dict:
@@ -190,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"unknown variants {sorted(bad)}")
     sources = args.video or [v for v in DEFAULT_VIDEOS if v.exists()]
     args.workdir.mkdir(parents=True, exist_ok=True)
-    print(f"machine: {os.cpu_count()} CPUs, python {sys.version.split()[0]}; best of {args.repeats} interleaved repeat(s)")
+    print(f"machine: {os.cpu_count()} CPUs, python {sys.version.split()[0]}; best of {args.repeats} interleaved repeat(s); "
+          f"'vs b' = fps ratio to raw MediaPipe, 'cpu vs b' = CPU-seconds ratio (b/variant; steadier on a busy machine)")
 
     clips: list[tuple[str, Path, list[str]]] = []
     for src in sources:
@@ -214,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         return max(ok, key=lambda r: r["fps"]) if ok else None
 
     print()
-    hdr = f"{'clip':<34}{'variant':<36}{'frames':>7}{'s':>8}{'fps':>8}{'med fps':>8}{'vs b':>7}{'RSS MB':>8}"
+    hdr = f"{'clip':<34}{'variant':<36}{'frames':>7}{'s':>8}{'fps':>8}{'med fps':>8}{'vs b':>7}{'cpu vs b':>9}{'RSS MB':>8}"
     print(hdr)
     print("-" * len(hdr))
     for name, _, vs in clips:
@@ -227,12 +236,13 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             med = statistics.median(x["fps"] for x in runs[(name, v)] if "fps" in x)
             ratio = f"{r['fps'] / b['fps']:.2f}" if b else "-"
+            cpu_ratio = f"{b['cpu_s'] / r['cpu_s']:.2f}" if b and r.get("cpu_s") else "-"
             note = ""
             if "analyze_s" in r:
                 note = f"  (analyze {r['analyze_s']:.2f}s, write {r['write_s']:.2f}s)"
             if r.get("error"):
                 note += f"  [{r['error']}]"
-            print(f"{name:<34}{v + ' ' + LABELS[v]:<36}{r['frames']:>7}{r['seconds']:>8.2f}{r['fps']:>8.1f}{med:>8.1f}{ratio:>7}{r['rss_mb']:>8.0f}{note}")
+            print(f"{name:<34}{v + ' ' + LABELS[v]:<36}{r['frames']:>7}{r['seconds']:>8.2f}{r['fps']:>8.1f}{med:>8.1f}{ratio:>7}{cpu_ratio:>9}{r['rss_mb']:>8.0f}{note}")
         c, d = best(name, "c"), best(name, "d")
         if c and d:
             print(f"{'':<34}figures + HTML add {d['seconds'] - c['seconds']:+.2f} s (write {d['write_s']:.2f}s vs {c['write_s']:.2f}s)")

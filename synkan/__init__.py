@@ -9,6 +9,14 @@ Quick start
 >>> import synkan
 >>> result = synkan.analyze("sample_videos/oral_ocular_left.mp4")  # doctest: +SKIP
 >>> print(result.summary())  # doctest: +SKIP
+>>> result.signals.data[["t", "eye_closure_r", "eye_closure_l"]].head()  # doctest: +SKIP
+>>> fig = synkan.plot_timeseries(result)  # a matplotlib Figure  # doctest: +SKIP
+
+The figure functions (``plot_timeseries``, ``plot_xcorr``, ``plot_scatter``,
+``plot_keyframes``, ``plot_summary_matrix``, ``save_figures``) live in
+:mod:`synkan.report.figures`; they are importable from here too, and
+matplotlib is only imported when one is first used. Worked examples are in
+the ``notebooks/`` folder of the source tree.
 """
 import os as _os
 
@@ -24,5 +32,21 @@ from .config import Settings  # noqa: E402
 from .errors import SynkanError  # noqa: E402
 from .tracking import Track  # noqa: E402
 
+# Figure functions, imported on first use so that `import synkan` does not import matplotlib.
+_FIGURES = ("plot_timeseries", "plot_xcorr", "plot_scatter", "plot_keyframes", "plot_summary_matrix", "save_figures")
+
+
+def __getattr__(name: str):
+    if name in _FIGURES:
+        from .report import figures
+
+        return getattr(figures, name)
+    raise AttributeError(f"module 'synkan' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_FIGURES))
+
+
 __all__ = ["Analysis", "Settings", "SynkanError", "Track", "analyze", "coupling", "events", "load", "rescore",
-           "signals", "track", "__version__"]
+           "signals", "track", "__version__", *_FIGURES]

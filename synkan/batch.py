@@ -46,6 +46,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -288,23 +289,27 @@ class _Item:
 
 
 # --- Workers ----------------------------------------------------------------------------
-_WORKER: dict[str, Any] = {"landmarkers": None, "key": None}
+# The landmarkers of this worker, built once and reused for every video. Thread-local, because a
+# MediaPipe landmarker must not be shared between threads (a Dask worker may run several).
+_WORKER = threading.local()
 
 
 def _landmarkers(model: str, n: int) -> list:
-    """This process's landmarkers, built once and reused (grown to ``n`` if needed)."""
+    """This worker's landmarkers, built once and reused (grown to ``n`` if needed)."""
     from .models import resolve_model
     from .tracking import Landmarker
 
-    lms = _WORKER["landmarkers"]
-    if lms is None or _WORKER["key"] != model:
+    if getattr(_WORKER, "key", None) != model:
+        old = getattr(_WORKER, "landmarkers", [])
+        for lm in old:
+            lm.close()
         path = model if model and Path(model).is_file() else None  # a Dask worker may resolve its own copy
-        _WORKER["path"] = str(resolve_model(path))
-        lms = _WORKER["landmarkers"] = []
-        _WORKER["key"] = model
-    while len(lms) < n:
-        lms.append(Landmarker(_WORKER["path"]))
-    return lms
+        _WORKER.path = str(resolve_model(path))
+        _WORKER.landmarkers = []
+        _WORKER.key = model
+    while len(_WORKER.landmarkers) < n:
+        _WORKER.landmarkers.append(Landmarker(_WORKER.path))
+    return _WORKER.landmarkers
 
 
 def _init_worker(model: str, n_landmarkers: int) -> None:

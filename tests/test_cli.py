@@ -231,7 +231,7 @@ def test_full_disk_injected_keeps_previous_results(inputs, tmp_path, capfd, monk
         fh.write(b"PK\x03\x04 partial")
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(np, "savez_compressed", disk_full)
+    monkeypatch.setattr(np, "savez", disk_full)  # Track.save writes uncompressed (speed)
     rc, _, err = run(capfd, "analyze", inputs["clip"], "-o", out, "--force", *FAST)
     lines = err.strip().splitlines()
     assert rc == 2 and len(lines) == 1 and "No space left on device" in lines[0], err

@@ -32,7 +32,9 @@ def direction_line(direction: str, entry: dict) -> str:
     r = a.get("r")
     lag = a.get("lag_s")
     coupling = f"r = {r:.2f}, lag {1000 * lag:.0f} ms" if r is not None and lag is not None else "r n/a"
-    head = f"{label} synkinesis, {side.upper()}, {entry['grade_name']} (grade {entry['grade']})"
+    # Name the side in capitals only when something was found there.
+    head = (f"{label} synkinesis, {side.upper()}, {entry['grade_name']} (grade {entry['grade']})" if entry["grade"]
+            else f"{label} synkinesis: {entry['grade_name']} (grade 0)")
     return (f"{head}: the {side} {region} {moves} {_pct(a.get('involuntary_pct'))}{unit} {during} "
             f"vs {_pct(b.get('involuntary_pct'))}{unit} on the {other}; {coupling}")
 
