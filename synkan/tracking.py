@@ -134,7 +134,7 @@ class Track:
 
 
 @contextlib.contextmanager
-def _quiet_stderr():
+def quiet_native_logs():
     """Silence MediaPipe's C++ start-up logging, which writes straight to fd 2."""
     # MediaPipe writes to file descriptor 2 whatever sys.stderr is (a notebook's
     # or pytest's stand-in has no usable fileno()), so quiet fd 2 itself.
@@ -180,7 +180,7 @@ class Landmarker:
         )
         self._offset_ms = 0
         self._last_ms = -1
-        with _quiet_stderr():
+        with quiet_native_logs():
             self._landmarker = vision.FaceLandmarker.create_from_options(options)
             self.detect(np.zeros((64, 64, 3), np.uint8), 0.0)  # first inference logs too
         self._names: tuple[str, ...] = ()

@@ -155,12 +155,13 @@ def rest_landmarks() -> np.ndarray:
     from mediapipe.tasks.python import BaseOptions, vision
 
     from ..models import resolve_model
+    from ..tracking import quiet_native_logs
 
     opts = vision.FaceLandmarkerOptions(
         base_options=BaseOptions(model_asset_path=str(resolve_model())),
         running_mode=vision.RunningMode.IMAGE, num_faces=1)
     rgb = np.ascontiguousarray(still_image(DETECT_SIZE))
-    with vision.FaceLandmarker.create_from_options(opts) as landmarker:
+    with quiet_native_logs(), vision.FaceLandmarker.create_from_options(opts) as landmarker:
         result = landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
     if not result.face_landmarks:
         raise ModelError("the landmark model found no face on the synth still image")
