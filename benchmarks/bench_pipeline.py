@@ -108,8 +108,11 @@ def child(variant: str, video: str) -> dict:
         t0 = time.perf_counter()
         landmarker = None
         if variant != "a":
-            from synkan.tracking import _quiet_stderr
+            import contextlib
 
+            import synkan.tracking as tracking
+
+            _quiet_stderr = getattr(tracking, "quiet_native_logs", None) or getattr(tracking, "_quiet_stderr", contextlib.nullcontext)
             options = vision.FaceLandmarkerOptions(
                 base_options=BaseOptions(model_asset_path=model), running_mode=vision.RunningMode.VIDEO,
                 num_faces=2 if variant == "b" else 1, output_face_blendshapes=True,

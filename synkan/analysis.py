@@ -67,7 +67,16 @@ class Analysis:
 
     @property
     def report(self) -> dict:
-        """The report.json contract (schema ``synkan.report/1``)."""
+        """The report.json contract (schema ``synkan.report/1``).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> scores = result.report["scores"]  # doctest: +SKIP
+        >>> scores["oral_ocular"]["affected_side"], scores["oral_ocular"]["grade"]  # doctest: +SKIP
+        ('left', 1)
+        >>> pd.DataFrame({s: scores["oral_ocular"][s] for s in ("right", "left")}).T  # doctest: +SKIP
+        """
         return {
             "schema": REPORT_SCHEMA,
             "synkan_version": __version__,
@@ -82,7 +91,14 @@ class Analysis:
         }
 
     def summary(self) -> str:
-        """A short human summary, one line per direction."""
+        """A short human summary, one line per direction.
+
+        Examples
+        --------
+        >>> result = synkan.analyze("sample_videos/oral_ocular_left.mp4", laterality="plain")  # doctest: +SKIP
+        >>> print(result.summary().splitlines()[0])  # doctest: +SKIP
+        Oral-ocular synkinesis, LEFT, mild (grade 1): the left eye narrows 31% during smiles and puckers ...
+        """
         from .report.text import summary_lines
 
         return "\n".join(summary_lines(self.report))
@@ -124,22 +140,95 @@ def track(path: str | Path, settings: Settings | None = None, *, model: str | Pa
 
 
 def signals(track: Track, settings: Settings | None = None, rest_s: tuple[float, float] | None = None, **overrides: Any) -> Signals:
-    """Per-side signals of a track; see :func:`synkan.signals.signals_process`."""
+    """Per-side signals of a track; see :func:`synkan.signals.signals_process`.
+
+    Parameters
+    ----------
+    track : Track
+        From :func:`track`, ``Analysis.track`` or ``Track.load``.
+    settings : Settings, optional
+        Defaults to ``Settings()``; pass ``result.settings`` to keep an
+        analysis' other settings. Keyword arguments override single fields
+        (``cutoff_hz`` and ``laterality`` apply here).
+    rest_s : (float, float), optional
+        A rest segment in seconds; otherwise rest is found automatically.
+
+    Returns
+    -------
+    Signals
+        ``.data`` is a DataFrame, one row per frame; ``sig["eye_closure_l"]``
+        is one column as a numpy array.
+
+    Examples
+    --------
+    >>> sig = synkan.signals(result.track, result.settings, cutoff_hz=3.0)  # doctest: +SKIP
+    >>> sig.data[["t", "eye_closure_r", "eye_closure_l"]].head()  # doctest: +SKIP
+    """
     return signals_process(track, _settings(settings, overrides), rest_s=rest_s)
 
 
 def events(signals: Signals, segments: str | Path | None = None) -> Events:
-    """Events of a video's signals; see :func:`synkan.events.events_process`."""
+    """Events of a video's signals; see :func:`synkan.events.events_process`.
+
+    Parameters
+    ----------
+    signals : Signals
+    segments : str or Path, optional
+        A user protocol (``"smile:2-5,close:7-9"``, or a CSV / JSON file)
+        that overrides detection for the listed spans.
+
+    Returns
+    -------
+    Events
+        ``.table`` is a DataFrame (kind, start_s, end_s, duration_s, peak_s,
+        peak, source); ``.of("smile")`` selects kinds, ``.counts()`` counts them.
+
+    Examples
+    --------
+    >>> ev = synkan.events(sig)  # doctest: +SKIP
+    >>> ev.counts()  # doctest: +SKIP
+    {'blink': 1, 'eye_closure': 2, 'smile': 2, 'pucker': 0}
+    >>> ev = synkan.events(sig, segments="smile:1-2.2,close:3.85-5.35")  # doctest: +SKIP
+    """
     return events_process(signals, segments)
 
 
 def coupling(signals: Signals, events: Events, direction: str = "oral_ocular", lag_window_s: float | None = None) -> Coupling:
-    """One direction's coupling; see :func:`synkan.coupling.coupling_process`."""
+    """One direction's coupling; see :func:`synkan.coupling.coupling_process`.
+
+    Parameters
+    ----------
+    signals : Signals
+    events : Events
+    direction : {"oral_ocular", "ocular_oral"}
+    lag_window_s : float, optional
+        Lags searched, +/- seconds (default ``Settings().lag_window_s``, 0.5 s).
+
+    Returns
+    -------
+    Coupling
+        ``.sides["right"]`` / ``.sides["left"]`` hold r, lag_s, gain,
+        involuntary_pct, n_events and the whole xcorr curve; ``.driver``,
+        ``.responders``, ``.window`` and ``.t`` are the series behind them.
+
+    Examples
+    --------
+    >>> oo = synkan.coupling(result.signals, result.events, "oral_ocular", lag_window_s=0.25)  # doctest: +SKIP
+    >>> oo.sides["left"].r, oo.sides["left"].lag_s  # doctest: +SKIP
+    (0.99, 0.0)
+    """
     return coupling_process(signals, events, direction, lag_window_s or Settings().lag_window_s)
 
 
 def rescore(track: Track, video: dict, settings: Settings | None = None, model: dict | None = None, **overrides: Any) -> Analysis:
-    """Run every stage after tracking on an existing track."""
+    """Run every stage after tracking on an existing track.
+
+    Examples
+    --------
+    >>> again = synkan.rescore(result.track, result.video, result.settings, affected="left")  # doctest: +SKIP
+    >>> again.scores.scores["oral_ocular"]["affected_side"]  # doctest: +SKIP
+    'left'
+    """
     s = _settings(settings, overrides)
     sig = signals_process(track, s)
     ev = events_process(sig, s.segments)

@@ -314,6 +314,9 @@ def _landmarkers(model: str, n: int) -> list:
 
 def _init_worker(model: str, n_landmarkers: int) -> None:
     """Process-pool initializer: build the landmarkers once per worker."""
+    # Ctrl-C reaches the whole process group: the main process stops the pool and terminates the
+    # workers, so they ignore SIGINT rather than each printing a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _landmarkers(model, n_landmarkers)
 
 
@@ -449,7 +452,7 @@ def _run_dask(tasks: list[_Task], scheduler: str, on_result: Callable[[Any, dict
     except ImportError:
         raise SynkanError("--scheduler needs Dask distributed: pip install synkan[dask]") from None
     try:
-        client = Client(scheduler, timeout="20s", set_as_default=False)
+        client = Client(scheduler, set_as_default=False)  # connect timeout: distributed.comm.timeouts.connect
     except (OSError, TimeoutError, ValueError) as exc:
         raise SynkanError(f"cannot connect to the Dask scheduler at {scheduler}: {_one_line(exc)}") from None
     try:
@@ -730,7 +733,11 @@ def run_batch(inputs: Iterable[str | Path], outdir: str | Path, settings: Settin
             except KeyboardInterrupt:
                 for it in todo:
                     if it.status == "pending":
-                        it.status = "failed: interrupted (rerun to finish)"
+                        rep = _read_report(outdir / it.output)
+                        if rep is not None and _report_key(rep) == (it.sha256, it.shash):
+                            it.status, it.report = "ok", rep  # finished just before the interrupt
+                        else:
+                            it.status = "failed: interrupted (rerun to finish)"
                 _sync_duplicates(items)
                 write_summary(outdir, items, kept)
                 raise

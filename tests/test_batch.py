@@ -161,7 +161,7 @@ def test_kill_and_resume(baseline, videos, tmp_path):
         proc.wait()
     first = _done(out)
     assert 1 <= len(first) < 3
-    rc = run_batch([videos], out, PLAIN, jobs=2, figures=False)
+    rc = run_batch([videos], out, PLAIN, jobs=1, figures=False)
     resumed = read_summary(out)
     assert rc == 1
     assert set(resumed.loc[resumed["status"] == "skipped", "output"]) == first  # not analysed twice
@@ -202,7 +202,7 @@ def test_worker_crash_is_isolated(videos, tmp_path):
 def test_dask_matches_local_pool(baseline, videos, tmp_path):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", processes=True,
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address=":0") as cluster:
         rc = run_batch([videos], tmp_path / "out", PLAIN, scheduler=cluster.scheduler_address, figures=False)
     dask = read_summary(tmp_path / "out")
     assert rc == 1
@@ -212,9 +212,11 @@ def test_dask_matches_local_pool(baseline, videos, tmp_path):
 
 def test_dask_scheduler_unreachable(videos, tmp_path):
     pytest.importorskip("distributed")
+    import dask
+
     from synkan.errors import SynkanError
 
-    with pytest.raises(SynkanError, match="Dask scheduler"):
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}), pytest.raises(SynkanError, match="Dask sched"):
         run_batch([videos / "real.mp4"], tmp_path / "out", PLAIN, scheduler="tcp://127.0.0.1:9", figures=False)
 
 

@@ -76,7 +76,6 @@ def test_plot_functions_return_figures(out):
     for name in ("plot_xcorr", "plot_summary_matrix"):
         fig = getattr(figures, name)(analysis)
         assert len(fig.axes) >= 1
-        figures.plt.close(fig)
 
 
 def test_summary_matrix_scored_rows_match_report(out, report):

@@ -26,8 +26,11 @@ from typing import TYPE_CHECKING
 
 import matplotlib
 
-matplotlib.use("Agg")  # never a window, also in notebooks' background runs
-import matplotlib.pyplot as plt  # noqa: E402
+# Figures are built without pyplot: no GUI backend is touched, nothing is
+# registered globally, and notebooks keep their own (inline) backend.
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
@@ -98,8 +101,8 @@ def plot_timeseries(analysis: "Analysis") -> Figure:
     sig = analysis.signals
     t = sig.t
     table = analysis.events.table
-    fig, (lane, ax_eye, ax_mouth) = plt.subplots(3, 1, sharex=True, figsize=(10, 6.4), dpi=DPI,
-                                                 gridspec_kw={"height_ratios": [0.9, 2.2, 2.2]})
+    fig = Figure(figsize=(10, 6.4), dpi=DPI)
+    (lane, ax_eye, ax_mouth) = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [0.9, 2.2, 2.2]})
     kinds = list(EVENT_COLORS)
     for row in table.itertuples():
         y = kinds.index(row.kind) if row.kind in kinds else None
@@ -121,7 +124,7 @@ def plot_timeseries(analysis: "Analysis") -> Figure:
             ax.plot(t, 100 * sig[f"{stem}_{side[0]}"], color=SIDE_COLORS[side], linewidth=1.4, label=SIDE_LABELS[side])
         ax.set_ylabel(ylabel, fontsize=9)
         _style(ax)
-    handles = [plt.Line2D([], [], color=SIDE_COLORS[s], linewidth=2, label=SIDE_LABELS[s]) for s in ("right", "left")]
+    handles = [Line2D([], [], color=SIDE_COLORS[s], linewidth=2, label=SIDE_LABELS[s]) for s in ("right", "left")]
     fig.legend(handles=handles, loc="upper right", ncol=2, fontsize=9, frameon=False)
     ax_mouth.set_xlabel("time (s)")
     invalid = ~sig.data["valid"].to_numpy()
@@ -143,7 +146,8 @@ def plot_xcorr(analysis: "Analysis") -> Figure:
 
     A positive lag means the involuntary responder follows the voluntary driver.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), dpi=DPI, sharey=True)
+    fig = Figure(figsize=(10, 3.8), dpi=DPI)
+    axes = fig.subplots(1, 2, sharey=True)
     for ax, (direction, coupling) in zip(axes, analysis.couplings.items()):
         ax.set_title(DIRECTION_TITLES.get(direction, direction), fontsize=10)
         plotted = False
@@ -186,7 +190,8 @@ def plot_scatter(analysis: "Analysis") -> Figure:
     Points are the samples inside the driver's event windows, paired at each
     side's peak lag; the line has the reported gain as its slope.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), dpi=DPI)
+    fig = Figure(figsize=(10, 4.2), dpi=DPI)
+    axes = fig.subplots(1, 2)
     for ax, (direction, coupling) in zip(axes, analysis.couplings.items()):
         ax.set_title(DIRECTION_TITLES.get(direction, direction), fontsize=10)
         t = coupling.t
@@ -328,14 +333,14 @@ def plot_keyframes(analysis: "Analysis", deidentify: bool = False) -> Figure:
     """
     track = analysis.track
     wanted = _frame_rows(analysis)
-    fig, axes = plt.subplots(1, max(len(wanted), 1), figsize=(10, 4.0), dpi=DPI, squeeze=False)
+    fig = Figure(figsize=(10, 4.0), dpi=DPI)
+    axes = fig.subplots(1, max(len(wanted), 1), squeeze=False)
     axes = axes[0]
     if not wanted:
         _note(axes[0], "no frame with a face")
         return fig
     frames = read_frames(analysis, [int(track.frame_index[row]) for _, row in wanted])
     if isinstance(frames, str):
-        plt.close(fig)
         raise FigureUnavailable(f"key frames not shown: {frames}")
     for ax, (title, row) in zip(axes, wanted):
         ax.set_title(f"{title} (t = {track.t_s[row]:.2f} s)", fontsize=10)
@@ -424,10 +429,11 @@ def plot_summary_matrix(analysis: "Analysis") -> Figure:
     """
     rows, columns, values, voluntary = summary_matrix(analysis)
     counts = analysis.events.counts()
-    fig, ax = plt.subplots(figsize=(10, 4.2), dpi=DPI)
+    fig = Figure(figsize=(10, 4.2), dpi=DPI)
+    ax = fig.subplots()
     finite = values[np.isfinite(values)]
     vmax = max(30.0, float(np.max(np.abs(finite))) if finite.size else 30.0)
-    cmap = plt.get_cmap("Reds")
+    cmap = matplotlib.colormaps["Reds"]
     for i in range(len(rows)):
         for j in range(len(columns)):
             v = values[i, j]
@@ -438,7 +444,7 @@ def plot_summary_matrix(analysis: "Analysis") -> Figure:
                 text, color = f"{v:.0f}%", "white" if abs(v) / vmax > 0.55 else "black"
             else:
                 face, text, color = "white", "-", "#777777"
-            ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor=face, edgecolor="white", linewidth=2))
+            ax.add_patch(Rectangle((j, i), 1, 1, facecolor=face, edgecolor="white", linewidth=2))
             scored = "scored" in rows[i]
             ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=11 if scored else 10, color=color,
                     fontweight="bold" if scored else "normal", fontstyle="italic" if voluntary[i, j] else "normal")
@@ -488,10 +494,7 @@ def save_figures(analysis: "Analysis", folder: str | Path, deidentify: bool = Fa
             if notes is not None:
                 notes[name] = str(exc)
             continue
-        try:
-            path = folder / f"{name}.png"
-            fig.savefig(path, dpi=DPI, facecolor="white")
-            paths[name] = path
-        finally:
-            plt.close(fig)
+        path = folder / f"{name}.png"
+        fig.savefig(path, dpi=DPI, facecolor="white")
+        paths[name] = path
     return paths
