@@ -19,12 +19,6 @@ from ..errors import OutputError
 OUTPUT_FILES = ("report.json", "signals.csv", "events.csv", "track.npz", "report.html")
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def check_outdir(outdir: str | Path, force: bool = False) -> Path:
     """Refuse an output folder that holds results (unless ``force``) or cannot be written."""
     outdir = Path(outdir)
@@ -101,7 +95,6 @@ def write_outputs(analysis: Analysis, outdir: str | Path, *, force: bool = False
     try:
         outdir.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.tmp-", dir=outdir.parent))
-    staging.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; results are for the whole lab group
         _set_default_mode(staging)
     except OSError as exc:
         raise OutputError(f"{outdir}: cannot write results ({exc.strerror or exc})") from None
