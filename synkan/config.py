@@ -74,6 +74,12 @@ MIRROR_MAX_ABS_YAW_DEG = 15.0  # mirrored composites of a turned head are implau
 # on the synth still) gives a false mirror |R-L| of mostly <= 0.04 below this
 # and 0.04-0.2 beyond, against a control tolerance of 0.05; plain <= 0.06.
 MIRROR_MAX_GAZE_EW = 0.04
+# Beyond about 15 deg of horizontal gaze (0.1 eye widths of iris travel) the
+# lid fissures change shape with the gaze itself, and unequally on the two
+# sides (abducting vs adducting eye): those frames are left out of the
+# oral-ocular responder in either laterality mode.
+EYE_MAX_GAZE_EW = 0.1
+SIDEWAYS_GAZE_WARN_FRACTION = 0.1  # warn when more frames than this look sideways
 # A midline error of 0.2 eye widths moves readings by up to 0.06; frames whose
 # midline landmarks scatter more than this (RMS, eye widths) use the plain pass.
 MIRROR_MAX_RESIDUAL_EW = 0.1

@@ -213,8 +213,10 @@ def coupling_process(signals: Signals, events: Events, direction: str, lag_windo
         driver_events = events.of("smile", "pucker")
         confounds = events.of("eye_closure")  # voluntary closures are not synkinesis
         columns = {"driver": mouth_driver(signals)}
+        gaze_ok = signals.data["gaze_ok"].to_numpy(bool) if "gaze_ok" in signals.data else np.ones(len(t_frames), bool)
         for side in SIDES:
-            columns[side] = remove_blinks(t_frames, signals[f"eye_closure_{side}"], events.of("blink"))
+            closure = remove_blinks(t_frames, signals[f"eye_closure_{side}"], events.of("blink"))
+            columns[side] = np.where(gaze_ok, closure, np.nan)
         missing = "no smile or pucker found"
     else:
         driver_events = events.of("blink", "eye_closure")
@@ -231,6 +233,9 @@ def coupling_process(signals: Signals, events: Events, direction: str, lag_windo
         reason = missing
     elif window.sum() * dt < MIN_WINDOW_S:
         reason = f"too little usable time around the driver's events ({window.sum() * dt:.1f} s)"
+    if not reason and not any(np.isfinite(series[s][window]).any() for s in SIDES):
+        reason = ("the eyes looked sideways during the movements; eye aperture is not measurable"
+                  if direction == "oral_ocular" else "the responder was never measurable in the driver's windows")
     sides = {}
     for side, name in zip(SIDES, ("right", "left")):
         y = series[side]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .config import GRADE_ASYMMETRY_PP, GRADE_MAX_ABS_LAG_S, GRADE_MIN_R, GRADE_NAMES, MAX_ABS_ROLL_DEG, MAX_ABS_YAW_DEG, MIN_FACE_FRACTION
+from .config import SIDEWAYS_GAZE_WARN_FRACTION, GRADE_ASYMMETRY_PP, GRADE_MAX_ABS_LAG_S, GRADE_MIN_R, GRADE_NAMES, MAX_ABS_ROLL_DEG, MAX_ABS_YAW_DEG, MIN_FACE_FRACTION
 from .coupling import Coupling, value_at_peaks
 from .events import Events, mouth_driver
 from .signals import Signals
@@ -112,6 +112,7 @@ def qc_summary(track: Track, signals: Signals, events: Events) -> dict:
         "max_abs_pitch_deg": absmax("pitch_deg"),
         "max_abs_roll_deg": absmax("roll_deg"),
         "frames_large_rotation": int((valid & ~data["pose_ok"].to_numpy()).sum()),
+        "frames_gaze_sideways": int((valid & ~data["gaze_ok"].to_numpy(bool)).sum()) if "gaze_ok" in data else 0,
         "rest_frames": signals.info.get("rest_frames"),
         "laterality": signals.info.get("laterality"),
         "mirror_fraction": round(float(signals.info.get("mirror_fraction", 0.0)), 4),
@@ -156,6 +157,9 @@ def scores_process(track: Track, signals: Signals, events: Events, couplings: di
     if qc["frames_large_rotation"]:
         warnings.append(f"{qc['frames_large_rotation']} frames with head rotation beyond yaw {MAX_ABS_YAW_DEG:.0f} deg or "
                         f"roll {MAX_ABS_ROLL_DEG:.0f} deg were left out of coupling")
+    if qc["frames_gaze_sideways"] > SIDEWAYS_GAZE_WARN_FRACTION * max(qc["frames"], 1):
+        warnings.append(f"the eyes looked sideways (beyond about 15 deg) in {qc['frames_gaze_sideways']} frames; "
+                        "those frames were left out of the eye measurements")
     if qc["frames_multiple_faces"]:
         warnings.append(f"more than one face in {qc['frames_multiple_faces']} frames; the patient was followed by position")
     return Scores(scores, qc, warnings)

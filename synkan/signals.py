@@ -30,7 +30,7 @@ from scipy import signal as sps
 
 from .config import (
     BROW_L, BROW_R, EYE_L, EYE_R, MAX_ABS_PITCH_DEG, MAX_ABS_ROLL_DEG, MAX_ABS_YAW_DEG, MAX_GAP_S, MOUTH_CORNER_L,
-    MIRROR_MAX_ABS_YAW_DEG, MIRROR_MAX_GAZE_EW, MIRROR_MAX_RESIDUAL_EW, MOUTH_CORNER_R, REST_QUANTILE, STABLE_POINTS,
+    MIRROR_MAX_ABS_YAW_DEG, MIRROR_MAX_GAZE_EW, EYE_MAX_GAZE_EW, MIRROR_MAX_RESIDUAL_EW, MOUTH_CORNER_R, REST_QUANTILE, STABLE_POINTS,
     Settings,
 )
 from . import mirror
@@ -328,6 +328,17 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
     laterality = settings.laterality if track.mirror_eyes is not None else "plain"
     mirror_used = np.zeros(len(t), bool)
     gate: dict[str, int] = {}
+    # Conjugate horizontal gaze relative to rest (mean iris shift, eye widths).
+    gaze = mirror.gaze_offset(track.landmarks[..., :2].astype(np.float64))
+    gaze_dev = gaze - np.nanmedian(gaze[rest], axis=0)
+    with np.errstate(invalid="ignore"):
+        conjugate_gaze = np.abs(gaze_dev.mean(axis=1))
+        # Looking far sideways reshapes both lid fissures, unequally: such
+        # frames do not measure involuntary eye narrowing.
+        gaze_frontal = ~(conjugate_gaze > EYE_MAX_GAZE_EW)
+    for k, side in enumerate(SIDES):
+        extra[f"gaze_dev_{side}"] = gaze_dev[:, k]
+    extra["gaze_ok"] = gaze_frontal
     if track.mirror_eyes is not None:
         composites_ok = track.mirror_valid.all(axis=1)
         # Gaze gate: a mirrored eye looks the other way, so when the eyes turn
@@ -335,10 +346,8 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
         # composites are cross- or wall-eyed (their vergence is off by +/- c)
         # and their lids are misread; those frames use the plain pass. The
         # vergence part of the gaze survives mirroring and needs no gate.
-        gaze = mirror.gaze_offset(track.landmarks[..., :2].astype(np.float64))
-        gaze_dev = gaze - np.nanmedian(gaze[rest], axis=0)
         with np.errstate(invalid="ignore"):
-            gaze_ok = np.abs(gaze_dev.mean(axis=1)) <= MIRROR_MAX_GAZE_EW
+            gaze_ok = conjugate_gaze <= MIRROR_MAX_GAZE_EW
             residual_ok = track.mirror_residual <= MIRROR_MAX_RESIDUAL_EW
         usable = composites_ok & gaze_ok & residual_ok
         n = len(EYE_R)
@@ -350,7 +359,6 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
             base = rest & ok & usable
             ear_rest = float(np.nanmedian(ear[base])) if base.any() else np.nan
             cols[f"eye_closure_mirror_{side}"] = np.where(ok, 1.0 - ear / ear_rest, np.nan)
-            extra[f"gaze_dev_{side}"] = gaze_dev[:, k]
         extra["mirror_residual"] = track.mirror_residual.astype(float)
         mirror_used = (usable & np.isfinite(cols["eye_closure_mirror_r"]) & np.isfinite(cols["eye_closure_mirror_l"])
                        & (laterality == "mirror"))
