@@ -204,8 +204,8 @@ def _report_key(report: dict) -> tuple[str | None, str]:
                                                                      report.get("synkan_version", ""))
 
 
-class _ShaCache:
-    """SHA-256 of input videos, remembered by (path, size, mtime) in OUTDIR so reruns do not re-read every video."""
+class _JsonStore:
+    """A small dict kept in a JSON file in OUTDIR (missing or damaged file: empty)."""
 
     def __init__(self, file: Path) -> None:
         self.file = file
@@ -213,6 +213,13 @@ class _ShaCache:
             self.data = json.loads(file.read_text())
         except (OSError, ValueError):
             self.data = {}
+
+    def save(self) -> None:
+        _atomic_write_text(self.file, json.dumps(self.data, indent=1))
+
+
+class _ShaCache(_JsonStore):
+    """SHA-256 of input videos, remembered by (path, size, mtime) in OUTDIR so reruns do not re-read every video."""
 
     def get(self, path: Path) -> str:
         from .models import sha256_file
@@ -223,9 +230,6 @@ class _ShaCache:
             self.data[key] = sha256_file(path)
         return self.data[key]
 
-    def save(self) -> None:
-        _atomic_write_text(self.file, json.dumps(self.data, indent=0))
-
 
 def _umask_mode() -> int:
     mask = os.umask(0)
@@ -233,7 +237,7 @@ def _umask_mode() -> int:
     return 0o666 & ~mask
 
 
-class _Failures:
+class _Failures(_JsonStore):
     """Videos that failed because of what they are (unreadable, no face), by output folder name.
 
     A rerun with the same input and settings lists them as failed again
@@ -241,24 +245,17 @@ class _Failures:
     interruptions are not recorded: those videos are tried again.
     """
 
-    def __init__(self, file: Path) -> None:
-        self.file = file
-        try:
-            self.data = json.loads(file.read_text())
-        except (OSError, ValueError):
-            self.data = {}
-
     def get(self, name: str, sha: str | None, shash: str) -> str | None:
         rec = self.data.get(name) or {}
         return rec.get("status") if (rec.get("sha256"), rec.get("settings_hash")) == (sha, shash) else None
 
     def add(self, name: str, sha: str | None, shash: str, status: str) -> None:
         self.data[name] = {"sha256": sha, "settings_hash": shash, "status": status}
-        _atomic_write_text(self.file, json.dumps(self.data, indent=1))
+        self.save()
 
     def drop(self, name: str) -> None:
         if self.data.pop(name, None) is not None:
-            _atomic_write_text(self.file, json.dumps(self.data, indent=1))
+            self.save()
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
