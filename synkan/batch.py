@@ -580,10 +580,15 @@ class _Lock:
 
 
 def _clean_stale(outdir: Path) -> None:
-    """Remove staging folders left by a killed run (never a finished analysis folder)."""
+    """Remove staging folders and temp files left by a killed run (never a finished analysis folder).
+
+    Only called while holding the batch lock, so no other batch is writing them.
+    """
     for p in outdir.glob(".*"):
         if p.is_dir() and re.search(r"\.(tmp|old)-[^/]*$", p.name):
             shutil.rmtree(p, ignore_errors=True)
+        elif p.is_file() and p.name.endswith(".tmp"):  # from _atomic_write_text
+            p.unlink(missing_ok=True)
 
 
 # --- The batch ---------------------------------------------------------------------------------
@@ -638,6 +643,7 @@ def run_batch(inputs: Iterable[str | Path], outdir: str | Path, settings: Settin
     state = outdir / STATE_DIR
     with _Lock(state / "lock"):
         _clean_stale(outdir)
+        _clean_stale(state)
         for m in (state / "running").iterdir():
             m.unlink(missing_ok=True)
         previous = _previous_rows(outdir)
