@@ -387,14 +387,15 @@ def _run_local(tasks: list[_Task], jobs: int, model: str, n_lm: int, marker_dir:
         try:
             broken = False
             while (pending or solo or inflight) and not broken:
-                if solo:
-                    if not inflight:
-                        task = solo.popleft()
-                        inflight[pool.submit(process_video, *task[1])] = task
-                else:
-                    while pending and len(inflight) < jobs:
-                        task = pending.popleft()
-                        inflight[pool.submit(process_video, *task[1])] = task
+                queue = solo if solo else pending
+                limit = 1 if solo else jobs
+                try:
+                    while queue and len(inflight) < limit:
+                        inflight[pool.submit(process_video, *queue[0][1])] = queue[0]
+                        queue.popleft()  # only once submitted: a broken pool refuses the task
+                except cf.process.BrokenProcessPool:
+                    broken = True  # a worker died between two results
+                    continue
                 cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
                 for fut in [f for f in inflight if f.done()]:
                     try:
