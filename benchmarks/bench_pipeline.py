@@ -108,16 +108,13 @@ def child(variant: str, video: str) -> dict:
         t0 = time.perf_counter()
         landmarker = None
         if variant != "a":
-            import contextlib
+            from synkan.tracking import quiet_native_logs
 
-            import synkan.tracking as tracking
-
-            _quiet_stderr = getattr(tracking, "quiet_native_logs", None) or getattr(tracking, "_quiet_stderr", contextlib.nullcontext)
             options = vision.FaceLandmarkerOptions(
                 base_options=BaseOptions(model_asset_path=model), running_mode=vision.RunningMode.VIDEO,
                 num_faces=2 if variant == "b" else 1, output_face_blendshapes=True,
                 output_facial_transformation_matrixes=True)
-            with _quiet_stderr():
+            with quiet_native_logs():
                 landmarker = vision.FaceLandmarker.create_from_options(options)
         cap = cv2.VideoCapture(video, cv2.CAP_FFMPEG)
         n, last_ms, faces = 0, -1, 0

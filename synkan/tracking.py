@@ -183,8 +183,6 @@ class Landmarker:
         with quiet_native_logs():
             self._landmarker = vision.FaceLandmarker.create_from_options(options)
             self.detect(np.zeros((64, 64, 3), np.uint8), 0.0)  # first inference logs too
-        self._names: tuple[str, ...] = ()
-        self._fast = _fast_result_struct(self._landmarker)
 
     def _timestamp_ms(self, t_s: float) -> int:
         ms = self._offset_ms + int(round(t_s * 1000.0))
@@ -201,43 +199,8 @@ class Landmarker:
         return self._landmarker.detect_for_video(image, ms)
 
     def detect_arrays(self, rgb: np.ndarray, t_s: float) -> "FaceArrays":
-        """As :meth:`detect`, but straight to numpy arrays.
-
-        MediaPipe's Python wrapper turns every one of the 478 landmarks per
-        face into a Python object, which costs about as much per frame as
-        a tenth of the inference itself. When the wrapper's C result struct is
-        reachable (MediaPipe >= 0.10.30's ctypes API), the landmarks are read
-        from it directly; otherwise this falls back to :meth:`detect`.
-        """
-        if self._fast is None:
-            return _face_arrays(self.detect(rgb, t_s))
-        import ctypes
-
-        import mediapipe as mp
-
-        ms = self._timestamp_ms(t_s)
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
-        lm, result_cls = self._landmarker, self._fast
-        result_c = result_cls()
-        lm._lib.MpFaceLandmarkerDetectForVideo(lm._handle, image._image_ptr, None, ms, ctypes.byref(result_c))
-        try:
-            faces = []
-            for i in range(result_c.face_landmarks_count):
-                pts = result_c.face_landmarks[i]
-                rec = np.ctypeslib.as_array(pts.landmarks, shape=(pts.landmarks_count,))
-                faces.append(np.stack([rec["x"], rec["y"], rec["z"]], axis=1).astype(np.float32, copy=False))
-            shapes = []
-            for i in range(result_c.face_blendshapes_count):
-                cats = result_c.face_blendshapes[i]
-                n = cats.categories_count
-                shapes.append(np.array([cats.categories[j].score for j in range(n)], np.float32))
-                if not self._names and n:
-                    self._names = tuple(cats.categories[j].category_name.decode("utf-8") for j in range(n))
-            matrices = [np.asarray(result_c.facial_transformation_matrixes[i].to_numpy(), np.float32)
-                        for i in range(result_c.facial_transformation_matrixes_count)]
-        finally:
-            lm._lib.MpFaceLandmarkerCloseResult(ctypes.byref(result_c))
-        return FaceArrays(faces, shapes, matrices, self._names)
+        """As :meth:`detect`, with the result as numpy arrays."""
+        return _face_arrays(self.detect(rgb, t_s))
 
     def reset(self) -> None:
         """Forget the face tracked so far; the next frame starts a new video."""
@@ -271,20 +234,6 @@ def _face_arrays(result) -> FaceArrays:
     return FaceArrays([_face_array(f) for f in result.face_landmarks],
                       [np.array([c.score for c in s], np.float32) for s in shapes],
                       [np.asarray(m, np.float32) for m in (result.facial_transformation_matrixes or [])], names)
-
-
-def _fast_result_struct(landmarker):
-    """MediaPipe's C result struct class, if its ctypes API is reachable (else None: use the public path)."""
-    try:
-        from mediapipe.tasks.python.vision import face_landmarker as fl
-
-        cls = fl.MpFaceLandmarkerResultC
-        ok = all(hasattr(landmarker, a) for a in ("_lib", "_handle")) and all(
-            name in dict(cls._fields_) for name in ("face_landmarks", "face_blendshapes", "facial_transformation_matrixes"))
-        np.dtype(dict(cls._fields_)["face_landmarks"]._type_._fields_[0][1]._type_)  # landmark struct -> numpy
-        return cls if ok and os.environ.get("SYNKAN_SLOW_RESULTS") != "1" else None
-    except Exception:  # any change in MediaPipe's internals: use the public API
-        return None
 
 
 def select_face(faces: list[np.ndarray], previous_center: np.ndarray | None) -> int | None:
