@@ -495,6 +495,7 @@ def save_figures(analysis: "Analysis", folder: str | Path, deidentify: bool = Fa
                 notes[name] = str(exc)
             continue
         path = folder / f"{name}.png"
-        fig.savefig(path, dpi=DPI, facecolor="white")
+        # Fast PNG compression: the figures are re-encoded into the HTML anyway.
+        fig.savefig(path, dpi=DPI, facecolor="white", pil_kwargs={"compress_level": 1})
         paths[name] = path
     return paths
