@@ -9,7 +9,6 @@ peak RSS from getrusage. Not a unit test: it takes a minute or two.
 from __future__ import annotations
 
 import argparse
-import resource
 import shutil
 import subprocess
 import sys

@@ -30,7 +30,6 @@ from .models import model_info, resolve_model, sha256_file
 from .scoring import Scores, scores_process
 from .signals import Signals, signals_process
 from .tracking import Landmarker, Track, decode_warnings, track_video
-from .video import probe
 
 REPORT_SCHEMA = "synkan.report/1"
 

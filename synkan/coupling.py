@@ -168,19 +168,17 @@ def _uniform(signals: Signals, columns: dict[str, np.ndarray]) -> tuple[np.ndarr
     t = signals.t
     dt = float(np.median(np.diff(t)))
     grid = np.arange(t[0], t[-1] + dt / 2, dt)
+    # The frame nearest each grid sample: samples nearest a missing frame stay missing.
+    after = np.clip(np.searchsorted(t, grid), 0, len(t) - 1)
+    before = np.clip(after - 1, 0, len(t) - 1)
+    nearest = np.where(np.abs(t[before] - grid) < np.abs(t[after] - grid), before, after)
     out = {}
     for name, x in columns.items():
         finite = np.isfinite(x)
         y = np.interp(grid, t[finite], x[finite]) if finite.sum() >= 2 else np.full(len(grid), np.nan)
-        # Samples nearest to a missing frame stay missing.
-        nearest = np.clip(np.searchsorted(t, grid), 0, len(t) - 1)
-        prev = np.clip(nearest - 1, 0, len(t) - 1)
-        take = np.where(np.abs(t[prev] - grid) < np.abs(t[nearest] - grid), prev, nearest)
-        y[~finite[take]] = np.nan
+        y[~finite[nearest]] = np.nan
         out[name] = y
-    ok = signals.data["pose_ok"].to_numpy()
-    nearest = np.clip(np.searchsorted(t, grid), 0, len(t) - 1)
-    return grid, out, ok[nearest]
+    return grid, out, signals.data["pose_ok"].to_numpy()[nearest]
 
 
 def coupling_process(signals: Signals, events: Events, direction: str, lag_window_s: float = LAG_WINDOW_S) -> Coupling:

@@ -34,7 +34,7 @@ from .config import (
     Settings,
 )
 from . import mirror
-from .tracking import EYE_POINTS, Track
+from .tracking import Track
 
 SIDES = ("r", "l")
 

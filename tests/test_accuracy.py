@@ -3,7 +3,6 @@
 Short cases are rendered with :mod:`synkan.synth` and analysed with the
 default settings. Nothing here is tuned to the committed sample videos.
 """
-import numpy as np
 import pytest
 
 from synkan.validate import coupling_cases, coupling_summary, coupling_table

@@ -5,7 +5,7 @@ import pytest
 from conftest import make_signals, pulses
 from synkan.coupling import coupling_process, lagged_gain, normalized_xcorr, remove_blinks
 from synkan.events import events_find
-from synkan.scoring import eface_ocular_synkinesis, grade, score_direction, scores_process
+from synkan.scoring import eface_ocular_synkinesis, grade, score_direction
 
 FS = 30.0
 T = np.arange(0, 20, 1 / FS)

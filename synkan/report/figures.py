@@ -25,17 +25,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import matplotlib
-
+import numpy as np
 # Figures are built without pyplot: no GUI backend is touched, nothing is
 # registered globally, and notebooks keep their own (inline) backend.
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
 
-from ..coupling import value_at_peaks  # noqa: E402
+from ..coupling import value_at_peaks
 
 if TYPE_CHECKING:
     from ..analysis import Analysis

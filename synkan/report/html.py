@@ -203,7 +203,7 @@ def _qc(report: dict) -> str:
 
 def _figures(pngs: dict[str, Path], notes: dict[str, str]) -> str:
     out = ["<h2>Figures</h2>",
-           f'<p class="note">Colours: <span class="right">subject\'s right</span>, <span class="left">subject\'s left</span>, '
+           '<p class="note">Colours: <span class="right">subject\'s right</span>, <span class="left">subject\'s left</span>, '
            "in every figure. Sides are the subject's own, never the image's.</p>"]
     for name, title, caption in FIGURES:
         if name in pngs:
