@@ -33,7 +33,7 @@ from .config import (
     MIRROR_MAX_ABS_YAW_DEG, MIRROR_MAX_GAZE_EW, EYE_MAX_GAZE_EW, MIRROR_MAX_RESIDUAL_EW, MOUTH_CORNER_R, REST_QUANTILE, STABLE_POINTS,
     Settings,
 )
-from . import mirror
+from . import eyelids, mirror
 from .tracking import Track
 
 SIDES = ("r", "l")
@@ -257,6 +257,15 @@ def lowpass(t: np.ndarray, x: np.ndarray, cutoff_hz: float) -> np.ndarray:
 
 # --- the stage -------------------------------------------------------------------
 
+def _laterality_used(requested: str, track: Track) -> str:
+    """The eye measurement a track allows: ``pixel`` needs eye patches, ``mirror`` its extra passes."""
+    if requested == "pixel" and track.eye_patches is None:
+        return "plain"
+    if requested == "mirror" and track.mirror_eyes is None:
+        return "plain"
+    return requested
+
+
 def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple[float, float] | None = None) -> Signals:
     """Compute the per-side signals of a track.
 
@@ -325,7 +334,7 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
     width = np.linalg.norm(xy[:, ix.mouth_r] - xy[:, ix.mouth_l], axis=1)
     cols["mouth_narrowing"] = 1.0 - width / float(np.nanmedian(width[rest]))
 
-    laterality = settings.laterality if track.mirror_eyes is not None else "plain"
+    laterality = _laterality_used(settings.laterality, track)
     mirror_used = np.zeros(len(t), bool)
     gate: dict[str, int] = {}
     # Conjugate horizontal gaze relative to rest (mean iris shift, eye widths).
@@ -339,6 +348,13 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
     for k, side in enumerate(SIDES):
         extra[f"gaze_dev_{side}"] = gaze_dev[:, k]
     extra["gaze_ok"] = gaze_frontal
+    pixel_info = None
+    if track.eye_patches is not None:
+        pixel_rest = rest & gaze_frontal if (rest & gaze_frontal).any() else rest
+        closure, match, pixel_info = eyelids.eyelids_process(track.landmarks[..., :2], track.eye_patches, pixel_rest, gaze_dev)
+        for k, side in enumerate(SIDES):
+            cols[f"eye_closure_pixel_{side}"] = closure[:, k]
+            extra[f"lid_match_{side}"] = match[:, k]
     if track.mirror_eyes is not None:
         composites_ok = track.mirror_valid.all(axis=1)
         # Gaze gate: a mirrored eye looks the other way, so when the eyes turn
@@ -369,14 +385,19 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
                 "midline_residual": int((valid & composites_ok & gaze_ok & ~residual_ok).sum())}
     for side in SIDES:
         plain = cols[f"eye_closure_plain_{side}"]
-        cols[f"eye_closure_{side}"] = np.where(mirror_used, cols[f"eye_closure_mirror_{side}"], plain) if laterality == "mirror" else plain
+        if laterality == "pixel":
+            cols[f"eye_closure_{side}"] = cols[f"eye_closure_pixel_{side}"]
+        elif laterality == "mirror":
+            cols[f"eye_closure_{side}"] = np.where(mirror_used, cols[f"eye_closure_mirror_{side}"], plain)
+        else:
+            cols[f"eye_closure_{side}"] = plain
 
     cleaned = {name: lowpass(t, fill_gaps(t, np.where(valid, x, np.nan)), settings.cutoff_hz) for name, x in cols.items()}
     pose_ok = valid & (np.abs(yaw) <= MAX_ABS_YAW_DEG) & (np.abs(pitch) <= MAX_ABS_PITCH_DEG) & (np.abs(roll) <= MAX_ABS_ROLL_DEG)
     order = ["eye_closure_r", "eye_closure_l", "mouth_excursion_r", "mouth_excursion_l", "mouth_lateral_r", "mouth_lateral_l",
              "mouth_vertical_r", "mouth_vertical_l", "mouth_narrowing", "brow_raise_r", "brow_raise_l",
              "eye_closure_plain_r", "eye_closure_plain_l"]
-    order += [c for c in ("eye_closure_mirror_r", "eye_closure_mirror_l") if c in cleaned]
+    order += [c for c in ("eye_closure_pixel_r", "eye_closure_pixel_l", "eye_closure_mirror_r", "eye_closure_mirror_l") if c in cleaned]
     data = pd.DataFrame({"t": t, "frame": track.frame_index, "valid": valid, "pose_ok": pose_ok,
                          **{c: cleaned[c] for c in order}, "mirror_used": mirror_used, **extra,
                          "yaw_deg": yaw, "pitch_deg": pitch, "roll_deg": roll})
@@ -388,5 +409,6 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
         "mirror_fraction": float(mirror_used[valid].mean()) if valid.any() else 0.0,
         "mirror_gate": gate,
         "mirror_residual_median": _finite_median(track.mirror_residual[valid]) if track.mirror_residual is not None else None,
+        "eyelids": pixel_info,
     }
     return Signals(data, info)

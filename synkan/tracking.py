@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import mirror
+from . import eyelids, mirror
 from .config import EYE_L, EYE_R, MIRROR_MAX_ABS_YAW_DEG, Settings
 from .errors import InputError, NoFaceError
 from .video import VideoInfo, iter_frames, probe
@@ -58,6 +58,10 @@ class Track:
     mirror_residual : (N,) float32 or None
         RMS distance of the midline landmarks from the fitted midline, in
         eye widths (mirror QC).
+    eye_patches : (N, 2, rows, columns) uint8 or None
+        Grey patches of the subject's right and left eye in eye coordinates
+        (:mod:`synkan.eyelids`), from which the lids are measured; zero
+        where ``valid`` is False.
     blendshape_names : tuple of str
     width, height : int
         Upright frame size in original pixels.
@@ -79,6 +83,7 @@ class Track:
     mirror_eyes: np.ndarray | None = None
     mirror_valid: np.ndarray | None = None
     mirror_residual: np.ndarray | None = None
+    eye_patches: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.t_s)
@@ -103,6 +108,8 @@ class Track:
         }
         if self.mirror_eyes is not None:
             arrays.update(mirror_eyes=self.mirror_eyes, mirror_valid=self.mirror_valid, mirror_residual=self.mirror_residual)
+        if self.eye_patches is not None:
+            arrays["eye_patches"] = self.eye_patches
         path = Path(path)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".track-", suffix=".npz")
         try:
@@ -122,7 +129,7 @@ class Track:
                 info = json.loads(str(data["info"]))
                 if info.get("schema") != TRACK_SCHEMA:
                     raise InputError(f"{path}: not a synkan track (schema {info.get('schema')!r})")
-                optional = {k: data[k] for k in ("mirror_eyes", "mirror_valid", "mirror_residual") if k in data}
+                optional = {k: data[k] for k in ("mirror_eyes", "mirror_valid", "mirror_residual", "eye_patches") if k in data}
                 return cls(
                     t_s=data["t_s"], frame_index=data["frame_index"], landmarks=data["landmarks"],
                     blendshapes=data["blendshapes"], pose_matrix=data["pose_matrix"], valid=data["valid"],
@@ -372,7 +379,7 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
     plain = landmarkers[0]
     columns = dict(t_s=((), np.float64), frame_index=((), np.int64), n_faces=((), np.int8), valid=((), bool),
                    landmarks=((N_LANDMARKS, 3), np.float32), blendshapes=((N_BLENDSHAPES,), np.float32),
-                   pose_matrix=((4, 4), np.float32))
+                   pose_matrix=((4, 4), np.float32), eye_patches=((2, *eyelids.PATCH_SHAPE), np.uint8))
     if use_mirror:
         columns.update(mirror_eyes=((2, len(EYE_POINTS), 3), np.float32), mirror_valid=((2,), bool), mirror_residual=((), np.float32))
     expected = info.n_frames_nominal // settings.stride + 2 if info.n_frames_nominal > 0 else 1024
@@ -383,17 +390,20 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
     # Normalised -> original pixels, per axis (a downscaled frame's rounded size
     # would otherwise stretch the aspect ratio); z uses the x scale, as MediaPipe's.
     to_px = np.array([info.width, info.height, info.width], np.float32)
+    frame_px = None  # normalised -> the decoded (possibly downscaled) frame's pixels
     # closing(): an exception or Ctrl-C in the loop stops the decoder thread now,
     # not when the traceback is garbage-collected.
     frames = contextlib.closing(iter_frames(info.path, rotate=settings.rotate, stride=settings.stride, max_size=settings.max_size))
     with frames as stream:
         for count, frame in enumerate(stream, 1):
             result = plain.detect_arrays(frame.rgb, frame.t_s)
+            if frame_px is None:
+                frame_px = np.array(frame.rgb.shape[1::-1], np.float32)
             faces = result.faces
             chosen = select_face(faces, center)
             row: dict[str, Any] = dict(t_s=frame.t_s, frame_index=frame.index, n_faces=len(faces))
             if chosen is None:
-                row.update(landmarks=np.nan, blendshapes=np.nan, pose_matrix=np.nan, valid=False)
+                row.update(landmarks=np.nan, blendshapes=np.nan, pose_matrix=np.nan, valid=False, eye_patches=0)
                 eyes, eyes_ok, residual = nan_eyes, (False, False), np.nan
             else:
                 face = faces[chosen]
@@ -405,7 +415,8 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
                     names = result.names
                 matrix = result.matrices[chosen] if chosen < len(result.matrices) else np.full((4, 4), np.nan, np.float32)
                 row.update(landmarks=px, blendshapes=shapes if shapes is not None and len(shapes) == N_BLENDSHAPES else np.nan,
-                           pose_matrix=matrix, valid=True)
+                           pose_matrix=matrix, valid=True,
+                           eye_patches=eyelids.extract_eye_patches(frame.rgb, face[:, :2] * frame_px))
                 eyes, eyes_ok, residual = nan_eyes, (False, False), np.nan
                 if use_mirror:
                     eyes, eyes_ok, residual = _mirror_passes(frame, face, matrix, landmarkers[1:], center)
@@ -424,7 +435,7 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
         t_s=store.stack("t_s", np.float64), frame_index=store.stack("frame_index", np.int64),
         landmarks=store.stack("landmarks", np.float32), blendshapes=store.stack("blendshapes", np.float32),
         pose_matrix=store.stack("pose_matrix", np.float32), valid=store.stack("valid", bool),
-        n_faces=store.stack("n_faces", np.int8), blendshape_names=names or tuple(f"blendshape_{i}" for i in range(N_BLENDSHAPES)),
+        n_faces=store.stack("n_faces", np.int8), eye_patches=store.stack("eye_patches"), blendshape_names=names or tuple(f"blendshape_{i}" for i in range(N_BLENDSHAPES)),
         width=info.width, height=info.height,
         meta={"video": info.path, "fps_nominal": info.fps_nominal, "rotation_deg": info.rotation_deg,
               "n_frames_nominal": info.n_frames_nominal,

@@ -1,0 +1,375 @@
+"""Eye aperture from the pixels: the lid margins located in small eye patches.
+
+MediaPipe's mesh has a symmetric prior: on real faces it sees about a third
+of a one-sided lid movement and leaks part of it onto the other eye. Here the
+mesh only says *where* each eye is (its two corners); the lids themselves are
+found in the image.
+
+During tracking each eye is resampled into a small grey patch in eye
+coordinates: centred between the eye's corners, ``u`` along the corner axis
+(towards image-right), ``v`` perpendicular to it (down the face positive),
+at :data:`PATCH_PX_PER_EW` pixels per nominal eye width
+(:func:`patch_affine`, :func:`extract_eye_patches`). The scale comes from
+the face, not the eye: :data:`EYE_WIDTH_PER_FACE_SCALE` times the spread of
+the stable landmarks (forehead, nose, temples). A smile pulls the eye
+corners by up to 10% of the eye's width; a patch scaled by the corners would
+magnify the eye in a smile and read a narrowing as a widening. The patches are kept in
+the :class:`~synkan.tracking.Track`, so the measurement can be redone without
+decoding the video again.
+
+After tracking, a rest template (the median patch over the rest frames) and
+the rest lid margins (the mesh's lid contours at rest, where the mesh is
+right) give, for each lid, a band of rows straddling its margin in a few
+column strips across the middle of the eye. In every frame each band is
+searched vertically for its best normalised cross-correlation with the
+template (:func:`lid_shifts`): the upper lid's shift down and the lower lid's
+shift up narrow the fissure. ``eye_closure = (shift_upper - shift_lower) /
+aperture_rest`` (:func:`closure_from_shifts`) is in the same units as the
+mesh's ``1 - EAR / EAR_rest``: 0 at rest, 1 closed, negative when wider.
+
+Matching against the rest template, not the previous frame, means there is
+no drift; normalising each band's mean and contrast makes it insensitive to
+lighting changes.
+"""
+from __future__ import annotations
+
+import warnings
+
+import cv2
+import numpy as np
+
+from .config import EYE_L, EYE_R, STABLE_POINTS
+
+PATCH_PX_PER_EW = 48  # patch pixels per eye width (a 640x480 webcam face has eyes ~45 px wide)
+PATCH_U_EW = (-0.7, 0.7)  # patch extent along the corner axis, eye widths from the corners' midpoint
+PATCH_V_EW = (-0.55, 0.5)  # extent across it, eye widths from the corner line (down positive)
+# Eye width / RMS radius of the stable landmarks, in frontal faces: 0.49-0.58
+# (median 0.53) over the six real test videos. It sets only the patch's
+# resolution; measurements are relative to each eye's own rest.
+EYE_WIDTH_PER_FACE_SCALE = 0.53
+PATCH_SHAPE = (round((PATCH_V_EW[1] - PATCH_V_EW[0]) * PATCH_PX_PER_EW),
+               round((PATCH_U_EW[1] - PATCH_U_EW[0]) * PATCH_PX_PER_EW))  # (rows, columns)
+
+# Corners in image-left -> image-right order, per subject side (right eye is image-left).
+CORNERS = {"r": (EYE_R[0], EYE_R[3]), "l": (EYE_L[0], EYE_L[3])}
+# Lid contours of MediaPipe's mesh (corner to corner), used only at rest.
+UPPER_LID = {"r": (33, 246, 161, 160, 159, 158, 157, 173, 133), "l": (362, 398, 384, 385, 386, 387, 388, 466, 263)}
+LOWER_LID = {"r": (33, 7, 163, 144, 145, 153, 154, 155, 133), "l": (362, 382, 381, 380, 374, 373, 390, 249, 263)}
+
+STRIPS = 4  # column strips across the open middle of the eye, matched separately
+STRIP_MIN_OPENING = 0.6  # strips cover columns whose rest opening is >= this share of the widest
+BAND_LID_EW = 0.14  # each band reaches this far into the lid from its margin...
+BAND_EYE_EW = 0.06  # ...and this far into the eyeball
+# Shifts searched (eye widths; + is down the face). The upper lid can travel the
+# whole fissure (about 0.3 eye widths) down, the lower lid most of it up.
+UPPER_SEARCH_EW = (-0.12, 0.45)
+LOWER_SEARCH_EW = (-0.45, 0.12)
+# The mesh's lid displacement is the starting guess: the pixels may correct it by
+# up to a whole rest fissure (~0.3 eye widths: a one-sided closure the mesh
+# missed entirely), with a soft pull towards the guess for ambiguous images.
+MAX_CORRECTION_EW = 0.25
+PRIOR_SD_EW = 0.1
+PRIOR_WEIGHT = 0.05  # NCC points lost one PRIOR_SD_EW away from the guess
+BLUR_SIGMA_PX = 0.8  # tames sensor noise and codec blocks before matching
+
+
+def face_scale_px(xy: np.ndarray) -> np.ndarray:
+    """RMS radius of the stable landmarks (..., 478, 2) about their centroid, in pixels.
+
+    Examples
+    --------
+    >>> angle = np.linspace(0, 2 * np.pi, len(STABLE_POINTS), endpoint=False)
+    >>> xy = np.zeros((478, 2)); xy[list(STABLE_POINTS)] = 50 * np.column_stack([np.cos(angle), np.sin(angle)])
+    >>> round(float(face_scale_px(xy)), 6)
+    50.0
+    """
+    stable = xy[..., list(STABLE_POINTS), :2].astype(np.float64)
+    return np.sqrt(((stable - stable.mean(axis=-2, keepdims=True)) ** 2).sum(axis=-1).mean(axis=-1))
+
+
+def _eye_frames(xy: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each frame's patch origin and one patch column / row step, in image pixels: (..., 2) each."""
+    a, b = CORNERS[side]
+    left, right = xy[..., a, :2].astype(np.float64), xy[..., b, :2].astype(np.float64)
+    axis = right - left
+    length = np.linalg.norm(axis, axis=-1, keepdims=True)
+    step = (EYE_WIDTH_PER_FACE_SCALE * face_scale_px(xy) / PATCH_PX_PER_EW)[..., None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ex = axis / length * step
+    ey = np.stack([-ex[..., 1], ex[..., 0]], axis=-1)  # image y points down, so this is down the face
+    origin = (left + right) / 2 + PATCH_U_EW[0] * PATCH_PX_PER_EW * ex + PATCH_V_EW[0] * PATCH_PX_PER_EW * ey
+    return origin, ex, ey
+
+
+def patch_affine(xy: np.ndarray, side: str) -> np.ndarray:
+    """2x3 matrix taking patch pixels (column, row) to image pixels, for one eye of one frame.
+
+    Parameters
+    ----------
+    xy : (478, 2) array
+        The frame's landmarks, in image pixels.
+    side : {"r", "l"}
+    """
+    origin, ex, ey = _eye_frames(xy, side)
+    return np.column_stack([ex, ey, origin])
+
+
+def to_patch(points: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """Image pixels (..., 2) -> patch pixels (column, row) under one eye's ``affine``."""
+    inverse = cv2.invertAffineTransform(affine.astype(np.float64))
+    return points @ inverse[:, :2].T + inverse[:, 2]
+
+
+def extract_eye_patches(rgb: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Both eyes' grey patches from one frame.
+
+    Parameters
+    ----------
+    rgb : (H, W, 3) uint8
+        The frame the landmarks were found in.
+    xy : (478, 2) array
+        Landmarks in that frame's pixels.
+
+    Returns
+    -------
+    (2, rows, columns) uint8
+        Subject's right eye first, then left (see :data:`PATCH_SHAPE`).
+    """
+    rows, cols = PATCH_SHAPE
+    out = np.empty((2, rows, cols), np.uint8)
+    for k, side in enumerate(("r", "l")):
+        colour = cv2.warpAffine(rgb, patch_affine(xy, side), (cols, rows), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                borderMode=cv2.BORDER_REPLICATE)
+        out[k] = cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY)
+    return out
+
+
+def lid_margins(landmarks: np.ndarray, side: str) -> np.ndarray:
+    """The mesh's upper and lower lid margins in each frame's patch, as a row for every patch column.
+
+    Parameters
+    ----------
+    landmarks : (N, 478, 2) array
+        Image-pixel landmarks.
+    side : {"r", "l"}
+
+    Returns
+    -------
+    (N, 2, columns) array
+        Upper and lower margin rows; NaN outside the corners and in frames
+        without a face.
+    """
+    origin, ex, ey = _eye_frames(landmarks, side)
+    length2 = (ex ** 2).sum(axis=1)[:, None]
+    cols = np.arange(PATCH_SHAPE[1], dtype=float)
+    out = np.full((len(landmarks), 2, len(cols)), np.nan)
+    for lid, contour in enumerate((UPPER_LID[side], LOWER_LID[side])):
+        d = landmarks[:, list(contour), :2].astype(np.float64) - origin[:, None]
+        u = np.einsum("npk,nk->np", d, ex) / length2  # (N, points): patch column of each contour point
+        v = np.einsum("npk,nk->np", d, ey) / length2
+        # Piecewise-linear through the contour (corner to corner), segment by segment, all frames at once.
+        for p in range(u.shape[1] - 1):
+            u0, u1, v0, v1 = u[:, p:p + 1], u[:, p + 1:p + 2], v[:, p:p + 1], v[:, p + 1:p + 2]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                w = (cols[None] - u0) / (u1 - u0)
+                inside = (w >= 0) & (w <= 1) & (u1 > u0)
+            out[:, lid] = np.where(inside, v0 + w * (v1 - v0), out[:, lid])
+    return out
+
+
+def _strips(upper: np.ndarray, lower: np.ndarray) -> list[tuple[int, int]]:
+    """Column ranges ``[c0, c1)`` of the strips across the open middle of the eye."""
+    opening = lower - upper
+    wide = np.flatnonzero(np.nan_to_num(opening, nan=0.0) >= STRIP_MIN_OPENING * np.nanmax(opening))
+    edges = np.linspace(wide[0], wide[-1] + 1, STRIPS + 1).round().astype(int)
+    return [(int(c0), int(c1)) for c0, c1 in zip(edges[:-1], edges[1:]) if c1 > c0]
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    """Zero mean, unit norm over the last two axes (NaN-free, flat bands stay zero)."""
+    x = x - x.mean(axis=(-2, -1), keepdims=True)
+    norm = np.sqrt((x * x).sum(axis=(-2, -1), keepdims=True))
+    return np.divide(x, norm, out=np.zeros_like(x), where=norm > 1e-6)
+
+
+def _band_ncc(stack: np.ndarray, template: np.ndarray, rows: tuple[int, int], cols: tuple[int, int],
+              shifts: np.ndarray) -> np.ndarray:
+    """NCC of one template band with the same band shifted by each of ``shifts`` rows: (N, shifts)."""
+    (r0, r1), (c0, c1) = rows, cols
+    ref = _normalise(template[r0:r1, c0:c1])
+    return np.stack([(_normalise(stack[:, r0 + s:r1 + s, c0:c1]) * ref).sum(axis=(1, 2)) for s in shifts], axis=1)
+
+
+def gaze_template(template: np.ndarray, rest: np.ndarray, shift_px: float) -> np.ndarray:
+    """The rest template with the eyeball (between the rest margins) moved ``shift_px`` columns sideways.
+
+    When the eyes turn, the iris slides under the lids and the bands that
+    straddle the margins change, although the lids did not move. Comparing
+    each frame with the rest eye *at that frame's gaze* (the iris shift is
+    the mesh's, which tracks the iris well) keeps gaze out of the aperture.
+    """
+    if shift_px == 0:
+        return template
+    rows = np.arange(template.shape[0])[:, None]
+    upper, lower = np.nan_to_num(rest[0], nan=np.inf), np.nan_to_num(rest[1], nan=-np.inf)
+    eyeball = (rows > upper[None]) & (rows < lower[None])
+    cols = np.arange(template.shape[1])
+    source = np.clip(cols - shift_px, 0, template.shape[1] - 1)
+    moved = np.stack([np.interp(source, cols, row) for row in template])
+    inside = eyeball & eyeball[:, np.round(source).astype(int)]
+    return np.where(inside, moved, template)
+
+
+def _peak(shifts: np.ndarray, ncc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sub-pixel argmax of each row (parabola through the peak and its neighbours) and its score."""
+    k = np.argmax(ncc, axis=1)
+    rows = np.arange(len(ncc))
+    inner = (k > 0) & (k < ncc.shape[1] - 1)
+    kk = np.clip(k, 1, ncc.shape[1] - 2)
+    a, b, c = ncc[rows, kk - 1], ncc[rows, kk], ncc[rows, kk + 1]
+    denominator = a - 2 * b + c
+    with np.errstate(invalid="ignore", divide="ignore"):  # flat or -inf neighbours: no refinement
+        offset = np.where(inner & (denominator < 0), 0.5 * (a - c) / np.where(denominator < 0, denominator, -1), 0.0)
+    offset = np.nan_to_num(offset)
+    return shifts[k] + np.clip(offset, -0.5, 0.5), ncc[rows, k]
+
+
+def _blur(patches: np.ndarray) -> np.ndarray:
+    return np.stack([cv2.GaussianBlur(p.astype(np.float32), (0, 0), BLUR_SIGMA_PX) for p in patches]) if len(patches) else patches.astype(np.float32)
+
+
+def _mean_over(strips, rows: np.ndarray) -> np.ndarray:
+    """Mean of margin rows (..., columns) over the strips' columns."""
+    cols = np.concatenate([np.arange(c0, c1) for c0, c1 in strips])
+    return np.nanmean(rows[..., cols], axis=-1)
+
+
+def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, mesh: np.ndarray,
+               iris_shift_px: np.ndarray | None = None, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Each frame's upper- and lower-lid displacement from rest, in patch pixels (down positive).
+
+    The mesh's own displacement of each lid is the starting guess; the
+    pixels decide within :data:`MAX_CORRECTION_EW` of it, with a gentle pull
+    towards it (:data:`PRIOR_SD_EW`) that only matters when the image is
+    ambiguous (a closed eye, motion blur).
+
+    Parameters
+    ----------
+    patches : (N, rows, columns) uint8
+        One eye's patches (:func:`extract_eye_patches`).
+    template : (rows, columns) float
+        That eye's rest patch (median over rest frames).
+    rest : (2, columns) array
+        Upper and lower rest margins (:func:`lid_margins` at rest).
+    mesh : (N, 2, columns) array
+        The mesh's margins in every frame (:func:`lid_margins`).
+    iris_shift_px : (N,) array, optional
+        Each frame's sideways iris shift from rest, in patch columns; each
+        frame is compared with :func:`gaze_template` at that shift.
+    chunk : int
+        Frames matched at once (bounds memory on long videos).
+
+    Returns
+    -------
+    shifts : (N, 2) float
+        Upper, lower lid displacement; NaN where the mesh has no face.
+    score : (N, 2) float
+        The matches' normalised cross-correlation (1 = identical to rest).
+    """
+    n_rows = PATCH_SHAPE[0]
+    strips = _strips(rest[0], rest[1])
+    lid_px, eye_px = BAND_LID_EW * PATCH_PX_PER_EW, BAND_EYE_EW * PATCH_PX_PER_EW
+    template = cv2.GaussianBlur(template.astype(np.float32), (0, 0), BLUR_SIGMA_PX)
+    shifts = np.full((len(patches), 2, len(strips)), np.nan)
+    score = np.full((len(patches), 2, len(strips)), np.nan)
+    # Half-pixel steps: finer than the iris landmark's own jitter, few templates.
+    gaze = np.zeros(len(patches)) if iris_shift_px is None else np.round(2 * np.nan_to_num(iris_shift_px)) / 2
+    templates = {g: gaze_template(template, rest, g) for g in np.unique(gaze)}
+    reach = MAX_CORRECTION_EW * PATCH_PX_PER_EW
+    sd = PRIOR_SD_EW * PATCH_PX_PER_EW
+    for lid, (into_lid, into_eye), search_ew in ((0, (-lid_px, eye_px), UPPER_SEARCH_EW), (1, (-eye_px, lid_px), LOWER_SEARCH_EW)):
+        for j, strip in enumerate(strips):
+            margin = float(_mean_over([strip], rest[lid]))
+            band = (int(round(margin + into_lid)), int(round(margin + into_eye)) + 1)
+            candidates = np.arange(max(int(np.floor(search_ew[0] * PATCH_PX_PER_EW)), -band[0]),
+                                   min(int(np.ceil(search_ew[1] * PATCH_PX_PER_EW)), n_rows - band[1]) + 1)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # frames without a face: all-NaN means
+                guess = _mean_over([strip], mesh[:, lid]) - margin
+            for start in range(0, len(patches), chunk):
+                block = _blur(patches[start:start + chunk])
+                block_gaze = gaze[start:start + chunk]
+                ncc = np.empty((len(block), len(candidates)), np.float32)
+                for g in np.unique(block_gaze):
+                    ncc[block_gaze == g] = _band_ncc(block[block_gaze == g], templates[g], band, strip, candidates)
+                g = guess[start:start + chunk, None]
+                with np.errstate(invalid="ignore"):
+                    allowed = np.abs(candidates[None] - g) <= reach
+                penalised = np.where(allowed, ncc - PRIOR_WEIGHT * ((candidates[None] - g) / sd) ** 2, -np.inf)
+                found = allowed.any(axis=1)
+                safe = np.where(found[:, None], penalised, 0.0)
+                best, _ = _peak(candidates, safe)
+                at = np.argmax(safe, axis=1)
+                shifts[start:start + chunk, lid, j] = np.where(found, best, np.nan)
+                score[start:start + chunk, lid, j] = np.where(found, ncc[np.arange(len(ncc)), at], np.nan)
+    return shifts.mean(axis=2), score.mean(axis=2)
+
+
+def closure_from_shifts(shifts: np.ndarray, rest: np.ndarray) -> np.ndarray:
+    """``eye_closure`` from lid shifts: ``(upper shift - lower shift) / rest aperture``, clipped to [-1, 1].
+
+    The rest aperture is the mean rest opening over the matched strips.
+
+    Examples
+    --------
+    >>> rest = np.stack([np.full(PATCH_SHAPE[1], 15.0), np.full(PATCH_SHAPE[1], 30.0)])
+    >>> closure_from_shifts(np.array([[3.0, -3.0], [0.0, 0.0]]), rest)
+    array([0.4, 0. ])
+    """
+    strips = _strips(rest[0], rest[1])
+    aperture = float(_mean_over(strips, rest[1] - rest[0]))
+    return np.clip((shifts[:, 0] - shifts[:, 1]) / aperture, -1.0, 1.0)
+
+
+def eyelids_process(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray,
+                    gaze_ew: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Both eyes' ``eye_closure`` measured from the pixels.
+
+    Parameters
+    ----------
+    landmarks : (N, 478, 2) array
+        Image-pixel landmarks (NaN where there is no face).
+    patches : (N, 2, rows, columns) uint8
+        The track's eye patches (subject's right eye first).
+    rest : (N,) bool
+        Rest frames: the template and the rest margins come from these.
+    gaze_ew : (N, 2) array, optional
+        Each eye's sideways iris shift from rest, in eye widths
+        (:func:`synkan.mirror.gaze_offset` minus its rest value).
+
+    Returns
+    -------
+    closure : (N, 2) array
+        ``eye_closure`` of the subject's right and left eye (NaN without a face).
+    score : (N, 2) array
+        The weaker lid's match with the rest template (NCC, 1 = as at rest).
+    info : dict
+        Per side: rest aperture (eye widths) and median match score.
+    """
+    closure = np.full((len(patches), 2), np.nan)
+    score = np.full((len(patches), 2), np.nan)
+    info: dict = {}
+    for k, side in enumerate(("r", "l")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # columns outside the corners are all-NaN
+            mesh = lid_margins(landmarks, side)
+            rest_rows = np.nanmedian(mesh[rest], axis=0)
+        template = np.median(patches[rest, k].astype(np.float32), axis=0)
+        iris = None if gaze_ew is None else gaze_ew[:, k] * PATCH_PX_PER_EW
+        shifts, match = lid_shifts(patches[:, k], template, rest_rows, mesh, iris)
+        closure[:, k] = closure_from_shifts(shifts, rest_rows)
+        score[:, k] = match.min(axis=1)
+        strips = _strips(rest_rows[0], rest_rows[1])
+        info[side] = {"rest_aperture_ew": round(float(_mean_over(strips, rest_rows[1] - rest_rows[0])) / PATCH_PX_PER_EW, 4),
+                      "match_median": round(float(np.nanmedian(score[:, k])), 3) if np.isfinite(score[:, k]).any() else None}
+    return closure, score, info
