@@ -16,6 +16,14 @@ normalised cross-correlation ``r`` over lags of +/- ``lag_window_s`` and its
 value at the driver's event peaks, in percent (eye closure, or corner
 excursion in % of the inter-ocular distance). True synkinesis is
 time-locked, so a large lag argues against it.
+
+The other direction's driver events are masked out of each window as
+confounds. Events only ever hold voluntary movements (see
+:func:`synkan.events.responses`): an eye shutting during a smile is not an
+``eye_closure`` event, so it stays in the oral-ocular analysis as the
+responder, however large; only closures without the mouth movement, or given
+by the user's protocol, are masked. Likewise a mouth movement made while the
+eyes are shut stays in the ocular-oral analysis.
 """
 from __future__ import annotations
 
@@ -24,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import signal as sps
 
-from .config import BLINK_MASK_PAD_S, EVENT_PAD_S, LAG_WINDOW_S, MIN_EVENTS
+from .config import BLINK_MASK_PAD_S, EVENT_PAD_S, LAG_WINDOW_S, MIN_EVENTS, MIN_LAG_PAIRS, MIN_LAG_VARIANCE
 from .events import Events, eye_driver, mouth_driver
 from .signals import SIDES, Signals
 
@@ -81,17 +89,37 @@ def remove_blinks(t: np.ndarray, x: np.ndarray, blinks, pad_s: float = BLINK_MAS
     return out
 
 
+def _standardised(s: np.ndarray, usable: np.ndarray) -> np.ndarray:
+    """``s`` centred and scaled over its usable samples, zero elsewhere.
+
+    Pearson's r does not change under this; it keeps the per-lag sums of
+    squares O(n), so their differences do not lose precision.
+    """
+    values = s[usable]
+    sd = values.std() if values.size else 0.0
+    return np.where(usable, (s - values.mean()) / sd, 0.0) if sd > 0 else np.zeros(len(s))
+
+
+def _lagged_sum(a: np.ndarray, b: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``sum_t a[t] * b[t + k]`` for every lag ``k`` of the full correlation, then the ``keep`` ones."""
+    return sps.correlate(b, a, mode="full")[keep]
+
+
 def normalized_xcorr(x: np.ndarray, y: np.ndarray, window: np.ndarray, max_lag: int) -> tuple[np.ndarray, np.ndarray]:
     """Normalised cross-correlation of ``y`` against ``x`` within ``window``.
 
-    Both series are z-scored over the window's samples; ``r[k]`` is the mean
-    of ``x[t] * y[t + k]`` over pairs where both samples are in the window.
-    A positive lag means ``y`` follows ``x``.
+    ``r[k]`` is the Pearson correlation of the pairs ``(x[t], y[t + k])``
+    where both samples are in the window and finite, with the means and
+    standard deviations taken over exactly those pairs, so it always lies in
+    [-1, 1]. A positive lag means ``y`` follows ``x``. The per-lag counts,
+    sums and sums of squares come from cross-correlating the masked series,
+    their squares and the masks.
 
     Returns
     -------
     lags : (2 * max_lag + 1,) int array
-    r : array of the same shape (NaN where no pair exists)
+    r : array of the same shape (NaN at lags with fewer than
+        :data:`~synkan.config.MIN_LAG_PAIRS` pairs or a constant series)
 
     Examples
     --------
@@ -101,24 +129,24 @@ def normalized_xcorr(x: np.ndarray, y: np.ndarray, window: np.ndarray, max_lag: 
     >>> int(lags[np.nanargmax(r)])
     3
     """
-    w = window & np.isfinite(x) & np.isfinite(y)
-    zx = np.zeros(len(x))
-    zy = np.zeros(len(y))
-    for z, s in ((zx, x), (zy, y)):
-        values = s[w]
-        sd = values.std()
-        if sd > 0:
-            z[w] = (values - values.mean()) / sd
-    m = w.astype(float)
-    num = sps.correlate(zy, zx, mode="full", method="direct" if len(x) < 2000 else "fft")
-    count = sps.correlate(m, m, mode="full", method="direct" if len(x) < 2000 else "fft")
+    in_x = window & np.isfinite(x)
+    in_y = window & np.isfinite(y)
+    zx, zy = _standardised(x, in_x), _standardised(y, in_y)
+    mx, my = in_x.astype(float), in_y.astype(float)
     lags = sps.correlation_lags(len(y), len(x), mode="full")
     keep = np.abs(lags) <= max_lag
-    count = np.round(count[keep])
-    r = np.where(count > 0, num[keep] / np.maximum(count, 1), np.nan)
-    if not (zx.any() and zy.any()):
-        r[:] = np.nan
-    return lags[keep], r
+    n = np.round(_lagged_sum(mx, my, keep))  # FFT sums of 0/1 masks are integers up to rounding
+    sx, sy = _lagged_sum(zx, my, keep), _lagged_sum(mx, zy, keep)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cov = _lagged_sum(zx, zy, keep) - sx * sy / n
+        var_x = _lagged_sum(zx ** 2, my, keep) - sx ** 2 / n
+        var_y = _lagged_sum(mx, zy ** 2, keep) - sy ** 2 / n
+        # A lag whose pairs hardly vary (relative to the whole window's spread,
+        # which is 1 after standardising) has no meaningful correlation.
+        usable = (n >= MIN_LAG_PAIRS) & (var_x > MIN_LAG_VARIANCE * n) & (var_y > MIN_LAG_VARIANCE * n)
+        r = np.where(usable, cov / np.sqrt(var_x * var_y), np.nan)
+    # Clipping only absorbs floating-point rounding (FFT sums), never a real excess.
+    return lags[keep], np.clip(r, -1.0, 1.0)
 
 
 def subsample_offset(r: np.ndarray, k: int) -> float:
@@ -140,12 +168,12 @@ def subsample_offset(r: np.ndarray, k: int) -> float:
 
 
 def lagged_gain(x: np.ndarray, y: np.ndarray, window: np.ndarray, lag: int) -> float:
-    """Least-squares slope of ``y[t + lag]`` on ``x[t]`` over in-window pairs."""
+    """Least-squares slope of ``y[t + lag]`` on ``x[t]`` over the pairs behind :func:`normalized_xcorr`'s r at ``lag``."""
     n = len(x)
     idx = np.arange(max(0, -lag), min(n, n - lag))
     ok = window[idx] & window[idx + lag] & np.isfinite(x[idx]) & np.isfinite(y[idx + lag])
     xs, ys = x[idx][ok], y[idx + lag][ok]
-    if len(xs) < 3 or np.var(xs) == 0:
+    if len(xs) < MIN_LAG_PAIRS or np.var(xs) == 0:
         return float("nan")
     return float(np.cov(xs, ys, bias=True)[0, 1] / np.var(xs))
 
@@ -209,7 +237,7 @@ def coupling_process(signals: Signals, events: Events, direction: str, lag_windo
     t_frames = signals.t
     if direction == "oral_ocular":
         driver_events = events.of("smile", "pucker")
-        confounds = events.of("eye_closure")  # voluntary closures are not synkinesis
+        confounds = events.of("eye_closure")  # voluntary by construction: not the smile's response
         columns = {"driver": mouth_driver(signals)}
         gaze_ok = signals.data["gaze_ok"].to_numpy(bool) if "gaze_ok" in signals.data else np.ones(len(t_frames), bool)
         for side in SIDES:
@@ -218,7 +246,7 @@ def coupling_process(signals: Signals, events: Events, direction: str, lag_windo
         missing = "no smile or pucker found"
     else:
         driver_events = events.of("blink", "eye_closure")
-        confounds = events.of("smile", "pucker")
+        confounds = events.of("smile", "pucker")  # voluntary by construction: not the closure's response
         columns = {"driver": eye_driver(signals), **{side: signals[f"mouth_excursion_{side}"] for side in SIDES}}
         missing = "no blink or eye closure found"
     t, series, pose_ok = _uniform(signals, columns)

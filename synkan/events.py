@@ -4,8 +4,15 @@ Events are found with hysteresis thresholds relative to each video's own
 range (floored by absolute minima, so a still face yields none), which keeps
 noise from splitting one event into many. A blink is a bilateral closure
 shorter than :data:`~synkan.config.BLINK_MAX_S`; a longer one is a voluntary
-eye closure. A user protocol (``"smile:2-5,close:7-9"`` or a CSV/JSON file)
-overrides detection within the spans it lists.
+eye closure only when it happens without the mouth movement. A user protocol
+(``"smile:2-5,close:7-9"`` or a CSV/JSON file) overrides detection within the
+spans it lists.
+
+Every event returned is a voluntary movement, the driver of one coupling
+direction and a confound of the other. Detected movements that are another
+movement's involuntary response are dropped (see :func:`responses`): an eye
+that shuts during a smile is the oral-ocular responder, however large, and
+masking it as a voluntary closure would hide severe synkinesis.
 """
 from __future__ import annotations
 
@@ -18,7 +25,7 @@ import pandas as pd
 
 from .config import (
     BLINK_MAX_S, EVENT_MIN_GAP_S, EYE_CLOSURE_MIN, HYSTERESIS_HIGH, HYSTERESIS_LOW, LOW_FLOOR_FRACTION, PUCKER_MIN_NARROWING, PUCKER_MIN_S,
-    SMILE_MIN_EXCURSION, SMILE_MIN_S,
+    RESPONSE_MIN_OVERLAP, SMILE_MIN_EXCURSION, SMILE_MIN_S,
 )
 from .errors import InputError
 from .signals import Signals
@@ -56,14 +63,32 @@ class Events:
         return {k: int((self.table["kind"] == k).sum()) for k in EVENT_KINDS}
 
 
+def finite_mean(x: np.ndarray, axis: int | None = None) -> np.ndarray | float:
+    """Mean of the finite values along ``axis``; NaN where there are none.
+
+    Like :func:`numpy.nanmean`, without its "Mean of empty slice" warning on
+    all-NaN slices (frames with no face on either side are expected).
+
+    Examples
+    --------
+    >>> finite_mean(np.array([[1.0, np.nan], [3.0, np.nan]]), axis=0)
+    array([ 2., nan])
+    """
+    x = np.asarray(x, float)
+    finite = np.isfinite(x)
+    count = finite.sum(axis=axis)
+    total = np.where(finite, x, 0.0).sum(axis=axis)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)[()]
+
+
 def eye_driver(signals: Signals) -> np.ndarray:
     """Bilateral eye closure: the mean of both sides' ``eye_closure``."""
-    return np.nanmean(np.vstack([signals["eye_closure_r"], signals["eye_closure_l"]]), axis=0)
+    return finite_mean(np.vstack([signals["eye_closure_r"], signals["eye_closure_l"]]), axis=0)
 
 
 def mouth_driver(signals: Signals) -> np.ndarray:
     """Bilateral mouth movement: the mean of both corners' excursion (smile or pucker)."""
-    return np.nanmean(np.vstack([signals["mouth_excursion_r"], signals["mouth_excursion_l"]]), axis=0)
+    return finite_mean(np.vstack([signals["mouth_excursion_r"], signals["mouth_excursion_l"]]), axis=0)
 
 
 def hysteresis_runs(x: np.ndarray, high: float, low: float) -> list[tuple[int, int]]:
@@ -112,8 +137,67 @@ def _overlap_s(a0: float, a1: float, b0: float, b1: float) -> float:
     return max(0.0, min(a1, b1) - max(a0, b0))
 
 
+def responses(table: pd.DataFrame) -> np.ndarray:
+    """Which detected events are another event's involuntary response, not voluntary movements.
+
+    Without a protocol, the movements alone must say which one the patient
+    made on purpose. The rules, in this order:
+
+    1. A detected smile or pucker lying entirely within an eye closure (it
+       starts after the closure starts and ends before it ends) is that
+       closure's ocular-oral response: the mouth pulled while the eyes were
+       shut. The closure stays voluntary, and the mouth movement is neither
+       an oral-ocular driver nor an ocular-oral confound.
+    2. A detected eye closure that overlaps the remaining (voluntary) smiles
+       and puckers for more than :data:`~synkan.config.RESPONSE_MIN_OVERLAP`
+       of its duration is their oral-ocular response (a synkinetic eye
+       shutting, or a healthy laughing squint): it is neither an ocular-oral
+       driver nor an oral-ocular confound.
+
+    When a closure and a mouth movement span the same frames, rule 2 wins:
+    the oral-ocular pattern is by far the commoner, and a protocol segment
+    settles the rare opposite case. User-given events (``source == "user"``)
+    are voluntary by definition and never dropped; blinks are never
+    responses (they are removed from the responder separately).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Events, with the columns of :attr:`Events.table`.
+
+    Returns
+    -------
+    (len(table),) bool array
+        True for rows to drop.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"kind": ["smile", "eye_closure", "eye_closure", "smile"],
+    ...                      "start_s": [2.0, 2.1, 7.0, 7.2], "end_s": [3.5, 3.4, 9.0, 8.0],
+    ...                      "source": "auto"})
+    >>> responses(rows).tolist()
+    [False, True, False, True]
+    """
+    kind, auto = table["kind"].to_numpy(), table["source"].to_numpy() == "auto"
+    start, end = table["start_s"].to_numpy(float), table["end_s"].to_numpy(float)
+    closure, mouth = kind == "eye_closure", np.isin(kind, ("smile", "pucker"))
+    # [i, j]: row i lies strictly within row j; and the time rows i and j share.
+    within = (start[:, None] > start[None, :]) & (end[:, None] < end[None, :])
+    overlap = np.clip(np.minimum(end[:, None], end[None, :]) - np.maximum(start[:, None], start[None, :]), 0.0, None)
+    mouth_response = auto & mouth & (within & closure[None, :]).any(axis=1)
+    voluntary_mouth = mouth & ~mouth_response
+    closure_response = auto & closure & (overlap[:, voluntary_mouth].sum(axis=1) > RESPONSE_MIN_OVERLAP * (end - start))
+    return mouth_response | closure_response
+
+
+def _voluntary(table: pd.DataFrame, info: dict) -> Events:
+    """Events from a table: sorted by start, involuntary responses dropped."""
+    table = table.sort_values("start_s", kind="stable").reset_index(drop=True)
+    return Events(table[~responses(table)].reset_index(drop=True), info)
+
+
 def events_find(signals: Signals) -> Events:
-    """Detect blinks, eye closures, smiles and puckers in a video's signals.
+    """Detect blinks, voluntary eye closures, smiles and puckers in a video's signals.
 
     Parameters
     ----------
@@ -122,6 +206,8 @@ def events_find(signals: Signals) -> Events:
     Returns
     -------
     Events
+        Voluntary movements only: an eye closure during a smile is the
+        smile's response, not an event (see :func:`responses`).
 
     Examples
     --------
@@ -129,6 +215,11 @@ def events_find(signals: Signals) -> Events:
     >>> ev.counts()  # doctest: +SKIP
     {'blink': 3, 'eye_closure': 2, 'smile': 3, 'pucker': 0}
     """
+    return _voluntary(*_detect(signals))
+
+
+def _detect(signals: Signals) -> tuple[pd.DataFrame, dict]:
+    """Every movement found, voluntary or not, and the thresholds used."""
     t = signals.t
     ok = signals.data["pose_ok"].to_numpy()
     eye = np.where(ok, eye_driver(signals), np.nan)
@@ -157,11 +248,10 @@ def events_find(signals: Signals) -> Events:
         # A pucker also moves the corners; a smile widens the mouth.
         if any(_overlap_s(t[a], t[b - 1], t[p], t[q - 1]) > 0.5 * (t[b - 1] - t[a]) for p, q in puckers):
             continue
-        if np.nanmean(narrowing[a:b]) > 0:
+        if finite_mean(narrowing[a:b]) > 0:
             continue
         rows += _rows("smile", [(a, b)], t, mouth)
-    table = pd.DataFrame(rows, columns=COLUMNS).sort_values("start_s", kind="stable").reset_index(drop=True)
-    return Events(table, info)
+    return pd.DataFrame(rows, columns=COLUMNS), info
 
 
 def parse_segments(spec: str | Path) -> list[tuple[str, float, float]]:
@@ -213,7 +303,11 @@ def parse_segments(spec: str | Path) -> list[tuple[str, float, float]]:
 
 
 def events_process(signals: Signals, segments: str | Path | None = None) -> Events:
-    """Detect events, then let a user protocol override detection within its spans.
+    """Detect events, let a user protocol override detection within its spans, keep the voluntary ones.
+
+    Detected events overlapping a user span are replaced by the user's; which
+    detected events are responses is decided after that, so a user segment
+    such as ``close:7-9`` is voluntary even where the mouth also moves.
 
     Parameters
     ----------
@@ -225,19 +319,18 @@ def events_process(signals: Signals, segments: str | Path | None = None) -> Even
     -------
     Events
     """
-    found = events_find(signals)
+    found, info = _detect(signals)
     if not segments:
-        return found
+        return _voluntary(found, info)
     spans = parse_segments(segments)
     t = signals.t
     drivers = {"blink": eye_driver(signals), "eye_closure": eye_driver(signals), "smile": mouth_driver(signals),
                "pucker": signals["mouth_narrowing"]}
-    keep = [not any(_overlap_s(r.start_s, r.end_s, s0, s1) > 0 for _, s0, s1 in spans) for r in found.table.itertuples()]
-    rows = found.table[keep].to_dict("records")
+    keep = [not any(_overlap_s(r.start_s, r.end_s, s0, s1) > 0 for _, s0, s1 in spans) for r in found.itertuples()]
+    rows = found[keep].to_dict("records")
     for kind, s0, s1 in spans:
         inside = np.flatnonzero((t >= s0) & (t <= s1))
         if inside.size == 0:
             raise InputError(f"segment {kind}:{s0}-{s1} lies outside the video (0-{t[-1]:.2f} s)")
         rows += _rows(kind, [(int(inside[0]), int(inside[-1]) + 1)], t, drivers[kind], source="user")
-    table = pd.DataFrame(rows, columns=COLUMNS).sort_values("start_s", kind="stable").reset_index(drop=True)
-    return Events(table, {**found.info, "segments": str(segments)})
+    return _voluntary(pd.DataFrame(rows, columns=COLUMNS), {**info, "segments": str(segments)})

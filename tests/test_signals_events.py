@@ -115,3 +115,14 @@ def test_segments_from_csv_and_json(tmp_path):
     (tmp_path / "p.json").write_text('[{"kind": "pucker", "start_s": 1, "end_s": 2}]')
     assert parse_segments(tmp_path / "p.csv") == [("smile", 1.0, 2.0), ("eye_closure", 3.0, 4.5)]
     assert parse_segments(str(tmp_path / "p.json")) == [("pucker", 1.0, 2.0)]
+
+
+def test_closure_during_a_smile_is_its_response_not_a_voluntary_closure():
+    smile = pulses(T, [2.0, 10.0], 2.0, 0.12)
+    eye = (pulses(T, [2.6], 0.2, 0.9, ramp_s=0.08)  # a blink mid-smile: still a blink
+           + pulses(T, [10.2], 1.2, 0.9)  # shut through most of the second smile: its response
+           + pulses(T, [11.8], 2.0, 0.9))  # closed as the smile ends (< 10% overlap): voluntary
+    sig = make_signals(T, eye_closure_r=eye, eye_closure_l=eye, mouth_excursion_r=smile, mouth_excursion_l=smile)
+    table = events_find(sig).table
+    assert list(table["kind"]) == ["smile", "blink", "smile", "eye_closure"]
+    assert table.iloc[3].start_s == pytest.approx(11.8, abs=0.15)
