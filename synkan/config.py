@@ -51,12 +51,24 @@ LOW_FLOOR_FRACTION = 2 / 3  # the low threshold's floor, as a fraction of the hi
 EYE_CLOSURE_MIN = 0.45
 SMILE_MIN_EXCURSION = 0.04  # mouth-corner excursion, in inter-canthal distances
 PUCKER_MIN_NARROWING = 0.08  # 1 - width/width_rest
+# A voluntary eye closure happens without the mouth movement. A detected
+# closure that overlaps smiles or puckers for more than this fraction of its
+# own duration is their oral-ocular response (synkinesis, or a laughing
+# squint), however large, and is never masked as voluntary; a closure that
+# merely brushes a smile's edge (a closure released as a smile starts) stays
+# voluntary. See events.responses for the mirror rule (ocular-oral).
+RESPONSE_MIN_OVERLAP = 0.2
 
 # --- Coupling -----------------------------------------------------------------
 LAG_WINDOW_S = 0.5
 EVENT_PAD_S = 0.5  # context kept around driver events for cross-correlation
 BLINK_MASK_PAD_S = 0.1
 MIN_EVENTS = 1  # fewer driver events than this -> null scores
+# A lag's r is the Pearson r of its own in-window pairs: with fewer pairs than
+# this (1/3 s at 30 fps) it is noise, so that lag gets NaN. Pairs whose spread
+# is below this fraction of the window's variance (a flat stretch) likewise.
+MIN_LAG_PAIRS = 10
+MIN_LAG_VARIANCE = 1e-6
 
 # --- Quality control -----------------------------------------------------------
 MAX_ABS_YAW_DEG = 30.0  # frames beyond this are left out of coupling
@@ -100,7 +112,7 @@ GRADE_MAX_ABS_LAG_S = 0.3  # synkinesis is time-locked: a responder lagging more
 GRADE_ASYMMETRY_PP = {"oral_ocular": (8.0, 15.0, 30.0), "ocular_oral": (1.5, 3.0, 6.0)}
 GRADE_NAMES = ("none", "mild", "moderate", "severe")
 
-LATERALITY_MODES = ("mirror", "plain")
+LATERALITY_MODES = ("pixel", "mirror", "plain")
 
 
 def check_fields(data: Any, cls: type, source: str, required: tuple[str, ...] = ()) -> None:
@@ -131,10 +143,13 @@ class Settings:
 
     Parameters
     ----------
-    laterality : {"mirror", "plain"}
-        ``mirror`` adds two hemiface-mirrored landmark passes so that a
-        one-sided eye narrowing is not smeared onto the other eye; ``plain``
-        is about 3x faster.
+    laterality : {"pixel", "mirror", "plain"}
+        How the lids are measured. ``pixel`` (default) finds the lid margins
+        in the image (:mod:`synkan.eyelids`), so a one-sided narrowing is
+        neither under-read nor smeared onto the other eye by the mesh's
+        symmetric prior; ``plain`` uses the mesh's lid points; ``mirror``
+        adds two hemiface-mirrored landmark passes (about 3x slower). The
+        mesh estimate is always kept as ``eye_closure_plain_*``.
     stride : int
         Analyse every ``stride``-th frame.
     max_size : int
@@ -153,7 +168,7 @@ class Settings:
         A user protocol, e.g. ``"smile:2-5,close:7-9"``; overrides detection.
     """
 
-    laterality: str = "mirror"
+    laterality: str = "pixel"
     stride: int = 1
     max_size: int = 1280
     rotate: int | None = None
