@@ -94,9 +94,24 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from .synth import synth_main
+    from .synth import synth_from_video, synth_main
 
-    for path in synth_main(args.case, args.output):
+    video_only = {"--side": args.side, "--k-oo": args.k_oo, "--k-ocul": args.k_ocul, "--name": args.name}
+    if args.from_video is None:
+        given = [flag for flag, value in video_only.items() if value is not None]
+        if given:
+            raise SynkanError(f"{given[0]} needs --from-video VIDEO")
+        if not args.case:
+            raise SynkanError("give case file(s), or --from-video VIDEO --side right|left --k-oo K")
+        paths = synth_main(args.case, args.output)
+    else:
+        if args.case:
+            raise SynkanError("give either case files or --from-video, not both")
+        if args.side is None:
+            raise SynkanError("--from-video needs --side right|left (the subject's side)")
+        paths = synth_from_video(args.from_video, args.output, args.side, k_oo=args.k_oo or 0.0,
+                                 k_ocul=args.k_ocul or 0.0, name=args.name, model=args.model).values()
+    for path in paths:
         print(path)
     return 0
 
@@ -170,9 +185,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_models)
 
-    p = sub.add_parser("synth", help="render ground-truth videos from case files")
-    p.add_argument("case", nargs="+", help="case JSON file(s)")
+    p = sub.add_parser("synth", help="render ground-truth videos from case files, or add synkinesis to a real video")
+    p.add_argument("case", nargs="*", help="case JSON file(s)")
     p.add_argument("-o", "--output", metavar="DIR", required=True)
+    g = p.add_argument_group("real-face ground truth (instead of case files)")
+    g.add_argument("--from-video", metavar="VIDEO", help="a healthy person's video to add a known one-sided movement to")
+    # Checked by synth_from_video rather than argparse, so a bad side is one line.
+    g.add_argument("--side", metavar="right|left", help="the affected side (the subject's side)")
+    g.add_argument("--k-oo", type=float, metavar="K", help="oral-ocular: the eye narrows by K x their own smile (0-1)")
+    g.add_argument("--k-ocul", type=float, metavar="K",
+                   help="ocular-oral: the mouth corner moves by K x their own eye closure (0-1)")
+    g.add_argument("--name", help="output base name (default: STEM_SIDE_ooK_oculK)")
+    g.add_argument("--model", metavar="PATH", help="face_landmarker.task (default: $SYNKAN_MODEL, models/, cache, download)")
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("validate", help="accuracy sweep on generated ground-truth videos")

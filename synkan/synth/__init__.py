@@ -6,10 +6,13 @@ Quick use::
     paths = render_case(standard_case("demo", "oral_ocular", side="left", k_oo=0.5), "out")
 
 See :mod:`synkan.synth.case` for the case file format and
-:mod:`synkan.synth.render` for what is rendered and written.
+:mod:`synkan.synth.render` for what is rendered and written;
+:func:`synth_from_video` adds a known one-sided movement to a real video
+of a healthy person instead.
 """
 from .case import Action, Case, narrow_case, standard_case, standard_timeline
+from .from_video import synth_from_video
 from .render import Truth, render_case, synth_main, truth_signals
 
 __all__ = ["Action", "Case", "Truth", "narrow_case", "render_case", "standard_case", "standard_timeline",
-           "synth_main", "truth_signals"]
+           "synth_from_video", "synth_main", "truth_signals"]
