@@ -102,15 +102,25 @@ MIRROR_MAX_RESIDUAL_EW = 0.1
 GRADE_MIN_R = 0.3
 GRADE_MAX_ABS_LAG_S = 0.3  # synkinesis is time-locked: a responder lagging more is not graded
 # Thresholds (>= each -> grade 1 mild, 2 moderate, 3 severe) per direction, in
-# the direction's own unit. Oral-ocular: points of eye closure (100 = shut); the
-# mild threshold sits above the largest side difference measured on synthetic
-# controls and strong bilateral (Duchenne) smiles (5 pp, `synkan validate`),
-# inside the healthy spread of smile-induced narrowing (22% +/- 13%).
-# Ocular-oral: points of inter-ocular distance; a full voluntary smile moves
-# the corner about 20-25 IOD-% (measured on real healthy smiles), so the same
-# fractions of a full movement are about a quarter of the eye thresholds.
-GRADE_ASYMMETRY_PP = {"oral_ocular": (8.0, 15.0, 30.0), "ocular_oral": (1.5, 3.0, 6.0)}
+# the direction's own unit, applied to the asymmetry less ASYMMETRY_Z standard
+# errors. Oral-ocular (points of eye closure, 100 = shut): healthy real faces
+# differ between sides by 6-11 pp in broad smiles and laughter (mesh, issue 12)
+# and by 1-6 pp per video with the pixel lids on the six shared real videos,
+# so mild starts at the healthy limit of 10 pp; each further grade adds about
+# one Sunnybrook synkinesis point, 0.77 mm of fissure change in a smile
+# (PRS 2013) of a ~10 mm fissure, i.e. 8 pp.
+# Ocular-oral (points of inter-ocular distance): a full voluntary smile moves
+# the corner about 20-25 IOD-% (real healthy smiles); healthy real videos
+# differ by < 1 IOD-%, synthetic controls by < 1.5.
+GRADE_ASYMMETRY_PP = {"oral_ocular": (10.0, 18.0, 26.0), "ocular_oral": (1.5, 3.0, 6.0)}
 GRADE_NAMES = ("none", "mild", "moderate", "severe")
+# The asymmetry is graded ASYMMETRY_Z standard errors below its estimate
+# (between-event variation; synkan.scoring.asymmetry_se_pp): about 84%
+# one-sided confidence that the side difference is at least the threshold.
+ASYMMETRY_Z = 1.0
+# Largest side difference expected in healthy faces, per direction (shown
+# beside every asymmetry in the report).
+HEALTHY_ASYMMETRY_PP = {direction: limits[0] for direction, limits in GRADE_ASYMMETRY_PP.items()}
 
 LATERALITY_MODES = ("pixel", "mirror", "plain")
 

@@ -7,14 +7,17 @@ Two directions:
     side's ``eye_closure`` with blinks removed.
 ``ocular_oral``
     Driver: bilateral eye closure (blinks and closures). Responder: that
-    side's ``mouth_excursion``.
+    side's mouth-corner lift, ``mouth_vertical``. The lift is signed, so
+    tracking noise averages out; the unsigned excursion grows with any
+    jitter, and lateral corner drift during eye closure (seen on both sides,
+    synkinesis or not) would dilute the side difference.
 
 Within windows around the driver's events, each side gets the peak
 normalised cross-correlation ``r`` over lags of +/- ``lag_window_s`` and its
 ``lag_s`` (positive: the responder follows the driver), the least-squares
 ``gain`` at that lag, and the ``involuntary_pct``: the responder's median
 value at the driver's event peaks, in percent (eye closure, or corner
-excursion in % of the inter-ocular distance). True synkinesis is
+lift in % of the inter-ocular distance). True synkinesis is
 time-locked, so a large lag argues against it.
 
 The other direction's driver events are masked out of each window as
@@ -30,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from scipy import signal as sps
 
 from .config import BLINK_MASK_PAD_S, EVENT_PAD_S, LAG_WINDOW_S, MIN_EVENTS, MIN_LAG_PAIRS, MIN_LAG_VARIANCE
@@ -70,6 +74,7 @@ class Coupling:
     responders: dict[str, np.ndarray] = field(repr=False)
     window: np.ndarray = field(repr=False)
     reason: str | None = None  # why the values are None, when they are
+    driver_events: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
 
 
 def _mask(t: np.ndarray, table, pad_s: float) -> np.ndarray:
@@ -178,16 +183,26 @@ def lagged_gain(x: np.ndarray, y: np.ndarray, window: np.ndarray, lag: int) -> f
     return float(np.cov(xs, ys, bias=True)[0, 1] / np.var(xs))
 
 
+def peak_masks(t: np.ndarray, driver: np.ndarray, events, *responders: np.ndarray) -> list[np.ndarray]:
+    """Per event with data, the samples where its driver is within :data:`PEAK_FRACTION` of its maximum.
+
+    Only samples where the driver and every responder are finite count, so
+    two sides compared through these masks are compared on the same frames.
+    """
+    finite = np.isfinite(driver)
+    for responder in responders:
+        finite &= np.isfinite(responder)
+    masks = []
+    for row in events.itertuples():
+        inside = (t >= row.start_s) & (t <= row.end_s) & finite
+        if inside.any():
+            masks.append(inside & (driver >= PEAK_FRACTION * np.max(driver[inside])))
+    return masks
+
+
 def value_at_peaks(t: np.ndarray, driver: np.ndarray, responder: np.ndarray, events) -> tuple[float, int]:
     """Median responder value where each event's driver is near its peak; and events used."""
-    per_event = []
-    for row in events.itertuples():
-        inside = (t >= row.start_s) & (t <= row.end_s) & np.isfinite(driver) & np.isfinite(responder)
-        if not inside.any():
-            continue
-        top = np.nanmax(driver[inside])
-        near_peak = inside & (driver >= PEAK_FRACTION * top)
-        per_event.append(float(np.median(responder[near_peak])))
+    per_event = [float(np.median(responder[m])) for m in peak_masks(t, driver, events, responder)]
     return (float(np.median(per_event)) if per_event else float("nan")), len(per_event)
 
 
@@ -247,7 +262,7 @@ def coupling_process(signals: Signals, events: Events, direction: str, lag_windo
     else:
         driver_events = events.of("blink", "eye_closure")
         confounds = events.of("smile", "pucker")  # voluntary by construction: not the closure's response
-        columns = {"driver": eye_driver(signals), **{side: signals[f"mouth_excursion_{side}"] for side in SIDES}}
+        columns = {"driver": eye_driver(signals), **{side: signals[f"mouth_vertical_{side}"] for side in SIDES}}
         missing = "no blink or eye closure found"
     t, series, pose_ok = _uniform(signals, columns)
     driver = series["driver"]
@@ -278,7 +293,8 @@ def coupling_process(signals: Signals, events: Events, direction: str, lag_windo
             r=float(r[best]), lag_s=float((lags[best] + subsample_offset(r, best)) * dt), gain=_finite(lagged_gain(driver, y, window, int(lags[best]))),
             involuntary_pct=_finite(100 * amplitude), n_events=n_events, lags_s=lags * dt, xcorr=r,
         )
-    return Coupling(direction, sides, t, driver, {name: series[s] for s, name in zip(SIDES, ("right", "left"))}, window, reason)
+    return Coupling(direction, sides, t, driver, {name: series[s] for s, name in zip(SIDES, ("right", "left"))}, window, reason,
+                    driver_events)
 
 
 def _finite(x: float) -> float | None:

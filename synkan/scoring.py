@@ -11,8 +11,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .config import SIDEWAYS_GAZE_WARN_FRACTION, GRADE_ASYMMETRY_PP, GRADE_MAX_ABS_LAG_S, GRADE_MIN_R, GRADE_NAMES, MAX_ABS_ROLL_DEG, MAX_ABS_YAW_DEG, MIN_FACE_FRACTION
-from .coupling import Coupling, value_at_peaks
+from .config import (
+    ASYMMETRY_Z, GRADE_ASYMMETRY_PP, GRADE_MAX_ABS_LAG_S, GRADE_MIN_R, GRADE_NAMES, HEALTHY_ASYMMETRY_PP, MAX_ABS_ROLL_DEG,
+    MAX_ABS_YAW_DEG, MIN_FACE_FRACTION, SIDEWAYS_GAZE_WARN_FRACTION,
+)
+from .coupling import Coupling, peak_masks, value_at_peaks
 from .events import Events, mouth_driver
 from .signals import Signals
 from .tracking import Track
@@ -50,6 +53,36 @@ def grade(asymmetry_pp: float | None, r: float | None, lag_s: float | None = 0.0
     return int(np.searchsorted(GRADE_ASYMMETRY_PP[direction], asymmetry_pp, side="right"))
 
 
+def asymmetry_se_pp(coupling: Coupling, side: str) -> float | None:
+    """Standard error of ``side``'s asymmetry (percentage points), from the variation between events.
+
+    Each driver event gives one side difference: ``side`` minus the other
+    side, at that event's peak frames. With two or more events the standard
+    error is their SD over sqrt(n). A single event has no between-event
+    spread; its frame-to-frame SD over the peak frames stands in (not
+    divided by sqrt(frames), since neighbouring frames are not independent),
+    which is the larger of the two in practice.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = np.arange(0, 6, 0.1); bump = lambda c: np.exp(-((t - c) / 0.3) ** 2)
+    >>> driver = bump(1) + bump(4)
+    >>> c = Coupling("oral_ocular", {}, t, driver, {"left": np.where(t < 2.5, 0.3, 0.1), "right": 0 * t},
+    ...              np.ones(len(t), bool), None, pd.DataFrame({"start_s": [0.5, 3.5], "end_s": [1.5, 4.5]}))
+    >>> round(asymmetry_se_pp(c, "left"), 1)  # events of 30 and 10 pp: SD 14.1 / sqrt(2)
+    10.0
+    """
+    y, other = coupling.responders[side], coupling.responders[OTHER[side]]
+    masks = peak_masks(coupling.t, coupling.driver, coupling.driver_events, y, other)
+    differences = [100 * (np.median(y[m]) - np.median(other[m])) for m in masks]
+    if len(differences) >= 2:
+        return float(np.std(differences, ddof=1) / np.sqrt(len(differences)))
+    if len(differences) == 1 and masks[0].sum() >= 2:
+        return float(np.std(100 * (y[masks[0]] - other[masks[0]]), ddof=1))
+    return None
+
+
 def score_direction(coupling: Coupling, affected: str | None = None) -> dict:
     """report.json's entry for one direction: both sides, affected side, asymmetry and grade.
 
@@ -61,13 +94,18 @@ def score_direction(coupling: Coupling, affected: str | None = None) -> dict:
     """
     right, left = coupling.sides["right"], coupling.sides["left"]
     entry = {"right": right.to_dict(), "left": left.to_dict(), "affected_side": None, "asymmetry_pp": None,
+             "asymmetry_se_pp": None, "healthy_max_pp": HEALTHY_ASYMMETRY_PP[coupling.direction],
              "grade": None, "grade_name": None}
     if right.involuntary_pct is None or left.involuntary_pct is None:
         return entry
     side = affected or ("left" if left.involuntary_pct > right.involuntary_pct else "right")
     asymmetry = coupling.sides[side].involuntary_pct - coupling.sides[OTHER[side]].involuntary_pct
-    g = grade(asymmetry, coupling.sides[side].r, coupling.sides[side].lag_s, coupling.direction)
-    entry.update(affected_side=side, asymmetry_pp=round(float(asymmetry), 2), grade=g,
+    se = asymmetry_se_pp(coupling, side)
+    # Grade the asymmetry one standard error below its estimate, so that one
+    # noisy event does not make a grade.
+    g = grade(asymmetry - ASYMMETRY_Z * (se or 0.0), coupling.sides[side].r, coupling.sides[side].lag_s, coupling.direction)
+    entry.update(affected_side=side, asymmetry_pp=round(float(asymmetry), 2),
+                 asymmetry_se_pp=None if se is None else round(se, 2), grade=g,
                  grade_name=GRADE_NAMES[g] if g is not None else None)
     return entry
 
@@ -169,4 +207,5 @@ def _empty(coupling: Coupling) -> Coupling:
     from .coupling import SideCoupling
 
     blank = {side: SideCoupling(None, None, None, None, 0) for side in coupling.sides}
-    return Coupling(coupling.direction, blank, coupling.t, coupling.driver, coupling.responders, coupling.window, "too little face")
+    return Coupling(coupling.direction, blank, coupling.t, coupling.driver, coupling.responders, coupling.window, "too little face",
+                    coupling.driver_events)

@@ -40,7 +40,7 @@ def test_sine_driver_known_lag_gain_side(side):
     entry = score_direction(c)
     assert entry["affected_side"] == side
     assert entry["asymmetry_pp"] == pytest.approx(27.0, abs=2.5)
-    assert entry["grade"] == 2  # 27 pp: moderate
+    assert entry["grade"] == 3  # 27 pp: severe (>= 26 pp, config.GRADE_ASYMMETRY_PP)
 
 
 def test_xcorr_pure_sine_lag_and_gain():
@@ -74,7 +74,7 @@ def test_blinks_removed_from_oral_ocular_responder():
 def test_ocular_oral_known_side():
     closure = pulses(T, [3, 8, 13], 1.2, amplitude=0.9)
     lift = 0.08 * closure
-    sig = make_signals(T, eye_closure_r=closure, eye_closure_l=closure, mouth_excursion_r=lift)
+    sig = make_signals(T, eye_closure_r=closure, eye_closure_l=closure, mouth_excursion_r=lift, mouth_vertical_r=lift)
     ev = events_find(sig)
     assert ev.counts()["eye_closure"] == 3
     entry = score_direction(coupling_process(sig, ev, "ocular_oral"))
@@ -96,7 +96,7 @@ def test_no_driver_gives_null_with_reason_never_zero():
 
 
 def test_grade_thresholds_monotone():
-    grades = [grade(a, 0.8) for a in (0, 7.9, 8, 14.9, 15, 29.9, 30, 60)]
+    grades = [grade(a, 0.8) for a in (0, 9.9, 10, 17.9, 18, 25.9, 26, 60)]
     assert grades == [0, 0, 1, 1, 2, 2, 3, 3]
     assert grade(60, 0.1) == 0  # not time-locked
     assert grade(60, 0.9, lag_s=0.6) == 0
@@ -208,7 +208,7 @@ def test_voluntary_closure_without_mouth_movement_is_masked_from_oral_ocular():
     inside = (c.t >= first.start_s) & (c.t <= first.end_s)
     assert not c.window[inside].any()
     assert c.window[(c.t > first.start_s - 0.3) & (c.t < first.start_s)].all()  # the smile's own padding stays
-    assert c.sides["left"].r > 0.95 and score_direction(c)["grade"] == 2
+    assert c.sides["left"].r > 0.95 and score_direction(c)["grade"] == 3  # 30 pp
 
 
 def test_protocol_closure_over_a_smile_is_voluntary():
@@ -228,7 +228,8 @@ def test_mouth_pulled_while_eyes_shut_is_the_ocular_oral_responder():
     # it only happens inside each voluntary closure, so it is the closure's
     # response: the closure stays the driver and the lift is not masked.
     closure = pulses(T, [3, 8, 13], 1.2, amplitude=0.9)
-    sig = make_signals(T, eye_closure_r=closure, eye_closure_l=closure, mouth_excursion_r=0.12 * closure)
+    sig = make_signals(T, eye_closure_r=closure, eye_closure_l=closure, mouth_excursion_r=0.12 * closure,
+                       mouth_vertical_r=0.12 * closure)
     assert (mouth_driver(sig) > SMILE_MIN_EXCURSION).sum() / FS > 3 * SMILE_MIN_S  # big enough to pass for smiles
     ev = events_find(sig)
     assert ev.counts()["eye_closure"] == 3 and ev.counts()["smile"] == 0

@@ -17,7 +17,7 @@ import pytest
 import synkan
 from synkan.cli import main
 from synkan.synth import synth_from_video
-from synkan.synth.from_video import gaussian_lift_source, lid_source_v, normalised_smile
+from synkan.synth.from_video import MARGIN_OFFSET_EW, gaussian_lift_source, lid_source_v, normalised_smile
 
 K_OO = 0.6
 EYE_BROW = {"right": (33, 133, 246, 161, 160, 159, 158, 157, 173, 7, 163, 144, 145, 153, 154, 155, 70, 63, 105, 66, 107),
@@ -115,7 +115,8 @@ def test_truth_table(truth, source):
     _, sig, _ = source
     assert truth["valid"].all() and truth["smile_norm"].max() == pytest.approx(1.0)
     peak = int(truth["added_closure_r"].idxmax())
-    aperture = 1.0 - sig["eye_closure_plain_r"][peak]
+    # The opening below the lash margin, as a share of the rest opening.
+    aperture = 1.0 - sig["eye_closure_plain_r"][peak] - MARGIN_OFFSET_EW / sig.info["rest"]["ear_r"]
     assert truth["added_closure_r"][peak] == pytest.approx(K_OO * truth["smile_norm"][peak] * aperture, abs=1e-4)
     assert truth["added_closure_r"][peak] == pytest.approx(K_OO * aperture, rel=0.1)
     assert (truth[["added_closure_l", "corner_lift_r", "corner_lift_l"]] == 0).all().all()

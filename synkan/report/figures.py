@@ -125,7 +125,7 @@ def plot_timeseries(analysis: "Analysis") -> Figure:
     lane.tick_params(axis="x", length=0)
     lane.spines[["top", "right"]].set_visible(False)
     for ax, stem, ylabel in ((ax_eye, "eye_closure", "eye closure (%)\n0 = rest, 100 = closed"),
-                             (ax_mouth, "mouth_excursion", "mouth-corner excursion\n(% of eye distance)")):
+                             (ax_mouth, "mouth_vertical", "mouth-corner lift\n(% of eye distance)")):
         for side in ("right", "left"):
             ax.plot(t, 100 * sig[f"{stem}_{side[0]}"], color=SIDE_COLORS[side], linewidth=1.4, label=SIDE_LABELS[side])
         ax.set_ylabel(ylabel, fontsize=9)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 DIRECTION_TEXT = {
     "oral_ocular": ("Oral-ocular", "eye narrows", "during smiles and puckers", "%"),
-    "ocular_oral": ("Ocular-oral", "mouth corner moves", "during eye closures", "% of eye distance"),
+    "ocular_oral": ("Ocular-oral", "mouth corner lifts", "during eye closures", "% of eye distance"),
 }
 
 
@@ -28,7 +28,7 @@ def direction_line(direction: str, entry: dict) -> str:
     other = "right" if side == "left" else "left"
     a, b = entry[side], entry[other]
     region = verb.split()[0] if verb.startswith("eye") else "mouth corner"
-    moves = verb.split(" ", 1)[1] if verb.startswith("eye") else "moves"
+    moves = verb.split(" ", 1)[1] if verb.startswith("eye") else verb.rsplit(" ", 1)[1]
     r = a.get("r")
     lag = a.get("lag_s")
     coupling = f"r = {r:.2f}, lag {1000 * lag:.0f} ms" if r is not None and lag is not None else "r n/a"

@@ -376,8 +376,10 @@ def synth_from_video(video: str | Path, out_dir: str | Path, side: str, k_oo: fl
     smile_iod = mouth_driver(sig)
     smile, scale = normalised_smile(smile_iod)
     closure_own = np.nan_to_num(np.clip(eye_driver(sig), 0.0, 1.0), nan=0.0)
-    # EAR / EAR_rest from synkan's own plain signal, so the truth is in its units.
-    aperture = 1.0 - sig[f"eye_closure_plain_{s}"]
+    # The rendered drop is k x the opening below the lash margin, which lies
+    # MARGIN_OFFSET_EW under the mesh contour: as a share of the rest opening
+    # (EAR_rest, the unit of eye_closure) that is EAR/EAR_rest - offset/EAR_rest.
+    aperture = np.clip(1.0 - sig[f"eye_closure_plain_{s}"] - MARGIN_OFFSET_EW / sig.info["rest"][f"ear_{s}"], 0.0, None)
     valid = tr.valid & np.isfinite(aperture)
     lift_iod, lift_source = peak_smile_lift_iod(smile_iod, sig[f"mouth_lateral_{s}"], sig[f"mouth_vertical_{s}"])
     narrow = np.where(valid, k_oo * smile, 0.0)
@@ -386,7 +388,8 @@ def synth_from_video(video: str | Path, out_dir: str | Path, side: str, k_oo: fl
     for side_name, suffix in SIDES.items():
         hit = side_name == side
         truth[f"added_closure_{suffix}"] = narrow * np.nan_to_num(aperture) if hit else np.zeros(len(valid))
-        truth[f"corner_lift_{suffix}"] = lift * float(np.linalg.norm(lift_iod)) if hit else np.zeros(len(valid))
+        # The upward part: what synkan's ocular-oral responder (mouth_vertical) measures.
+        truth[f"corner_lift_{suffix}"] = lift * float(lift_iod[1]) if hit else np.zeros(len(valid))
 
     out = Path(out_dir)
     try:
