@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -25,7 +26,14 @@ from .video import VideoInfo, iter_frames, probe
 
 N_LANDMARKS = 478
 N_BLENDSHAPES = 52
-MAX_FACES = 2  # look for a second person so we can keep following the patient
+# One face per landmark pass: looking for a second face makes MediaPipe run its
+# face detector on every frame (about 25% of the landmark pass). Other people
+# are kept out instead by the position gate (select_face), plus the cheap face
+# detector on its own: every FACE_COUNT_INTERVAL_S to count faces (QC), and
+# whenever the patient is lost, to show the landmarker only the patient.
+FACE_COUNT_INTERVAL_S = 1.0
+REACQUIRE_BOX_FACE_WIDTHS = 2.0  # the part of the frame the landmarker sees while re-finding the patient
+FACE_DETECTOR_MIN_CONFIDENCE = 0.5
 EYE_POINTS = EYE_R + EYE_L  # the 12 eye-aperture points stored from mirrored passes
 TRACK_SCHEMA = "synkan.track/1"
 
@@ -49,7 +57,9 @@ class Track:
     valid : (N,) bool
         The patient's face was found.
     n_faces : (N,) int8
-        Faces MediaPipe found in the frame (more than one: another person).
+        Faces in view by the face detector's latest count (made every
+        :data:`FACE_COUNT_INTERVAL_S` and whenever the patient is lost); more
+        than one: another person.
     mirror_eyes : (N, 2, 12, 3) float32 or None
         Eye-aperture landmarks (``EYE_R + EYE_L``) found in the right- and
         left-hemiface eye-band composites (``--laterality mirror``).
@@ -175,7 +185,7 @@ class Landmarker:
     came before.
     """
 
-    def __init__(self, model_path: str | Path, num_faces: int = MAX_FACES) -> None:
+    def __init__(self, model_path: str | Path, num_faces: int = 1) -> None:
         from mediapipe.tasks.python import BaseOptions, vision
 
         options = vision.FaceLandmarkerOptions(
@@ -187,9 +197,37 @@ class Landmarker:
         )
         self._offset_ms = 0
         self._last_ms = -1
+        self._model_path = Path(model_path)
+        self._detector = None
         with quiet_native_logs():
             self._landmarker = vision.FaceLandmarker.create_from_options(options)
             self.detect(np.zeros((64, 64, 3), np.uint8), 0.0)  # first inference logs too
+
+    def face_boxes(self, rgb: np.ndarray) -> np.ndarray:
+        """Every face in the frame by MediaPipe's face detector (the one inside the model bundle).
+
+        Returns
+        -------
+        (K, 4) array
+            ``x0, y0, x1, y1`` of each face, normalised to the frame's size.
+        """
+        import mediapipe as mp
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        if self._detector is None:
+            with zipfile.ZipFile(self._model_path) as bundle:
+                detector_model = bundle.read("face_detector.tflite")
+            options = vision.FaceDetectorOptions(base_options=BaseOptions(model_asset_buffer=detector_model),
+                                                 running_mode=vision.RunningMode.IMAGE,
+                                                 min_detection_confidence=FACE_DETECTOR_MIN_CONFIDENCE)
+            with quiet_native_logs():
+                self._detector = vision.FaceDetector.create_from_options(options)
+                self._detector.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((64, 64, 3), np.uint8)))
+        h, w = rgb.shape[:2]
+        found = self._detector.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))).detections
+        boxes = [(b.origin_x / w, b.origin_y / h, (b.origin_x + b.width) / w, (b.origin_y + b.height) / h)
+                 for b in (d.bounding_box for d in found)]
+        return np.array(boxes, float).reshape(-1, 4)
 
     def _timestamp_ms(self, t_s: float) -> int:
         ms = self._offset_ms + int(round(t_s * 1000.0))
@@ -217,7 +255,10 @@ class Landmarker:
         self._offset_ms = self._last_ms + 1000
 
     def close(self) -> None:
-        self._landmarker.close()
+        with quiet_native_logs():
+            self._landmarker.close()
+            if self._detector is not None:
+                self._detector.close()
 
 
 def _face_array(face) -> np.ndarray:
@@ -260,6 +301,45 @@ def select_face(faces: list[np.ndarray], previous_center: np.ndarray | None) -> 
     distances = np.linalg.norm(centers - previous_center, axis=1)
     best = int(np.argmin(distances))
     return best if distances[best] <= widths[best] else None
+
+
+def patient_box(boxes: np.ndarray, previous_center: np.ndarray | None, previous_width: float | None) -> np.ndarray | None:
+    """The face-detector box that is the patient: the largest at the start, then the nearest within one face width.
+
+    Examples
+    --------
+    >>> boxes = np.array([[0.1, 0.1, 0.3, 0.4], [0.6, 0.2, 0.7, 0.3]])
+    >>> patient_box(boxes, None, None).tolist()
+    [0.1, 0.1, 0.3, 0.4]
+    >>> patient_box(boxes, np.array([0.62, 0.22]), 0.1).tolist()
+    [0.6, 0.2, 0.7, 0.3]
+    >>> patient_box(boxes, np.array([0.9, 0.9]), 0.1) is None
+    True
+    """
+    if not len(boxes):
+        return None
+    if previous_center is None:
+        return boxes[int(np.argmax((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))]
+    centers = (boxes[:, :2] + boxes[:, 2:]) / 2
+    distances = np.linalg.norm(centers - previous_center, axis=1)
+    best = int(np.argmin(distances))
+    return boxes[best] if distances[best] <= previous_width else None
+
+
+def only_box(rgb: np.ndarray, box: np.ndarray, grow: float = REACQUIRE_BOX_FACE_WIDTHS) -> np.ndarray:
+    """A copy of the frame that is mid-grey outside ``box`` (normalised) grown ``grow``-fold about its centre."""
+    h, w = rgb.shape[:2]
+    center, half = (box[:2] + box[2:]) / 2, grow * (box[2:] - box[:2]) / 2
+    x0, y0 = np.clip(((center - half) * (w, h)).astype(int), 0, None)
+    x1, y1 = np.ceil((center + half) * (w, h)).astype(int)
+    out = np.full_like(rgb, 128)
+    out[y0:y1, x0:x1] = rgb[y0:y1, x0:x1]
+    return out
+
+
+def _inside(face: np.ndarray, box: np.ndarray) -> bool:
+    cx, cy = face[:, :2].mean(axis=0)
+    return bool(box[0] <= cx <= box[2] and box[1] <= cy <= box[3])
 
 
 def _yaw_deg(matrix: np.ndarray) -> float:
@@ -385,7 +465,8 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
     expected = info.n_frames_nominal // settings.stride + 2 if info.n_frames_nominal > 0 else 1024
     store = _Arrays(expected, columns)
     nan_eyes = np.full((2, len(EYE_POINTS), 3), np.nan, np.float32)
-    center = None
+    center = width = None
+    faces_seen, counted_at = 0, -np.inf
     names: tuple[str, ...] = ()
     # Normalised -> original pixels, per axis (a downscaled frame's rounded size
     # would otherwise stretch the aspect ratio); z uses the x scale, as MediaPipe's.
@@ -399,15 +480,25 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
             result = plain.detect_arrays(frame.rgb, frame.t_s)
             if frame_px is None:
                 frame_px = np.array(frame.rgb.shape[1::-1], np.float32)
+            chosen = select_face(result.faces, center)
+            if chosen is None or center is None or frame.t_s - counted_at >= FACE_COUNT_INTERVAL_S:
+                boxes = plain.face_boxes(frame.rgb)
+                faces_seen, counted_at = len(boxes), frame.t_s
+                target = patient_box(boxes, center, width)
+                # Lost, or on someone else (the gate refused them), or at the
+                # start not on the largest face: show the landmarker only the patient.
+                if target is not None and (chosen is None or (center is None and not _inside(result.faces[chosen], target))):
+                    plain.reset()  # drop the face it tracks now, so it detects afresh in this very frame
+                    result = plain.detect_arrays(only_box(frame.rgb, target), frame.t_s)
+                    chosen = select_face(result.faces, center)
             faces = result.faces
-            chosen = select_face(faces, center)
-            row: dict[str, Any] = dict(t_s=frame.t_s, frame_index=frame.index, n_faces=len(faces))
+            row: dict[str, Any] = dict(t_s=frame.t_s, frame_index=frame.index, n_faces=max(faces_seen, int(chosen is not None)))
             if chosen is None:
                 row.update(landmarks=np.nan, blendshapes=np.nan, pose_matrix=np.nan, valid=False, eye_patches=0)
                 eyes, eyes_ok, residual = nan_eyes, (False, False), np.nan
             else:
                 face = faces[chosen]
-                center = face[:, :2].mean(axis=0)
+                center, width = face[:, :2].mean(axis=0), float(np.ptp(face[:, 0]))
                 # Normalised -> original pixels; MediaPipe's z uses roughly the x scale.
                 px = face * to_px
                 shapes = result.blendshapes[chosen] if chosen < len(result.blendshapes) else None

@@ -446,3 +446,16 @@ def test_fuzz_truncated_and_bitflipped_copies(media, tmp_path):
         for worker in workers:
             if worker.poll() is None:
                 worker.kill()
+
+
+def test_real_three_people_laughing_patient_kept(model_path):
+    """OpenFace's multi_face.avi: three people laugh and move; one landmark pass per frame keeps the first patient."""
+    from conftest import SHARED
+
+    tr = synkan.track(SHARED / "videos" / "openface_multi_face.avi")
+    assert tr.valid.mean() > 0.95
+    centers = tr.landmarks[tr.valid, :, :2].mean(axis=1)
+    widths = np.ptp(tr.landmarks[tr.valid, :, 0], axis=1)
+    # Never a jump to another person: consecutive centres stay within a fraction of a face width.
+    assert (np.linalg.norm(np.diff(centers, axis=0), axis=1) < 0.5 * widths[1:]).all()
+    assert (tr.n_faces >= 2).mean() > 0.5  # the others were seen, and counted
