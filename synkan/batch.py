@@ -324,26 +324,59 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def reusable_track(folder: Path, sha256: str | None, settings: Settings):
+    """``(track, report)`` of an earlier analysis in ``folder`` of the same video with the same tracking settings, or None.
+
+    Only scoring settings changed (affected side, segments, lag window,
+    cutoff): the landmarks are the same, so the video need not be decoded
+    and tracked again.
+    """
+    from .tracking import Track
+
+    report = _read_report(folder)
+    if sha256 is None or report is None or report.get("synkan_version") != __version__:
+        return None
+    if (report.get("video") or {}).get("sha256") != sha256:
+        return None
+    try:
+        earlier = Settings(**(report.get("settings") or {}))
+        if earlier.tracking_key() != settings.tracking_key():
+            return None
+        return Track.load(folder / "track.npz"), report
+    except (InputError, TypeError):
+        return None
+
+
 def process_video(path: str, settings: dict, model: str, folder: str, figures: bool = True, html: bool = True,
-                  marker_dir: str | None = None) -> dict:
+                  marker_dir: str | None = None, sha256: str | None = None) -> dict:
     """Analyse one video in a worker and write its folder; never raises for a bad video.
 
-    Returns ``{"status": "ok" | "failed: <reason>", "elapsed_s": float, "input_error": bool}``;
+    When ``folder`` already holds an analysis of this video (``sha256``)
+    with the same tracking settings, it is re-scored from its ``track.npz``.
+
+    Returns ``{"status": "ok" | "failed: <reason>", "elapsed_s": float, "input_error": bool, "rescored": bool}``;
     ``input_error`` marks a failure that is a property of the video (not
-    readable, no face), which a rerun with the same settings would repeat.
+    readable, no face), which a rerun with the same settings would repeat;
+    ``rescored`` that an earlier track was reused.
     """
-    from .analysis import analyze
+    from .analysis import analyze, rescore
     from .report.writer import write_outputs
 
     marker = Path(marker_dir) / f"{Path(folder).name}.{os.getpid()}" if marker_dir else None
     t0 = time.perf_counter()
     input_error = False
+    earlier = None
     try:
         if marker is not None:
             marker.touch()
         s = Settings(**settings)
-        lms = _landmarkers(model, 3 if s.laterality == "mirror" else 1)
-        result = analyze(path, s, landmarkers=lms[: 3 if s.laterality == "mirror" else 1])
+        earlier = reusable_track(Path(folder), sha256, s)
+        if earlier is not None:
+            track, report = earlier
+            result = rescore(track, report["video"], s, report.get("model"))
+        else:
+            lms = _landmarkers(model, 3 if s.laterality == "mirror" else 1)
+            result = analyze(path, s, landmarkers=lms[: 3 if s.laterality == "mirror" else 1])
         write_outputs(result, folder, force=True, figures=figures, html=html)
         status = "ok"
     except InputError as exc:
@@ -353,7 +386,8 @@ def process_video(path: str, settings: dict, model: str, folder: str, figures: b
     finally:
         if marker is not None:
             marker.unlink(missing_ok=True)
-    return {"status": status, "elapsed_s": round(time.perf_counter() - t0, 3), "input_error": input_error}
+    return {"status": status, "elapsed_s": round(time.perf_counter() - t0, 3), "input_error": input_error,
+            "rescored": earlier is not None}
 
 
 # --- Executors ---------------------------------------------------------------------------
@@ -439,9 +473,9 @@ def _shutdown(pool: cf.ProcessPoolExecutor) -> None:
 
 
 def _dask_task(path: str, settings: dict, model: str, folder: str, figures: bool, html: bool,
-               marker_dir: str | None) -> dict:
+               marker_dir: str | None, sha256: str | None) -> dict:
     """The Dask task: landmarkers are cached per worker process in a module global."""
-    return process_video(path, settings, model, folder, figures, html, None)
+    return process_video(path, settings, model, folder, figures, html, None, sha256)
 
 
 def _run_dask(tasks: list[_Task], scheduler: str, on_result: Callable[[Any, dict], None]) -> None:
@@ -727,7 +761,7 @@ def run_batch(inputs: Iterable[str | Path], outdir: str | Path, settings: Settin
             bar.set_postfix_str("ok=0 failed=0")
             n_lm = 3 if any(it.settings.laterality == "mirror" for it in todo) else 1
             tasks = [(it, (str(it.job.path), it.settings.to_dict(), model_path, str((outdir / it.output).absolute()),
-                           figures, html, str((state / "running").absolute()))) for it in todo]
+                           figures, html, str((state / "running").absolute()), it.sha256)) for it in todo]
             old_term = _sigterm_as_interrupt()
             try:
                 if scheduler:

@@ -250,3 +250,24 @@ def test_manifest_and_trends(baseline, videos, tmp_path):
     written = write_trends(out)
     assert {p.relative_to(out).as_posix() for p in written} == {"trends.csv", "trends/P01.png", "trends/P02.png",
                                                                  "cohort.png"}
+
+
+def test_scoring_change_rescores_from_the_track(baseline, videos, tmp_path):
+    """Changing only the affected side re-scores from track.npz; changing a tracking setting re-tracks."""
+    import json
+
+    from synkan.batch import process_video
+
+    folder = tmp_path / "synk_left"
+    shutil.copytree(next(p.parent for p in baseline["out"].glob("synk_left-*/report.json")), folder)
+    sha = json.loads((folder / "report.json").read_text())["video"]["sha256"]
+    video = str(videos / "synk_left.mp4")
+    settings = Settings(laterality="plain", affected="right").to_dict()
+    res = process_video(video, settings, str(MODEL), str(folder), figures=False, html=False, sha256=sha)
+    assert res["status"] == "ok" and res["rescored"]
+    report = json.loads((folder / "report.json").read_text())
+    assert report["settings"]["affected"] == "right" and report["scores"]["oral_ocular"]["affected_side"] == "right"
+    res = process_video(video, {**settings, "stride": 2}, str(MODEL), str(folder), figures=False, html=False, sha256=sha)
+    assert res["status"] == "ok" and not res["rescored"]
+    res = process_video(video, settings, str(MODEL), str(folder), figures=False, html=False, sha256="0" * 64)
+    assert res["status"] == "ok" and not res["rescored"]  # another video's folder: never reused
