@@ -43,7 +43,7 @@ samples: $(TEST_VENV)/.done
 	$(TEST_VENV)/bin/synkan synth sample_videos/cases/*.json -o sample_videos
 
 validate: $(TEST_VENV)/.done
-	$(TEST_VENV)/bin/synkan validate -o out/validate
+	$(TEST_VENV)/bin/synkan validate -o out/validate --real $(SHARED)/videos
 
 bench: $(TEST_VENV)/.done
 	$(TEST_VENV)/bin/python benchmarks/bench_pipeline.py

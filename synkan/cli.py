@@ -46,17 +46,18 @@ def _progress_bar(total: int, desc: str):
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from .analysis import analyze
-    from .report.writer import check_outdir, write_outputs
+    from .report.writer import claim_outdir, write_outputs
     from .video import probe
 
     settings = settings_from_args(args)
     outdir = Path(args.output or Path(args.video).stem + "_synkan")
-    check_outdir(outdir, args.force)  # fail before the slow part
-    total = probe(args.video, settings.rotate).n_frames_nominal // settings.stride
-    with _progress_bar(total, Path(args.video).name) as bar:
-        result = analyze(args.video, settings, model=args.model, progress=lambda n: bar.update(n - bar.n))
-    write_outputs(result, outdir, force=args.force, figures=not args.no_figures, html=not args.no_figures,
-                  overlay=args.overlay, deidentify=args.deidentify)
+    # Checked and held from before the slow part: a second run into the same folder stops at once.
+    with claim_outdir(outdir, args.force) as target:
+        total = probe(args.video, settings.rotate).n_frames_nominal // settings.stride
+        with _progress_bar(total, Path(args.video).name) as bar:
+            result = analyze(args.video, settings, model=args.model, progress=lambda n: bar.update(n - bar.n))
+        write_outputs(result, target, force=args.force, figures=not args.no_figures, html=not args.no_figures,
+                      overlay=args.overlay, deidentify=args.deidentify)
     if args.json:
         print(json.dumps(result.report, indent=2))
     else:
@@ -71,7 +72,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     result = load(args.outdir)
     write_outputs(result, args.outdir, force=True, overlay=args.overlay, deidentify=args.deidentify,
-                  keep=() if args.overlay else ("overlay.mp4",))
+                  keep=() if args.overlay else ("overlay.mp4",), keep_foreign=True)
     print(result.summary())
     return 0
 
@@ -118,9 +119,17 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from .validate import run_validation
+    from .batch import VIDEO_EXTENSIONS
+    from .validate_real import run_real_validation
 
-    table = run_validation(args.output, laterality=args.laterality or "mirror", quick=args.quick)
-    print(table)
+    text = run_validation(args.output, laterality=args.laterality or Settings().laterality, quick=args.quick)
+    if args.real:
+        folder = Path(args.real)
+        if not folder.is_dir():
+            raise SynkanError(f"--real: {folder} is not a folder of videos")
+        videos = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
+        text += "\n\n" + run_real_validation(videos, args.output)
+    print(text)
     return 0
 
 
@@ -203,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="DIR", default="out/validate")
     p.add_argument("--laterality", choices=LATERALITY_MODES)
     p.add_argument("--quick", action="store_true", help="fewer, shorter cases")
+    p.add_argument("--real", metavar="DIR", help="also: real healthy videos in DIR, untouched and with a known one-sided "
+                   "narrowing added (synth --from-video)")
     p.set_defaults(func=cmd_validate)
     return parser
 

@@ -75,6 +75,9 @@ MAX_ABS_YAW_DEG = 30.0  # frames beyond this are left out of coupling
 MAX_ABS_PITCH_DEG = 30.0
 MAX_ABS_ROLL_DEG = 25.0
 MIN_FACE_FRACTION = 0.5  # below this share of frames with a face, scores are null
+# An open fissure is about a third of the eye's width: at 25 px wide it is ~8 px
+# tall, and one pixel is over a tenth of it. Narrower eyes get a warning.
+MIN_EYE_WIDTH_PX = 25.0
 MIRROR_MAX_ABS_YAW_DEG = 15.0  # mirrored composites of a turned head are implausible
 # A mirrored eye gazes the opposite way: when both eyes turn sideways by c
 # (conjugate gaze, relative to rest), each composite's vergence is off by c
@@ -101,6 +104,9 @@ MIRROR_MAX_RESIDUAL_EW = 0.1
 # given the affected side's responder is time-locked to the driver (r >= GRADE_MIN_R).
 GRADE_MIN_R = 0.3
 GRADE_MAX_ABS_LAG_S = 0.3  # synkinesis is time-locked: a responder lagging more is not graded
+# ...unless its r within that window is this close to its overall peak: slow,
+# held movements give a broad correlation plateau whose maximum may sit anywhere.
+LOCKED_R_FRACTION = 0.9
 # Thresholds (>= each -> grade 1 mild, 2 moderate, 3 severe) per direction, in
 # the direction's own unit, applied to the asymmetry less ASYMMETRY_Z standard
 # errors. Oral-ocular (points of eye closure, 100 = shut): healthy real faces

@@ -59,7 +59,7 @@ LOWER_LID = {"r": (33, 7, 163, 144, 145, 153, 154, 155, 133), "l": (362, 382, 38
 STRIPS = 4  # column strips across the open middle of the eye, matched separately
 STRIP_MIN_OPENING = 0.6  # strips cover columns whose rest opening is >= this share of the widest
 BAND_LID_EW = 0.14  # each band reaches this far into the lid from its margin...
-BAND_EYE_EW = 0.06  # ...and this far into the eyeball
+BAND_EYE_EW = 0.03  # ...and just into the eyeball: the margin edge, little of the iris (which moves with gaze)
 # Shifts searched (eye widths; + is down the face). The upper lid can travel the
 # whole fissure (about 0.3 eye widths) down, the lower lid most of it up.
 UPPER_SEARCH_EW = (-0.12, 0.45)
@@ -221,7 +221,7 @@ def gaze_template(template: np.ndarray, rest: np.ndarray, shift_px: float) -> np
 
 
 def _peak(shifts: np.ndarray, ncc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sub-pixel argmax of each row (parabola through the peak and its neighbours) and its score."""
+    """Sub-pixel argmax of each row (parabola through the peak and its neighbours) and the peak value."""
     k = np.argmax(ncc, axis=1)
     rows = np.arange(len(ncc))
     inner = (k > 0) & (k < ncc.shape[1] - 1)
@@ -235,6 +235,7 @@ def _peak(shifts: np.ndarray, ncc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _blur(patches: np.ndarray) -> np.ndarray:
+    """Each patch as float32, Gaussian-blurred by :data:`BLUR_SIGMA_PX`."""
     return np.stack([cv2.GaussianBlur(p.astype(np.float32), (0, 0), BLUR_SIGMA_PX) for p in patches]) if len(patches) else patches.astype(np.float32)
 
 
@@ -287,6 +288,7 @@ def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, mesh
     templates = {g: gaze_template(template, rest, g) for g in np.unique(gaze)}
     reach = MAX_CORRECTION_EW * PATCH_PX_PER_EW
     sd = PRIOR_SD_EW * PATCH_PX_PER_EW
+    plans = []  # per (lid, strip): template band rows, candidate shifts, the mesh's guess per frame
     for lid, (into_lid, into_eye), search_ew in ((0, (-lid_px, eye_px), UPPER_SEARCH_EW), (1, (-eye_px, lid_px), LOWER_SEARCH_EW)):
         for j, strip in enumerate(strips):
             margin = float(_mean_over([strip], rest[lid]))
@@ -296,22 +298,23 @@ def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, mesh
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # frames without a face: all-NaN means
                 guess = _mean_over([strip], mesh[:, lid]) - margin
-            for start in range(0, len(patches), chunk):
-                block = _blur(patches[start:start + chunk])
-                block_gaze = gaze[start:start + chunk]
-                ncc = np.empty((len(block), len(candidates)), np.float32)
-                for g in np.unique(block_gaze):
-                    ncc[block_gaze == g] = _band_ncc(block[block_gaze == g], templates[g], band, strip, candidates)
-                g = guess[start:start + chunk, None]
-                with np.errstate(invalid="ignore"):
-                    allowed = np.abs(candidates[None] - g) <= reach
-                penalised = np.where(allowed, ncc - PRIOR_WEIGHT * ((candidates[None] - g) / sd) ** 2, -np.inf)
-                found = allowed.any(axis=1)
-                safe = np.where(found[:, None], penalised, 0.0)
-                best, _ = _peak(candidates, safe)
-                at = np.argmax(safe, axis=1)
-                shifts[start:start + chunk, lid, j] = np.where(found, best, np.nan)
-                score[start:start + chunk, lid, j] = np.where(found, ncc[np.arange(len(ncc)), at], np.nan)
+            plans.append((lid, j, strip, band, candidates, guess))
+    for start in range(0, len(patches), chunk):
+        block = _blur(patches[start:start + chunk])
+        block_gaze = gaze[start:start + chunk]
+        for lid, j, strip, band, candidates, guess in plans:
+            ncc = np.empty((len(block), len(candidates)), np.float32)
+            for g in np.unique(block_gaze):
+                ncc[block_gaze == g] = _band_ncc(block[block_gaze == g], templates[g], band, strip, candidates)
+            offset = candidates[None] - guess[start:start + chunk, None]
+            with np.errstate(invalid="ignore"):
+                allowed = np.abs(offset) <= reach
+            found = allowed.any(axis=1)
+            penalised = np.where(allowed, ncc - PRIOR_WEIGHT * (offset / sd) ** 2, -np.inf)
+            safe = np.where(found[:, None], penalised, 0.0)
+            best, _ = _peak(candidates, safe)
+            shifts[start:start + chunk, lid, j] = np.where(found, best, np.nan)
+            score[start:start + chunk, lid, j] = np.where(found, ncc[np.arange(len(ncc)), np.argmax(safe, axis=1)], np.nan)
     return shifts.mean(axis=2), score.mean(axis=2)
 
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import (
-    ASYMMETRY_Z, GRADE_ASYMMETRY_PP, GRADE_MAX_ABS_LAG_S, GRADE_MIN_R, GRADE_NAMES, HEALTHY_ASYMMETRY_PP, MAX_ABS_ROLL_DEG,
-    MAX_ABS_YAW_DEG, MIN_FACE_FRACTION, SIDEWAYS_GAZE_WARN_FRACTION,
+    ASYMMETRY_Z, GRADE_ASYMMETRY_PP, GRADE_MAX_ABS_LAG_S, GRADE_MIN_R, GRADE_NAMES, HEALTHY_ASYMMETRY_PP, LOCKED_R_FRACTION, MAX_ABS_ROLL_DEG,
+    EYE_L, EYE_R, MAX_ABS_YAW_DEG, MIN_EYE_WIDTH_PX, MIN_FACE_FRACTION, SIDEWAYS_GAZE_WARN_FRACTION,
 )
-from .coupling import Coupling, peak_masks, value_at_peaks
+from .coupling import Coupling, SideCoupling, peak_masks, value_at_peaks
 from .events import Events, mouth_driver
 from .signals import Signals
 from .tracking import Track
@@ -51,6 +51,36 @@ def grade(asymmetry_pp: float | None, r: float | None, lag_s: float | None = 0.0
     if r < GRADE_MIN_R or lag_s is None or abs(lag_s) > GRADE_MAX_ABS_LAG_S:
         return 0
     return int(np.searchsorted(GRADE_ASYMMETRY_PP[direction], asymmetry_pp, side="right"))
+
+
+def time_locked(side: SideCoupling) -> tuple[float | None, float | None]:
+    """``(r, lag_s)`` to grade by: the best r within +/- ``GRADE_MAX_ABS_LAG_S``, unless the overall peak is clearly higher.
+
+    Slow movements (a smile held for seconds) give a broad correlation
+    plateau whose maximum can sit anywhere on it, even at the edge of the lag
+    window. A responder whose r within the physiological lag window is within
+    :data:`~synkan.config.LOCKED_R_FRACTION` of its overall peak is time-locked;
+    otherwise the overall peak (and its long lag) is returned.
+
+    Examples
+    --------
+    >>> lags = np.linspace(-0.5, 0.5, 11)
+    >>> plateau = SideCoupling(0.74, -0.5, 1.0, 30.0, 3, lags, np.linspace(0.74, 0.54, 11))
+    >>> [round(x, 3) for x in time_locked(plateau)]
+    [0.7, -0.3]
+    >>> late = SideCoupling(0.9, 0.5, 1.0, 30.0, 3, lags, np.r_[np.full(10, 0.1), 0.9])
+    >>> time_locked(late)
+    (0.9, 0.5)
+    """
+    if side.r is None or not len(side.xcorr):
+        return side.r, side.lag_s
+    inside = (np.abs(side.lags_s) <= GRADE_MAX_ABS_LAG_S + 1e-9) & np.isfinite(side.xcorr)
+    if not inside.any():
+        return side.r, side.lag_s
+    k = int(np.flatnonzero(inside)[np.argmax(side.xcorr[inside])])
+    if side.xcorr[k] >= LOCKED_R_FRACTION * side.r and abs(side.lag_s) > GRADE_MAX_ABS_LAG_S:
+        return float(side.xcorr[k]), float(side.lags_s[k])
+    return side.r, side.lag_s
 
 
 def asymmetry_se_pp(coupling: Coupling, side: str) -> float | None:
@@ -103,7 +133,7 @@ def score_direction(coupling: Coupling, affected: str | None = None) -> dict:
     se = asymmetry_se_pp(coupling, side)
     # Grade the asymmetry one standard error below its estimate, so that one
     # noisy event does not make a grade.
-    g = grade(asymmetry - ASYMMETRY_Z * (se or 0.0), coupling.sides[side].r, coupling.sides[side].lag_s, coupling.direction)
+    g = grade(asymmetry - ASYMMETRY_Z * (se or 0.0), *time_locked(coupling.sides[side]), coupling.direction)
     entry.update(affected_side=side, asymmetry_pp=round(float(asymmetry), 2),
                  asymmetry_se_pp=None if se is None else round(se, 2), grade=g,
                  grade_name=GRADE_NAMES[g] if g is not None else None)
@@ -158,8 +188,18 @@ def qc_summary(track: Track, signals: Signals, events: Events) -> dict:
         "mirror_gate": signals.info.get("mirror_gate", {}),
         "mirror_midline_residual_median": (None if signals.info.get("mirror_residual_median") is None
                                            else round(float(signals.info["mirror_residual_median"]), 4)),
+        "eye_width_px": _eye_width_px(track),
         "events": events.counts(),
     }
+
+
+def _eye_width_px(track: Track) -> float | None:
+    """Median corner-to-corner eye width in video pixels (the lids' resolution)."""
+    xy = track.landmarks[track.valid, :, :2].astype(float)
+    if not len(xy):
+        return None
+    widths = (np.linalg.norm(xy[:, EYE_R[0]] - xy[:, EYE_R[3]], axis=1) + np.linalg.norm(xy[:, EYE_L[0]] - xy[:, EYE_L[3]], axis=1)) / 2
+    return round(float(np.median(widths)), 1)
 
 
 def scores_process(track: Track, signals: Signals, events: Events, couplings: dict[str, Coupling], affected: str | None = None) -> Scores:
@@ -198,14 +238,15 @@ def scores_process(track: Track, signals: Signals, events: Events, couplings: di
     if qc["frames_gaze_sideways"] > SIDEWAYS_GAZE_WARN_FRACTION * max(qc["frames"], 1):
         warnings.append(f"the eyes looked sideways (beyond about 15 deg) in {qc['frames_gaze_sideways']} frames; "
                         "those frames were left out of the eye measurements")
+    if qc["eye_width_px"] is not None and qc["eye_width_px"] < MIN_EYE_WIDTH_PX:
+        warnings.append(f"the eyes are only {qc['eye_width_px']:.0f} px wide (record closer: below {MIN_EYE_WIDTH_PX:.0f} px "
+                        "one pixel is over a tenth of the lid opening); eye measurements are imprecise")
     if qc["frames_multiple_faces"]:
         warnings.append(f"more than one face in {qc['frames_multiple_faces']} frames; the patient was followed by position")
     return Scores(scores, qc, warnings)
 
 
 def _empty(coupling: Coupling) -> Coupling:
-    from .coupling import SideCoupling
-
     blank = {side: SideCoupling(None, None, None, None, 0) for side in coupling.sides}
     return Coupling(coupling.direction, blank, coupling.t, coupling.driver, coupling.responders, coupling.window, "too little face",
                     coupling.driver_events)

@@ -7,11 +7,14 @@ rounded.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
 import sys
 import tempfile
+import threading
+import weakref
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -202,6 +205,13 @@ class Landmarker:
         with quiet_native_logs():
             self._landmarker = vision.FaceLandmarker.create_from_options(options)
             self.detect(np.zeros((64, 64, 3), np.uint8), 0.0)  # first inference logs too
+        # MediaPipe's own __del__ fails noisily at interpreter exit (its dispatcher
+        # thread pool is shut down by then): close the tasks while they still work,
+        # once, whoever forgets to (a batch worker's cached landmarkers, a notebook).
+        self._tasks = [self._landmarker]
+        self._close = weakref.finalize(self, _close_tasks, self._tasks)
+        self._close.atexit = False
+        _before_thread_pools_stop(self._close)
 
     def face_boxes(self, rgb: np.ndarray) -> np.ndarray:
         """Every face in the frame by MediaPipe's face detector (the one inside the model bundle).
@@ -223,6 +233,7 @@ class Landmarker:
             with quiet_native_logs():
                 self._detector = vision.FaceDetector.create_from_options(options)
                 self._detector.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((64, 64, 3), np.uint8)))
+            self._tasks.append(self._detector)
         h, w = rgb.shape[:2]
         found = self._detector.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))).detections
         boxes = [(b.origin_x / w, b.origin_y / h, (b.origin_x + b.width) / w, (b.origin_y + b.height) / h)
@@ -255,10 +266,25 @@ class Landmarker:
         self._offset_ms = self._last_ms + 1000
 
     def close(self) -> None:
-        with quiet_native_logs():
-            self._landmarker.close()
-            if self._detector is not None:
-                self._detector.close()
+        """Release MediaPipe's resources (safe to call more than once)."""
+        self._close()
+
+
+def _before_thread_pools_stop(callback: Callable[[], Any]) -> None:
+    """Run ``callback`` at exit before concurrent.futures stops its thread pools.
+
+    Plain ``atexit`` runs too late; threading's exit hooks run in reverse
+    order of registration, so one registered now runs before the pools'
+    (registered when concurrent.futures was imported).
+    """
+    register = getattr(threading, "_register_atexit", None)
+    (register or atexit.register)(callback)
+
+
+def _close_tasks(tasks: list) -> None:
+    with quiet_native_logs():
+        for task in tasks:
+            task.close()
 
 
 def _face_array(face) -> np.ndarray:

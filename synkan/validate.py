@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import Settings
+from .config import LATERALITY_MODES, Settings
 from .synth import Action, Case, narrow_case, render_case
 
 AMPLITUDES = (0.2, 0.35, 0.5, 0.7)
@@ -55,7 +55,7 @@ def _render(case: Case, outdir: Path) -> Path:
 
 
 def measure_case(case: Case, video: str | Path, landmarkers=None) -> list[dict]:
-    """Plain and mirror readings of one laterality case (two rows: one per mode)."""
+    """Pixel, plain and mirror readings of one laterality case (one row per mode)."""
     from .analysis import signals, track
 
     from .tracking import Track
@@ -76,7 +76,7 @@ def measure_case(case: Case, video: str | Path, landmarkers=None) -> list[dict]:
     one_sided = [s for s, v in truth.items() if v > 0]
     kind = "control" if not one_sided else ("symmetric" if len(one_sided) == 2 else "one-sided")
     rows = []
-    for mode in ("plain", "mirror"):
+    for mode in LATERALITY_MODES:
         r = float(np.nanmedian(sig[f"eye_closure_{mode}_r"][plateau]))
         l_ = float(np.nanmedian(sig[f"eye_closure_{mode}_l"][plateau]))
         diff = sig[f"eye_closure_{mode}_r"][plateau] - sig[f"eye_closure_{mode}_l"][plateau]
@@ -138,21 +138,21 @@ def laterality_summary(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def laterality_markdown(table: pd.DataFrame) -> str:
-    """The README table: one row per case, plain and mirror side by side."""
+    """The README table: one row per case, the eye-aperture methods side by side."""
     wide = table.pivot(index="case", columns="mode")
+    modes = list(dict.fromkeys(table["mode"]))
     order = list(dict.fromkeys(table.case))
-    lines = ["| case | truth R / L | plain R / L | mirror R / L | plain leakage | mirror leakage | "
-             "plain recovered | mirror recovered | plain abs(R-L) | mirror abs(R-L) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    f = lambda v: "" if not np.isfinite(v) else f"{v:.2f}"  # noqa: E731
+    head = ["case", "truth R / L"] + [f"{m} R / L" for m in modes] + [f"{m} leakage" for m in modes] \
+        + [f"{m} recovered" for m in modes] + [f"{m} abs(R-L)" for m in modes]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    f = lambda v, spec=".2f": "" if not np.isfinite(v) else format(v, spec)  # noqa: E731
     for case in order:
         w = wide.loc[case]
-        lines.append(f"| {case} | {w[('true_r', 'plain')]:.2f} / {w[('true_l', 'plain')]:.2f} "
-                     f"| {w[('read_r', 'plain')]:.2f} / {w[('read_l', 'plain')]:.2f} "
-                     f"| {w[('read_r', 'mirror')]:.2f} / {w[('read_l', 'mirror')]:.2f} "
-                     f"| {f(w[('leakage', 'plain')])} | {f(w[('leakage', 'mirror')])} "
-                     f"| {f(w[('recovered', 'plain')])} | {f(w[('recovered', 'mirror')])} "
-                     f"| {w[('abs_r_minus_l', 'plain')]:.3f} | {w[('abs_r_minus_l', 'mirror')]:.3f} |")
+        cells = [case, f"{w[('true_r', modes[0])]:.2f} / {w[('true_l', modes[0])]:.2f}"]
+        cells += [f"{w[('read_r', m)]:.2f} / {w[('read_l', m)]:.2f}" for m in modes]
+        cells += [f(w[("leakage", m)]) for m in modes] + [f(w[("recovered", m)]) for m in modes]
+        cells += [f(w[("abs_r_minus_l", m)], ".3f") for m in modes]
+        lines.append("| " + " | ".join(cells) + " |")
     summary = laterality_summary(table)
     lines += ["", "| mode | mean leakage | mean recovered | worst control / symmetric abs(R-L) | "
               "smallest one-sided (>=0.35) abs(R-L) | separated |", "|---|---|---|---|---|---|"]
@@ -162,7 +162,7 @@ def laterality_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def run_validation(output: str | Path, laterality: str = "mirror", quick: bool = False) -> str:
+def run_validation(output: str | Path, laterality: str = Settings().laterality, quick: bool = False) -> str:
     """The ``synkan validate`` command: write the validation tables into ``output``; return them as markdown.
 
     ``quick`` measures fewer, shorter cases. The laterality table always
@@ -173,7 +173,7 @@ def run_validation(output: str | Path, laterality: str = "mirror", quick: bool =
     kwargs = dict(sizes=(0.35, 0.7), symmetric=(0.5,), controls=(0,), duration_s=2.0) if quick else {}
     table = laterality_table(out / "laterality", **kwargs)
     table.to_csv(out / "laterality.csv", index=False, float_format="%.4f")
-    text = "## Laterality (one-sided eye narrowing), plain vs mirror\n\n" + laterality_markdown(table)
+    text = "## Laterality (one-sided eye narrowing): pixel lids, mesh (plain) and mirror\n\n" + laterality_markdown(table)
     (out / "laterality.md").write_text(text + "\n")
     sweep = coupling_table(out / "coupling", laterality=laterality, quick=quick)
     sweep.to_csv(out / "coupling.csv", index=False, float_format="%.4f")
@@ -217,7 +217,7 @@ def match_events(true_events: list[dict], found: pd.DataFrame, tolerance_s: floa
     return hits, len(truth)
 
 
-def evaluate_case(case: Case, outdir: str | Path, laterality: str = "mirror", landmarkers=None) -> dict:
+def evaluate_case(case: Case, outdir: str | Path, laterality: str = Settings().laterality, landmarkers=None) -> dict:
     """Render (or reuse) a case, analyse it, and compare with its truth: one table row."""
     from .analysis import analyze
 
@@ -238,7 +238,7 @@ def evaluate_case(case: Case, outdir: str | Path, laterality: str = "mirror", la
     return row
 
 
-def coupling_table(outdir: str | Path, laterality: str = "mirror", quick: bool = False) -> pd.DataFrame:
+def coupling_table(outdir: str | Path, laterality: str = Settings().laterality, quick: bool = False) -> pd.DataFrame:
     """Evaluate every coupling case; one row per case."""
     return pd.DataFrame([evaluate_case(c, outdir, laterality) for c in coupling_cases(quick)])
 

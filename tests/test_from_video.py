@@ -162,12 +162,13 @@ def test_cli_errors_are_one_line(argv, message, real_video, tmp_path, capfd):
     assert not (tmp_path / "out").exists()
 
 
-def test_lid_inverse_is_exact():
+@pytest.mark.parametrize("rigid", [0.0, 4.0])
+def test_lid_inverse_is_exact(rigid):
     brow, margin, drop = np.array(-20.0), np.array(0.0), np.array(3.0)
     v_src = np.linspace(-30.0, -0.01, 50)
-    w = np.clip((v_src - brow) / (margin - brow), 0.0, None)
+    w = np.clip((v_src - brow) / (margin - rigid - brow), 0.0, 1.0)  # 1 over the rigid band
     v_out = v_src + drop * w
-    assert np.allclose(lid_source_v(v_out, brow, margin, drop), v_src)
+    assert np.allclose(lid_source_v(v_out, brow, margin, drop, rigid), v_src)
 
 
 def test_corner_warp_inverse_converges():

@@ -184,6 +184,18 @@ def test_mirror_separates_every_one_sided_case_from_every_control(measured):
     assert (one.mirror_fraction > 0.9).all()  # no gate fired on a frontal, still-gazing face
 
 
+def test_pixel_lids_separate_one_sided_cases_and_recover_more_than_the_mesh(measured):
+    _, table = measured
+    pix = table[table["mode"] == "pixel"]
+    one, ctrl = pix[pix.kind == "one-sided"], pix[pix.kind == "control"]
+    assert one.abs_r_minus_l.min() > ctrl.abs_r_minus_l.max() + 0.05, pix.to_string()
+    assert ((one.true_r > 0) == (one.read_r > one.read_l)).all()
+    wide = table[table.kind == "one-sided"].pivot(index="case", columns="mode", values="recovered")
+    assert (wide["pixel"] > wide["plain"]).all(), wide.to_string()
+    leak = table[table.kind == "one-sided"].pivot(index="case", columns="mode", values="leakage")
+    assert (leak["pixel"].abs() < leak["plain"]).all(), leak.to_string()
+
+
 def test_mirror_leaks_less_than_plain(measured):
     _, table = measured
     one = table[table.kind == "one-sided"].pivot(index="case", columns="mode", values="leakage")

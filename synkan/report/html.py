@@ -173,9 +173,11 @@ def _details(report: dict) -> str:
                 f"<td class='num'>{_fmt(s.get('lag_s'), '.0f', 1000, ' ms', reason=reason)}</td>"
                 f"<td class='num'>{_na(reason) if s.get('gain') is None else esc(format_gain(s['gain']))}</td>"
                 f"<td class='num'>{esc(s.get('n_events', 0))}</td></tr>")
-        asym = entry.get("asymmetry_pp")
+        asym, se, healthy = entry.get("asymmetry_pp"), entry.get("asymmetry_se_pp"), entry.get("healthy_max_pp")
+        spread = f" ± {_fmt(se, '.1f')}" if asym is not None and se is not None else ""
+        reference = f" (healthy faces: up to {_fmt(healthy, '.1f')})" if healthy is not None else ""
         rows.append(f"<tr><td></td><td colspan='6' class='note'>side difference: "
-                    f"{_fmt(asym, '.0f', unit=' percentage points', reason=reason)}"
+                    f"{_fmt(asym, '.1f', reason=reason)}{spread}{'' if asym is None else ' percentage points'}{reference}"
                     + (f"; grade {esc(entry['grade'])} ({esc(entry.get('grade_name'))})" if entry.get("grade") is not None else "")
                     + "</td></tr>")
     return "<h2>Measurements</h2>\n<table>" + head + "".join(rows) + "</table>"
@@ -190,6 +192,7 @@ def _qc(report: dict) -> str:
         ("Face found", _fmt(face, ".0f", 100, "% of frames") if face is not None else _na()),
         ("Head rotation (largest, from rest)", rotation),
         ("Frames with too much rotation (left out)", esc(qc.get("frames_large_rotation", 0))),
+        ("Eye width (sets the lid measurement's resolution)", _fmt(qc.get("eye_width_px"), ".0f", unit=" px")),
         ("Events found", ", ".join(f"{esc(v)} {esc(k.replace('_', ' '))}" for k, v in events.items()) or "none"),
     ]
     if qc.get("frames_without_face"):

@@ -59,6 +59,9 @@ MOUTH_CORNER = {"right": MOUTH_CORNER_R, "left": MOUTH_CORNER_L}
 #: lies about this far below it, in eye widths. Splitting the layers there
 #: makes the whole lash line move with the lid.
 MARGIN_OFFSET_EW = 0.04
+#: Height of the pretarsal lid above the margin that moves rigidly with it
+#: (the tarsal plate; 3-5 mm of a ~30 mm wide eye), eye widths.
+RIGID_LID_EW = 0.12
 #: Width of the anti-aliasing ramp across the moved lid margin, pixels.
 EDGE_AA_PX = 1.0
 #: Margin of the eye box around the lid and brow landmarks, eye widths.
@@ -175,20 +178,27 @@ def contour_v(uv: np.ndarray, u: np.ndarray) -> np.ndarray:
     return PchipInterpolator(knots, uv[first, 1])(np.clip(u, knots[0], knots[-1]))
 
 
-def lid_source_v(v_out: np.ndarray, brow_v: np.ndarray, margin_v: np.ndarray, drop_px: np.ndarray) -> np.ndarray:
+def lid_source_v(v_out: np.ndarray, brow_v: np.ndarray, margin_v: np.ndarray, drop_px: np.ndarray,
+                 rigid_px: np.ndarray | float = 0.0) -> np.ndarray:
     """Source row of the lid layer for output row ``v_out`` (all in eye-aligned px).
 
-    The lid layer moves by ``drop_px * w(v)``, ``w`` rising linearly from 0 at
-    the brow to 1 at the margin, so ``v_out = v + drop * (v - brow) / (margin - brow)``;
-    its inverse is closed-form. Rows above the brow stay put.
+    The lid layer moves by ``drop_px * w(v)``: ``w`` is 1 over the pretarsal
+    band (``rigid_px`` above the margin, where the tarsal plate keeps the
+    lid rigid, lashes and eyeliner included) and falls linearly to 0 at the
+    brow above it, where the skin stretches. The inverse is closed-form.
+    Rows above the brow stay put.
 
     Examples
     --------
     >>> float(lid_source_v(np.array(12.0), np.array(0.0), np.array(10.0), np.array(2.0)))
     10.0
+    >>> float(lid_source_v(np.array(9.0), np.array(0.0), np.array(10.0), np.array(2.0), rigid_px=4.0))
+    7.0
     """
-    span = np.maximum(margin_v - brow_v, 1.0)
-    return np.where(v_out > brow_v, brow_v + (v_out - brow_v) * span / (span + drop_px), v_out)
+    top = np.maximum(margin_v - rigid_px, brow_v + 1.0)  # upper edge of the rigid band
+    span = top - brow_v
+    stretched = brow_v + (v_out - brow_v) * span / (span + drop_px)
+    return np.where(v_out <= brow_v, v_out, np.where(v_out < top + drop_px, stretched, v_out - drop_px))
 
 
 def _box(points: np.ndarray, pad_px: float, shape: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -221,8 +231,9 @@ def lower_upper_lid(img: np.ndarray, xy: np.ndarray, side: str, fraction: float)
     -----
     Two layers, as in the synthetic rig: the eyeball (everything below the
     lid margin) stays put; the lid layer (margin up to the brow) moves down,
-    the margin by ``d(u) = fraction x opening(u)`` and the skin above it
-    stretching, fading linearly to 0 at the brow. ``d`` vanishes at the eye
+    the margin and the pretarsal band above it (:data:`RIGID_LID_EW`) rigidly
+    by ``d(u) = fraction x opening(u)``, the skin above that stretching,
+    fading linearly to 0 at the brow. ``d`` vanishes at the eye
     corners, where the opening does, so the sides have no seam. The new
     margin is anti-aliased over :data:`EDGE_AA_PX`.
     """
@@ -238,7 +249,7 @@ def lower_upper_lid(img: np.ndarray, xy: np.ndarray, side: str, fraction: float)
     margin = contour_v(upper, u) + MARGIN_OFFSET_EW * axes.width_px
     inside = (u > 0) & (u < axes.width_px)
     drop = fraction * np.where(inside, np.clip(contour_v(lower, u) - margin, 0.0, None), 0.0)
-    src_x, src_y = axes.xy(u, lid_source_v(v, contour_v(brow, u), margin, drop))
+    src_x, src_y = axes.xy(u, lid_source_v(v, contour_v(brow, u), margin, drop, RIGID_LID_EW * axes.width_px))
     lid = cv2.remap(img, src_x.astype(np.float32), src_y.astype(np.float32), cv2.INTER_CUBIC,
                     borderMode=cv2.BORDER_REFLECT101)
     coverage = np.clip((margin + drop - v) / EDGE_AA_PX + 0.5, 0.0, 1.0)[..., None]
