@@ -121,7 +121,7 @@ LOCKED_R_FRACTION = 0.9
 GRADE_ASYMMETRY_PP = {"oral_ocular": (10.0, 18.0, 26.0), "ocular_oral": (1.5, 3.0, 6.0)}
 GRADE_NAMES = ("none", "mild", "moderate", "severe")
 # The asymmetry is graded ASYMMETRY_Z standard errors below its estimate
-# (between-event variation; synkan.scoring.asymmetry_se_pp): about 84%
+# (between-event variation; synkan.scoring.side_difference): about 84%
 # one-sided confidence that the side difference is at least the threshold.
 ASYMMETRY_Z = 1.0
 # Largest side difference expected in healthy faces, per direction (shown

@@ -83,34 +83,52 @@ def time_locked(side: SideCoupling) -> tuple[float | None, float | None]:
     return side.r, side.lag_s
 
 
-def asymmetry_se_pp(coupling: Coupling, side: str) -> float | None:
-    """Standard error of ``side``'s asymmetry (percentage points), from the variation between events.
+def side_differences_pp(coupling: Coupling) -> np.ndarray:
+    """Left minus right responder, in percentage points, at each driver event's peak frames.
 
-    Each driver event gives one side difference: ``side`` minus the other
-    side, at that event's peak frames. With two or more events the standard
-    error is their SD over sqrt(n). A single event has no between-event
-    spread; its frame-to-frame SD over the peak frames stands in (not
-    divided by sqrt(frames), since neighbouring frames are not independent),
-    which is the larger of the two in practice.
+    Both sides are compared on the same frames of the same event, so what
+    varies from event to event on both sides alike (a bigger laugh, a
+    blink-free peak) cancels.
+    """
+    left, right = coupling.responders["left"], coupling.responders["right"]
+    masks = peak_masks(coupling.t, coupling.driver, coupling.driver_events, left, right)
+    return np.array([100 * (np.median(left[m]) - np.median(right[m])) for m in masks])
+
+
+def side_difference(coupling: Coupling, affected: str | None = None) -> tuple[str, float, float | None] | None:
+    """``(affected side, asymmetry_pp, asymmetry_se_pp)`` from the events' paired side differences, or None.
+
+    The asymmetry is the median over events of the affected minus the other
+    side (the affected side, unless given, is the one this median favours).
+    Its standard error comes from the variation between events, SD / sqrt(n)
+    (part of that spread is real: synkinesis grows with the strength of each
+    smile, so this errs on the cautious side). A single event has no between-event spread; its
+    frame-to-frame SD over the peak frames stands in (not divided by
+    sqrt(frames): neighbouring frames are not independent).
 
     Examples
     --------
     >>> import pandas as pd
     >>> t = np.arange(0, 6, 0.1); bump = lambda c: np.exp(-((t - c) / 0.3) ** 2)
-    >>> driver = bump(1) + bump(4)
-    >>> c = Coupling("oral_ocular", {}, t, driver, {"left": np.where(t < 2.5, 0.3, 0.1), "right": 0 * t},
+    >>> c = Coupling("oral_ocular", {}, t, bump(1) + bump(4), {"left": np.where(t < 2.5, 0.3, 0.1), "right": 0 * t},
     ...              np.ones(len(t), bool), None, pd.DataFrame({"start_s": [0.5, 3.5], "end_s": [1.5, 4.5]}))
-    >>> round(asymmetry_se_pp(c, "left"), 1)  # events of 30 and 10 pp: SD 14.1 / sqrt(2)
-    10.0
+    >>> side, asymmetry, se = side_difference(c)  # events of 30 and 10 pp: median 20, SD 14.1
+    >>> side, round(asymmetry, 1), round(se, 1)
+    ('left', 20.0, 10.0)
     """
-    y, other = coupling.responders[side], coupling.responders[OTHER[side]]
-    masks = peak_masks(coupling.t, coupling.driver, coupling.driver_events, y, other)
-    differences = [100 * (np.median(y[m]) - np.median(other[m])) for m in masks]
+    differences = side_differences_pp(coupling)
+    if not len(differences):
+        return None
+    median = float(np.median(differences))
+    side = affected or ("left" if median > 0 else "right")
+    sign = 1.0 if side == "left" else -1.0
     if len(differences) >= 2:
-        return float(np.std(differences, ddof=1) / np.sqrt(len(differences)))
-    if len(differences) == 1 and masks[0].sum() >= 2:
-        return float(np.std(100 * (y[masks[0]] - other[masks[0]]), ddof=1))
-    return None
+        se = float(np.std(differences, ddof=1)) / float(np.sqrt(len(differences)))
+    else:
+        left, right = coupling.responders["left"], coupling.responders["right"]
+        frames = peak_masks(coupling.t, coupling.driver, coupling.driver_events, left, right)[0]
+        se = float(np.std(100 * (left[frames] - right[frames]), ddof=1)) if frames.sum() >= 2 else None
+    return side, sign * median, se
 
 
 def score_direction(coupling: Coupling, affected: str | None = None) -> dict:
@@ -120,17 +138,17 @@ def score_direction(coupling: Coupling, affected: str | None = None) -> dict:
     ----------
     coupling : Coupling
     affected : {"right", "left"}, optional
-        The known affected side; otherwise the side with more involuntary movement.
+        The known affected side; otherwise the side with more involuntary
+        movement (see :func:`side_difference`).
     """
     right, left = coupling.sides["right"], coupling.sides["left"]
     entry = {"right": right.to_dict(), "left": left.to_dict(), "affected_side": None, "asymmetry_pp": None,
              "asymmetry_se_pp": None, "healthy_max_pp": HEALTHY_ASYMMETRY_PP[coupling.direction],
              "grade": None, "grade_name": None}
-    if right.involuntary_pct is None or left.involuntary_pct is None:
+    found = side_difference(coupling, affected) if right.involuntary_pct is not None and left.involuntary_pct is not None else None
+    if found is None:
         return entry
-    side = affected or ("left" if left.involuntary_pct > right.involuntary_pct else "right")
-    asymmetry = coupling.sides[side].involuntary_pct - coupling.sides[OTHER[side]].involuntary_pct
-    se = asymmetry_se_pp(coupling, side)
+    side, asymmetry, se = found
     # Grade the asymmetry one standard error below its estimate, so that one
     # noisy event does not make a grade.
     g = grade(asymmetry - ASYMMETRY_Z * (se or 0.0), *time_locked(coupling.sides[side]), coupling.direction)

@@ -46,8 +46,8 @@ class Signals:
     Attributes
     ----------
     data : pandas.DataFrame
-        Columns ``t``, ``valid``, ``pose_ok`` and the signals listed in the
-        module docstring; ``eye_closure_plain_*`` and ``eye_closure_mirror_*``
+        Columns ``t``, ``valid``, ``rest`` (the frames taken as the rest
+        expression), ``pose_ok`` and the signals listed in the module docstring; ``eye_closure_plain_*`` and ``eye_closure_mirror_*``
         keep both laterality estimates, ``eye_closure_*`` is the one used.
     info : dict
         Rest values, face scale, rest frames, sampling rate, laterality used.
@@ -398,7 +398,7 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
              "mouth_vertical_r", "mouth_vertical_l", "mouth_narrowing", "brow_raise_r", "brow_raise_l",
              "eye_closure_plain_r", "eye_closure_plain_l"]
     order += [c for c in ("eye_closure_pixel_r", "eye_closure_pixel_l", "eye_closure_mirror_r", "eye_closure_mirror_l") if c in cleaned]
-    data = pd.DataFrame({"t": t, "frame": track.frame_index, "valid": valid, "pose_ok": pose_ok,
+    data = pd.DataFrame({"t": t, "frame": track.frame_index, "valid": valid, "rest": rest, "pose_ok": pose_ok,
                          **{c: cleaned[c] for c in order}, "mirror_used": mirror_used, **extra,
                          "yaw_deg": yaw, "pitch_deg": pitch, "roll_deg": roll})
     dt = np.diff(t)
