@@ -83,6 +83,7 @@ class Analysis:
             "video": self.video,
             "settings": self.settings.to_dict(),
             "model": {k: self.model.get(k) for k in ("name", "sha256")},
+            "environment": environment(),
             "qc": self.scores.qc,
             "scores": self.scores.scores,
             "events": self.events.table.round(3).to_dict("records"),
@@ -101,6 +102,22 @@ class Analysis:
         from .report.text import summary_lines
 
         return "\n".join(summary_lines(self.report))
+
+
+def environment() -> dict[str, str]:
+    """Versions that change landmark output or numbers: Python, MediaPipe, OpenCV, numpy, scipy (report.json)."""
+    import platform
+    from importlib import metadata
+
+    def version(dist: str) -> str | None:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {"python": platform.python_version(), "platform": platform.platform(terse=True),
+            **{name: version(dist) for name, dist in (("mediapipe", "mediapipe"), ("opencv", "opencv-contrib-python"),
+                                                      ("numpy", "numpy"), ("scipy", "scipy"))}}
 
 
 def _settings(settings: Settings | None, overrides: dict[str, Any]) -> Settings:
