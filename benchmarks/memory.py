@@ -1,10 +1,11 @@
 """Peak memory (RSS) of `synkan analyze` against video length: it must stay flat.
 
-Loops a bundled 10 s sample 1x and 10x (and optionally upscales it to 1080p),
-runs the real command in a child process for each, and prints the child's
-peak RSS from getrusage. Not a unit test: it takes a minute or two.
+Loops a bundled 10 s sample 1x and 10x (optionally also 30 s at 1080p, and
+N minutes at 720p), runs the real command in a child process for each, and
+prints the child's peak RSS from getrusage. Not a unit test: the 10-minute
+720p run takes several minutes.
 
-    SYNKAN_MODEL=../shared/models/face_landmarker.task python benchmarks/memory.py [--hd]
+    SYNKAN_MODEL=../shared/models/face_landmarker.task python benchmarks/memory.py [--hd] [--hd720-minutes 10]
 """
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hd", action="store_true", help="also measure a 1080p version (slower)")
     ap.add_argument("--loops", type=int, default=10)
-    ap.add_argument("--laterality", default="plain")
+    ap.add_argument("--hd720-minutes", type=float, default=0, help="also measure this many minutes of 1280x720 at 30 fps")
+    ap.add_argument("--laterality", default="pixel")
     args = ap.parse_args()
     ffmpeg = shutil.which("ffmpeg") or sys.exit("needs ffmpeg")
     with tempfile.TemporaryDirectory() as tmp:
@@ -53,6 +55,13 @@ def main() -> None:
                             "scale=1080:1080,pad=1920:1080:420:0", "-c:v", "libx264", "-preset", "ultrafast",
                             "-pix_fmt", "yuv420p", hd], check=True)
             videos["3x 1080p (30 s)"] = hd
+        if args.hd720_minutes > 0:
+            long720 = tmp / "720p.mp4"
+            loops = int(round(6 * args.hd720_minutes))  # the sample is 10 s
+            subprocess.run([ffmpeg, "-v", "error", "-stream_loop", str(loops - 1), "-i", SAMPLE, "-vf",
+                            "scale=720:720,pad=1280:720:280:0", "-c:v", "libx264", "-preset", "ultrafast",
+                            "-pix_fmt", "yuv420p", long720], check=True)
+            videos[f"{args.hd720_minutes:g} min 720p"] = long720
         print(f"{'video':<24} {'frames':>7} {'peak RSS MB':>12} {'wall s':>8}")
         for name, video in videos.items():
             out = tmp / f"out-{time.monotonic_ns()}"
