@@ -3,7 +3,7 @@
 One public function per figure takes an :class:`~synkan.analysis.Analysis`
 and returns a :class:`matplotlib.figure.Figure`:
 
-- :func:`plot_timeseries`: eye closure and mouth excursion per side, events shaded;
+- :func:`plot_timeseries`: eye closure and mouth-corner lift per side, events shaded;
 - :func:`plot_xcorr`: cross-correlation against lag, per direction and side;
 - :func:`plot_scatter`: involuntary responder against voluntary driver, per side;
 - :func:`plot_keyframes`: rest, peak smile and peak eye closure, landmarks drawn;
@@ -98,10 +98,10 @@ class FigureUnavailable(Exception):
 # --- 1. time series ----------------------------------------------------------------
 
 def plot_timeseries(analysis: "Analysis") -> Figure:
-    """Eye closure and mouth-corner excursion per side over time, events shaded and labelled.
+    """Eye closure and mouth-corner lift per side over time, events shaded and labelled.
 
     Three panels share the time axis: an event lane (one row per kind), eye
-    closure (% of the eye's rest aperture) and mouth-corner excursion (% of
+    closure (% of the eye's rest aperture) and mouth-corner lift (% of
     the inter-ocular distance), each side in its :data:`SIDE_COLORS` colour.
     """
     sig = analysis.signals
@@ -429,7 +429,7 @@ def plot_summary_matrix(analysis: "Analysis") -> Figure:
     """One-glance table: provoking movement (rows) x responding region and side (columns).
 
     Each cell is the involuntary amplitude in percent (eye: closure of the
-    rest aperture; mouth: corner excursion in % of the eye distance),
+    rest aperture; mouth: corner lift in % of the eye distance),
     measured at the provoking movement's peaks. Grey cells are the voluntary
     movement itself; "-" means no such movement in the video.
     """
@@ -471,7 +471,7 @@ def plot_summary_matrix(analysis: "Analysis") -> Figure:
     ax.axhline(3, color="#444444", linewidth=1.2)
     ax.set_ylabel("provoking (voluntary) movement", fontsize=9)
     ax.set_title("Involuntary movement (%) by responding region and side", fontsize=10, pad=34)
-    fig.text(0.01, 0.01, "eye: closure in % of its rest aperture; mouth: corner excursion in % of the eye distance; "
+    fig.text(0.01, 0.01, "eye: closure in % of its rest aperture; mouth: corner lift in % of the eye distance; "
              "both at the provoking movement's peaks.\n"
              "-: not measurable (no such movement, or too little data).  Bold rows are the scored values.",
              fontsize=8, color="#555555")

@@ -20,7 +20,7 @@ FIGURES = (  # name, title, caption
      "Involuntary movement of each region and side during each voluntary movement; grey cells are the voluntary "
      "movement itself. The bold rows are the values scored above."),
     ("timeseries", "Signals over time",
-     "Eye closure and mouth-corner excursion of each side, with the events found shaded by kind."),
+     "Eye closure and mouth-corner lift of each side, with the events found shaded by kind."),
     ("keyframes", "Key frames",
      "Rest, peak smile and peak eye closure, with the eye and mouth landmarks. The subject's right (R) is on "
      "the image's left."),
@@ -235,14 +235,17 @@ def _events(report: dict) -> str:
 METHODS = (
     "<h2>Methods and limits</h2><div class='methods'><p>Face landmarks were tracked in every frame with MediaPipe "
     "FaceLandmarker. Head pose was removed by aligning stable landmarks (forehead, nose bridge, temples) to the "
-    "video's rest shape. Eye closure is one minus the eye aspect ratio relative to rest; mouth-corner excursion is "
-    "the corner's movement from rest in units of the distance between the eyes. Voluntary movements (smiles, "
+    "video's rest shape. With the default (pixel) eye measurement MediaPipe only locates each eye: the lid margins are found in the image, by matching "
+    "bands across each lid against the same person's rest eye, and eye closure is the lids' movement as a share "
+    "of the rest opening. Mouth-corner lift is the corner's upward movement from rest in units of the distance "
+    "between the eyes. Voluntary movements (smiles, "
     "puckers, blinks and eye closures) were found automatically or taken from the user's protocol. For each "
     "direction the involuntary region's movement on each side is measured at the voluntary movement's peaks and "
     "cross-correlated with it; the side difference and the correlation give the grade.</p>"
     "<p><b>The grades are heuristic and not clinically validated; this report is not a diagnosis.</b> Healthy "
     "people narrow both eyes in a genuine smile, so only the difference between the sides is graded. Landmark "
-    "trackers smooth one-sided eye movement towards symmetry, which understates side differences. Sides are the "
+    "trackers smooth one-sided eye movement towards symmetry; measuring the lids from the image avoids most of "
+    "this, but less well in small, low-light or heavily made-up eyes. Sides are the "
     "subject's anatomical sides. Interpret together with a clinical examination.</p></div>"
 )
 
