@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -255,13 +256,6 @@ def test_existing_results_need_force_and_force_replaces_atomically(inputs, tmp_p
     assert json.loads((out / "report.json").read_text())["video"]["sha256"] == report["video"]["sha256"]
     assert {"report.json", "signals.csv", "events.csv", "track.npz"} <= {p.name for p in out.iterdir()}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]  # no staging or .old folders
-    assert out.stat().st_mode & 0o777 == 0o777 & ~_umask()  # not mkdtemp's private 0700
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def test_force_never_replaces_a_folder_of_other_files(inputs, tmp_path, capfd):
@@ -271,6 +265,134 @@ def test_force_never_replaces_a_folder_of_other_files(inputs, tmp_path, capfd):
     rc, _, err = run(capfd, "analyze", inputs["clip"], "-o", out, "--force", *FAST)
     assert rc == 2 and "holds no synkan results" in err
     assert (out / "thesis.docx").read_text() == "precious"
+
+
+# --- Only synkan's own files are ever removed (issue 17: 1, 2, 3, 15, 16) -------------------------
+@pytest.fixture(scope="module")
+def analysed(inputs, tmp_path_factory) -> Path:
+    """One full analysis (figures, report.html, overlay), made by the real command; copy it before changing it."""
+    out = tmp_path_factory.mktemp("analysed") / "results"
+    res = subprocess.run([sys.executable, "-m", "synkan.cli", "analyze", str(inputs["clip"]), "-o", str(out),
+                          "--laterality", "plain", "--overlay"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    return out
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _user_folder(base: Path, report: bytes) -> Path:
+    """The issue's folder: a report.json, a thesis and a subfolder of the user's."""
+    (base / "sub").mkdir(parents=True)
+    (base / "report.json").write_bytes(report)
+    (base / "thesis.docx").write_text("precious")
+    (base / "sub" / "data.txt").write_text("mine")
+    return base
+
+
+@pytest.mark.parametrize("report", [b"{}\n", b'{"schema": "synkan.report/1"}\n'], ids=["any-json", "synkan-schema"])
+def test_force_never_removes_files_synkan_did_not_write(report, inputs, tmp_path, capfd):
+    folder = _user_folder(tmp_path / "p", report)
+    before = _tree(folder)
+    rc, _, err = run(capfd, "analyze", inputs["clip"], "-o", folder, "--force", *FAST)
+    assert rc == 2 and err.count("\n") == 1 and "not replacing it, even with --force" in err, err
+    assert _tree(folder) == before
+
+
+def test_force_on_dot_never_removes_the_working_folder(inputs, tmp_path, monkeypatch, capfd):
+    folder = _user_folder(tmp_path / "p", b"{}\n")
+    before = _tree(folder)
+    monkeypatch.chdir(folder)
+    rc, _, err = run(capfd, "analyze", inputs["clip"], "-o", ".", "--force", *FAST)
+    assert rc == 2 and "not replacing it" in err, err
+    assert _tree(folder) == before
+
+
+def test_force_refuses_an_analysis_folder_with_a_user_file(analysed, inputs, tmp_path, capfd):
+    folder = tmp_path / "results"
+    shutil.copytree(analysed, folder)
+    (folder / "figures" / "my_notes.txt").write_text("mine")
+    rc, _, err = run(capfd, "analyze", inputs["clip"], "-o", folder, "--force", *FAST)
+    assert rc == 2 and "synkan did not write (figures/my_notes.txt)" in err, err
+    assert (folder / "figures" / "my_notes.txt").read_text() == "mine"
+
+
+def test_report_keeps_the_users_files(analysed, tmp_path):
+    folder = tmp_path / "results"
+    shutil.copytree(analysed, folder)
+    (folder / "notes.txt").write_text("seen on 3 May")
+    (folder / "photos").mkdir()
+    (folder / "photos" / "a.jpg").write_bytes(b"\xff\xd8 photo")
+    (folder / "figures" / "drawing.svg").write_text("<svg/>")
+    (folder / "empty_dir").mkdir()
+    (folder / "report.html").write_text("stale")
+    res = subprocess.run([sys.executable, "-m", "synkan.cli", "report", str(folder)], capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert (folder / "notes.txt").read_text() == "seen on 3 May"
+    assert (folder / "photos" / "a.jpg").read_bytes() == b"\xff\xd8 photo"
+    assert (folder / "figures" / "drawing.svg").read_text() == "<svg/>"
+    assert (folder / "empty_dir").is_dir()
+    assert (folder / "report.html").read_text() != "stale" and (folder / "overlay.mp4").is_file()
+    # The rebuilt folder is synkan's again, the user's files still not: a second rebuild keeps them too.
+    manifest = json.loads((folder / ".synkan-files.json").read_text())["files"]
+    assert "report.html" in manifest and "notes.txt" not in manifest and "photos/a.jpg" not in manifest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]
+
+
+def test_concurrent_runs_into_one_folder_the_second_stops(inputs, tmp_path):
+    out = tmp_path / "results"
+    long_clip = tmp_path.parent / f"{tmp_path.name}-30s.mp4"  # long enough to still run while the second starts
+    ffmpeg("-stream_loop", "29", "-i", inputs["clip"], "-c", "copy", long_clip)
+    cmd = [sys.executable, "-m", "synkan.cli", "analyze", str(long_clip), "-o", str(out), *FAST]
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lock = tmp_path / ".results.lock"
+    deadline = time.monotonic() + 120
+    while not lock.exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert first.poll() is None, "the first run ended before the second could start"
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    _, first_err = first.communicate(timeout=300)
+    assert first.returncode == 0, first_err
+    lines = second.stderr.strip().splitlines()
+    assert second.returncode == 2 and len(lines) == 1 and "another synkan run is writing here" in lines[0], second.stderr
+    assert (out / "report.json").is_file() and not lock.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]
+
+
+def test_symlinked_output_is_written_through_not_replaced(analysed, inputs, tmp_path, capfd):
+    target = tmp_path / "store" / "results"
+    target.parent.mkdir()
+    shutil.copytree(analysed, target)
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    rc, _, err = run(capfd, "analyze", inputs["clip"], "-o", link, "--force", *FAST)
+    assert rc == 0, err
+    assert link.is_symlink() and link.resolve() == target
+    assert not (target / "report.html").exists()  # no stale results of the earlier run (it had figures)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "store"]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["results"]
+
+
+def _modes(folder: Path) -> set[tuple[str, int]]:
+    return {("dir" if p.is_dir() else "file", p.stat().st_mode & 0o777) for p in [folder, *folder.rglob("*")]}
+
+
+def test_outputs_are_private(analysed):
+    names = {p.relative_to(analysed).as_posix() for p in analysed.rglob("*")}
+    assert {"track.npz", "report.json", "report.html", "overlay.mp4", "signals.csv", "figures"} <= names
+    assert _modes(analysed) == {("dir", 0o700), ("file", 0o600)}
+
+
+def test_shared_outputs_follow_the_umask(inputs, tmp_path):
+    out = tmp_path / "results"
+    env = dict(os.environ, SYNKAN_SHARED_OUTPUTS="1")
+    res = subprocess.run(["sh", "-c", 'umask 027 && exec "$@"', "sh", sys.executable, "-m", "synkan.cli", "analyze",
+                          str(inputs["clip"]), "-o", str(out), "--laterality", "plain"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert _modes(out) == {("dir", 0o750), ("file", 0o640)}
 
 
 def test_rotate_flag_is_honoured(inputs, tmp_path, capfd):

@@ -1,45 +1,269 @@
-"""Write an analysis to its output folder, atomically.
+"""Write an analysis to its output folder, atomically, replacing only what synkan wrote.
 
-Everything is written into a hidden sibling folder first and swapped into
-place at the end, so an interrupted or failed run leaves the previous
-results intact and never a half-written folder. An existing analysis is
-only replaced with ``force=True``.
+Atomic: everything is written into a hidden sibling folder first and swapped
+into place at the end, so an interrupted or failed run leaves the previous
+results intact and never a half-written folder.
+
+Only synkan's own files: every output folder holds a hidden manifest
+(:data:`MANIFEST_NAME`) listing the files synkan wrote in it. An existing
+analysis is only replaced with ``force=True``, and only when its report.json
+is synkan's and every file in the folder is one synkan wrote; ``synkan
+report`` (``keep_foreign=True``) rebuilds synkan's files and carries every
+other file over. A symlinked output folder is written through to its target.
+
+One writer at a time: a run holds an exclusive lock (``flock`` on a hidden
+file beside the folder) from its first check to the swap, so a second run
+into the same folder stops with a one-line error instead of replacing the
+first one's results.
+
+Private: files are 0600 and folders 0700 (the report and key frames show the
+patient's face), unless ``$SYNKAN_SHARED_OUTPUTS=1``, which makes them follow
+the umask instead.
 """
 from __future__ import annotations
 
+import contextlib
+import fnmatch
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
-from ..analysis import Analysis
+from ..analysis import REPORT_SCHEMA, Analysis
 from ..errors import OutputError
 
 OUTPUT_FILES = ("report.json", "signals.csv", "events.csv", "track.npz", "report.html")
+MANIFEST_NAME = ".synkan-files.json"
+MANIFEST_SCHEMA = "synkan.outputs/1"
+# Folders written before there was a manifest: synkan's names only.
+LEGACY_PATTERNS = OUTPUT_FILES + ("overlay.mp4", "figures/*.png")
+ENV_SHARED_OUTPUTS = "SYNKAN_SHARED_OUTPUTS"
+PRIVATE_FILE_MODE, PRIVATE_DIR_MODE = 0o600, 0o700
 
 
-def check_outdir(outdir: str | Path, force: bool = False) -> Path:
-    """Refuse an output folder that holds results (unless ``force``) or cannot be written."""
-    outdir = Path(outdir)
-    if outdir.name in ("", ".", ".."):  # "-o ." : swap the folder by its real name
-        outdir = Path(os.path.abspath(outdir))
+# --- Permissions --------------------------------------------------------------------------
+def _umask() -> int:
+    try:  # read the umask without changing it (os.umask is process-wide, racy with threads)
+        status = Path("/proc/self/status").read_text()
+        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("Umask:")), 8)
+    except (OSError, StopIteration, ValueError, IndexError):
+        return 0o022
+
+
+def output_modes() -> tuple[int, int]:
+    """``(file_mode, folder_mode)`` of everything synkan writes.
+
+    Private (0600, 0700) by default; with ``$SYNKAN_SHARED_OUTPUTS=1`` the
+    user's umask decides, as for any other program.
+    """
+    if os.environ.get(ENV_SHARED_OUTPUTS, "") not in ("", "0"):
+        mask = _umask()
+        return 0o666 & ~mask, 0o777 & ~mask
+    return PRIVATE_FILE_MODE, PRIVATE_DIR_MODE
+
+
+def apply_modes(path: Path) -> None:
+    """Give ``path`` (a file, or a folder and everything in it) the :func:`output_modes`."""
+    file_mode, dir_mode = output_modes()
+    if not path.is_dir():
+        os.chmod(path, file_mode)
+        return
+    os.chmod(path, dir_mode)
+    for root, dirs, files in os.walk(path):
+        for d in dirs:
+            os.chmod(os.path.join(root, d), dir_mode)
+        for f in files:
+            os.chmod(os.path.join(root, f), file_mode)
+
+
+# --- Ownership ----------------------------------------------------------------------------
+def _entries(folder: Path) -> list[str]:
+    """Every file, link and empty folder under ``folder``, as relative POSIX paths."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        rel = Path(root).relative_to(folder)
+        links = [d for d in dirs if os.path.islink(os.path.join(root, d))]  # walk does not follow them
+        found += [(rel / name).as_posix() for name in files + links]
+        if not dirs and not files and rel != Path("."):
+            found.append(rel.as_posix() + "/")
+    return found
+
+
+def _manifest(folder: Path) -> set[str] | None:
+    try:
+        data = json.loads((folder / MANIFEST_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("schema") != MANIFEST_SCHEMA or not isinstance(data.get("files"), list):
+        return None
+    return {str(f) for f in data["files"]}
+
+
+def is_synkan_output(folder: Path) -> bool:
+    """``folder`` holds a report.json that synkan wrote (schema ``synkan.report/1``)."""
+    try:
+        report = json.loads((folder / "report.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(report, dict) and report.get("schema") == REPORT_SCHEMA
+
+
+def foreign_files(folder: Path) -> list[str]:
+    """Entries of a synkan output folder that synkan did not write (relative paths).
+
+    Synkan's files are those in the folder's manifest, or, in a folder
+    written before manifests, those with the names synkan writes.
+    """
+    listed = _manifest(folder)
+    if listed is not None:
+        return [e for e in _entries(folder) if e not in listed and e != MANIFEST_NAME]
+    return [e for e in _entries(folder) if not any(fnmatch.fnmatchcase(e, p) for p in LEGACY_PATTERNS)]
+
+
+def _write_manifest(folder: Path) -> None:
+    files = sorted(_entries(folder))
+    (folder / MANIFEST_NAME).write_text(json.dumps({"schema": MANIFEST_SCHEMA, "files": files}, indent=1) + "\n")
+    os.chmod(folder / MANIFEST_NAME, output_modes()[0])
+
+
+def _carry_over(old: Path, staging: Path, names: list[str]) -> None:
+    """Hard-link (or copy) the user's files ``names`` of ``old`` into ``staging``, keeping their modes."""
+    for name in names:
+        src, dst = old / name.rstrip("/"), staging / name.rstrip("/")
+        for parent in reversed([p for p in dst.relative_to(staging).parents if p != Path(".")]):
+            if not (staging / parent).exists():
+                (staging / parent).mkdir()
+                shutil.copystat(old / parent, staging / parent)
+        if name.endswith("/"):
+            dst.mkdir(exist_ok=True)
+            shutil.copystat(src, dst)
+            continue
+        try:
+            os.link(src, dst, follow_symlinks=False)
+        except OSError:  # another filesystem, or links not allowed: copy
+            shutil.copy2(src, dst, follow_symlinks=False)
+
+
+# --- The output folder ---------------------------------------------------------------------
+def resolve_outdir(outdir: str | Path) -> Path:
+    """The real folder behind ``outdir``: ``-o .`` by its name, a symlink by its target (never replaced)."""
+    return Path(os.path.realpath(outdir))
+
+
+def check_outdir(outdir: str | Path, force: bool = False, keep_foreign: bool = False) -> Path:
+    """Refuse an output folder that cannot be written, or holds results (unless ``force``), or other files.
+
+    Parameters
+    ----------
+    outdir : str or Path
+    force : bool
+        Allow replacing an earlier analysis (a folder synkan wrote).
+    keep_foreign : bool
+        Files synkan did not write will be carried over (``synkan report``),
+        so they do not block the replacement.
+
+    Returns
+    -------
+    Path
+        The resolved output folder.
+
+    Raises
+    ------
+    OutputError
+        With a one-line reason.
+    """
+    outdir = resolve_outdir(outdir)
     if outdir.exists() and not outdir.is_dir():
         raise OutputError(f"{outdir}: exists and is not a folder")
     if outdir.is_dir() and any(outdir.iterdir()):
         if not force:
             raise OutputError(f"{outdir}: holds results already; use --force to replace them")
-        if not any((outdir / name).exists() for name in ("report.json", "track.npz")):
-            # --force swaps the whole folder: never throw away a folder of other files.
+        if not is_synkan_output(outdir):
             raise OutputError(f"{outdir}: is not empty and holds no synkan results; not replacing it, even with --force")
-    parent = outdir.parent if str(outdir.parent) else Path(".")
-    blocker = next((a for a in (parent, *parent.parents) if a.exists()), None)
-    if blocker is not None and not blocker.is_dir():
+        foreign = [] if keep_foreign else foreign_files(outdir)
+        if foreign:
+            more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+            raise OutputError(f"{outdir}: holds files synkan did not write ({foreign[0]}{more}); not replacing it, "
+                              "even with --force: move them away or choose another folder")
+    blocker = next(a for a in outdir.parents if a.exists())
+    if not blocker.is_dir():
         raise OutputError(f"{outdir}: cannot create output folder: {blocker} is a file, not a folder")
     # Nothing is created here: a run that fails later leaves no empty folders behind.
-    if blocker is not None and not os.access(blocker, os.W_OK | os.X_OK):
+    if not os.access(blocker, os.W_OK | os.X_OK):
         raise OutputError(f"{outdir}: cannot create output folder: {blocker} is not writable")
     return outdir
+
+
+_HELD: dict[str, int] = {}  # output folders this process has claimed (the claim is reentrant)
+
+
+@contextlib.contextmanager
+def _lock(outdir: Path) -> Iterator[None]:
+    """Hold ``.NAME.lock`` beside ``outdir`` exclusively; remove the parents made for it if nothing was written."""
+    import fcntl
+
+    made = [p for p in outdir.parents if not p.exists()]
+    path = outdir.parent / f".{outdir.name}.lock"
+    try:
+        outdir.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(3):
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise OutputError(f"{outdir}: another synkan run is writing here; wait for it to finish") from None
+            with contextlib.suppress(FileNotFoundError):
+                if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                    break
+            os.close(fd)  # the holder before us removed the file after we opened it: lock the new one
+        else:
+            raise OutputError(f"{outdir}: another synkan run is writing here; wait for it to finish")
+    except OSError as exc:
+        raise OutputError(f"{outdir}: cannot write results ({exc.strerror or exc})") from None
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)  # still holding the lock: a waiting run sees the inode change and retries
+        os.close(fd)
+        if not outdir.exists():
+            for parent in made:
+                with contextlib.suppress(OSError):
+                    parent.rmdir()
+
+
+@contextlib.contextmanager
+def claim_outdir(outdir: str | Path, force: bool = False, keep_foreign: bool = False) -> Iterator[Path]:
+    """Check ``outdir`` (see :func:`check_outdir`) and hold it against other synkan runs.
+
+    Yields
+    ------
+    Path
+        The resolved output folder, checked again once the lock is held.
+
+    Raises
+    ------
+    OutputError
+        If another run holds the folder, or :func:`check_outdir` refuses it.
+    """
+    outdir = check_outdir(outdir, force, keep_foreign)
+    key = str(outdir)
+    if key in _HELD:
+        _HELD[key] += 1
+        try:
+            yield outdir
+        finally:
+            _HELD[key] -= 1
+        return
+    with _lock(outdir):
+        _HELD[key] = 1
+        try:
+            yield check_outdir(outdir, force, keep_foreign)  # another run may have finished while we started
+        finally:
+            del _HELD[key]
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -68,7 +292,8 @@ def _write_all(analysis: Analysis, folder: Path, figures: bool, html: bool, over
 
 
 def write_outputs(analysis: Analysis, outdir: str | Path, *, force: bool = False, figures: bool = True,
-                  html: bool = True, overlay: bool = False, deidentify: bool = False, keep: tuple[str, ...] = ()) -> Path:
+                  html: bool = True, overlay: bool = False, deidentify: bool = False, keep: tuple[str, ...] = (),
+                  keep_foreign: bool = False) -> Path:
     """Write report.json, signals.csv, events.csv, track.npz, figures and report.html.
 
     Parameters
@@ -76,7 +301,7 @@ def write_outputs(analysis: Analysis, outdir: str | Path, *, force: bool = False
     analysis : Analysis
     outdir : str or Path
     force : bool
-        Replace an existing analysis in ``outdir``.
+        Replace an existing analysis in ``outdir`` (only a folder synkan wrote).
     figures, html, overlay : bool
         Which optional outputs to write.
     deidentify : bool
@@ -85,25 +310,37 @@ def write_outputs(analysis: Analysis, outdir: str | Path, *, force: bool = False
     keep : tuple of str
         Files of an existing ``outdir`` to carry over when not rewritten
         (``synkan report`` keeps ``overlay.mp4``).
+    keep_foreign : bool
+        Carry over every file of ``outdir`` that synkan did not write
+        (``synkan report``) instead of refusing to replace the folder.
 
     Returns
     -------
     Path
-        ``outdir``.
+        The output folder (a symlink's target).
     """
-    outdir = check_outdir(outdir, force)
-    try:
-        outdir.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.tmp-", dir=outdir.parent))
-        _set_default_mode(staging)
-    except OSError as exc:
-        raise OutputError(f"{outdir}: cannot write results ({exc.strerror or exc})") from None
+    with claim_outdir(outdir, force, keep_foreign) as outdir:
+        try:
+            staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.tmp-", dir=outdir.parent))
+        except OSError as exc:
+            raise OutputError(f"{outdir}: cannot write results ({exc.strerror or exc})") from None
+        _write_swap(analysis, outdir, staging, (figures, html, overlay, deidentify), keep, keep_foreign)
+    return outdir
+
+
+def _write_swap(analysis: Analysis, outdir: Path, staging: Path, options: tuple, keep: tuple[str, ...],
+                keep_foreign: bool) -> None:
+    """Write into ``staging``, then swap it with ``outdir``; on failure the previous results stay."""
     old = None
     try:
-        _write_all(analysis, staging, figures, html, overlay, deidentify)
+        _write_all(analysis, staging, *options)
         for name in keep:
             if (outdir / name).is_file() and not (staging / name).exists():
                 shutil.copy2(outdir / name, staging / name)
+        apply_modes(staging)
+        _write_manifest(staging)
+        if keep_foreign and outdir.is_dir():
+            _carry_over(outdir, staging, foreign_files(outdir))
         if outdir.exists():
             old = outdir.with_name(f".{outdir.name}.old-{os.getpid()}")
             os.replace(outdir, old)
@@ -118,14 +355,3 @@ def write_outputs(analysis: Analysis, outdir: str | Path, *, force: bool = False
             shutil.rmtree(staging, ignore_errors=True)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-    return outdir
-
-
-def _set_default_mode(folder: Path) -> None:
-    """mkdtemp makes a private (0700) folder; give the results the user's usual permissions."""
-    try:  # read the umask without changing it (os.umask is process-wide, racy with threads)
-        status = Path("/proc/self/status").read_text()
-        umask = int(next(line.split()[1] for line in status.splitlines() if line.startswith("Umask:")), 8)
-    except (OSError, StopIteration, ValueError, IndexError):
-        umask = 0o022
-    os.chmod(folder, 0o777 & ~umask)
