@@ -44,10 +44,13 @@ import os
 import re
 import shutil
 import signal
+import socket
+import struct
 import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,12 +59,16 @@ from typing import Any, Callable, Iterable
 from . import __version__
 from .config import Settings
 from .errors import InputError, OutputError, SynkanError
+from .video import check_regular_file
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".flv",
                               ".3gp", ".mts", ".m2ts", ".ts", ".ogv"})
 MANIFEST_COLUMNS = ("path", "patient_id", "session_date", "affected_side", "label")
 SUMMARY_NAME = "summary.csv"
 STATE_DIR = ".synkan-batch"  # hidden bookkeeping inside OUTDIR (lock, sha cache, running markers)
+SCHEDULER_SCHEMES = ("tcp", "tls")
+SCHEDULER_CONNECT_TIMEOUT_S = 10.0  # a scheduler that does not answer a Dask handshake in this time is not one
+MAX_HANDSHAKE_BYTES = 1 << 20  # a Dask handshake is a few hundred bytes
 DIRECTIONS = ("oral_ocular", "ocular_oral")
 SIDES = ("right", "left")
 EVENT_KINDS = ("blink", "eye_closure", "smile", "pucker")
@@ -161,11 +168,11 @@ def collect_jobs(inputs: Iterable[str | Path]) -> list[Job]:
             jobs += found
         elif p.is_file() and p.suffix.lower() in (".csv", ".tsv"):
             jobs += read_manifest(p)
-        elif p.is_file():
+        elif os.path.lexists(p):  # a file, or a FIFO or device: recorded as failed, never read
             jobs.append(Job(Path(os.path.abspath(p))))
         else:
             matches = sorted(glob.glob(str(p), recursive=True))
-            videos = [Path(m) for m in matches if Path(m).is_file() and _is_video(Path(m))]
+            videos = [Path(m) for m in matches if not Path(m).is_dir() and _is_video(Path(m))]
             for m in matches:
                 if Path(m).is_dir():
                     videos += _find_videos(Path(m))
@@ -184,9 +191,19 @@ def collect_jobs(inputs: Iterable[str | Path]) -> list[Job]:
     return unique
 
 
+def _safe_name(text: str, default: str = "video") -> str:
+    """``text`` as a short file name (no leading ``-``: it would start a formula in a spreadsheet)."""
+    return (re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._").lstrip("-") or default)[:60]
+
+
 def _safe_stem(path: Path) -> str:
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.stem).strip("._") or "video"
-    return stem[:60]
+    return _safe_name(path.stem)
+
+
+def trend_figure_name(patient_id: str) -> str:
+    """File name of a patient's trend figure: readable, and distinct for ids that read alike (``P/1``, ``P_1``)."""
+    digest = hashlib.sha256(patient_id.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{_safe_name(patient_id, 'patient')}-{digest}.png"
 
 
 # --- Output folder state --------------------------------------------------------------
@@ -231,12 +248,6 @@ class _ShaCache(_JsonStore):
         return self.data[key]
 
 
-def _umask_mode() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
 class _Failures(_JsonStore):
     """Videos that failed because of what they are (unreadable, no face), by output folder name.
 
@@ -258,12 +269,36 @@ class _Failures(_JsonStore):
             self.save()
 
 
+def _output_modes() -> tuple[int, int]:
+    """Modes of what a batch writes: the same as each analysis folder's (private by default)."""
+    from .report.writer import output_modes as modes
+
+    return modes()
+
+
+def _make_dir(path: Path) -> None:
+    """Create ``path`` (and missing parents) with the output folder mode; an existing folder is left as it is."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    path.mkdir(parents=True, exist_ok=True)
+    for p in missing:
+        os.chmod(p, _output_modes()[1])
+
+
+# Spreadsheets run a cell that starts with one of these as a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(table):
+    """A copy of ``table`` whose text cells cannot start a spreadsheet formula (a leading ``'`` is added)."""
+    return table.map(lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v)
+
+
 def _atomic_write_text(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-        os.chmod(tmp, _umask_mode())  # mkstemp makes 0600 files; results are meant to be shared
+        os.chmod(tmp, _output_modes()[0])
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -478,14 +513,65 @@ def _dask_task(path: str, settings: dict, model: str, folder: str, figures: bool
     return process_video(path, settings, model, folder, figures, html, None, sha256)
 
 
+def check_scheduler(url: str) -> None:
+    """Check that ``url`` reads ``tcp://HOST:PORT`` or ``tls://HOST:PORT`` and a Dask scheduler answers there.
+
+    Raises
+    ------
+    SynkanError
+        A malformed URL (before any connection is tried), or no Dask
+        scheduler answering within :data:`SCHEDULER_CONNECT_TIMEOUT_S`.
+    """
+    usage = f"--scheduler {url!r}: expected tcp://HOST:PORT (or tls://HOST:PORT)"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:  # "tcp://[::1", a port that is not a number or out of range
+        raise SynkanError(usage) from None
+    if (parts.scheme not in SCHEDULER_SCHEMES or not parts.hostname or port is None or parts.path not in ("", "/")
+            or parts.query or parts.fragment or parts.username is not None):
+        raise SynkanError(usage)
+    _probe_scheduler(url)
+
+
+def _probe_scheduler(url: str) -> None:
+    """Check that a Dask scheduler answers at ``url``, within :data:`SCHEDULER_CONNECT_TIMEOUT_S`.
+
+    A Dask scheduler sends its handshake as soon as a client connects,
+    prefixed by its length. Reading that length ourselves keeps a silent
+    server from hanging the batch, and a server of another kind from having
+    its first bytes taken for a frame size of exabytes inside Dask. Over
+    ``tls://`` the handshake is encrypted, so only the connection is checked.
+    """
+    parts = urllib.parse.urlsplit(url)
+    where = f"cannot connect to the Dask scheduler at {url}"
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=SCHEDULER_CONNECT_TIMEOUT_S) as sock:
+            if parts.scheme != "tcp":
+                return
+            head = b""
+            while len(head) < 8:
+                block = sock.recv(8 - len(head))
+                if not block:
+                    raise SynkanError(f"{where}: it closed the connection (not a Dask scheduler?)")
+                head += block
+    except socket.timeout:
+        raise SynkanError(f"{where}: no Dask handshake within {SCHEDULER_CONNECT_TIMEOUT_S:.0f} s "
+                          "(not a Dask scheduler?)") from None
+    except OSError as exc:
+        raise SynkanError(f"{where}: {exc.strerror or _one_line(exc)}") from None
+    if not 0 < struct.unpack("<Q", head)[0] <= MAX_HANDSHAKE_BYTES:
+        raise SynkanError(f"{where}: it does not speak Dask's protocol (not a Dask scheduler?)")
+
+
 def _run_dask(tasks: list[_Task], scheduler: str, on_result: Callable[[Any, dict], None]) -> None:
     try:
         from distributed import Client, as_completed
     except ImportError:
         raise SynkanError("--scheduler needs Dask distributed: pip install synkan[dask]") from None
     try:
-        client = Client(scheduler, set_as_default=False)  # connect timeout: distributed.comm.timeouts.connect
-    except (OSError, TimeoutError, ValueError) as exc:
+        client = Client(scheduler, set_as_default=False, timeout=SCHEDULER_CONNECT_TIMEOUT_S)
+    except Exception as exc:  # refused, silent, or not Dask at all (an HTTP server's reply read as a frame size)
         raise SynkanError(f"cannot connect to the Dask scheduler at {scheduler}: {_one_line(exc)}") from None
     try:
         futures = {}
@@ -551,15 +637,7 @@ def write_summary(outdir: Path, items: list[_Item], kept: list[dict] | None = No
     rows = [summary_row(it) for it in items] + list(kept or [])
     table = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     path = outdir / SUMMARY_NAME
-    fd, tmp = tempfile.mkstemp(dir=outdir, prefix=f".{SUMMARY_NAME}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            table.to_csv(fh, index=False, float_format="%.6g")
-        os.chmod(tmp, _umask_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    _atomic_write_text(path, csv_safe(table).to_csv(index=False, float_format="%.6g"))
     return path
 
 
@@ -598,7 +676,10 @@ class _Lock:
         self.fh = None
 
     def __enter__(self) -> "_Lock":
-        self.fh = open(self.path, "a+")
+        try:
+            self.fh = open(self.path, "a+")
+        except OSError as exc:
+            raise OutputError(f"{self.path.parent.parent}: cannot write here ({exc.strerror or exc})") from None
         try:
             import fcntl
 
@@ -664,6 +745,8 @@ def run_batch(inputs: Iterable[str | Path], outdir: str | Path, settings: Settin
     """
     from .models import resolve_model
 
+    if scheduler:
+        check_scheduler(scheduler)  # before anything is written
     settings = settings or Settings()
     html = figures if html is None else html
     outdir = Path(outdir)
@@ -671,11 +754,14 @@ def run_batch(inputs: Iterable[str | Path], outdir: str | Path, settings: Settin
         raise OutputError(f"{outdir}: exists and is not a folder")
     all_jobs = collect_jobs(inputs)
     model_path = str(resolve_model(model))  # a missing model fails here, once, not in every worker
+    state = outdir / STATE_DIR
     try:
-        (outdir / STATE_DIR / "running").mkdir(parents=True, exist_ok=True)
+        _make_dir(state / "running")
     except OSError as exc:
         raise OutputError(f"{outdir}: cannot create output folder ({exc.strerror or exc})") from None
-    state = outdir / STATE_DIR
+    for folder in (outdir, state, state / "running"):
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise OutputError(f"{folder}: not writable; the batch needs to write its results there")
     with _Lock(state / "lock"):
         _clean_stale(outdir)
         _clean_stale(state)
@@ -693,7 +779,11 @@ def run_batch(inputs: Iterable[str | Path], outdir: str | Path, settings: Settin
             item = _Item(job, s, settings_hash(s.to_dict()))
             items.append(item)
             try:
+                check_regular_file(job.path)  # hashing a FIFO or /dev/zero would never end
                 item.sha256 = shas.get(job.path)
+            except InputError as exc:
+                item.status = f"failed: {_one_line(exc)}"
+                continue
             except OSError as exc:
                 item.status = f"failed: cannot read {job.path} ({exc.strerror or exc})"
                 continue
@@ -869,12 +959,12 @@ def write_trends(outdir: str | Path) -> list[Path]:
         out = t[cols].copy()
         out["session_date"] = t["date"].dt.strftime("%Y-%m-%d")
         path = outdir / "trends.csv"
-        _atomic_write_text(path, out.to_csv(index=False, float_format="%.4g"))
+        _atomic_write_text(path, csv_safe(out).to_csv(index=False, float_format="%.4g"))
         written.append(path)
-        trend_dir.mkdir(exist_ok=True)
+        _make_dir(trend_dir)
         wanted = set()
         for pid, rows in t.groupby("patient_id", sort=True):
-            png = trend_dir / f"{_safe_stem(Path(str(pid) + '.x'))}.png"
+            png = trend_dir / trend_figure_name(str(pid))
             wanted.add(png.name)
             _save_fig(_patient_figure(str(pid), rows), png)
             written.append(png)
@@ -902,7 +992,7 @@ def _save_fig(fig, path: Path) -> None:
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=110)
-        os.chmod(tmp, _umask_mode())
+        os.chmod(tmp, _output_modes()[0])
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import queue
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -58,13 +59,35 @@ class Frame:
     scale: float
 
 
-def _open(path: Path, rotate: int | None) -> cv2.VideoCapture:
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
+def check_regular_file(path: str | Path) -> None:
+    """Refuse anything but a non-empty regular file, without opening it.
+
+    A FIFO or a device (``/dev/zero``) named ``*.mp4`` would block or never
+    end when read.
+
+    Raises
+    ------
+    InputError
+        With the reason, in one line.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
         raise InputError(f"{path}: is a directory, not a video file")
-    if path.stat().st_size == 0:
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{path}: not a regular file (a FIFO, device or socket), not a video file")
+    if st.st_size == 0:
         raise InputError(f"{path}: file is empty (0 bytes)")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: cannot read (permission denied)")
+
+
+def _open(path: Path, rotate: int | None) -> cv2.VideoCapture:
+    check_regular_file(path)
     cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     if not cap.isOpened():
         raise InputError(f"{path}: not a readable video (unknown format or corrupt file)")

@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -18,7 +19,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from synkan.batch import SCORE_COLUMNS, read_summary, run_batch, write_trends
+from synkan.batch import (SCHEDULER_CONNECT_TIMEOUT_S, SCORE_COLUMNS, SUMMARY_COLUMNS, read_summary, run_batch,
+                          trend_figure_name, write_trends)
 from synkan.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -245,11 +247,11 @@ def test_manifest_and_trends(baseline, videos, tmp_path):
     trends = pd.read_csv(out / "trends.csv", dtype={"patient_id": str})
     assert list(trends["patient_id"]) == ["P01", "P01", "P02"]
     assert list(trends["session_date"]) == ["2024-01-10", "2024-04-02", "2024-02-01"]
-    for name in ("trends/P01.png", "trends/P02.png", "cohort.png"):
+    figures = [f"trends/{trend_figure_name(p)}" for p in ("P01", "P02")]
+    for name in (*figures, "cohort.png"):
         assert (out / name).stat().st_size > 10_000
     written = write_trends(out)
-    assert {p.relative_to(out).as_posix() for p in written} == {"trends.csv", "trends/P01.png", "trends/P02.png",
-                                                                 "cohort.png"}
+    assert {p.relative_to(out).as_posix() for p in written} == {"trends.csv", *figures, "cohort.png"}
 
 
 def test_scoring_change_rescores_from_the_track(baseline, videos, tmp_path):
@@ -271,3 +273,179 @@ def test_scoring_change_rescores_from_the_track(baseline, videos, tmp_path):
     assert res["status"] == "ok" and not res["rescored"]
     res = process_video(video, settings, str(MODEL), str(folder), figures=False, html=False, sha256="0" * 64)
     assert res["status"] == "ok" and not res["rescored"]  # another video's folder: never reused
+
+
+# --- Issue 17: hostile inputs and folders -------------------------------------------------------------
+def synkan(*args, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
+    """The real ``synkan`` command in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "synkan.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, **kwargs)
+
+
+def _one_error_line(res: subprocess.CompletedProcess) -> str:
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 2 and len(lines) == 1 and lines[0].startswith("synkan: error: "), res.stderr
+    return lines[0]
+
+
+def test_fifo_and_device_are_failed_never_read(tmp_path):
+    """A FIFO and a link to /dev/zero named *.mp4: listed as failed at once (hashing them never ends)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    os.mkfifo(folder / "pipe.mp4")
+    (folder / "zero.mp4").symlink_to("/dev/zero")
+    out = tmp_path / "out"
+    res = synkan("batch", folder, "-o", out, "--laterality", "plain", timeout=60)
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    status = _status(read_summary(out))
+    assert set(status) == {"pipe.mp4", "zero.mp4"}
+    assert all("not a regular file" in v and v.startswith("failed: ") for v in status.values()), status
+    # Given by name too, rather than found in a folder.
+    res = synkan("batch", folder / "pipe.mp4", "-o", tmp_path / "out2", timeout=60)
+    assert res.returncode == 1 and "not a regular file" in _status(read_summary(tmp_path / "out2"))["pipe.mp4"]
+    # Private, like every analysis folder.
+    assert (out.stat().st_mode & 0o777, (out / "summary.csv").stat().st_mode & 0o777) == (0o700, 0o600)
+
+
+def test_analyze_fifo_says_not_a_regular_file(tmp_path):
+    os.mkfifo(tmp_path / "pipe.mp4")
+    line = _one_error_line(synkan("analyze", tmp_path / "pipe.mp4", "-o", tmp_path / "out", timeout=60))
+    assert "not a regular file" in line and not (tmp_path / "out").exists()
+
+
+class _FakeScheduler:
+    """A TCP server on 127.0.0.1 that is not Dask: it sends an HTTP reply at once, or nothing. Stops itself."""
+
+    def __init__(self, banner: bytes, lifetime_s: float = 60) -> None:
+        import socket
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.banner, self.stop, self.conns = banner, time.monotonic() + lifetime_s, []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"tcp://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        while time.monotonic() < self.stop:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.conns.append(conn)
+            if self.banner:
+                conn.sendall(self.banner)
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+    def close(self) -> None:
+        self.stop = 0
+        self.thread.join(timeout=5)
+
+
+@pytest.mark.parametrize("banner", [b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", b""],
+                         ids=["http", "silent"])
+def test_scheduler_that_is_not_dask_fails_fast_in_one_line(banner, videos, tmp_path):
+    server = _FakeScheduler(banner)
+    try:
+        t0 = time.monotonic()
+        res = synkan("batch", videos / "real.mp4", "-o", tmp_path / "out", "--scheduler", server.url, timeout=90)
+        elapsed = time.monotonic() - t0
+    finally:
+        server.close()
+    assert "Dask scheduler" in _one_error_line(res)
+    assert elapsed < SCHEDULER_CONNECT_TIMEOUT_S + 20
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("url", ["foo", "inproc://x", "tcp://[::1", "file://", "tcp://host", "tcp://h:99999",
+                                 "tcp://h:8786/path"])
+def test_malformed_scheduler_url_is_one_line(url, videos, tmp_path):
+    t0 = time.monotonic()
+    line = _one_error_line(synkan("batch", videos / "real.mp4", "-o", tmp_path / "out", "--scheduler", url))
+    assert "expected tcp://HOST:PORT" in line and time.monotonic() - t0 < 30
+    assert not (tmp_path / "out").exists()
+
+
+def test_rerun_into_a_read_only_folder_is_one_line(tmp_path):
+    """A batch folder the user may read but not write (run as user nobody: root writes anywhere)."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or os.geteuid() != 0:
+        pytest.skip("needs root and setpriv to run as another user")
+    base = Path(tempfile.mkdtemp(prefix="synkan-ro-"))
+    try:
+        os.chmod(base, 0o755)
+        manifest = base / "manifest.csv"
+        manifest.write_text("path\nmissing.mp4\n")
+        out = base / "out"
+        assert synkan("batch", manifest, "-o", out).returncode == 1
+        subprocess.run(["chmod", "-R", "a+rX,a-w", str(out)], check=True)
+        env = dict(os.environ, HOME=str(base), MPLCONFIGDIR=str(base))
+        res = subprocess.run(
+            [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m", "synkan.cli", "batch",
+             str(manifest), "-o", str(out)], capture_output=True, text=True, timeout=120, env=env)
+        assert "not writable" in _one_error_line(res)
+    finally:
+        subprocess.run(["chmod", "-R", "u+w", str(base)], check=False)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+FORMULAS = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "\rCR"]
+
+
+TEXT_COLUMNS = ("path", "name", "output", "patient_id", "session_date", "label", "status")
+
+
+def _formula_free(table: pd.DataFrame, columns=TEXT_COLUMNS) -> None:
+    for col in columns:
+        for value in table[col].dropna().astype(str):
+            assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), (col, value)
+
+
+def test_manifest_formulas_are_neutralised_in_summary(tmp_path):
+    import csv
+
+    manifest = tmp_path / "manifest.csv"
+    with open(manifest, "w", newline="") as fh:
+        writer = csv.writer(fh, quoting=csv.QUOTE_ALL)
+        writer.writerow(["path", "patient_id", "session_date", "label"])
+        writer.writerows([f"{i}.mp4", f, f, f] for i, f in enumerate(FORMULAS))
+    (tmp_path / "-1.mp4").write_bytes(b"")  # a file name that is a formula too
+    out = tmp_path / "out"
+    assert synkan("batch", manifest, tmp_path / "-1.mp4", "-o", out).returncode == 1
+    table = pd.read_csv(out / "summary.csv", dtype=str, keep_default_na=False)
+    _formula_free(table)
+    assert len(table) == len(FORMULAS) + 1
+    assert set(table["patient_id"]) >= {"'" + f for f in FORMULAS[:4]} and "'-1.mp4" in set(table["name"])
+
+
+def _summary_rows(patients: dict[str, int]) -> pd.DataFrame:
+    """A summary.csv of finished sessions: ``patients`` maps each id to its number of sessions."""
+    rows = []
+    for k, (pid, n) in enumerate(patients.items()):
+        for i in range(n):
+            rows.append({c: None for c in SUMMARY_COLUMNS} | {
+                "path": f"/v/{k}_{i}.mp4", "name": f"{k}_{i}.mp4", "output": f"v{k}_{i}", "patient_id": pid,
+                "session_date": f"2024-0{i + 1}-01", "label": "=cmd|' /C calc'!A0", "status": "ok",
+                "oral_ocular_asymmetry_pp": -3.0 + k, "oral_ocular_grade": 0, "oral_ocular_affected_side": "left"})
+    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+
+
+def test_trends_one_figure_per_patient_and_no_formulas(tmp_path):
+    """Ids that read alike as file names (P/1, Q/1, P 1, P_1) still get a figure each."""
+    patients = {"P/1": 1, "Q/1": 2, "P 1": 3, "P_1": 4, "=1+1": 5}
+    out = tmp_path / "batch"
+    out.mkdir()
+    _summary_rows(patients).to_csv(out / "summary.csv", index=False)
+    res = synkan("trends", out)
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in (out / "trends").iterdir()) == sorted(trend_figure_name(p) for p in patients)
+    trends = pd.read_csv(out / "trends.csv", dtype=str, keep_default_na=False)
+    _formula_free(trends, ("patient_id", "session_date", "label", "name", "output", "path"))
+    counts = trends["patient_id"].value_counts().to_dict()
+    assert counts == {"P/1": 1, "Q/1": 2, "P 1": 3, "P_1": 4, "'=1+1": 5}
+    assert trends["oral_ocular_asymmetry_pp"].astype(float).min() == -3.0  # numbers stay numbers
