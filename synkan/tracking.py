@@ -16,6 +16,7 @@ import tempfile
 import threading
 import weakref
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -39,6 +40,19 @@ REACQUIRE_BOX_FACE_WIDTHS = 2.0  # the part of the frame the landmarker sees whi
 FACE_DETECTOR_MIN_CONFIDENCE = 0.5
 EYE_POINTS = EYE_R + EYE_L  # the 12 eye-aperture points stored from mirrored passes
 TRACK_SCHEMA = "synkan.track/1"
+# A container's frame count is a claim (a damaged AVI said 2**31 - 1): the
+# store starts at most this big and grows as frames arrive.
+PREALLOC_MAX_FRAMES = 4096
+# track.npz arrays: shape after the frame axis (None: any length) and dtype kinds.
+_TRACK_ARRAYS = {"t_s": ((), "f"), "frame_index": ((), "iu"), "landmarks": ((N_LANDMARKS, 3), "f"),
+                 "blendshapes": ((None,), "f"), "pose_matrix": ((4, 4), "f"), "valid": ((), "b"), "n_faces": ((), "iu")}
+_OPTIONAL_ARRAYS = {"mirror_eyes": ((2, len(EYE_POINTS), 3), "f"), "mirror_valid": ((2,), "b"),
+                    "mirror_residual": ((), "f"), "eye_patches": ((2, *eyelids.PATCH_SHAPE), "u")}
+_TEXT_ARRAYS = ("blendshape_names", "info")
+MAX_TEXT_BYTES = 1 << 20  # names and the info JSON are a few kB
+# save() stores arrays uncompressed, so a track's data is about its size on
+# disk; far more than that, declared inside the zip, is a zip bomb.
+MAX_TRACK_EXPANSION = 20
 
 
 @dataclass(frozen=True)
@@ -136,21 +150,76 @@ class Track:
 
     @classmethod
     def load(cls, path: str | Path) -> "Track":
-        """Read a track written by :meth:`save`."""
+        """Read a track written by :meth:`save`, checking it first.
+
+        Raises
+        ------
+        InputError
+            If the file is not a zip, declares more data than its size
+            allows, or holds arrays of the wrong shape or type, times that
+            are not finite and increasing, or a bad info record.
+        """
         try:
-            with np.load(path, allow_pickle=False) as data:
-                info = json.loads(str(data["info"]))
-                if info.get("schema") != TRACK_SCHEMA:
-                    raise InputError(f"{path}: not a synkan track (schema {info.get('schema')!r})")
-                optional = {k: data[k] for k in ("mirror_eyes", "mirror_valid", "mirror_residual", "eye_patches") if k in data}
-                return cls(
-                    t_s=data["t_s"], frame_index=data["frame_index"], landmarks=data["landmarks"],
-                    blendshapes=data["blendshapes"], pose_matrix=data["pose_matrix"], valid=data["valid"],
-                    n_faces=data["n_faces"], blendshape_names=tuple(str(s) for s in data["blendshape_names"]),
-                    width=int(info["width"]), height=int(info["height"]), meta=info["meta"], **optional,
-                )
-        except (OSError, KeyError, ValueError) as exc:
-            raise InputError(f"{path}: cannot read track ({exc})") from None
+            arrays = _read_track_arrays(Path(path))
+            info = json.loads(str(arrays.pop("info")))
+            schema = info.get("schema") if isinstance(info, dict) else None
+            if schema != TRACK_SCHEMA:
+                raise InputError(f"{path}: not a synkan track (schema {schema!r})")
+            t = arrays["t_s"]
+            if not (np.isfinite(t).all() and (np.diff(t) > 0).all()):
+                raise InputError(f"{path}: damaged track: frame times are not finite and increasing")
+            width, height, meta = int(info["width"]), int(info["height"]), info["meta"]
+            if width <= 0 or height <= 0 or not isinstance(meta, dict):
+                raise InputError(f"{path}: damaged track: bad frame size or metadata")
+            names = tuple(str(s) for s in arrays.pop("blendshape_names"))
+            return cls(**arrays, blendshape_names=names, width=width, height=height, meta=meta)
+        except (OSError, KeyError, TypeError, ValueError, EOFError, RuntimeError, NotImplementedError,
+                zipfile.BadZipFile, zlib.error) as exc:
+            raise InputError(f"{path}: cannot read track ({' '.join(str(exc).split()) or type(exc).__name__})") from None
+
+
+def _npy_header(zf: zipfile.ZipFile, member: zipfile.ZipInfo) -> tuple[tuple[int, ...], np.dtype, int]:
+    """``(shape, dtype, header bytes)`` of one ``.npy`` member, read without reading its data."""
+    with zf.open(member) as fh:
+        version = np.lib.format.read_magic(fh)
+        readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        if version not in readers:
+            raise ValueError(f"{member.filename}: unsupported .npy version {version}")
+        shape, _, dtype = readers[version](fh)
+        return tuple(shape), dtype, fh.tell()
+
+
+def _check_array(name: str, shape: tuple[int, ...], dtype: np.dtype, n: int, spec) -> None:
+    trailing, kinds = spec
+    want = (n, *trailing)
+    if dtype.hasobject or dtype.kind not in kinds or len(shape) != len(want) or any(
+            w is not None and s != w for s, w in zip(shape, want)):
+        raise ValueError(f"array {name} has shape {shape} and type {dtype}, expected {want} of kind {kinds!r}")
+
+
+def _read_track_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of a track.npz, each checked from its header before any data is read."""
+    specs = {**_TRACK_ARRAYS, **_OPTIONAL_ARRAYS}
+    with zipfile.ZipFile(path) as zf:
+        members = {i.filename[:-4]: i for i in zf.infolist() if i.filename[:-4] in (*specs, *_TEXT_ARRAYS)}
+        missing = [k for k in (*_TRACK_ARRAYS, *_TEXT_ARRAYS) if k not in members]
+        if missing:
+            raise KeyError(f"no {', '.join(missing)} in the file")
+        declared, size = sum(m.file_size for m in members.values()), path.stat().st_size
+        if declared > MAX_TRACK_EXPANSION * size:
+            raise ValueError(f"it declares {declared} bytes of data in a file of {size} (a zip bomb?)")
+        headers = {k: _npy_header(zf, m) for k, m in members.items()}
+    n = headers["t_s"][0][0] if len(headers["t_s"][0]) == 1 else -1
+    for name, (shape, dtype, header_bytes) in headers.items():
+        if name in _TEXT_ARRAYS:
+            if dtype.kind != "U" or len(shape) > 1 or members[name].file_size > MAX_TEXT_BYTES:
+                raise ValueError(f"array {name} is not a short text array")
+            continue
+        _check_array(name, shape, dtype, n, specs[name])
+        if members[name].file_size > header_bytes + int(np.prod(shape)) * dtype.itemsize:
+            raise ValueError(f"array {name} declares more data than its shape holds")
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in headers}
 
 
 @contextlib.contextmanager
@@ -488,7 +557,8 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
                    pose_matrix=((4, 4), np.float32), eye_patches=((2, *eyelids.PATCH_SHAPE), np.uint8))
     if use_mirror:
         columns.update(mirror_eyes=((2, len(EYE_POINTS), 3), np.float32), mirror_valid=((2,), bool), mirror_residual=((), np.float32))
-    expected = info.n_frames_nominal // settings.stride + 2 if info.n_frames_nominal > 0 else 1024
+    expected = min(info.n_frames_nominal // settings.stride + 2 if info.n_frames_nominal > 0 else 1024,
+                   PREALLOC_MAX_FRAMES)
     store = _Arrays(expected, columns)
     nan_eyes = np.full((2, len(EYE_POINTS), 3), np.nan, np.float32)
     center = width = None

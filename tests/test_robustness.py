@@ -459,3 +459,90 @@ def test_real_three_people_laughing_patient_kept(model_path):
     # Never a jump to another person: consecutive centres stay within a fraction of a face width.
     assert (np.linalg.norm(np.diff(centers, axis=0), axis=1) < 0.5 * widths[1:]).all()
     assert (tr.n_faces >= 2).mean() > 0.5  # the others were seen, and counted
+
+
+# --- Damaged headers and tracks (issue 17: 7, 8) -----------------------------------------------------
+def test_avi_claiming_two_billion_frames_is_not_preallocated(media, tmp_path):
+    """The container's frame count is a claim: 2**31 - 1 frames must not become an 11 TiB allocation."""
+    from test_fuzz import _claim_frames, run_measured
+
+    avi = tmp_path / "src.avi"
+    ffmpeg("-i", media / "real1s.mp4", "-an", "-c:v", "mjpeg", "-q:v", "5", avi)
+    huge = tmp_path / "huge.avi"
+    huge.write_bytes(_claim_frames(avi.read_bytes(), 2**31 - 1))
+    assert cv2.VideoCapture(str(huge)).get(cv2.CAP_PROP_FRAME_COUNT) == 2**31 - 1
+    o = run_measured([sys.executable, "-m", "synkan.cli", "analyze", str(huge), "-o", str(tmp_path / "out"),
+                      "--laterality", "plain", "--no-figures"], 120)
+    assert o.rc == 0, o.stderr
+    assert o.peak_mb < 1024
+
+
+def _track_arrays(n: int = 30) -> dict[str, np.ndarray]:
+    """The arrays of a small valid track.npz, as Track.save writes them."""
+    from synkan.eyelids import PATCH_SHAPE
+    from synkan.tracking import TRACK_SCHEMA
+
+    info = {"schema": TRACK_SCHEMA, "width": 640, "height": 360, "meta": {}}
+    return {"t_s": np.arange(n) / 30.0, "frame_index": np.arange(n), "landmarks": np.zeros((n, 478, 3), np.float32),
+            "blendshapes": np.zeros((n, 52), np.float32), "pose_matrix": np.zeros((n, 4, 4), np.float32),
+            "valid": np.ones(n, bool), "n_faces": np.ones(n, np.int8), "blendshape_names": np.array(["a"] * 52),
+            "info": np.array(__import__("json").dumps(info)),
+            "eye_patches": np.zeros((n, 2, *PATCH_SHAPE), np.uint8)}
+
+
+def _zip_bomb(path: Path, n: int = 100_000) -> None:
+    """A valid-looking track whose landmarks (n x 478 x 3 float32, 574 MB of zeros) deflate to almost nothing."""
+    import zipfile
+
+    arrays = _track_arrays(n)
+    landmarks = arrays.pop("landmarks")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for key, value in arrays.items():
+            with zf.open(f"{key}.npy", "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, value)
+        with zf.open("landmarks.npy", "w", force_zip64=True) as fh:
+            np.lib.format.write_array_header_1_0(fh, {"descr": "<f4", "fortran_order": False, "shape": landmarks.shape})
+            block = bytes(1 << 22)
+            left = landmarks.nbytes
+            while left:
+                fh.write(block[: min(left, len(block))])
+                left -= min(left, len(block))
+
+
+def _bad_tracks(d: Path) -> dict[str, Path]:
+    cases = {}
+    cases["bad_zip"] = d / "bad_zip.npz"
+    cases["bad_zip"].write_bytes(b"PK\x03\x04" + bytes(range(256)) * 40)
+    cases["zip_bomb"] = d / "zip_bomb.npz"
+    _zip_bomb(cases["zip_bomb"])
+    for name, change in {"wrong_shape": {"landmarks": np.zeros((30, 10, 3), np.float32)},
+                         "short_valid": {"valid": np.ones(29, bool)},
+                         "text_times": {"t_s": np.array(["x"] * 30)},
+                         "nan_times": {"t_s": np.r_[np.arange(29) / 30.0, np.nan]},
+                         "backwards_times": {"t_s": np.r_[np.arange(29) / 30.0, 0.5]},
+                         "bad_info": {"info": np.array('{"schema": "synkan.track/1", "width": -1}')},
+                         "missing_key": {"landmarks": None}}.items():
+        arrays = {k: v for k, v in {**_track_arrays(), **change}.items() if v is not None}
+        cases[name] = d / f"{name}.npz"
+        np.savez(cases[name], **arrays)
+    return cases
+
+
+def test_damaged_track_npz_is_one_line_in_bounded_memory(tmp_path):
+    from test_fuzz import run_measured
+
+    from synkan.tracking import Track
+
+    good = tmp_path / "good.npz"
+    np.savez(good, **_track_arrays())
+    assert len(Track.load(good)) == 30  # the checks accept what save() writes
+    for name, track in _bad_tracks(tmp_path).items():
+        folder = tmp_path / f"report_{name}"
+        folder.mkdir()
+        (folder / "report.json").write_text('{"schema": "synkan.report/1", "video": {}, "settings": {}}')
+        shutil.copy(track, folder / "track.npz")
+        o = run_measured([sys.executable, "-m", "synkan.cli", "report", str(folder)], 60)
+        lines = o.stderr.strip().splitlines()
+        assert o.rc == 2 and len(lines) == 1 and "track" in lines[0] and "internal" not in lines[0], (name, o.stderr)
+        assert o.peak_mb < 400 and o.seconds < 30, (name, o.peak_mb, o.seconds)
+        assert sorted(p.name for p in folder.iterdir()) == ["report.json", "track.npz"]
