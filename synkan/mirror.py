@@ -132,7 +132,7 @@ def gaze_offset(xy: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    xy : (..., 478, 2) array
+    xy : (..., 478, 2 or 3) array
         Landmark pixel coordinates (the iris centres 468 and 473 included).
 
     Returns
@@ -142,8 +142,8 @@ def gaze_offset(xy: np.ndarray) -> np.ndarray:
     """
     out = []
     for eye, iris in ((EYE_R, IRIS_R), (EYE_L, IRIS_L)):
-        a, b = xy[..., eye[0], :2], xy[..., eye[3], :2]  # both run image-left -> image-right
+        a, b = xy[..., eye[0], :2].astype(np.float64), xy[..., eye[3], :2].astype(np.float64)  # image-left -> right
         axis = b - a
         width2 = np.maximum((axis ** 2).sum(axis=-1), 1e-12)
-        out.append(((xy[..., iris, :2] - a) * axis).sum(axis=-1) / width2 - 0.5)
+        out.append(((xy[..., iris, :2].astype(np.float64) - a) * axis).sum(axis=-1) / width2 - 0.5)
     return np.stack(out, axis=-1)

@@ -338,7 +338,7 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
     mirror_used = np.zeros(len(t), bool)
     gate: dict[str, int] = {}
     # Conjugate horizontal gaze relative to rest (mean iris shift, eye widths).
-    gaze = mirror.gaze_offset(track.landmarks[..., :2].astype(np.float64))
+    gaze = mirror.gaze_offset(track.landmarks)  # reads 6 points: no full-track float64 copy
     gaze_dev = gaze - np.nanmedian(gaze[rest], axis=0)
     with np.errstate(invalid="ignore"):
         conjugate_gaze = np.abs(gaze_dev.mean(axis=1))
