@@ -254,9 +254,8 @@ def resolve_model(explicit: str | Path | None = None, *, download: bool = True) 
             f"with a copy of face_landmarker.task, or set {ENV_MODEL}"
         )
 
-    url = os.environ.get(ENV_MODEL_URL) or MODEL_URL
     try:
-        got = fetch_model(cache, url=url)
+        got = fetch_model(cache)
     except ModelError as exc:
         raise ModelError(
             f"model not found and download failed ({_one_line(exc)}): {_HINT}"
@@ -267,8 +266,9 @@ def resolve_model(explicit: str | Path | None = None, *, download: bool = True) 
 def fetch_model(
     dest_dir: Path | None = None,
     *,
-    url: str = MODEL_URL,
+    url: str | None = None,
     sha256: str = MODEL_SHA256,
+    size: int = MODEL_SIZE,
     progress: bool = True,
     timeout_s: float = 30,
 ) -> Path:
@@ -283,10 +283,14 @@ def fetch_model(
     ----------
     dest_dir : Path, optional
         Target directory (created if needed); default :func:`user_cache_dir`.
-    url : str
-        Where to download from.
+    url : str, optional
+        Where to download from: default ``$SYNKAN_MODEL_URL`` (e.g. a
+        hospital mirror), else :data:`MODEL_URL`.
     sha256 : str
         Expected SHA-256 hex digest.
+    size : int
+        Expected size in bytes: the download stops as soon as a server sends
+        (or announces) more, so an endless stream cannot fill the disk.
     progress : bool
         Show a progress bar (only when stderr is a terminal).
     timeout_s : float
@@ -302,6 +306,7 @@ def fetch_model(
     ModelError
         On network errors, a wrong checksum, or an unwritable ``dest_dir``.
     """
+    url = url or os.environ.get(ENV_MODEL_URL) or MODEL_URL
     dest_dir = Path(dest_dir).expanduser() if dest_dir is not None else user_cache_dir()
     final = dest_dir / MODEL_FILENAME
     try:
@@ -311,6 +316,8 @@ def fetch_model(
         raise ModelError(f"cannot write the model into {dest_dir}: {exc.strerror or exc}") from None
     tmp = Path(tmp_name)
     out = os.fdopen(fd, "wb")
+    too_big = ModelError(f"download of {url} failed: the server sends more than the model's {size} bytes; "
+                         "stopped and removed the partial file")
     try:
         h = hashlib.sha256()
         try:
@@ -318,6 +325,8 @@ def fetch_model(
             with out, urllib.request.urlopen(request, timeout=timeout_s) as resp:
                 total = resp.headers.get("Content-Length")
                 expected = int(total) if total and total.isdigit() else None
+                if expected is not None and expected > size:
+                    raise too_big
                 received = 0
                 from tqdm import tqdm
 
@@ -332,9 +341,11 @@ def fetch_model(
                 )
                 with bar:
                     while True:
-                        block = resp.read(_CHUNK)
+                        block = resp.read(min(_CHUNK, size + 1 - received))  # one byte over the size is enough
                         if not block:
                             break
+                        if received + len(block) > size:
+                            raise too_big
                         out.write(block)
                         h.update(block)
                         received += len(block)

@@ -7,6 +7,8 @@ import http.server
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -94,7 +96,21 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
+        if self.path == "/endless":
+            # No length, and data until the client hangs up (or ENDLESS_CAP, so a broken client cannot fill the disk).
+            self.send_response(200)
+            self.end_headers()
+            try:
+                for _ in range(ENDLESS_CAP // 65536):
+                    self.wfile.write(b"\0" * 65536)
+            except OSError:
+                pass
+            self.close_connection = True
+            return
         super().do_GET()
+
+
+ENDLESS_CAP = 64 * MODEL_SIZE
 
 
 @pytest.fixture()
@@ -396,3 +412,35 @@ def test_import_bad(bad_copy: Path, tmp_path: Path) -> None:
     assert not dest.exists() or os.listdir(dest) == []
     with pytest.raises(ModelError, match="does not exist"):
         import_model(tmp_path / "missing.task", dest)
+
+
+# --- Issue 17 (14): `models fetch` honours SYNKAN_MODEL_URL and stops at the model's size ----------------
+def _fetch_cli(url: str, dest: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "SYNKAN_MODEL"} | {"SYNKAN_MODEL_URL": url}
+    return subprocess.run([sys.executable, "-m", "synkan.cli", "models", "fetch", "--dest", str(dest)],
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_models_fetch_honours_model_url(server, real_model: Path, tmp_path: Path) -> None:
+    www, base = server
+    shutil.copy(real_model, www / MODEL_FILENAME)
+    res = _fetch_cli(f"{base}/{MODEL_FILENAME}", tmp_path / "dest")
+    assert res.returncode == 0, res.stderr
+    assert sha256_file(tmp_path / "dest" / MODEL_FILENAME) == MODEL_SHA256
+
+
+def test_models_fetch_stops_an_endless_stream(server, tmp_path: Path) -> None:
+    _, base = server
+    dest = tmp_path / "dest"
+    res = _fetch_cli(f"{base}/endless", dest)
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 2 and len(lines) == 1 and f"more than the model's {MODEL_SIZE} bytes" in lines[0], res.stderr
+    assert os.listdir(dest) == []  # the partial file is gone
+
+
+def test_fetch_stops_at_the_model_size(server, tmp_path: Path) -> None:
+    _, base = server
+    dest = tmp_path / "dest"
+    with pytest.raises(ModelError, match="more than the model's"):
+        fetch_model(dest, url=f"{base}/endless", progress=False, timeout_s=5)
+    assert os.listdir(dest) == []
