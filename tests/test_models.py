@@ -203,11 +203,13 @@ def test_fetch_unreachable(tmp_path: Path) -> None:
     assert os.listdir(dest) == []
 
 
-def test_fetch_truncated(server, tmp_path: Path) -> None:
+@pytest.mark.parametrize("path,message", [("truncated", "incomplete"), ("endless", "more than the model's")])
+def test_fetch_truncated_or_too_long(path, message, server, tmp_path: Path) -> None:
+    """A download cut short, or one that never ends: the first stops at the model's size."""
     _, base = server
     dest = tmp_path / "dest"
-    with pytest.raises(ModelError, match="incomplete"):
-        fetch_model(dest, url=f"{base}/truncated", progress=False, timeout_s=5)
+    with pytest.raises(ModelError, match=message):
+        fetch_model(dest, url=f"{base}/{path}", progress=False, timeout_s=5)
     assert os.listdir(dest) == []
 
 
@@ -436,11 +438,3 @@ def test_models_fetch_stops_an_endless_stream(server, tmp_path: Path) -> None:
     lines = res.stderr.strip().splitlines()
     assert res.returncode == 2 and len(lines) == 1 and f"more than the model's {MODEL_SIZE} bytes" in lines[0], res.stderr
     assert os.listdir(dest) == []  # the partial file is gone
-
-
-def test_fetch_stops_at_the_model_size(server, tmp_path: Path) -> None:
-    _, base = server
-    dest = tmp_path / "dest"
-    with pytest.raises(ModelError, match="more than the model's"):
-        fetch_model(dest, url=f"{base}/endless", progress=False, timeout_s=5)
-    assert os.listdir(dest) == []
