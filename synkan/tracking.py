@@ -40,9 +40,12 @@ REACQUIRE_BOX_FACE_WIDTHS = 2.0  # the part of the frame the landmarker sees whi
 FACE_DETECTOR_MIN_CONFIDENCE = 0.5
 EYE_POINTS = EYE_R + EYE_L  # the 12 eye-aperture points stored from mirrored passes
 TRACK_SCHEMA = "synkan.track/1"
-# A container's frame count is a claim (a damaged AVI said 2**31 - 1): the
-# store starts at most this big and grows as frames arrive.
-PREALLOC_MAX_FRAMES = 4096
+# A container's frame count is a claim (a damaged AVI said 2**31 - 1). It is
+# believed up to one frame per MIN_BYTES_PER_FRAME of the file (no codec
+# stores a frame in less), so a real video's store is allocated once: growing
+# it copies the whole track, briefly doubling memory on long videos. Unwritten
+# preallocated rows cost address space, not memory.
+MIN_BYTES_PER_FRAME = 16
 # track.npz arrays: shape after the frame axis (None: any length) and dtype kinds.
 _TRACK_ARRAYS = {"t_s": ((), "f"), "frame_index": ((), "iu"), "landmarks": ((N_LANDMARKS, 3), "f"),
                  "blendshapes": ((None,), "f"), "pose_matrix": ((4, 4), "f"), "valid": ((), "b"), "n_faces": ((), "iu")}
@@ -557,8 +560,8 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
                    pose_matrix=((4, 4), np.float32), eye_patches=((2, *eyelids.PATCH_SHAPE), np.uint8))
     if use_mirror:
         columns.update(mirror_eyes=((2, len(EYE_POINTS), 3), np.float32), mirror_valid=((2,), bool), mirror_residual=((), np.float32))
-    expected = min(info.n_frames_nominal // settings.stride + 2 if info.n_frames_nominal > 0 else 1024,
-                   PREALLOC_MAX_FRAMES)
+    declared = info.n_frames_nominal // settings.stride + 2 if info.n_frames_nominal > 0 else 1024
+    expected = min(declared, os.path.getsize(info.path) // MIN_BYTES_PER_FRAME + 2)
     store = _Arrays(expected, columns)
     nan_eyes = np.full((2, len(EYE_POINTS), 3), np.nan, np.float32)
     center = width = None
