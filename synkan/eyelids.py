@@ -236,7 +236,10 @@ def _peak(shifts: np.ndarray, ncc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _blur(patches: np.ndarray) -> np.ndarray:
     """Each patch as float32, Gaussian-blurred by :data:`BLUR_SIGMA_PX`."""
-    return np.stack([cv2.GaussianBlur(p.astype(np.float32), (0, 0), BLUR_SIGMA_PX) for p in patches]) if len(patches) else patches.astype(np.float32)
+    out = np.empty(patches.shape, np.float32)
+    for k, p in enumerate(patches):
+        out[k] = cv2.GaussianBlur(p.astype(np.float32), (0, 0), BLUR_SIGMA_PX)
+    return out
 
 
 def _mean_over(strips, rows: np.ndarray) -> np.ndarray:
@@ -246,7 +249,7 @@ def _mean_over(strips, rows: np.ndarray) -> np.ndarray:
 
 
 def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, mesh: np.ndarray,
-               iris_shift_px: np.ndarray | None = None, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+               iris_shift_px: np.ndarray | None = None, chunk: int = 512) -> tuple[np.ndarray, np.ndarray]:
     """Each frame's upper- and lower-lid displacement from rest, in patch pixels (down positive).
 
     The mesh's own displacement of each lid is the starting guess; the
