@@ -15,7 +15,7 @@ DEMO_VENV = .venv-demo
 TEST_VENV = .venv-test
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test system-deps samples validate bench clean
+.PHONY: demo test fuzz system-deps samples validate bench clean
 
 $(DEMO_VENV)/.done: pyproject.toml
 	$(PYTHON) -m venv $(DEMO_VENV)
@@ -38,6 +38,10 @@ system-deps:
 
 test: $(TEST_VENV)/.done system-deps
 	$(TEST_VENV)/bin/python -m pytest -q
+
+# Every fuzz input (120 damaged and unusual videos); `make test` runs one of each kind.
+fuzz: $(TEST_VENV)/.done system-deps
+	SYNKAN_FUZZ=full $(TEST_VENV)/bin/python -m pytest -q -s tests/test_fuzz.py
 
 samples: $(TEST_VENV)/.done
 	$(TEST_VENV)/bin/synkan synth sample_videos/cases/*.json -o sample_videos

@@ -218,6 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_line(message: str) -> str:
+    """``message`` with control characters escaped: a file name holding a newline must not split the error line."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``synkan`` command."""
     parser = build_parser()
@@ -227,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     except SynkanError as exc:
         if args.debug:
             raise
-        print(f"synkan: error: {exc}", file=sys.stderr)
+        print(f"synkan: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("synkan: interrupted; earlier results were left as they were", file=sys.stderr)
@@ -235,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: still one line unless --debug
         if args.debug:
             raise
-        print(f"synkan: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)", file=sys.stderr)
+        print(f"synkan: internal error: {type(exc).__name__}: {one_line(str(exc))} (rerun with --debug for details)",
+              file=sys.stderr)
         return 1
 
 

@@ -88,7 +88,14 @@ def check_regular_file(path: str | Path) -> None:
 
 def _open(path: Path, rotate: int | None) -> cv2.VideoCapture:
     check_regular_file(path)
-    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    # OpenCV logs a failed open at its ERROR level ("Could not find decoder for codec_id=0");
+    # the InputError below says it in one line.
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
     if not cap.isOpened():
         raise InputError(f"{path}: not a readable video (unknown format or corrupt file)")
     # A user rotation replaces the file's rotation metadata.
