@@ -66,6 +66,7 @@ VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", "
 MANIFEST_COLUMNS = ("path", "patient_id", "session_date", "affected_side", "label")
 SUMMARY_NAME = "summary.csv"
 STATE_DIR = ".synkan-batch"  # hidden bookkeeping inside OUTDIR (lock, sha cache, running markers)
+MARKER_INTERVAL_S = 1.0  # workers note their frames this often; the bar shows them
 SCHEDULER_SCHEMES = ("tcp", "tls")
 SCHEDULER_CONNECT_TIMEOUT_S = 10.0  # a scheduler that does not answer a Dask handshake in this time is not one
 MAX_HANDSHAKE_BYTES = 1 << 20  # a Dask handshake is a few hundred bytes
@@ -382,6 +383,30 @@ def reusable_track(folder: Path, sha256: str | None, settings: Settings):
         return None
 
 
+def _frames_to(marker: Path) -> Callable[[int], None]:
+    """A progress callback that writes the frames tracked so far into ``marker``, about once a second."""
+    last = [0.0]
+
+    def write(frames: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= MARKER_INTERVAL_S:
+            last[0] = now
+            marker.write_text(str(frames))
+
+    return write
+
+
+def frames_in_progress(marker_dir: Path) -> int:
+    """Frames tracked so far by the videos under way (the workers' running markers)."""
+    total = 0
+    for marker in marker_dir.glob("*"):
+        try:
+            total += int(marker.read_text() or 0)
+        except (OSError, ValueError):  # just finished, or being written
+            pass
+    return total
+
+
 def process_video(path: str, settings: dict, model: str, folder: str, figures: bool = True, html: bool = True,
                   marker_dir: str | None = None, sha256: str | None = None) -> dict:
     """Analyse one video in a worker and write its folder; never raises for a bad video.
@@ -411,7 +436,8 @@ def process_video(path: str, settings: dict, model: str, folder: str, figures: b
             result = rescore(track, report["video"], s, report.get("model"))
         else:
             lms = _landmarkers(model, 3 if s.laterality == "mirror" else 1)
-            result = analyze(path, s, landmarkers=lms[: 3 if s.laterality == "mirror" else 1])
+            result = analyze(path, s, landmarkers=lms[: 3 if s.laterality == "mirror" else 1],
+                             progress=None if marker is None else _frames_to(marker))
         write_outputs(result, folder, force=True, figures=figures, html=html)
         status = "ok"
     except InputError as exc:
@@ -437,7 +463,7 @@ def _cpu_count() -> int:
 
 
 def _run_local(tasks: list[_Task], jobs: int, model: str, n_lm: int, marker_dir: Path,
-               on_result: Callable[[Any, dict], None]) -> None:
+               on_result: Callable[[Any, dict], None], on_tick: Callable[[], None] = lambda: None) -> None:
     """Run tasks on a spawn process pool; recreate the pool when a worker dies.
 
     At most ``jobs`` tasks are in flight, so every submitted task has a
@@ -465,7 +491,8 @@ def _run_local(tasks: list[_Task], jobs: int, model: str, n_lm: int, marker_dir:
                 except cf.process.BrokenProcessPool:
                     broken = True  # a worker died between two results
                     continue
-                cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
+                cf.wait(inflight, timeout=MARKER_INTERVAL_S, return_when=cf.FIRST_COMPLETED)
+                on_tick()
                 for fut in [f for f in inflight if f.done()]:
                     try:
                         res = fut.result()
@@ -736,7 +763,9 @@ def run_batch(inputs: Iterable[str | Path], outdir: str | Path, settings: Settin
     trends : bool
         Write trends.csv and the figures of :func:`write_trends` at the end.
     progress : bool, optional
-        Show a progress bar (default: when stderr is a terminal).
+        Show a progress bar, with the frames tracked in the videos under way
+        (default: when stderr is a terminal; otherwise one line per finished
+        video).
 
     Returns
     -------
@@ -815,7 +844,7 @@ def run_batch(inputs: Iterable[str | Path], outdir: str | Path, settings: Settin
             r["status"] = "skipped" if r.get("status") == "ok" else r["status"]
         todo = [it for it in items if it.status == "pending" and it.dup_of is None]
 
-        bar = None
+        bar, lines = None, False
         counts = {"ok": 0, "failed": 0}
 
         def finish(item: _Item, res: dict) -> None:
@@ -837,6 +866,15 @@ def run_batch(inputs: Iterable[str | Path], outdir: str | Path, settings: Settin
             if bar is not None:
                 bar.set_postfix_str(f"ok={counts['ok']} failed={counts['failed']}", refresh=False)
                 bar.update(1)
+                if bar.disable and lines:  # a log file or nohup: one line per finished video
+                    took = "" if item.elapsed_s is None else f" ({item.elapsed_s:.1f} s)"
+                    print(f"[{sum(counts.values())}/{len(todo)}] {item.job.path.name}: {item.status}{took}", file=sys.stderr, flush=True)
+
+        def tick() -> None:
+            if bar is not None and not bar.disable:
+                frames = frames_in_progress(state / "running")
+                bar.set_postfix_str(f"ok={counts['ok']} failed={counts['failed']}"
+                                    + (f", {frames} frames tracked in the videos under way" if frames else ""))
 
         _sync_duplicates(items)
         write_summary(outdir, items, kept)
@@ -844,6 +882,7 @@ def run_batch(inputs: Iterable[str | Path], outdir: str | Path, settings: Settin
             from tqdm import tqdm
 
             show = sys.stderr.isatty() if progress is None else progress
+            lines = progress is None  # no terminal and no explicit choice: log lines instead of a bar
             n_jobs = max(1, min(jobs or _cpu_count(), len(todo)))
             where = f"Dask at {scheduler}" if scheduler else f"{n_jobs} worker{'s' * (n_jobs > 1)}"
             bar = tqdm(total=len(todo), desc=f"batch ({where})", unit="video", disable=not show,
@@ -857,7 +896,7 @@ def run_batch(inputs: Iterable[str | Path], outdir: str | Path, settings: Settin
                 if scheduler:
                     _run_dask(tasks, scheduler, finish)
                 else:
-                    _run_local(tasks, n_jobs, model_path, n_lm, state / "running", finish)
+                    _run_local(tasks, n_jobs, model_path, n_lm, state / "running", finish, tick)
             except KeyboardInterrupt:
                 for it in todo:
                     if it.status == "pending":

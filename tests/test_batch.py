@@ -449,3 +449,20 @@ def test_trends_one_figure_per_patient_and_no_formulas(tmp_path):
     counts = trends["patient_id"].value_counts().to_dict()
     assert counts == {"P/1": 1, "Q/1": 2, "P 1": 3, "P_1": 4, "'=1+1": 5}
     assert trends["oral_ocular_asymmetry_pp"].astype(float).min() == -3.0  # numbers stay numbers
+
+
+def test_without_a_terminal_one_line_per_finished_video(videos, tmp_path, capfd):
+    rc = run_batch([videos / "synk_left.mp4", videos / "corrupt.mp4"], tmp_path / "out", PLAIN, jobs=1, figures=False)
+    assert rc == 1
+    lines = [ln for ln in capfd.readouterr().err.splitlines() if ln.startswith("[")]
+    assert len(lines) == 2 and {ln.split()[0] for ln in lines} == {"[1/2]", "[2/2]"}
+    assert any("synk_left.mp4: ok (" in ln for ln in lines) and any("corrupt.mp4: failed" in ln for ln in lines)
+
+
+def test_workers_report_frames_under_way(tmp_path):
+    from synkan.batch import _frames_to, frames_in_progress
+
+    (tmp_path / "a.123").write_text("")
+    write = _frames_to(tmp_path / "b.456")
+    write(250)
+    assert frames_in_progress(tmp_path) == 250
