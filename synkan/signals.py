@@ -6,7 +6,11 @@ removes head pose and distance to the camera and yields yaw, pitch and roll.
 All signals are dimensionless and expressed against rest:
 
 ``eye_closure_r/l``
-    ``1 - EAR / EAR_rest``: 0 at rest, 1 fully closed, negative when wider.
+    0 at rest, 1 fully closed, negative when wider: the lids' movement as a
+    share of the rest opening. By default (``laterality="pixel"``) it is
+    measured from the image (:mod:`synkan.eyelids`); the mesh's
+    ``1 - EAR / EAR_rest`` is kept as ``eye_closure_plain_r/l`` (and the
+    mirror estimate as ``eye_closure_mirror_r/l`` in mirror mode).
 ``mouth_excursion_r/l``
     Mouth-corner displacement from rest, in inter-ocular distances (IOD),
     with its ``mouth_lateral_r/l`` (outward +) and ``mouth_vertical_r/l``
@@ -47,8 +51,10 @@ class Signals:
     ----------
     data : pandas.DataFrame
         Columns ``t``, ``valid``, ``rest`` (the frames taken as the rest
-        expression), ``pose_ok`` and the signals listed in the module docstring; ``eye_closure_plain_*`` and ``eye_closure_mirror_*``
-        keep both laterality estimates, ``eye_closure_*`` is the one used.
+        expression), ``pose_ok`` and the signals listed in the module
+        docstring; ``eye_closure_pixel_*``, ``eye_closure_plain_*`` and
+        ``eye_closure_mirror_*`` keep every eye estimate the track allows,
+        ``eye_closure_*`` is the one used.
     info : dict
         Rest values, face scale, rest frames, sampling rate, laterality used.
     """
