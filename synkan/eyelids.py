@@ -70,6 +70,7 @@ LOWER_SEARCH_EW = (-0.45, 0.12)
 MAX_CORRECTION_EW = 0.25
 PRIOR_SD_EW = 0.1
 PRIOR_WEIGHT = 0.05  # NCC points lost one PRIOR_SD_EW away from the guess
+TEMPLATE_MAX_FRAMES = 256  # rest frames (evenly spaced) in an eye's rest template
 BLUR_SIGMA_PX = 0.8  # tames sensor noise and codec blocks before matching
 
 
@@ -161,19 +162,23 @@ def lid_margins(landmarks: np.ndarray, side: str) -> np.ndarray:
     """
     origin, ex, ey = _eye_frames(landmarks, side)
     length2 = (ex ** 2).sum(axis=1)[:, None]
-    cols = np.arange(PATCH_SHAPE[1], dtype=float)
-    out = np.full((len(landmarks), 2, len(cols)), np.nan)
+    cols = np.arange(PATCH_SHAPE[1], dtype=np.float32)
+    # float32 throughout: a tenth of a patch pixel is plenty, and a long video's
+    # (frames x columns) temporaries stay small.
+    out = np.full((len(landmarks), 2, len(cols)), np.nan, np.float32)
     for lid, contour in enumerate((UPPER_LID[side], LOWER_LID[side])):
         d = landmarks[:, list(contour), :2].astype(np.float64) - origin[:, None]
-        u = np.einsum("npk,nk->np", d, ex) / length2  # (N, points): patch column of each contour point
-        v = np.einsum("npk,nk->np", d, ey) / length2
+        u = (np.einsum("npk,nk->np", d, ex) / length2).astype(np.float32)  # (N, points): patch column of each point
+        v = (np.einsum("npk,nk->np", d, ey) / length2).astype(np.float32)
         # Piecewise-linear through the contour (corner to corner), segment by segment, all frames at once.
         for p in range(u.shape[1] - 1):
             u0, u1, v0, v1 = u[:, p:p + 1], u[:, p + 1:p + 2], v[:, p:p + 1], v[:, p + 1:p + 2]
             with np.errstate(invalid="ignore", divide="ignore"):
                 w = (cols[None] - u0) / (u1 - u0)
                 inside = (w >= 0) & (w <= 1) & (u1 > u0)
-            out[:, lid] = np.where(inside, v0 + w * (v1 - v0), out[:, lid])
+                w *= v1 - v0
+                w += v0
+            np.copyto(out[:, lid], w, where=inside)
     return out
 
 
@@ -370,7 +375,9 @@ def eyelids_process(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray
             warnings.simplefilter("ignore", RuntimeWarning)  # columns outside the corners are all-NaN
             mesh = lid_margins(landmarks, side)
             rest_rows = np.nanmedian(mesh[rest], axis=0)
-        template = np.median(patches[rest, k].astype(np.float32), axis=0)
+        # A few hundred rest frames make a noise-free template; more only cost memory.
+        some_rest = np.flatnonzero(rest)[:: max(1, int(rest.sum()) // TEMPLATE_MAX_FRAMES)]
+        template = np.median(patches[some_rest, k].astype(np.float32), axis=0)
         iris = None if gaze_ew is None else gaze_ew[:, k] * PATCH_PX_PER_EW
         shifts, match = lid_shifts(patches[:, k], template, rest_rows, mesh, iris)
         closure[:, k] = closure_from_shifts(shifts, rest_rows)

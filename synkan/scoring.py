@@ -213,7 +213,7 @@ def qc_summary(track: Track, signals: Signals, events: Events) -> dict:
 
 def _eye_width_px(track: Track) -> float | None:
     """Median corner-to-corner eye width in video pixels (the lids' resolution)."""
-    corners = track.landmarks[track.valid][:, [EYE_R[0], EYE_R[3], EYE_L[0], EYE_L[3]], :2].astype(float)
+    corners = track.landmarks[:, [EYE_R[0], EYE_R[3], EYE_L[0], EYE_L[3]], :2][track.valid].astype(float)
     if not len(corners):
         return None
     widths = (np.linalg.norm(corners[:, 0] - corners[:, 1], axis=1) + np.linalg.norm(corners[:, 2] - corners[:, 3], axis=1)) / 2

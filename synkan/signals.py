@@ -41,6 +41,7 @@ from . import eyelids, mirror
 from .tracking import Track
 
 SIDES = ("r", "l")
+REFERENCE_MAX_FRAMES = 2000
 
 
 @dataclass(frozen=True)
@@ -299,7 +300,10 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
     valid = track.valid.copy()
     ix = _Index(_Index.USED)
     lm = track.landmarks[:, list(_Index.USED)].astype(np.float64)  # only the points used below
-    reference = _median0(lm[valid])
+    # A first reference shape for the rest search: a median over at most
+    # REFERENCE_MAX_FRAMES evenly spaced frames is as good as over all of them.
+    some = np.flatnonzero(valid)
+    reference = _median0(lm[some[:: max(1, len(some) // REFERENCE_MAX_FRAMES)]])
     aligned, _ = similarity_align(lm, reference, ix.stable)
     if rest_s is not None:
         rest = valid & (t >= rest_s[0]) & (t <= rest_s[1])
