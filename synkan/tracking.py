@@ -38,6 +38,7 @@ N_BLENDSHAPES = 52
 FACE_COUNT_INTERVAL_S = 1.0
 REACQUIRE_BOX_FACE_WIDTHS = 2.0  # the part of the frame the landmarker sees while re-finding the patient
 FACE_DETECTOR_MIN_CONFIDENCE = 0.5
+TENSOR_ALIGNMENT = 64  # bytes: what MediaPipe's LiteRT runner wants of an input image
 EYE_POINTS = EYE_R + EYE_L  # the 12 eye-aperture points stored from mirrored passes
 TRACK_SCHEMA = "synkan.track/1"
 # A container's frame count is a claim (a damaged AVI said 2**31 - 1). It is
@@ -307,7 +308,7 @@ class Landmarker:
                 self._detector.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((64, 64, 3), np.uint8)))
             self._tasks.append(self._detector)
         h, w = rgb.shape[:2]
-        found = self._detector.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))).detections
+        found = self._detector.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=aligned(rgb))).detections
         boxes = [(b.origin_x / w, b.origin_y / h, (b.origin_x + b.width) / w, (b.origin_y + b.height) / h)
                  for b in (d.bounding_box for d in found)]
         return np.array(boxes, float).reshape(-1, 4)
@@ -323,7 +324,7 @@ class Landmarker:
         import mediapipe as mp
 
         ms = self._timestamp_ms(t_s)
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=aligned(rgb))
         return self._landmarker.detect_for_video(image, ms)
 
     def detect_arrays(self, rgb: np.ndarray, t_s: float) -> "FaceArrays":
@@ -351,6 +352,28 @@ def _before_thread_pools_stop(callback: Callable[[], Any]) -> None:
     """
     register = getattr(threading, "_register_atexit", None)
     (register or atexit.register)(callback)
+
+
+def aligned(rgb: np.ndarray, alignment: int = TENSOR_ALIGNMENT) -> np.ndarray:
+    """``rgb`` as a C-contiguous array whose data start on an ``alignment``-byte boundary.
+
+    MediaPipe's inference runner copies a misaligned input and says so on
+    stderr from native code (no Python logger can silence it); numpy only
+    guarantees 16-byte alignment. Aligned arrays pass through unchanged.
+
+    Examples
+    --------
+    >>> a = aligned(np.zeros((5, 7, 3), np.uint8)[1:])
+    >>> a.ctypes.data % TENSOR_ALIGNMENT, a.shape, a.flags.c_contiguous
+    (0, (4, 7, 3), True)
+    """
+    if rgb.flags.c_contiguous and rgb.ctypes.data % alignment == 0:
+        return rgb
+    buffer = np.empty(rgb.nbytes + alignment, np.uint8)
+    start = -buffer.ctypes.data % alignment
+    out = buffer[start:start + rgb.nbytes].view(rgb.dtype).reshape(rgb.shape)
+    out[...] = rgb
+    return out
 
 
 def _close_tasks(tasks: list) -> None:
