@@ -75,6 +75,9 @@ MAX_ABS_YAW_DEG = 30.0  # frames beyond this are left out of coupling
 MAX_ABS_PITCH_DEG = 30.0
 MAX_ABS_ROLL_DEG = 25.0
 MIN_FACE_FRACTION = 0.5  # below this share of frames with a face, scores are null
+# A face turned more than this in the image (absolute roll, not relative to
+# rest) means wrong rotation metadata: sides and smiles cannot be trusted.
+MAX_UPRIGHT_ROLL_DEG = 45.0
 # An open fissure is about a third of the eye's width: at 25 px wide it is ~8 px
 # tall, and one pixel is over a tenth of it. Narrower eyes get a warning.
 MIN_EYE_WIDTH_PX = 25.0

@@ -13,7 +13,7 @@ import numpy as np
 
 from .config import (
     ASYMMETRY_Z, GRADE_ASYMMETRY_PP, GRADE_MAX_ABS_LAG_S, GRADE_MIN_R, GRADE_NAMES, HEALTHY_ASYMMETRY_PP, LOCKED_R_FRACTION, MAX_ABS_ROLL_DEG,
-    EYE_L, EYE_R, MAX_ABS_YAW_DEG, MIN_EYE_WIDTH_PX, MIN_FACE_FRACTION, SIDEWAYS_GAZE_WARN_FRACTION,
+    EYE_L, EYE_R, MAX_ABS_YAW_DEG, MAX_UPRIGHT_ROLL_DEG, MIN_EYE_WIDTH_PX, MIN_FACE_FRACTION, SIDEWAYS_GAZE_WARN_FRACTION,
 )
 from .coupling import Coupling, SideCoupling, peak_masks, value_at_peaks
 from .events import Events, mouth_driver
@@ -207,6 +207,7 @@ def qc_summary(track: Track, signals: Signals, events: Events) -> dict:
         "mirror_midline_residual_median": (None if signals.info.get("mirror_residual_median") is None
                                            else round(float(signals.info["mirror_residual_median"]), 4)),
         "eye_width_px": _eye_width_px(track),
+        "camera_roll_deg": None if (roll := camera_roll_deg(track)) is None else round(roll, 1),
         "events": events.counts(),
     }
 
@@ -235,13 +236,14 @@ def scores_process(track: Track, signals: Signals, events: Events, couplings: di
     qc = qc_summary(track, signals, events)
     warnings: list[str] = []
     scores: dict = {}
-    enough_face = track.face_fraction >= MIN_FACE_FRACTION
-    if not enough_face:
-        warnings.append(f"face found in only {100 * track.face_fraction:.0f}% of frames (minimum {100 * MIN_FACE_FRACTION:.0f}%): no scores")
+    refusal = not_scorable(track, qc)
+    enough_face = refusal is None
+    if refusal:
+        warnings.append(refusal)
     for direction, coupling in couplings.items():
         entry = score_direction(coupling, affected)
         if not enough_face:
-            entry = score_direction(_empty(coupling))
+            entry = score_direction(_empty(coupling, refusal))
         elif coupling.reason:
             warnings.append(f"{DIRECTION_LABELS[direction]}: {coupling.reason}; scores are null")
         scores[direction] = entry
@@ -264,7 +266,31 @@ def scores_process(track: Track, signals: Signals, events: Events, couplings: di
     return Scores(scores, qc, warnings)
 
 
-def _empty(coupling: Coupling) -> Coupling:
+def camera_roll_deg(track: Track) -> float | None:
+    """Median roll of the face in the image, degrees (0: upright), from MediaPipe's face transformation.
+
+    Unlike the signals' roll, which is relative to the video's own rest pose,
+    this one is absolute: a face lying sideways reads about +/-90.
+    """
+    m = track.pose_matrix[track.valid].astype(float)
+    roll = np.degrees(np.arctan2(m[:, 1, 0], m[:, 0, 0]))
+    roll = roll[np.isfinite(roll)]
+    return float(np.median(roll)) if len(roll) else None
+
+
+def not_scorable(track: Track, qc: dict) -> str | None:
+    """Why a video must not be scored at all (too little face, a face that is not upright), or None."""
+    if track.face_fraction < MIN_FACE_FRACTION:
+        return f"face found in only {100 * track.face_fraction:.0f}% of frames (minimum {100 * MIN_FACE_FRACTION:.0f}%): no scores"
+    roll = qc.get("camera_roll_deg")
+    if roll is not None and abs(roll) > MAX_UPRIGHT_ROLL_DEG:
+        turn = int(round(roll / 90.0)) * 90 % 360
+        return (f"the face is not upright (turned {abs(roll):.0f} deg in the image): the video's rotation metadata is "
+                f"probably wrong; no scores (re-run with --rotate {turn or 180})")
+    return None
+
+
+def _empty(coupling: Coupling, reason: str) -> Coupling:
     blank = {side: SideCoupling(None, None, None, None, 0) for side in coupling.sides}
-    return Coupling(coupling.direction, blank, coupling.t, coupling.driver, coupling.responders, coupling.window, "too little face",
+    return Coupling(coupling.direction, blank, coupling.t, coupling.driver, coupling.responders, coupling.window, reason,
                     coupling.driver_events)

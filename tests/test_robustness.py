@@ -466,3 +466,21 @@ def test_damaged_track_npz_is_one_line_in_bounded_memory(tmp_path):
         assert o.rc == 2 and len(lines) == 1 and "track" in lines[0] and "internal" not in lines[0], (name, o.stderr)
         assert o.peak_mb < 400 and o.seconds < 30, (name, o.peak_mb, o.seconds)
         assert sorted(p.name for p in folder.iterdir()) == ["report.json", "track.npz"]
+
+
+def test_sideways_face_is_not_scored_and_the_fix_is_named(real_video, tmp_path):
+    """Wrong rotation metadata (the face lies sideways): no scores, a reason, and the --rotate that fixes it."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(real_video))
+    frames = []
+    while (ok_frame := cap.read())[0]:
+        frames.append(cv2.rotate(ok_frame[1], cv2.ROTATE_90_CLOCKWISE))
+    video = write_video(tmp_path / "sideways.mp4", frames)
+    result = synkan.analyze(video)
+    assert abs(result.scores.qc["camera_roll_deg"]) > 80
+    assert result.scores.scores["oral_ocular"]["grade"] is None and result.scores.scores["eface_ocular_synkinesis"] is None
+    reason = next(w for w in result.scores.warnings if "not upright" in w)
+    turn = int(reason.rsplit("--rotate ", 1)[1].rstrip(")"))
+    fixed = synkan.rescore(synkan.track(video, rotate=turn), result.video)
+    assert abs(fixed.scores.qc["camera_roll_deg"]) < 15 and fixed.scores.scores["oral_ocular"]["grade"] == 0
