@@ -99,6 +99,17 @@ def _cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def _peak_rss_mb() -> float:
+    """This process's own peak RSS: VmHWM (ru_maxrss on Linux carries the parent's peak over fork and exec)."""
+    try:
+        with open("/proc/self/status") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM")) / 1024.0
+    except (OSError, StopIteration):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def child(variant: str, video: str) -> dict:
     import cv2
 
@@ -158,9 +169,7 @@ def child(variant: str, video: str) -> dict:
         elapsed = t2 - t0
         n = len(result.track)
         extra.update(analyze_s=t1 - t0, write_s=t2 - t1, face_fraction=result.track.face_fraction)
-    import resource
-
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    rss_mb = _peak_rss_mb()
     cpu = _cpu_s() - cpu0  # includes Python-side set-up in both branches alike
     return {"variant": variant, "frames": n, "seconds": elapsed, "fps": n / elapsed, "cpu_s": cpu, "rss_mb": rss_mb, **extra}
 
