@@ -26,7 +26,7 @@ import numpy as np
 from . import eyelids, mirror
 from .config import EYE_L, EYE_R, MIRROR_MAX_ABS_YAW_DEG, Settings
 from .errors import InputError, NoFaceError
-from .video import VideoInfo, iter_frames, probe
+from .video import FRAME_ALIGNMENT_BYTES, VideoInfo, aligned_empty, iter_frames, probe
 
 N_LANDMARKS = 478
 N_BLENDSHAPES = 52
@@ -38,7 +38,6 @@ N_BLENDSHAPES = 52
 FACE_COUNT_INTERVAL_S = 1.0
 REACQUIRE_BOX_FACE_WIDTHS = 2.0  # the part of the frame the landmarker sees while re-finding the patient
 FACE_DETECTOR_MIN_CONFIDENCE = 0.5
-TENSOR_ALIGNMENT = 64  # bytes: what MediaPipe's LiteRT runner wants of an input image
 EYE_POINTS = EYE_R + EYE_L  # the 12 eye-aperture points stored from mirrored passes
 TRACK_SCHEMA = "synkan.track/1"
 # A container's frame count is a claim (a damaged AVI said 2**31 - 1). It is
@@ -354,24 +353,23 @@ def _before_thread_pools_stop(callback: Callable[[], Any]) -> None:
     (register or atexit.register)(callback)
 
 
-def aligned(rgb: np.ndarray, alignment: int = TENSOR_ALIGNMENT) -> np.ndarray:
-    """``rgb`` as a C-contiguous array whose data start on an ``alignment``-byte boundary.
+def aligned(rgb: np.ndarray) -> np.ndarray:
+    """``rgb`` (uint8) as a C-contiguous array whose data start on a :data:`FRAME_ALIGNMENT_BYTES` boundary.
 
     MediaPipe's inference runner copies a misaligned input and says so on
     stderr from native code (no Python logger can silence it); numpy only
-    guarantees 16-byte alignment. Aligned arrays pass through unchanged.
+    guarantees 16-byte alignment. The decoder's frames are aligned already
+    and pass through unchanged.
 
     Examples
     --------
     >>> a = aligned(np.zeros((5, 7, 3), np.uint8)[1:])
-    >>> a.ctypes.data % TENSOR_ALIGNMENT, a.shape, a.flags.c_contiguous
+    >>> a.ctypes.data % FRAME_ALIGNMENT_BYTES, a.shape, a.flags.c_contiguous
     (0, (4, 7, 3), True)
     """
-    if rgb.flags.c_contiguous and rgb.ctypes.data % alignment == 0:
+    if rgb.flags.c_contiguous and rgb.ctypes.data % FRAME_ALIGNMENT_BYTES == 0:
         return rgb
-    buffer = np.empty(rgb.nbytes + alignment, np.uint8)
-    start = -buffer.ctypes.data % alignment
-    out = buffer[start:start + rgb.nbytes].view(rgb.dtype).reshape(rgb.shape)
+    out = aligned_empty(rgb.shape)
     out[...] = rgb
     return out
 

@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 from .errors import InputError, SynkanError  # noqa: E402
 
 QUEUE_FRAMES = 8  # decoded frames buffered ahead of the landmarker
+FRAME_ALIGNMENT_BYTES = 64  # MediaPipe's LiteRT runner copies (and warns about) less aligned images
 DECODE_STALL_S = 120.0  # no frame from the decoder for this long: give up
 _ROTATE_CODES = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
@@ -177,7 +178,7 @@ def _decode(path: Path, rotate: int | None, stride: int, max_size: int | None, o
             scale = downscale_factor(bgr.shape[1], bgr.shape[0], max_size)
             if scale < 1.0:
                 bgr = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=aligned_empty(bgr.shape))
             while not stop.is_set():
                 try:
                     out.put(Frame(index, t_s, rgb, scale), timeout=0.1)
@@ -202,6 +203,20 @@ def _put(out: queue.Queue, item, stop: threading.Event) -> None:
         except queue.Full:
             if stop.is_set():
                 return
+
+
+def aligned_empty(shape: tuple[int, ...], alignment: int = FRAME_ALIGNMENT_BYTES) -> np.ndarray:
+    """An uninitialised uint8 array whose data start on an ``alignment``-byte boundary.
+
+    Examples
+    --------
+    >>> aligned_empty((4, 7, 3)).ctypes.data % FRAME_ALIGNMENT_BYTES
+    0
+    """
+    n = int(np.prod(shape))
+    buffer = np.empty(n + alignment, np.uint8)
+    start = -buffer.ctypes.data % alignment
+    return buffer[start:start + n].reshape(shape)
 
 
 def iter_frames(
