@@ -3,7 +3,10 @@
 Runs ``synkan.batch.run_batch`` on the same set of videos into a fresh
 folder per run (no resume, no per-video figures) and prints videos per
 minute and the speed-up over 1 job. Wall time includes starting the worker
-processes and building their landmarkers, as a user would see it.
+processes and building their landmarkers, as a user would see it. With
+``--rescore`` it then reruns the last batch with only the affected side
+changed, which must re-score from the tracks instead of re-tracking, and
+prints that rerun's time as a share of the first run's.
 
     python benchmarks/bench_batch.py                      # sample videos + shared real videos
     python benchmarks/bench_batch.py --jobs 1 2 --laterality mirror  VIDEO_OR_FOLDER...
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import io
 import os
 import resource
@@ -30,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     p.add_argument("--laterality", choices=("plain", "mirror"), default="plain")
     p.add_argument("--repeat", type=int, default=1, help="runs per job count (the fastest is kept)")
+    p.add_argument("--rescore", action="store_true", help="also time a rerun with only the affected side changed")
     args = p.parse_args(argv)
     os.environ.setdefault("SYNKAN_MODEL", str(SHARED / "models" / "face_landmarker.task"))
 
@@ -54,6 +59,14 @@ def main(argv: list[str] | None = None) -> int:
                                    progress=False)
                 wall = time.perf_counter() - t0
                 cpu = _cpu() - c0
+                if args.rescore:
+                    t1 = time.perf_counter()
+                    with contextlib.redirect_stdout(io.StringIO()):
+                        run_batch(inputs, Path(tmp) / "out", dataclasses.replace(settings, affected="left"), jobs=jobs,
+                                  figures=False, trends=False, progress=False)
+                    again = time.perf_counter() - t1
+                    print(f"jobs={jobs}: rerun with only the affected side changed took {again:.1f} s, "
+                          f"{100 * again / wall:.0f}% of the first run ({wall:.1f} s)")
             if rc != 0:
                 print(f"jobs={jobs}: some videos failed (exit {rc})", file=sys.stderr)
             if best is None or wall < best[0]:
