@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy.interpolate import PchipInterpolator
 
-from .. import __version__, analysis
+from .. import __version__, analysis, eyelids
 from ..config import BROW_L, BROW_R, EYE_L, EYE_R, MOUTH_CORNER_L, MOUTH_CORNER_R
 from ..errors import InputError, OutputError
 from ..events import eye_driver, mouth_driver
@@ -46,11 +46,10 @@ SIDES = {"right": "r", "left": "l"}
 #: gets almost nothing added.
 SMILE_SCALE_MIN_IOD = 0.08
 
-# Lid contours and eye corners of MediaPipe's mesh, per subject side. They are
-# kept here rather than in config.py (which holds only what the signals use).
-UPPER_LID = {"right": (246, 161, 160, 159, 158, 157, 173), "left": (466, 388, 387, 386, 385, 384, 398)}
-LOWER_LID = {"right": (7, 163, 144, 145, 153, 154, 155), "left": (249, 390, 373, 374, 380, 381, 382)}
-CORNERS = {"right": (33, 133), "left": (263, 362)}  # outer, inner
+# Lid contours and eye corners of MediaPipe's mesh, keyed by subject side.
+UPPER_LID = {"right": eyelids.UPPER_LID["r"], "left": eyelids.UPPER_LID["l"]}  # corner to corner
+LOWER_LID = {"right": eyelids.LOWER_LID["r"], "left": eyelids.LOWER_LID["l"]}
+CORNERS = {"right": (EYE_R[0], EYE_R[3]), "left": (EYE_L[3], EYE_L[0])}  # outer, inner
 BROW = {"right": BROW_R, "left": BROW_L}
 MOUTH_CORNER = {"right": MOUTH_CORNER_R, "left": MOUTH_CORNER_L}
 
@@ -238,11 +237,10 @@ def lower_upper_lid(img: np.ndarray, xy: np.ndarray, side: str, fraction: float)
     margin is anti-aliased over :data:`EDGE_AA_PX`.
     """
     axes = EyeAxes.of(xy, side)
-    corners = xy[list(CORNERS[side])]
-    upper = axes.uv(np.vstack([corners, xy[list(UPPER_LID[side])]]))
-    lower = axes.uv(np.vstack([corners, xy[list(LOWER_LID[side])]]))
+    upper = axes.uv(xy[list(UPPER_LID[side])])
+    lower = axes.uv(xy[list(LOWER_LID[side])])
     brow = axes.uv(xy[list(BROW[side])])
-    x0, y0, x1, y1 = _box(np.vstack([corners, xy[list(UPPER_LID[side] + LOWER_LID[side] + BROW[side])]]),
+    x0, y0, x1, y1 = _box(xy[list(UPPER_LID[side] + LOWER_LID[side] + BROW[side])],
                           EYE_BOX_PAD_EW * axes.width_px, img.shape[:2])
     ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
     u, v = np.moveaxis(axes.uv(np.stack([xs, ys], axis=-1)), -1, 0)
