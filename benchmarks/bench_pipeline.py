@@ -10,7 +10,7 @@ is a real 640x480 webcam video. On every clip it runs:
       num_faces=1, blendshapes and transformation matrices on: the cheapest
       way to get the landmarks synkan needs
   b2  as b with num_faces=2 (MediaPipe then runs its detector every frame)
-  c   synkan.analyze(laterality="plain") + write_outputs(figures=False)
+  c   ``synkan analyze --laterality plain --no-figures`` (the CLI, in-process)
   d   as c, with figures and report.html: ``synkan analyze --laterality plain``
   p   the default (pixel lids) with figures and report.html: ``synkan analyze``
   e   laterality="mirror" with figures and report.html (three landmarker passes)
@@ -29,6 +29,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import statistics
@@ -152,23 +154,22 @@ def child(variant: str, video: str) -> dict:
     else:
         from mediapipe.tasks.python import vision  # noqa: F401  (imported before timing, as in (b))
 
-        import synkan
-        from synkan.report.writer import write_outputs
+        from synkan.cli import main as synkan_main
 
-        figures = variant != "c"
+        # The user's command itself: `synkan analyze VIDEO -o OUT --laterality L [--no-figures]`.
         laterality = LATERALITY[variant]
         with tempfile.TemporaryDirectory(prefix="synkan-bench-") as tmp:
+            out = Path(tmp) / "out"
+            argv = ["analyze", video, "-o", str(out), "--laterality", laterality] + (["--no-figures"] if variant == "c" else [])
             t0 = time.perf_counter()
-            result = synkan.analyze(video, laterality=laterality)
-            t1 = time.perf_counter()
-            try:
-                write_outputs(result, Path(tmp) / "out", figures=figures, html=figures)
-            except ImportError as exc:  # figures/HTML modules not there yet
-                extra["error"] = f"write_outputs: {exc}"
-            t2 = time.perf_counter()
-        elapsed = t2 - t0
-        n = len(result.track)
-        extra.update(analyze_s=t1 - t0, write_s=t2 - t1, face_fraction=result.track.face_fraction)
+            with contextlib.redirect_stdout(io.StringIO()):
+                rc = synkan_main(argv)
+            elapsed = time.perf_counter() - t0
+            report = json.loads((out / "report.json").read_text()) if rc == 0 else {}
+        n = (report.get("video") or {}).get("frames", 0)
+        extra.update(face_fraction=(report.get("qc") or {}).get("face_fraction"))
+        if rc:
+            extra["error"] = f"synkan analyze exited {rc}"
     rss_mb = _peak_rss_mb()
     cpu = _cpu_s() - cpu0  # includes Python-side set-up in both branches alike
     return {"variant": variant, "frames": n, "seconds": elapsed, "fps": n / elapsed, "cpu_s": cpu, "rss_mb": rss_mb, **extra}
@@ -254,14 +255,12 @@ def main(argv: list[str] | None = None) -> int:
             ratio = f"{r['fps'] / b['fps']:.2f}" if b else "-"
             cpu_ratio = f"{b['cpu_s'] / r['cpu_s']:.2f}" if b and r.get("cpu_s") else "-"
             note = ""
-            if "analyze_s" in r:
-                note = f"  (analyze {r['analyze_s']:.2f}s, write {r['write_s']:.2f}s)"
             if r.get("error"):
                 note += f"  [{r['error']}]"
             print(f"{name:<34}{v + ' ' + LABELS[v]:<36}{r['frames']:>7}{r['seconds']:>8.2f}{r['fps']:>8.1f}{med:>8.1f}{ratio:>7}{cpu_ratio:>9}{r['rss_mb']:>8.0f}{note}")
         c, d = best(name, "c"), best(name, "d")
         if c and d:
-            print(f"{'':<34}figures + HTML add {d['seconds'] - c['seconds']:+.2f} s (write {d['write_s']:.2f}s vs {c['write_s']:.2f}s)")
+            print(f"{'':<34}figures + HTML add {d['seconds'] - c['seconds']:+.2f} s")
         print()
 
     # Growth with length: short vs long clip of the same source.

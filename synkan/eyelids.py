@@ -197,12 +197,17 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return np.divide(x, norm, out=np.zeros_like(x), where=norm > 1e-6)
 
 
-def _band_ncc(stack: np.ndarray, template: np.ndarray, rows: tuple[int, int], cols: tuple[int, int],
+def _band_ncc(stack: np.ndarray, templates: np.ndarray, which: np.ndarray, rows: tuple[int, int], cols: tuple[int, int],
               shifts: np.ndarray) -> np.ndarray:
-    """NCC of one template band with the same band shifted by each of ``shifts`` rows: (N, shifts)."""
+    """NCC of each frame's template band with its own band shifted by each of ``shifts`` rows: (N, shifts).
+
+    ``templates`` (T, rows, columns) are the candidate templates and
+    ``which`` (N,) picks each frame's; the frames' bands are normalised once
+    per shift, whatever template they meet.
+    """
     (r0, r1), (c0, c1) = rows, cols
-    ref = _normalise(template[r0:r1, c0:c1])
-    return np.stack([(_normalise(stack[:, r0 + s:r1 + s, c0:c1]) * ref).sum(axis=(1, 2)) for s in shifts], axis=1)
+    refs = _normalise(templates[:, r0:r1, c0:c1])[which]
+    return np.stack([np.einsum("nij,nij->n", _normalise(stack[:, r0 + s:r1 + s, c0:c1]), refs) for s in shifts], axis=1)
 
 
 def gaze_template(template: np.ndarray, rest: np.ndarray, shift_px: float) -> np.ndarray:
@@ -293,7 +298,8 @@ def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, mesh
     score = np.full((len(patches), 2, len(strips)), np.nan)
     # Half-pixel steps: finer than the iris landmark's own jitter, few templates.
     gaze = np.zeros(len(patches)) if iris_shift_px is None else np.round(2 * np.nan_to_num(iris_shift_px)) / 2
-    templates = {g: gaze_template(template, rest, g) for g in np.unique(gaze)}
+    gazes, which = np.unique(gaze, return_inverse=True)
+    templates = np.stack([gaze_template(template, rest, g) for g in gazes])
     reach = MAX_CORRECTION_EW * PATCH_PX_PER_EW
     sd = PRIOR_SD_EW * PATCH_PX_PER_EW
     plans = []  # per (lid, strip): template band rows, candidate shifts, the mesh's guess per frame
@@ -309,11 +315,8 @@ def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, mesh
             plans.append((lid, j, strip, band, candidates, guess))
     for start in range(0, len(patches), chunk):
         block = _blur(patches[start:start + chunk])
-        block_gaze = gaze[start:start + chunk]
         for lid, j, strip, band, candidates, guess in plans:
-            ncc = np.empty((len(block), len(candidates)), np.float32)
-            for g in np.unique(block_gaze):
-                ncc[block_gaze == g] = _band_ncc(block[block_gaze == g], templates[g], band, strip, candidates)
+            ncc = _band_ncc(block, templates, which[start:start + chunk], band, strip, candidates)
             offset = candidates[None] - guess[start:start + chunk, None]
             with np.errstate(invalid="ignore"):
                 allowed = np.abs(offset) <= reach
