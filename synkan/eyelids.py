@@ -231,7 +231,7 @@ def gaze_template(template: np.ndarray, rest: np.ndarray, shift_px: float) -> np
 
 
 def _peak(shifts: np.ndarray, ncc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sub-pixel argmax of each row (parabola through the peak and its neighbours) and the peak value."""
+    """Sub-pixel argmax of each row (parabola through the peak and its neighbours) and the argmax itself."""
     k = np.argmax(ncc, axis=1)
     rows = np.arange(len(ncc))
     inner = (k > 0) & (k < ncc.shape[1] - 1)
@@ -241,7 +241,7 @@ def _peak(shifts: np.ndarray, ncc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(invalid="ignore", divide="ignore"):  # flat or -inf neighbours: no refinement
         offset = np.where(inner & (denominator < 0), 0.5 * (a - c) / np.where(denominator < 0, denominator, -1), 0.0)
     offset = np.nan_to_num(offset)
-    return shifts[k] + np.clip(offset, -0.5, 0.5), ncc[rows, k]
+    return shifts[k] + np.clip(offset, -0.5, 0.5), k
 
 
 def _blur(patches: np.ndarray) -> np.ndarray:
@@ -323,9 +323,9 @@ def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, mesh
             found = allowed.any(axis=1)
             penalised = np.where(allowed, ncc - PRIOR_WEIGHT * (offset / sd) ** 2, -np.inf)
             safe = np.where(found[:, None], penalised, 0.0)
-            best, _ = _peak(candidates, safe)
+            best, at = _peak(candidates, safe)
             shifts[start:start + chunk, lid, j] = np.where(found, best, np.nan)
-            score[start:start + chunk, lid, j] = np.where(found, ncc[np.arange(len(ncc)), np.argmax(safe, axis=1)], np.nan)
+            score[start:start + chunk, lid, j] = np.where(found, ncc[np.arange(len(ncc)), at], np.nan)
     return shifts.mean(axis=2), score.mean(axis=2)
 
 
@@ -340,9 +340,12 @@ def closure_from_shifts(shifts: np.ndarray, rest: np.ndarray) -> np.ndarray:
     >>> closure_from_shifts(np.array([[3.0, -3.0], [0.0, 0.0]]), rest)
     array([0.4, 0. ])
     """
-    strips = _strips(rest[0], rest[1])
-    aperture = float(_mean_over(strips, rest[1] - rest[0]))
-    return np.clip((shifts[:, 0] - shifts[:, 1]) / aperture, -1.0, 1.0)
+    return np.clip((shifts[:, 0] - shifts[:, 1]) / rest_aperture_px(rest), -1.0, 1.0)
+
+
+def rest_aperture_px(rest: np.ndarray) -> float:
+    """Mean rest opening (patch pixels) over the matched strips, from the rest margins (2, columns)."""
+    return float(_mean_over(_strips(rest[0], rest[1]), rest[1] - rest[0]))
 
 
 def eyelids_process(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray,
@@ -385,7 +388,6 @@ def eyelids_process(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray
         shifts, match = lid_shifts(patches[:, k], template, rest_rows, mesh, iris)
         closure[:, k] = closure_from_shifts(shifts, rest_rows)
         score[:, k] = match.min(axis=1)
-        strips = _strips(rest_rows[0], rest_rows[1])
-        info[side] = {"rest_aperture_ew": round(float(_mean_over(strips, rest_rows[1] - rest_rows[0])) / PATCH_PX_PER_EW, 4),
+        info[side] = {"rest_aperture_ew": round(rest_aperture_px(rest_rows) / PATCH_PX_PER_EW, 4),
                       "match_median": round(float(np.nanmedian(score[:, k])), 3) if np.isfinite(score[:, k]).any() else None}
     return closure, score, info
