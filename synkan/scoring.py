@@ -83,23 +83,14 @@ def time_locked(side: SideCoupling) -> tuple[float | None, float | None]:
     return side.r, side.lag_s
 
 
-def side_differences_pp(coupling: Coupling) -> np.ndarray:
-    """Left minus right responder, in percentage points, at each driver event's peak frames.
-
-    Both sides are compared on the same frames of the same event, so what
-    varies from event to event on both sides alike (a bigger laugh, a
-    blink-free peak) cancels.
-    """
-    left, right = coupling.responders["left"], coupling.responders["right"]
-    masks = peak_masks(coupling.t, coupling.driver, coupling.driver_events, left, right)
-    return np.array([100 * (np.median(left[m]) - np.median(right[m])) for m in masks])
-
-
 def side_difference(coupling: Coupling, affected: str | None = None) -> tuple[str, float, float | None] | None:
     """``(affected side, asymmetry_pp, asymmetry_se_pp)`` from the events' paired side differences, or None.
 
-    The asymmetry is the median over events of the affected minus the other
-    side (the affected side, unless given, is the one this median favours).
+    Each driver event gives one left-minus-right difference at its peak
+    frames, both sides on the same frames, so what varies from event to event
+    on both sides alike (a bigger laugh) cancels. The asymmetry is the median
+    over events of the affected minus the other side (the affected side,
+    unless given, is the one this median favours).
     Its standard error comes from the variation between events, SD / sqrt(n)
     (part of that spread is real: synkinesis grows with the strength of each
     smile, so this errs on the cautious side). A single event has no between-event spread; its
@@ -116,7 +107,9 @@ def side_difference(coupling: Coupling, affected: str | None = None) -> tuple[st
     >>> side, round(asymmetry, 1), round(se, 1)
     ('left', 20.0, 10.0)
     """
-    differences = side_differences_pp(coupling)
+    left, right = coupling.responders["left"], coupling.responders["right"]
+    masks = peak_masks(coupling.t, coupling.driver, coupling.driver_events, left, right)
+    differences = np.array([100 * (np.median(left[m]) - np.median(right[m])) for m in masks])
     if not len(differences):
         return None
     median = float(np.median(differences))
@@ -125,8 +118,7 @@ def side_difference(coupling: Coupling, affected: str | None = None) -> tuple[st
     if len(differences) >= 2:
         se = float(np.std(differences, ddof=1)) / float(np.sqrt(len(differences)))
     else:
-        left, right = coupling.responders["left"], coupling.responders["right"]
-        frames = peak_masks(coupling.t, coupling.driver, coupling.driver_events, left, right)[0]
+        frames = masks[0]
         se = float(np.std(100 * (left[frames] - right[frames]), ddof=1)) if frames.sum() >= 2 else None
     return side, sign * median, se
 
