@@ -112,7 +112,7 @@ def real_face_table(videos: list[str | Path], outdir: str | Path, ks: tuple[floa
             continue
         for k in ks:
             for side in ("right", "left"):
-                paths = synth_from_video(video, outdir, side, k_oo=k)
+                paths = synth_from_video(video, outdir, side, k_oo=k, track=untouched.track)  # tracked once
                 modified = analyze(paths["video"], settings)
                 truth = pd.read_csv(paths["gt_csv"])
                 rows.append({**_row(video, side, k, modified), **recovery(untouched, modified, truth, side)})

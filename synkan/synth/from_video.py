@@ -331,7 +331,8 @@ def _writer_fps(video: Path, t_s: np.ndarray) -> float:
 
 
 def synth_from_video(video: str | Path, out_dir: str | Path, side: str, k_oo: float = 0.0, k_ocul: float = 0.0,
-                     name: str | None = None, model: str | Path | None = None) -> dict[str, Path]:
+                     name: str | None = None, model: str | Path | None = None,
+                     track: "analysis.Track | None" = None) -> dict[str, Path]:
     """Add a known one-sided synkinesis to a real video of a healthy person.
 
     Parameters
@@ -353,6 +354,9 @@ def synth_from_video(video: str | Path, out_dir: str | Path, side: str, k_oo: fl
         Output base name; default ``f"{stem}_{side}_oo{k_oo:g}_ocul{k_ocul:g}"``.
     model : str or Path, optional
         ``face_landmarker.task``; resolved as usual when not given.
+    track : Track, optional
+        The video's track, when it has been tracked already (any laterality
+        but mirror tracks the same way); otherwise the video is tracked here.
 
     Returns
     -------
@@ -379,7 +383,7 @@ def synth_from_video(video: str | Path, out_dir: str | Path, side: str, k_oo: fl
     """
     _check(side, k_oo, k_ocul, name)
     video = Path(video)
-    tr = analysis.track(video, laterality="plain", model=model)
+    tr = track if track is not None else analysis.track(video, laterality="plain", model=model)
     sig = analysis.signals(tr, laterality="plain")
     s = SIDES[side]
     smile_iod = mouth_driver(sig)
