@@ -125,7 +125,7 @@ def child(variant: str, video: str) -> dict:
         t0 = time.perf_counter()
         landmarker = None
         if variant != "a":
-            from synkan.tracking import quiet_native_logs
+            from synkan.landmarker import quiet_native_logs
 
             options = vision.FaceLandmarkerOptions(
                 base_options=BaseOptions(model_asset_path=model), running_mode=vision.RunningMode.VIDEO,

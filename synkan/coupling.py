@@ -79,8 +79,9 @@ class Coupling:
 
 def _mask(t: np.ndarray, table, pad_s: float) -> np.ndarray:
     mask = np.zeros(len(t), bool)
-    for row in table.itertuples():
-        mask |= (t >= row.start_s - pad_s) & (t <= row.end_s + pad_s)
+    # Plain columns: itertuples() builds a namedtuple class on every call.
+    for start_s, end_s in zip(table["start_s"], table["end_s"]):
+        mask |= (t >= start_s - pad_s) & (t <= end_s + pad_s)
     return mask
 
 
@@ -193,8 +194,8 @@ def peak_masks(t: np.ndarray, driver: np.ndarray, events, *responders: np.ndarra
     for responder in responders:
         finite &= np.isfinite(responder)
     masks = []
-    for row in events.itertuples():
-        inside = (t >= row.start_s) & (t <= row.end_s) & finite
+    for start_s, end_s in zip(events["start_s"], events["end_s"]):
+        inside = (t >= start_s) & (t <= end_s) & finite
         if inside.any():
             masks.append(inside & (driver >= PEAK_FRACTION * np.max(driver[inside])))
     return masks

@@ -7,14 +7,10 @@ rounded.
 """
 from __future__ import annotations
 
-import atexit
 import contextlib
 import json
 import os
-import sys
 import tempfile
-import threading
-import weakref
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -26,7 +22,8 @@ import numpy as np
 from . import eyelids, mirror
 from .config import EYE_L, EYE_R, MIRROR_MAX_ABS_YAW_DEG, Settings
 from .errors import InputError, NoFaceError
-from .video import FRAME_ALIGNMENT_BYTES, VideoInfo, aligned_empty, iter_frames, probe
+from .landmarker import Landmarker, inside_box, only_box, patient_box, select_face
+from .video import VideoInfo, iter_frames, probe
 
 N_LANDMARKS = 478
 N_BLENDSHAPES = 52
@@ -36,8 +33,6 @@ N_BLENDSHAPES = 52
 # detector on its own: every FACE_COUNT_INTERVAL_S to count faces (QC), and
 # whenever the patient is lost, to show the landmarker only the patient.
 FACE_COUNT_INTERVAL_S = 1.0
-REACQUIRE_BOX_FACE_WIDTHS = 2.0  # the part of the frame the landmarker sees while re-finding the patient
-FACE_DETECTOR_MIN_CONFIDENCE = 0.5
 EYE_POINTS = EYE_R + EYE_L  # the 12 eye-aperture points stored from mirrored passes
 TRACK_SCHEMA = "synkan.track/1"
 # A container's frame count is a claim (a damaged AVI said 2**31 - 1). It is
@@ -91,7 +86,8 @@ class Track:
     eye_patches : (N, 2, rows, columns) uint8 or None
         Grey patches of the subject's right and left eye in eye coordinates
         (:mod:`synkan.eyelids`), from which the lids are measured; zero
-        where ``valid`` is False.
+        where ``valid`` is False. Not stored by ``--laterality plain``
+        (None), which measures the lids by the mesh alone.
     blendshape_names : tuple of str
     width, height : int
         Upright frame size in original pixels.
@@ -225,242 +221,6 @@ def _read_track_arrays(path: Path) -> dict[str, np.ndarray]:
         return {k: data[k] for k in headers}
 
 
-@contextlib.contextmanager
-def quiet_native_logs():
-    """Silence MediaPipe's C++ start-up logging, which writes straight to fd 2."""
-    # MediaPipe writes to file descriptor 2 whatever sys.stderr is (a notebook's
-    # or pytest's stand-in has no usable fileno()), so quiet fd 2 itself.
-    fd = 2
-    try:
-        sys.stderr.flush()
-    except (AttributeError, OSError, ValueError):
-        pass
-    try:
-        saved = os.dup(fd)
-    except OSError:  # no fd 2 at all
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, fd)
-        yield
-    finally:
-        os.dup2(saved, fd)
-        os.close(saved)
-        os.close(devnull)
-
-
-class Landmarker:
-    """A VIDEO-mode FaceLandmarker that can be reused across videos.
-
-    MediaPipe needs strictly increasing timestamps per landmarker, and it
-    carries its face-tracking state from frame to frame. :meth:`reset`
-    starts a new video: timestamps continue after the last one, and a blank
-    frame clears the tracking state so results do not depend on which video
-    came before.
-    """
-
-    def __init__(self, model_path: str | Path, num_faces: int = 1) -> None:
-        from mediapipe.tasks.python import BaseOptions, vision
-
-        options = vision.FaceLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(model_path)),
-            running_mode=vision.RunningMode.VIDEO,
-            num_faces=num_faces,
-            output_face_blendshapes=True,
-            output_facial_transformation_matrixes=True,
-        )
-        self._offset_ms = 0
-        self._last_ms = -1
-        self._model_path = Path(model_path)
-        self._detector = None
-        with quiet_native_logs():
-            self._landmarker = vision.FaceLandmarker.create_from_options(options)
-            self.detect(np.zeros((64, 64, 3), np.uint8), 0.0)  # first inference logs too
-        # MediaPipe's own __del__ fails noisily at interpreter exit (its dispatcher
-        # thread pool is shut down by then): close the tasks while they still work,
-        # once, whoever forgets to (a batch worker's cached landmarkers, a notebook).
-        self._tasks = [self._landmarker]
-        self._close = weakref.finalize(self, _close_tasks, self._tasks)
-        self._close.atexit = False
-        _before_thread_pools_stop(self._close)
-
-    def face_boxes(self, rgb: np.ndarray) -> np.ndarray:
-        """Every face in the frame by MediaPipe's face detector (the one inside the model bundle).
-
-        Returns
-        -------
-        (K, 4) array
-            ``x0, y0, x1, y1`` of each face, normalised to the frame's size.
-        """
-        import mediapipe as mp
-        from mediapipe.tasks.python import BaseOptions, vision
-
-        if self._detector is None:
-            with zipfile.ZipFile(self._model_path) as bundle:
-                detector_model = bundle.read("face_detector.tflite")
-            options = vision.FaceDetectorOptions(base_options=BaseOptions(model_asset_buffer=detector_model),
-                                                 running_mode=vision.RunningMode.IMAGE,
-                                                 min_detection_confidence=FACE_DETECTOR_MIN_CONFIDENCE)
-            with quiet_native_logs():
-                self._detector = vision.FaceDetector.create_from_options(options)
-                self._detector.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((64, 64, 3), np.uint8)))
-            self._tasks.append(self._detector)
-        h, w = rgb.shape[:2]
-        found = self._detector.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=aligned(rgb))).detections
-        boxes = [(b.origin_x / w, b.origin_y / h, (b.origin_x + b.width) / w, (b.origin_y + b.height) / h)
-                 for b in (d.bounding_box for d in found)]
-        return np.array(boxes, float).reshape(-1, 4)
-
-    def _timestamp_ms(self, t_s: float) -> int:
-        ms = self._offset_ms + int(round(t_s * 1000.0))
-        ms = max(ms, self._last_ms + 1)  # duplicate or backwards timestamps in broken files
-        self._last_ms = ms
-        return ms
-
-    def detect(self, rgb: np.ndarray, t_s: float):
-        """Run the landmarker on one RGB frame at time ``t_s`` (seconds in the current video)."""
-        import mediapipe as mp
-
-        ms = self._timestamp_ms(t_s)
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=aligned(rgb))
-        return self._landmarker.detect_for_video(image, ms)
-
-    def detect_arrays(self, rgb: np.ndarray, t_s: float) -> "FaceArrays":
-        """As :meth:`detect`, with the result as numpy arrays."""
-        return _face_arrays(self.detect(rgb, t_s))
-
-    def reset(self) -> None:
-        """Forget the face tracked so far; the next frame starts a new video."""
-        self._offset_ms = self._last_ms + 1000
-        self._last_ms = self._offset_ms - 1
-        self.detect(np.zeros((64, 64, 3), np.uint8), 0.0)
-        self._offset_ms = self._last_ms + 1000
-
-    def close(self) -> None:
-        """Release MediaPipe's resources (safe to call more than once)."""
-        self._close()
-
-
-def _before_thread_pools_stop(callback: Callable[[], Any]) -> None:
-    """Run ``callback`` at exit before concurrent.futures stops its thread pools.
-
-    Plain ``atexit`` runs too late; threading's exit hooks run in reverse
-    order of registration, so one registered now runs before the pools'
-    (registered when concurrent.futures was imported).
-    """
-    register = getattr(threading, "_register_atexit", None)
-    (register or atexit.register)(callback)
-
-
-def aligned(rgb: np.ndarray) -> np.ndarray:
-    """``rgb`` (uint8) as a C-contiguous array whose data start on a :data:`FRAME_ALIGNMENT_BYTES` boundary.
-
-    MediaPipe's inference runner copies a misaligned input and says so on
-    stderr from native code (no Python logger can silence it); numpy only
-    guarantees 16-byte alignment. The decoder's frames are aligned already
-    and pass through unchanged.
-
-    Examples
-    --------
-    >>> a = aligned(np.zeros((5, 7, 3), np.uint8)[1:])
-    >>> a.ctypes.data % FRAME_ALIGNMENT_BYTES, a.shape, a.flags.c_contiguous
-    (0, (4, 7, 3), True)
-    """
-    if rgb.flags.c_contiguous and rgb.ctypes.data % FRAME_ALIGNMENT_BYTES == 0:
-        return rgb
-    out = aligned_empty(rgb.shape)
-    out[...] = rgb
-    return out
-
-
-def _close_tasks(tasks: list) -> None:
-    with quiet_native_logs():
-        for task in tasks:
-            task.close()
-
-
-def _face_array(face) -> np.ndarray:
-    return np.array([(p.x, p.y, p.z) for p in face], dtype=np.float32)
-
-
-@dataclass(frozen=True)
-class FaceArrays:
-    """One frame's landmarker output as arrays (normalised coordinates)."""
-
-    faces: list  # of (478, 3) float32
-    blendshapes: list  # of (52,) float32, parallel to faces (may be empty)
-    matrices: list  # of (4, 4) float32, parallel to faces (may be empty)
-    names: tuple  # blendshape names ('' until known)
-
-
-def _face_arrays(result) -> FaceArrays:
-    """FaceArrays from MediaPipe's public result objects (the slow, always-available path)."""
-    shapes = result.face_blendshapes or []
-    names = tuple(c.category_name for c in shapes[0]) if shapes else ()
-    return FaceArrays([_face_array(f) for f in result.face_landmarks],
-                      [np.array([c.score for c in s], np.float32) for s in shapes],
-                      [np.asarray(m, np.float32) for m in (result.facial_transformation_matrixes or [])], names)
-
-
-def select_face(faces: list[np.ndarray], previous_center: np.ndarray | None) -> int | None:
-    """Index of the patient's face among normalised landmark arrays.
-
-    The first time, the largest face; afterwards the face nearest to where
-    the patient was, and none if every face is farther than one face width
-    (the patient left the frame: never switch to another person).
-    """
-    if not faces:
-        return None
-    centers = np.array([f[:, :2].mean(axis=0) for f in faces])
-    widths = np.array([np.ptp(f[:, 0]) for f in faces])
-    if previous_center is None:
-        heights = np.array([np.ptp(f[:, 1]) for f in faces])
-        return int(np.argmax(widths * heights))
-    distances = np.linalg.norm(centers - previous_center, axis=1)
-    best = int(np.argmin(distances))
-    return best if distances[best] <= widths[best] else None
-
-
-def patient_box(boxes: np.ndarray, previous_center: np.ndarray | None, previous_width: float | None) -> np.ndarray | None:
-    """The face-detector box that is the patient: the largest at the start, then the nearest within one face width.
-
-    Examples
-    --------
-    >>> boxes = np.array([[0.1, 0.1, 0.3, 0.4], [0.6, 0.2, 0.7, 0.3]])
-    >>> patient_box(boxes, None, None).tolist()
-    [0.1, 0.1, 0.3, 0.4]
-    >>> patient_box(boxes, np.array([0.62, 0.22]), 0.1).tolist()
-    [0.6, 0.2, 0.7, 0.3]
-    >>> patient_box(boxes, np.array([0.9, 0.9]), 0.1) is None
-    True
-    """
-    if not len(boxes):
-        return None
-    if previous_center is None:
-        return boxes[int(np.argmax((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))]
-    centers = (boxes[:, :2] + boxes[:, 2:]) / 2
-    distances = np.linalg.norm(centers - previous_center, axis=1)
-    best = int(np.argmin(distances))
-    return boxes[best] if distances[best] <= previous_width else None
-
-
-def only_box(rgb: np.ndarray, box: np.ndarray, grow: float = REACQUIRE_BOX_FACE_WIDTHS) -> np.ndarray:
-    """A copy of the frame that is mid-grey outside ``box`` (normalised) grown ``grow``-fold about its centre."""
-    h, w = rgb.shape[:2]
-    center, half = (box[:2] + box[2:]) / 2, grow * (box[2:] - box[:2]) / 2
-    x0, y0 = np.clip(((center - half) * (w, h)).astype(int), 0, None)
-    x1, y1 = np.ceil((center + half) * (w, h)).astype(int)
-    out = np.full_like(rgb, 128)
-    out[y0:y1, x0:x1] = rgb[y0:y1, x0:x1]
-    return out
-
-
-def _inside(face: np.ndarray, box: np.ndarray) -> bool:
-    cx, cy = face[:, :2].mean(axis=0)
-    return bool(box[0] <= cx <= box[2] and box[1] <= cy <= box[3])
-
-
 def _yaw_deg(matrix: np.ndarray) -> float:
     # Yaw of MediaPipe's face transformation (rotation about the vertical axis).
     return float(np.degrees(np.arcsin(np.clip(-matrix[2, 0], -1.0, 1.0))))
@@ -578,7 +338,12 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
     plain = landmarkers[0]
     columns = dict(t_s=((), np.float64), frame_index=((), np.int64), n_faces=((), np.int8), valid=((), bool),
                    landmarks=((N_LANDMARKS, 3), np.float32), blendshapes=((N_BLENDSHAPES,), np.float32),
-                   pose_matrix=((4, 4), np.float32), eye_patches=((2, *eyelids.PATCH_SHAPE), np.uint8))
+                   pose_matrix=((4, 4), np.float32))
+    # Eye patches are for the pixel lid measurement (mirror tracks keep them to
+    # compare all three); plain mode stays at the cost of the landmark pass.
+    use_patches = settings.laterality != "plain"
+    if use_patches:
+        columns["eye_patches"] = ((2, *eyelids.PATCH_SHAPE), np.uint8)
     if use_mirror:
         columns.update(mirror_eyes=((2, len(EYE_POINTS), 3), np.float32), mirror_valid=((2,), bool), mirror_residual=((), np.float32))
     declared = info.n_frames_nominal // settings.stride + 2 if info.n_frames_nominal > 0 else 1024
@@ -607,14 +372,16 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
                 target = patient_box(boxes, center, width)
                 # Lost, or on someone else (the gate refused them), or at the
                 # start not on the largest face: show the landmarker only the patient.
-                if target is not None and (chosen is None or (center is None and not _inside(result.faces[chosen], target))):
+                if target is not None and (chosen is None or (center is None and not inside_box(result.faces[chosen], target))):
                     plain.reset()  # drop the face it tracks now, so it detects afresh in this very frame
                     result = plain.detect_arrays(only_box(frame.rgb, target), frame.t_s)
                     chosen = select_face(result.faces, center)
             faces = result.faces
             row: dict[str, Any] = dict(t_s=frame.t_s, frame_index=frame.index, n_faces=max(faces_seen, int(chosen is not None)))
             if chosen is None:
-                row.update(landmarks=np.nan, blendshapes=np.nan, pose_matrix=np.nan, valid=False, eye_patches=0)
+                row.update(landmarks=np.nan, blendshapes=np.nan, pose_matrix=np.nan, valid=False)
+                if use_patches:
+                    row["eye_patches"] = 0
                 eyes, eyes_ok, residual = nan_eyes, (False, False), np.nan
             else:
                 face = faces[chosen]
@@ -626,8 +393,9 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
                     names = result.names
                 matrix = result.matrices[chosen] if chosen < len(result.matrices) else np.full((4, 4), np.nan, np.float32)
                 row.update(landmarks=px, blendshapes=shapes if shapes is not None and len(shapes) == N_BLENDSHAPES else np.nan,
-                           pose_matrix=matrix, valid=True,
-                           eye_patches=eyelids.extract_eye_patches(frame.rgb, face[:, :2] * frame_px))
+                           pose_matrix=matrix, valid=True)
+                if use_patches:
+                    row["eye_patches"] = eyelids.extract_eye_patches(frame.rgb, face[:, :2] * frame_px)
                 eyes, eyes_ok, residual = nan_eyes, (False, False), np.nan
                 if use_mirror:
                     eyes, eyes_ok, residual = _mirror_passes(frame, face, matrix, landmarkers[1:], center)
@@ -646,7 +414,8 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
         t_s=store.stack("t_s", np.float64), frame_index=store.stack("frame_index", np.int64),
         landmarks=store.stack("landmarks", np.float32), blendshapes=store.stack("blendshapes", np.float32),
         pose_matrix=store.stack("pose_matrix", np.float32), valid=store.stack("valid", bool),
-        n_faces=store.stack("n_faces", np.int8), eye_patches=store.stack("eye_patches"), blendshape_names=names or tuple(f"blendshape_{i}" for i in range(N_BLENDSHAPES)),
+        n_faces=store.stack("n_faces", np.int8), eye_patches=store.stack("eye_patches") if use_patches else None,
+        blendshape_names=names or tuple(f"blendshape_{i}" for i in range(N_BLENDSHAPES)),
         width=info.width, height=info.height,
         meta={"video": info.path, "fps_nominal": info.fps_nominal, "rotation_deg": info.rotation_deg,
               "n_frames_nominal": info.n_frames_nominal,
@@ -670,8 +439,7 @@ def _mirror_passes(frame, face: np.ndarray, matrix: np.ndarray, landmarkers: lis
         return eyes, tuple(ok), midline.residual
     for side, landmarker in enumerate(landmarkers):
         composite = mirror.eye_band_composite(frame.rgb, xy, midline, side="right" if side == 0 else "left")
-        result = landmarker.detect(composite, frame.t_s)
-        faces = [_face_array(f) for f in result.face_landmarks]
+        faces = landmarker.detect_arrays(composite, frame.t_s).faces
         chosen = select_face(faces, center)
         if chosen is not None:
             eyes[side] = faces[chosen][list(EYE_POINTS)] * np.array([w / frame.scale, h / frame.scale, w / frame.scale], np.float32)

@@ -137,6 +137,12 @@ class _FakeLandmarker:
 
         return _R()
 
+    def detect_arrays(self, rgb, t_s):
+        from synkan.landmarker import FaceArrays
+
+        self.frames.append(rgb)
+        return FaceArrays([], [], [], ())
+
 
 def test_yaw_gate_feeds_the_raw_frame_and_marks_composites_invalid():
     from synkan.tracking import _mirror_passes

@@ -20,7 +20,7 @@ import pytest
 
 import synkan
 from synkan.cli import main
-from synkan.report import figures
+from synkan.report import figures, summary_matrix
 from synkan.report.html import render_html
 from synkan.report.writer import write_outputs
 
@@ -79,7 +79,7 @@ def test_plot_functions_return_figures(out):
 
 
 def test_summary_matrix_scored_rows_match_report(out, report):
-    rows, _, values, voluntary = figures.summary_matrix(synkan.load(out))
+    rows, _, values, voluntary = summary_matrix.summary_matrix(synkan.load(out))
     oo = rows.index("smile + pucker (scored)")
     for j, side in ((0, "right"), (1, "left")):
         assert values[oo, j] == pytest.approx(report["scores"]["oral_ocular"][side]["involuntary_pct"])

@@ -9,9 +9,9 @@ and returns a :class:`matplotlib.figure.Figure`:
 - :func:`plot_keyframes`: rest, peak smile and peak eye closure, landmarks drawn;
 - :func:`plot_summary_matrix`: provoking movement x responding region, per side.
 
-Sides are always the subject's: :data:`SIDE_COLORS` gives one colour for the
-subject's right and one for the left, used in every figure and the overlay.
-The subject's right is image-left in an unmirrored video.
+Sides are always the subject's (colours in :mod:`synkan.report.style`); the
+subject's right is image-left in an unmirrored video. The summary matrix
+lives in :mod:`synkan.report.summary_matrix`.
 
 Examples
 --------
@@ -24,55 +24,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import matplotlib
 import numpy as np
 # Figures are built without pyplot: no GUI backend is touched, nothing is
 # registered globally, and notebooks keep their own (inline) backend.
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch, Rectangle
+from matplotlib.patches import Patch
 
-from ..coupling import value_at_peaks
+from .style import (DIRECTION_TITLES, DPI, DRIVER_LABELS, EVENT_COLORS, EVENT_LABELS, EYE_CONTOUR, LIPS_INNER, LIPS_OUTER,
+                    MARGINS, MOUTH_CORNER, RESPONDER_LABELS, SIDE_COLORS, SIDE_LABELS, format_gain)
+from .summary_matrix import plot_summary_matrix
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
-
-# Okabe-Ito colour-blind-safe pair: blue for the subject's right, vermillion for the left.
-SIDE_COLORS = {"right": "#0072B2", "left": "#D55E00"}
-SIDE_LABELS = {"right": "subject's right", "left": "subject's left"}
-EVENT_COLORS = {"blink": "#9E9E9E", "eye_closure": "#8E6BBF", "smile": "#3A9D5D", "pucker": "#E0B000"}
-EVENT_LABELS = {"blink": "blink", "eye_closure": "eye closure", "smile": "smile", "pucker": "pucker"}
-DIRECTION_TITLES = {"oral_ocular": "Oral-ocular: eye responds to smile / pucker",
-                    "ocular_oral": "Ocular-oral: mouth responds to eye closure / blink"}
-DRIVER_LABELS = {"oral_ocular": "mouth movement, both sides (% of eye distance)",
-                 "ocular_oral": "eye closure, both eyes (%)"}
-RESPONDER_LABELS = {"oral_ocular": "eye closure (%)", "ocular_oral": "mouth corner (% of eye distance)"}
-FIGURE_NAMES = ("timeseries", "xcorr", "scatter", "keyframes", "summary_matrix")
-DPI = 110
-# Fixed margins, as tight_layout found them on sample and real videos plus a
-# little slack: tight_layout lays every figure out twice (0.8 s per report).
-MARGINS = {
-    "timeseries": dict(left=0.125, right=0.985, bottom=0.095, top=0.915, hspace=0.11),
-    "xcorr": dict(left=0.09, right=0.975, bottom=0.155, top=0.91, wspace=0.07),
-    "scatter": dict(left=0.085, right=0.975, bottom=0.14, top=0.915, wspace=0.18),
-    "keyframes": dict(left=0.015, right=0.985, bottom=0.108, top=0.962, wspace=0.048),
-    "summary_matrix": dict(left=0.235, right=0.985, bottom=0.116, top=0.827),
-}
-
-# MediaPipe face-mesh contours (subject's right eye = 33/133, left eye = 263/362).
-EYE_CONTOUR = {
-    "right": (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246),
-    "left": (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466),
-}
-LIPS_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
-LIPS_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191)
-MOUTH_CORNER = {"right": 61, "left": 291}
-
-
-def format_gain(gain: float) -> str:
-    """A gain with two decimals, or two significant digits when small (0.0094, not 0.01)."""
-    return f"{gain:.2f}" if abs(gain) >= 0.1 or gain == 0 else f"{gain:.2g}"
-
 
 def _style(ax) -> None:
     ax.spines[["top", "right"]].set_visible(False)
@@ -371,111 +335,6 @@ def plot_keyframes(analysis: "Analysis", deidentify: bool = False) -> Figure:
                for s in ("right", "left")]
     fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=9, frameon=False)
     fig.subplots_adjust(**MARGINS["keyframes"])
-    return fig
-
-
-# --- 5. summary matrix -----------------------------------------------------------------
-
-MATRIX_ROWS = (  # (label, direction, event kinds)
-    ("smile", "oral_ocular", ("smile",)),
-    ("pucker", "oral_ocular", ("pucker",)),
-    ("smile + pucker (scored)", "oral_ocular", ("smile", "pucker")),
-    ("blink", "ocular_oral", ("blink",)),
-    ("eye closure", "ocular_oral", ("eye_closure",)),
-    ("closure + blink (scored)", "ocular_oral", ("blink", "eye_closure")),
-)
-MATRIX_COLUMNS = (("eye", "right"), ("eye", "left"), ("mouth", "right"), ("mouth", "left"))
-
-
-def summary_matrix(analysis: "Analysis") -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
-    """The involuntary amplitude (%) per provoking movement and responding region, per side.
-
-    Returns
-    -------
-    rows, columns : list of str
-    values : (rows, columns) float array
-        NaN where not measurable (no such event) or voluntary.
-    voluntary : (rows, columns) bool array
-        The region that makes the provoking movement (not an involuntary response).
-
-    The "scored" rows equal report.json's ``involuntary_pct``.
-    """
-    values = np.full((len(MATRIX_ROWS), len(MATRIX_COLUMNS)), np.nan)
-    voluntary = np.zeros(values.shape, bool)
-    for i, (_, direction, kinds) in enumerate(MATRIX_ROWS):
-        coupling = analysis.couplings.get(direction)
-        region = "eye" if direction == "oral_ocular" else "mouth"
-        for j, (col_region, side) in enumerate(MATRIX_COLUMNS):
-            if col_region != region:
-                voluntary[i, j] = True
-                continue
-            if coupling is None or coupling.reason:
-                continue
-            if len(kinds) == 2:
-                pct = coupling.sides[side].involuntary_pct
-                values[i, j] = np.nan if pct is None else pct
-                continue
-            events = analysis.events.of(*kinds)
-            if events.empty:
-                continue
-            amplitude, n = value_at_peaks(coupling.t, coupling.driver, coupling.responders[side], events)
-            values[i, j] = 100 * amplitude if n else np.nan
-    rows = [label for label, _, _ in MATRIX_ROWS]
-    columns = [f"{region}\n{SIDE_LABELS[side]}" for region, side in MATRIX_COLUMNS]
-    return rows, columns, values, voluntary
-
-
-def plot_summary_matrix(analysis: "Analysis") -> Figure:
-    """One-glance table: provoking movement (rows) x responding region and side (columns).
-
-    Each cell is the involuntary amplitude in percent (eye: closure of the
-    rest aperture; mouth: corner lift in % of the eye distance),
-    measured at the provoking movement's peaks. Grey cells are the voluntary
-    movement itself; "-" means no such movement in the video.
-    """
-    rows, columns, values, voluntary = summary_matrix(analysis)
-    counts = analysis.events.counts()
-    fig = Figure(figsize=(10, 4.2), dpi=DPI)
-    ax = fig.subplots()
-    finite = values[np.isfinite(values)]
-    vmax = max(30.0, float(np.max(np.abs(finite))) if finite.size else 30.0)
-    cmap = matplotlib.colormaps["Reds"]
-    for i in range(len(rows)):
-        for j in range(len(columns)):
-            v = values[i, j]
-            if voluntary[i, j]:
-                face, text, color = "#eeeeee", "voluntary", "#999999"
-            elif np.isfinite(v):
-                face = cmap(0.08 + 0.75 * min(abs(v) / vmax, 1.0))
-                text, color = f"{v:.0f}%", "white" if abs(v) / vmax > 0.55 else "black"
-            else:
-                face, text, color = "white", "-", "#777777"
-            ax.add_patch(Rectangle((j, i), 1, 1, facecolor=face, edgecolor="white", linewidth=2))
-            scored = "scored" in rows[i]
-            ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=11 if scored else 10, color=color,
-                    fontweight="bold" if scored else "normal", fontstyle="italic" if voluntary[i, j] else "normal")
-    ax.set_xlim(0, len(columns))
-    ax.set_ylim(len(rows), 0)
-    ax.set_xticks(np.arange(len(columns)) + 0.5, columns, fontsize=9)
-    for label, (_, side) in zip(ax.get_xticklabels(), MATRIX_COLUMNS):
-        label.set_color(SIDE_COLORS[side])
-    ylabels = []
-    for label, _, kinds in MATRIX_ROWS:
-        n = sum(counts.get(k, 0) for k in kinds)
-        ylabels.append(f"{label}  (n={n})")
-    ax.set_yticks(np.arange(len(rows)) + 0.5, ylabels, fontsize=9)
-    ax.xaxis.tick_top()
-    ax.tick_params(length=0)
-    for spine in ax.spines.values():
-        spine.set_visible(False)
-    ax.axhline(3, color="#444444", linewidth=1.2)
-    ax.set_ylabel("provoking (voluntary) movement", fontsize=9)
-    ax.set_title("Involuntary movement (%) by responding region and side", fontsize=10, pad=34)
-    fig.text(0.01, 0.01, "eye: closure in % of its rest aperture; mouth: corner lift in % of the eye distance; "
-             "both at the provoking movement's peaks.\n"
-             "-: not measurable (no such movement, or too little data).  Bold rows are the scored values.",
-             fontsize=8, color="#555555")
-    fig.subplots_adjust(**MARGINS["summary_matrix"])
     return fig
 
 

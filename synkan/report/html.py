@@ -12,7 +12,7 @@ import base64
 import html as _html
 from pathlib import Path
 
-from .figures import SIDE_COLORS, format_gain
+from .style import SIDE_COLORS, format_gain
 from .text import DIRECTION_TEXT, direction_line
 
 FIGURES = (  # name, title, caption

@@ -19,7 +19,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..video import iter_frames
-from .figures import EVENT_LABELS, EYE_CONTOUR, LIPS_INNER, LIPS_OUTER, MOUTH_CORNER, SIDE_COLORS, blur_outside_face
+from .figures import blur_outside_face
+from .style import EVENT_LABELS, EYE_CONTOUR, LIPS_INNER, LIPS_OUTER, MOUTH_CORNER, SIDE_COLORS
 
 if TYPE_CHECKING:
     from ..analysis import Analysis

@@ -155,7 +155,7 @@ def rest_landmarks() -> np.ndarray:
     from mediapipe.tasks.python import BaseOptions, vision
 
     from ..models import resolve_model
-    from ..tracking import quiet_native_logs
+    from ..landmarker import quiet_native_logs
 
     opts = vision.FaceLandmarkerOptions(
         base_options=BaseOptions(model_asset_path=str(resolve_model())),

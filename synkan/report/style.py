@@ -1,0 +1,42 @@
+"""Colours, labels and layout shared by the report's figures, the overlay and the HTML.
+
+Sides are always the subject's: :data:`SIDE_COLORS` gives one colour for the
+subject's right and one for the left, used everywhere. Nothing here imports
+matplotlib, so the HTML writer can use these without it.
+"""
+from __future__ import annotations
+
+# Okabe-Ito colour-blind-safe pair: blue for the subject's right, vermillion for the left.
+SIDE_COLORS = {"right": "#0072B2", "left": "#D55E00"}
+SIDE_LABELS = {"right": "subject's right", "left": "subject's left"}
+EVENT_COLORS = {"blink": "#9E9E9E", "eye_closure": "#8E6BBF", "smile": "#3A9D5D", "pucker": "#E0B000"}
+EVENT_LABELS = {"blink": "blink", "eye_closure": "eye closure", "smile": "smile", "pucker": "pucker"}
+DIRECTION_TITLES = {"oral_ocular": "Oral-ocular: eye responds to smile / pucker",
+                    "ocular_oral": "Ocular-oral: mouth responds to eye closure / blink"}
+DRIVER_LABELS = {"oral_ocular": "mouth movement, both sides (% of eye distance)",
+                 "ocular_oral": "eye closure, both eyes (%)"}
+RESPONDER_LABELS = {"oral_ocular": "eye closure (%)", "ocular_oral": "mouth corner (% of eye distance)"}
+DPI = 110
+# Fixed margins, as tight_layout found them on sample and real videos plus a
+# little slack: tight_layout lays every figure out twice (0.8 s per report).
+MARGINS = {
+    "timeseries": dict(left=0.125, right=0.985, bottom=0.095, top=0.915, hspace=0.11),
+    "xcorr": dict(left=0.09, right=0.975, bottom=0.155, top=0.91, wspace=0.07),
+    "scatter": dict(left=0.085, right=0.975, bottom=0.14, top=0.915, wspace=0.18),
+    "keyframes": dict(left=0.015, right=0.985, bottom=0.108, top=0.962, wspace=0.048),
+    "summary_matrix": dict(left=0.235, right=0.985, bottom=0.116, top=0.827),
+}
+
+# MediaPipe face-mesh contours (subject's right eye = 33/133, left eye = 263/362).
+EYE_CONTOUR = {
+    "right": (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246),
+    "left": (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466),
+}
+LIPS_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
+LIPS_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191)
+MOUTH_CORNER = {"right": 61, "left": 291}
+
+
+def format_gain(gain: float) -> str:
+    """A gain with two decimals, or two significant digits when small (0.0094, not 0.01)."""
+    return f"{gain:.2f}" if abs(gain) >= 0.1 or gain == 0 else f"{gain:.2g}"
