@@ -291,11 +291,13 @@ def _draw_landmarks(ax, xy: np.ndarray, x0: int, y0: int) -> None:
         ax.plot(p[0], p[1], "o", color=SIDE_COLORS[side], markersize=6, markeredgecolor="white", markeredgewidth=0.8)
 
 
-def plot_keyframes(analysis: "Analysis", deidentify: bool = False) -> Figure:
+def plot_keyframes(analysis: "Analysis", deidentify: bool = False, frames: dict[int, np.ndarray] | str | None = None) -> Figure:
     """Rest, peak smile and peak eye closure, cropped to the face, eye and mouth landmarks drawn.
 
     The subject's right is image-left: "R" is printed on the image's left.
     With ``deidentify``, everything outside the face's landmark hull is blurred.
+    ``frames`` are the video frames if already read (:func:`read_frames`).
+
     Raises
     ------
     FigureUnavailable
@@ -309,7 +311,8 @@ def plot_keyframes(analysis: "Analysis", deidentify: bool = False) -> Figure:
     if not wanted:
         _note(axes[0], "no frame with a face")
         return fig
-    frames = read_frames(analysis, [int(track.frame_index[row]) for _, row in wanted])
+    if frames is None:
+        frames = read_frames(analysis, [int(track.frame_index[row]) for _, row in wanted])
     if isinstance(frames, str):
         raise FigureUnavailable(f"key frames not shown: {frames}")
     for ax, (title, row) in zip(axes, wanted):
@@ -340,6 +343,13 @@ def plot_keyframes(analysis: "Analysis", deidentify: bool = False) -> Figure:
 
 # --- all ---------------------------------------------------------------------------
 
+def _write_png(rgba: np.ndarray, path: Path) -> None:
+    from PIL import Image
+
+    # Fast PNG compression: the figures are re-encoded into the HTML anyway.
+    Image.fromarray(rgba[..., :3]).save(path, compress_level=1)
+
+
 def save_figures(analysis: "Analysis", folder: str | Path, deidentify: bool = False,
                  notes: dict[str, str] | None = None) -> dict[str, Path]:
     """Write every figure as a PNG into ``folder``; returns ``{name: path}``.
@@ -347,20 +357,35 @@ def save_figures(analysis: "Analysis", folder: str | Path, deidentify: bool = Fa
     A figure that cannot be drawn (the key frames when the video is gone)
     is skipped; its reason goes into ``notes[name]`` for the HTML report.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    makers = {"timeseries": plot_timeseries, "xcorr": plot_xcorr, "scatter": plot_scatter,
-              "keyframes": lambda a: plot_keyframes(a, deidentify=deidentify), "summary_matrix": plot_summary_matrix}
     paths: dict[str, Path] = {}
-    for name, make in makers.items():
-        try:
-            fig = make(analysis)
-        except FigureUnavailable as exc:
-            if notes is not None:
-                notes[name] = str(exc)
-            continue
-        path = folder / f"{name}.png"
-        # Fast PNG compression: the figures are re-encoded into the HTML anyway.
-        fig.savefig(path, dpi=DPI, facecolor="white", pil_kwargs={"compress_level": 1})
-        paths[name] = path
+    # OpenCV's decoding and PNG compression release the GIL: the key frames
+    # are read from the video, and each PNG is compressed, while the next
+    # figure is drawn (about a third of the figures' time on two cores).
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        wanted = _frame_rows(analysis)
+        frames = pool.submit(read_frames, analysis, [int(analysis.track.frame_index[row]) for _, row in wanted])
+        makers = {"timeseries": plot_timeseries, "xcorr": plot_xcorr, "scatter": plot_scatter,
+                  "keyframes": lambda a: plot_keyframes(a, deidentify=deidentify, frames=frames.result()),
+                  "summary_matrix": plot_summary_matrix}
+        written = []
+        for name, make in makers.items():
+            try:
+                fig = make(analysis)
+            except FigureUnavailable as exc:
+                if notes is not None:
+                    notes[name] = str(exc)
+                continue
+            fig.patch.set_facecolor("white")
+            canvas = FigureCanvasAgg(fig)
+            canvas.draw()
+            paths[name] = folder / f"{name}.png"
+            written.append(pool.submit(_write_png, np.asarray(canvas.buffer_rgba()), paths[name]))
+        for job in written:
+            job.result()  # re-raise a failed write here
     return paths
