@@ -460,9 +460,9 @@ def test_without_a_terminal_one_line_per_finished_video(videos, tmp_path, capfd)
 
 
 def test_workers_report_frames_under_way(tmp_path):
-    from synkan.batch import _frames_to, frames_in_progress
+    from synkan.batch.worker import frames_in_progress, frames_to
 
     (tmp_path / "a.123").write_text("")
-    write = _frames_to(tmp_path / "b.456")
+    write = frames_to(tmp_path / "b.456")
     write(250)
     assert frames_in_progress(tmp_path) == 250
