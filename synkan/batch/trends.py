@@ -22,9 +22,12 @@ def trend_figure_name(patient_id: str) -> str:
 
 def patient_groups(table):
     """Each row's group for the cohort: its patient's label (the most common one on their rows), else its own."""
+    import pandas as pd
+
     labelled = table[(table["patient_id"] != "") & (table["label"] != "")]
     by_patient = labelled.groupby("patient_id")["label"].agg(lambda s: s.value_counts().index[0]).to_dict()
-    return table["patient_id"].map(by_patient).fillna(table["label"]).astype(str)
+    return pd.Series([by_patient.get(p, label) for p, label in zip(table["patient_id"], table["label"])],
+                     index=table.index, dtype=str)
 
 
 def write_trends(outdir: str | Path) -> list[Path]:
