@@ -1,8 +1,17 @@
 """synkan: measure facial synkinesis from ordinary video.
 
-The pipeline, one module per stage::
+The pipeline, one module per stage, each with its public function::
 
     video -> tracking -> signals -> events -> coupling -> scoring -> report
+             track_video  signals_process  events_process  coupling_process  scores_process
+
+``import synkan.signals`` (or ``help(synkan.signals)``) gives the module, whose
+docstring defines the signals and their units; the stage functions are
+importable from here too: :func:`track_video`, :func:`signals_process`,
+:func:`events_process`, :func:`coupling_process`. :func:`analyze` runs every
+stage, :func:`rescore` every stage after tracking (re-grade without
+re-tracking), :func:`load` reloads a saved analysis folder, and
+:func:`read_summary` reads a batch's summary.csv.
 
 Quick start
 -----------
@@ -10,6 +19,7 @@ Quick start
 >>> result = synkan.analyze("sample_videos/oral_ocular_left.mp4")  # doctest: +SKIP
 >>> print(result.summary())  # doctest: +SKIP
 >>> result.signals.data[["t", "eye_closure_r", "eye_closure_l"]].head()  # doctest: +SKIP
+>>> result.scores_table()  # long format: direction, side, measure, value, unit  # doctest: +SKIP
 >>> fig = synkan.plot_timeseries(result)  # a matplotlib Figure  # doctest: +SKIP
 
 The figure functions (``plot_timeseries``, ``plot_xcorr``, ``plot_scatter``,
@@ -27,10 +37,14 @@ _os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 __version__ = "0.1.0"
 
-from .analysis import Analysis, analyze, coupling, events, load, rescore, signals, track  # noqa: E402
+from .analysis import Analysis, analyze, load, rescore  # noqa: E402
 from .config import Settings  # noqa: E402
+from .coupling import coupling_process  # noqa: E402
 from .errors import SynkanError  # noqa: E402
-from .tracking import Track  # noqa: E402
+from .events import events_process  # noqa: E402
+from .signals import signals_process  # noqa: E402
+from .batch.summary import read_summary  # noqa: E402
+from .tracking import Track, track_video  # noqa: E402
 
 # Figure functions, imported on first use so that `import synkan` does not import matplotlib.
 _FIGURES = ("plot_timeseries", "plot_xcorr", "plot_scatter", "plot_keyframes", "plot_summary_matrix", "save_figures")
@@ -48,5 +62,5 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_FIGURES))
 
 
-__all__ = ["Analysis", "Settings", "SynkanError", "Track", "analyze", "coupling", "events", "load", "rescore",
-           "signals", "track", "__version__", *_FIGURES]
+__all__ = ["Analysis", "Settings", "SynkanError", "Track", "analyze", "coupling_process", "events_process", "load",
+           "read_summary", "rescore", "signals_process", "track_video", "__version__", *_FIGURES]

@@ -1,4 +1,8 @@
-"""The Python API: one call per pipeline stage, and :func:`analyze` for all of them.
+"""The Python API: :func:`analyze` runs every stage, :func:`rescore` every stage after tracking, :func:`load` reloads.
+
+Each stage's own function lives in its module (``synkan.tracking.track_video``,
+``synkan.signals.signals_process``, ``synkan.events.events_process``,
+``synkan.coupling.coupling_process``) and is importable from ``synkan`` too.
 
 The CLI calls these same functions; there is no second code path.
 
@@ -8,7 +12,8 @@ Examples
 >>> result = synkan.analyze("sample_videos/oral_ocular_left.mp4", laterality="plain")  # doctest: +SKIP
 >>> result.scores.scores["oral_ocular"]["affected_side"]  # doctest: +SKIP
 'left'
->>> sig = synkan.signals(result.track, cutoff_hz=4.0)  # re-run a stage, no re-tracking  # doctest: +SKIP
+>>> from synkan.signals import signals_process  # or synkan.signals_process
+>>> sig = signals_process(result.track, Settings(cutoff_hz=4.0))  # re-run a stage, no re-tracking  # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import pandas as pd
 
 from . import __version__
 from .config import Settings
@@ -103,6 +109,24 @@ class Analysis:
 
         return "\n".join(summary_lines(self.report))
 
+    def scores_table(self) -> pd.DataFrame:
+        """The scores in long format (direction, side, measure, value, unit); see :func:`synkan.tables.scores_table`.
+
+        Examples
+        --------
+        >>> t = result.scores_table()  # doctest: +SKIP
+        >>> t[(t.measure == "involuntary_pct")].pivot(index="side", columns="direction", values="value")  # doctest: +SKIP
+        """
+        from .tables import scores_table
+
+        return scores_table(self.scores.scores)
+
+    def landmarks_table(self) -> pd.DataFrame:
+        """Landmarks and blendshapes, one row per frame; see :func:`synkan.tables.landmarks_table`."""
+        from .tables import landmarks_table
+
+        return landmarks_table(self.track)
+
 
 def environment() -> dict[str, str]:
     """Versions that change landmark output or numbers: Python, MediaPipe, OpenCV, numpy, scipy (report.json)."""
@@ -141,99 +165,6 @@ def video_summary(path: str | Path, track: Track) -> dict:
     }
 
 
-def track(path: str | Path, settings: Settings | None = None, *, model: str | Path | None = None,
-          progress: Callable[[int], None] | None = None, landmarkers: list[Landmarker] | None = None, **overrides: Any) -> Track:
-    """Track face landmarks through a video (the slow stage; cache it with ``Track.save``).
-
-    Examples
-    --------
-    >>> tr = synkan.track("sample_videos/control.mp4", laterality="plain")  # doctest: +SKIP
-    >>> tr.landmarks.shape  # doctest: +SKIP
-    (300, 478, 3)
-    """
-    s = _settings(settings, overrides)
-    return track_video(path, s, model_path=model, progress=progress, landmarkers=landmarkers)
-
-
-def signals(track: Track, settings: Settings | None = None, rest_s: tuple[float, float] | None = None, **overrides: Any) -> Signals:
-    """Per-side signals of a track; see :func:`synkan.signals.signals_process`.
-
-    Parameters
-    ----------
-    track : Track
-        From :func:`track`, ``Analysis.track`` or ``Track.load``.
-    settings : Settings, optional
-        Defaults to ``Settings()``; pass ``result.settings`` to keep an
-        analysis' other settings. Keyword arguments override single fields
-        (``cutoff_hz`` and ``laterality`` apply here).
-    rest_s : (float, float), optional
-        A rest segment in seconds; otherwise rest is found automatically.
-
-    Returns
-    -------
-    Signals
-        ``.data`` is a DataFrame, one row per frame; ``sig["eye_closure_l"]``
-        is one column as a numpy array.
-
-    Examples
-    --------
-    >>> sig = synkan.signals(result.track, result.settings, cutoff_hz=3.0)  # doctest: +SKIP
-    >>> sig.data[["t", "eye_closure_r", "eye_closure_l"]].head()  # doctest: +SKIP
-    """
-    return signals_process(track, _settings(settings, overrides), rest_s=rest_s)
-
-
-def events(signals: Signals, segments: str | Path | None = None) -> Events:
-    """Events of a video's signals; see :func:`synkan.events.events_process`.
-
-    Parameters
-    ----------
-    signals : Signals
-    segments : str or Path, optional
-        A user protocol (``"smile:2-5,close:7-9"``, or a CSV / JSON file)
-        that overrides detection for the listed spans.
-
-    Returns
-    -------
-    Events
-        ``.table`` is a DataFrame (kind, start_s, end_s, duration_s, peak_s,
-        peak, source); ``.of("smile")`` selects kinds, ``.counts()`` counts them.
-
-    Examples
-    --------
-    >>> ev = synkan.events(sig)  # doctest: +SKIP
-    >>> ev.counts()  # doctest: +SKIP
-    {'blink': 1, 'eye_closure': 2, 'smile': 2, 'pucker': 0}
-    >>> ev = synkan.events(sig, segments="smile:1-2.2,close:3.85-5.35")  # doctest: +SKIP
-    """
-    return events_process(signals, segments)
-
-
-def coupling(signals: Signals, events: Events, direction: str = "oral_ocular", lag_window_s: float | None = None) -> Coupling:
-    """One direction's coupling; see :func:`synkan.coupling.coupling_process`.
-
-    Parameters
-    ----------
-    signals : Signals
-    events : Events
-    direction : {"oral_ocular", "ocular_oral"}
-    lag_window_s : float, optional
-        Lags searched, +/- seconds (default ``Settings().lag_window_s``, 0.5 s).
-
-    Returns
-    -------
-    Coupling
-        ``.sides["right"]`` / ``.sides["left"]`` hold r, lag_s, gain,
-        involuntary_pct, n_events and the whole xcorr curve; ``.driver``,
-        ``.responders``, ``.window`` and ``.t`` are the series behind them.
-
-    Examples
-    --------
-    >>> oo = synkan.coupling(result.signals, result.events, "oral_ocular", lag_window_s=0.25)  # doctest: +SKIP
-    >>> oo.sides["left"].r, oo.sides["left"].lag_s  # doctest: +SKIP
-    (0.99, 0.0)
-    """
-    return coupling_process(signals, events, direction, lag_window_s or Settings().lag_window_s)
 
 
 def rescore(track: Track, video: dict, settings: Settings | None = None, model: dict | None = None, **overrides: Any) -> Analysis:

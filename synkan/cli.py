@@ -134,10 +134,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from .batch import run_batch
+    from .batch import Tls, run_batch
 
+    tls = Tls(ca=args.tls_ca, cert=args.tls_cert, key=args.tls_key)
     return run_batch(args.inputs, args.output, settings_from_args(args), jobs=args.jobs, scheduler=args.scheduler,
-                     force=args.force, model=args.model, figures=not args.no_figures)
+                     tls=tls, force=args.force, model=args.model, figures=not args.no_figures)
+
+
+def cmd_export_landmarks(args: argparse.Namespace) -> int:
+    from .export import export_landmarks
+
+    print(export_landmarks(args.outdir, args.format, args.output, args.force))
+    return 0
 
 
 def cmd_trends(args: argparse.Namespace) -> int:
@@ -146,6 +154,23 @@ def cmd_trends(args: argparse.Namespace) -> int:
     for path in write_trends(args.outdir):
         print(path)
     return 0
+
+
+BATCH_EPILOG = """\
+manifest CSV (one row per video; only path is required):
+  path            the video, absolute or relative to the manifest's folder
+  patient_id      groups a patient's sessions into one trend (trends/<patient>-<hash>.png)
+  session_date    the visit's date, YYYY-MM-DD
+  affected_side   right or left (subject's side); overrides --affected for that video
+  label           the patient's group (e.g. synkinesis, control), the same on all their rows; groups cohort.png
+  clinician       who filmed or rated the visit
+  note            a remark on the visit
+A manifest's metadata wins over a folder or glob naming the same video, whatever
+the order; two manifests giving one video different values are an error.
+Example: sample_videos/manifest.csv.
+
+  synkan batch sessions/ manifest.csv -o cohort_out --jobs 2
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,11 +198,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="blur everything outside the face in key frames and overlay; no file name in report.html")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("batch", help="analyse many videos (folders, globs or a manifest CSV)")
-    p.add_argument("inputs", nargs="+")
+    p = sub.add_parser("batch", help="analyse many videos (folders, globs or a manifest CSV)",
+                       description="Analyse many videos: one analysis folder each, summary.csv, per-patient trends.",
+                       epilog=BATCH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="folders (searched recursively), globs, videos, manifest CSVs")
     p.add_argument("-o", "--output", metavar="OUTDIR", required=True)
     p.add_argument("--jobs", type=int, default=None, help="worker processes (default: number of cores)")
-    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on a Dask distributed cluster")
+    p.add_argument("--scheduler", metavar="URL", help="run on a Dask cluster: tcp://HOST:PORT (unauthenticated) or "
+                   "tls://HOST:PORT (with --tls-*)")
+    p.add_argument("--tls-ca", metavar="PEM", help="with tls://: the CA that signed the scheduler's certificate")
+    p.add_argument("--tls-cert", metavar="PEM", help="with tls://: this client's certificate")
+    p.add_argument("--tls-key", metavar="PEM", help="with tls://: this client's private key (if not in --tls-cert)")
     p.add_argument("--force", action="store_true", help="re-analyse videos already done")
     p.add_argument("--no-figures", action="store_true", help="skip each video's figures and report.html (faster)")
     _settings_args(p)
@@ -186,6 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("trends", help="per-patient trends over sessions from a batch folder")
     p.add_argument("outdir")
     p.set_defaults(func=cmd_trends)
+
+    p = sub.add_parser("export-landmarks", help="an analysis folder's landmarks and blendshapes per frame, as a table")
+    p.add_argument("outdir", metavar="OUTDIR", help="a folder written by synkan analyze or batch")
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="csv (default) or parquet (needs pyarrow)")
+    p.add_argument("-o", "--output", metavar="FILE", help="default: OUTDIR_landmarks.csv beside OUTDIR")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
+    p.set_defaults(func=cmd_export_landmarks)
 
     p = sub.add_parser("models", help="where the landmark model is; fetch or import it")
     p.add_argument("action", choices=("path", "fetch", "import"))

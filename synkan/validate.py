@@ -56,17 +56,16 @@ def _render(case: Case, outdir: Path) -> Path:
 
 def measure_case(case: Case, video: str | Path, landmarkers=None) -> list[dict]:
     """Pixel, plain and mirror readings of one laterality case (one row per mode)."""
-    from .analysis import signals, track
-
-    from .tracking import Track
+    from .signals import signals_process
+    from .tracking import Track, track_video
 
     cached = Path(video).with_suffix(".track.npz")
     if cached.exists() and cached.stat().st_mtime >= Path(video).stat().st_mtime:
         tr = Track.load(cached)
     else:
-        tr = track(video, Settings(laterality="mirror"), landmarkers=landmarkers)
+        tr = track_video(video, Settings(laterality="mirror"), landmarkers=landmarkers)
         tr.save(cached)
-    sig = signals(tr, laterality="mirror", rest_s=(0.0, REST_END_S))
+    sig = signals_process(tr, Settings(laterality="mirror"), rest_s=(0.0, REST_END_S))
     t = sig.t
     plateau = (t >= ONSET_S + RAMP_S) & (t <= case.duration_s - 0.5 - RAMP_S)
     truth = {"right": 0.0, "left": 0.0}

@@ -397,7 +397,7 @@ def test_rerun_into_a_read_only_folder_is_one_line(tmp_path):
 FORMULAS = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "\rCR"]
 
 
-TEXT_COLUMNS = ("path", "name", "output", "patient_id", "session_date", "label", "status")
+TEXT_COLUMNS = ("path", "name", "output", "patient_id", "session_date", "label", "clinician", "note", "status")
 
 
 def _formula_free(table: pd.DataFrame, columns=TEXT_COLUMNS) -> None:
@@ -412,8 +412,8 @@ def test_manifest_formulas_are_neutralised_in_summary(tmp_path):
     manifest = tmp_path / "manifest.csv"
     with open(manifest, "w", newline="") as fh:
         writer = csv.writer(fh, quoting=csv.QUOTE_ALL)
-        writer.writerow(["path", "patient_id", "session_date", "label"])
-        writer.writerows([f"{i}.mp4", f, f, f] for i, f in enumerate(FORMULAS))
+        writer.writerow(["path", "patient_id", "session_date", "label", "clinician", "note"])
+        writer.writerows([f"{i}.mp4", f, f"2024-01-0{i + 1}", f, f, f] for i, f in enumerate(FORMULAS))
     (tmp_path / "-1.mp4").write_bytes(b"")  # a file name that is a formula too
     out = tmp_path / "out"
     assert synkan("batch", manifest, tmp_path / "-1.mp4", "-o", out).returncode == 1
@@ -460,9 +460,9 @@ def test_without_a_terminal_one_line_per_finished_video(videos, tmp_path, capfd)
 
 
 def test_workers_report_frames_under_way(tmp_path):
-    from synkan.batch import _frames_to, frames_in_progress
+    from synkan.batch.worker import frames_in_progress, frames_to
 
     (tmp_path / "a.123").write_text("")
-    write = _frames_to(tmp_path / "b.456")
+    write = frames_to(tmp_path / "b.456")
     write(250)
     assert frames_in_progress(tmp_path) == 250

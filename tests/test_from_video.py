@@ -16,8 +16,11 @@ import pytest
 
 import synkan
 from synkan.cli import main
+from synkan.config import Settings
 from synkan.synth import synth_from_video
 from synkan.synth.from_video import MARGIN_OFFSET_EW, gaussian_lift_source, lid_source_v, normalised_smile
+
+PLAIN = Settings(laterality="plain")
 
 K_OO = 0.6
 EYE_BROW = {"right": (33, 133, 246, 161, 160, 159, 158, 157, 173, 7, 163, 144, 145, 153, 154, 155, 70, 63, 105, 66, 107),
@@ -50,8 +53,8 @@ def _box_mask(shape, points: np.ndarray, pad_px: float) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def source(real_video, model_path):
-    track = synkan.track(real_video, laterality="plain", model=model_path)
-    return track, synkan.signals(track, laterality="plain"), _frames(real_video)
+    track = synkan.track_video(real_video, PLAIN, model_path=model_path)
+    return track, synkan.signals_process(track, PLAIN), _frames(real_video)
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +127,7 @@ def test_truth_table(truth, source):
 
 def test_mesh_sees_the_narrowing(renders, truth):
     def plain(path):
-        sig = synkan.signals(synkan.track(path, laterality="plain"), laterality="plain")
+        sig = synkan.signals_process(synkan.track_video(path, PLAIN), PLAIN)
         return sig["eye_closure_plain_r"], sig["eye_closure_plain_l"]
 
     (oo_r, oo_l), (ctl_r, ctl_l) = plain(renders["oo"]["video"]), plain(renders["control"]["video"])

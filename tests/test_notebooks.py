@@ -3,11 +3,14 @@
 The notebooks execute in a fresh ``python3`` kernel with the working folder set to
 ``notebooks/`` (as Jupyter does). jupyter_client launches that kernel with the running
 interpreter, so the test's environment needs ipykernel (``pip install -e .[dev]``).
-The kernel inherits ``SYNKAN_MODEL`` from conftest. On an idle 2-core machine the
-four notebooks take about 2-3 minutes together.
+The kernel inherits ``SYNKAN_MODEL`` from conftest, and gets a temporary folder
+of its own (``TMPDIR``), which must be empty again when the notebook has run: the
+notebooks clean up after themselves. On an idle 2-core machine the four notebooks
+take about 2-3 minutes together.
 """
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -39,13 +42,15 @@ def test_notebook_committed_clean(path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
-def test_notebook_runs(path, model_path):
+def test_notebook_runs(path, model_path, tmp_path):
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=600,
                                      resources={"metadata": {"path": str(path.parent)}})
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
     start = time.perf_counter()
     try:
-        client.execute()
+        client.execute(env={**os.environ, "TMPDIR": str(tmp)})
     except nbclient.exceptions.CellExecutionError as exc:
         pytest.fail(f"{path.name} failed:\n{exc}", pytrace=False)
     elapsed = time.perf_counter() - start
@@ -54,3 +59,7 @@ def test_notebook_runs(path, model_path):
     assert not errors
     images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert images >= 1, f"{path.name}: no figure was displayed"
+    written = [o["text"] for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.get("name") == "stdout"]
+    assert str(tmp) in "".join(written), f"{path.name}: the kernel did not use its own temporary folder"
+    left = sorted(p.name for p in tmp.iterdir())
+    assert not left, f"{path.name} left {left} in the temporary folder"

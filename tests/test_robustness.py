@@ -269,7 +269,7 @@ def _rotate_points(lm: np.ndarray, deg: float, axis: str) -> np.ndarray:
 
 def test_turned_head_frames_flagged_and_left_out_of_coupling(media):
     """Frames with yaw or roll beyond the limits: pose_ok False, QC counts them, coupling skips them."""
-    base = synkan.track(media / "real_full.mp4", PLAIN)
+    base = synkan.track_video(media / "real_full.mp4", PLAIN)
     lm = base.landmarks.copy()
     yaw_rows, roll_rows = np.arange(40, 50), np.arange(55, 60)
     lm[yaw_rows] = _rotate_points(lm[yaw_rows], MAX_ABS_YAW_DEG + 15, "y")
@@ -323,7 +323,7 @@ def test_keyboard_interrupt_during_tracking_stops_decoder_thread(media):
         return [t for t in threading.enumerate() if t.name.startswith("synkan-decoder")]
 
     with pytest.raises(KeyboardInterrupt) as info:
-        synkan.track(media / "real_full.mp4", PLAIN, progress=interrupt)
+        synkan.track_video(media / "real_full.mp4", PLAIN, progress=interrupt)
     # The traceback (and with it the generator's frame) is still alive here,
     # as it would be in a notebook: the decoder must be gone all the same.
     assert info.value is not None
@@ -372,7 +372,7 @@ def test_real_three_people_laughing_patient_kept(model_path):
     """OpenFace's multi_face.avi: three people laugh and move; one landmark pass per frame keeps the first patient."""
     from conftest import SHARED
 
-    tr = synkan.track(SHARED / "videos" / "openface_multi_face.avi")
+    tr = synkan.track_video(SHARED / "videos" / "openface_multi_face.avi")
     assert tr.valid.mean() > 0.95
     centers = tr.landmarks[tr.valid, :, :2].mean(axis=1)
     widths = np.ptp(tr.landmarks[tr.valid, :, 0], axis=1)
@@ -482,5 +482,5 @@ def test_sideways_face_is_not_scored_and_the_fix_is_named(real_video, tmp_path):
     assert result.scores.scores["oral_ocular"]["grade"] is None and result.scores.scores["eface_ocular_synkinesis"] is None
     reason = next(w for w in result.scores.warnings if "not upright" in w)
     turn = int(reason.rsplit("--rotate ", 1)[1].rstrip(")"))
-    fixed = synkan.rescore(synkan.track(video, rotate=turn), result.video)
+    fixed = synkan.rescore(synkan.track_video(video, synkan.Settings(rotate=turn)), result.video)
     assert abs(fixed.scores.qc["camera_roll_deg"]) < 15 and fixed.scores.scores["oral_ocular"]["grade"] == 0

@@ -30,11 +30,13 @@ import numpy as np
 import pandas as pd
 from scipy.interpolate import PchipInterpolator
 
-from .. import __version__, analysis, eyelids
-from ..config import BROW_L, BROW_R, EYE_L, EYE_R, MOUTH_CORNER_L, MOUTH_CORNER_R
+from .. import __version__, eyelids
+from ..config import BROW_L, BROW_R, EYE_L, EYE_R, MOUTH_CORNER_L, MOUTH_CORNER_R, Settings
 from ..errors import InputError, OutputError
 from ..events import eye_driver, mouth_driver
 from ..models import sha256_file
+from ..signals import signals_process
+from ..tracking import Track, track_video
 from ..video import iter_frames, probe
 from .render import _write_text
 
@@ -332,7 +334,7 @@ def _writer_fps(video: Path, t_s: np.ndarray) -> float:
 
 def synth_from_video(video: str | Path, out_dir: str | Path, side: str, k_oo: float = 0.0, k_ocul: float = 0.0,
                      name: str | None = None, model: str | Path | None = None,
-                     track: "analysis.Track | None" = None) -> dict[str, Path]:
+                     track: Track | None = None) -> dict[str, Path]:
     """Add a known one-sided synkinesis to a real video of a healthy person.
 
     Parameters
@@ -383,8 +385,9 @@ def synth_from_video(video: str | Path, out_dir: str | Path, side: str, k_oo: fl
     """
     _check(side, k_oo, k_ocul, name)
     video = Path(video)
-    tr = track if track is not None else analysis.track(video, laterality="plain", model=model)
-    sig = analysis.signals(tr, laterality="plain")
+    plain = Settings(laterality="plain")
+    tr = track if track is not None else track_video(video, plain, model_path=model)
+    sig = signals_process(tr, plain)
     s = SIDES[side]
     smile_iod = mouth_driver(sig)
     smile, scale = normalised_smile(smile_iod)

@@ -1,0 +1,277 @@
+"""The batch itself: plan which videos to run, run them locally or on Dask, keep summary.csv current."""
+from __future__ import annotations
+
+import dataclasses
+import signal
+import sys
+from pathlib import Path
+from typing import Iterable
+
+from ..config import Settings
+from ..errors import InputError, OutputError, SynkanError
+from ..video import check_regular_file
+from .cluster import Tls, check_scheduler, run_dask
+from .files import safe_name
+from .jobs import Job, collect_jobs
+from .local import cpu_count, run_local
+from .state import (INTERRUPTED, PENDING, Failures, Item, Lock, ShaCache, clean_stale, prepare_state, read_report,
+                    settings_hash)
+from .summary import previous_rows, write_summary
+from .trends import write_trends
+from .worker import frames_in_progress, one_line, started
+
+
+def _num_or_none(value) -> float | None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if v != v else v
+
+
+def _plan(jobs: list[Job], settings: Settings, outdir: Path, state: Path, previous: dict[str, dict],
+          failures: Failures, force: bool) -> list[Item]:
+    """One item per job: its input hash and output folder, and whether it is done, known to fail, or to run."""
+    shas = ShaCache(state / "sha256.json")
+    items: list[Item] = []
+    owners: dict[str, Item] = {}
+    for job in jobs:
+        s = dataclasses.replace(settings, affected=job.affected) if job.affected else settings
+        item = Item(job, s, settings_hash(s.to_dict()))
+        items.append(item)
+        try:
+            check_regular_file(job.path)  # hashing a FIFO or /dev/zero would never end
+            item.sha256 = shas.get(job.path)
+        except InputError as exc:
+            item.status = f"failed: {one_line(exc)}"
+            continue
+        except OSError as exc:
+            item.status = f"failed: cannot read {job.path} ({exc.strerror or exc})"
+            continue
+        name = f"{safe_name(job.path.stem)}-{item.sha256[:8]}"
+        other = owners.get(name)
+        if other is not None and other.shash != item.shash:
+            name = f"{name}-{item.shash[:6]}"  # same video listed twice with different settings
+            other = owners.get(name)
+        item.output = name
+        if other is not None:
+            item.dup_of, item.status = other, other.status
+            continue
+        owners[name] = item
+        earlier = previous.get(name, {})
+        if not force and (report := item.finished(outdir)) is not None:
+            item.status, item.report = "skipped", report
+            item.elapsed_s = _num_or_none(earlier.get("elapsed_s"))
+        elif not force and (known := failures.get(name, item.sha256, item.shash)):
+            item.status = known  # a bad video fails again the same way; --force retries it
+            item.elapsed_s = _num_or_none(earlier.get("elapsed_s"))
+    shas.save()
+    return items
+
+
+def _kept_rows(previous: dict[str, dict], items: list[Item], outdir: Path) -> list[dict]:
+    """Finished rows of earlier batches into this folder that this one does not list: they stay listed."""
+    mine = {it.output for it in items if it.output}
+    paths = {str(it.job.path) for it in items}
+    kept = [r for name, r in previous.items()
+            if name not in mine and r.get("path") not in paths and str(r.get("status")) in ("ok", "skipped")
+            and read_report(outdir / name)]
+    for r in kept:
+        r["status"] = "skipped"
+    return kept
+
+
+class _Run:
+    """One batch run's bookkeeping: results as they come, summary.csv after each, progress on stderr."""
+
+    def __init__(self, outdir: Path, state: Path, items: list[Item], kept: list[dict], failures: Failures,
+                 todo: list[Item]) -> None:
+        self.outdir, self.state, self.items, self.kept, self.failures, self.todo = outdir, state, items, kept, failures, todo
+        self.counts = {"ok": 0, "failed": 0}
+        self.bar, self.lines = None, False
+
+    def write(self) -> Path:
+        for it in self.items:  # rows that list a video a second time take the result of its first row
+            if it.dup_of is not None:
+                it.status, it.report, it.elapsed_s = it.dup_of.status, it.dup_of.report, it.dup_of.elapsed_s
+        return write_summary(self.outdir, self.items, self.kept)
+
+    def start_bar(self, where: str, progress: bool | None) -> None:
+        from tqdm import tqdm
+
+        show = sys.stderr.isatty() if progress is None else progress
+        self.lines = progress is None  # no terminal and no explicit choice: log lines instead of a bar
+        self.bar = tqdm(total=len(self.todo), desc=f"batch ({where})", unit="video", disable=not show,
+                        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
+        self.bar.set_postfix_str("ok=0 failed=0")
+
+    def finish(self, item: Item, res: dict) -> None:
+        """Record one video's result (a worker's answer, checked against its folder)."""
+        item.status, item.elapsed_s = res["status"], res.get("elapsed_s")
+        if item.status == "ok":
+            item.report = item.finished(self.outdir)
+            if item.report is None:
+                item.status = "failed: the analysis folder was not written"
+        elif (report := item.finished(self.outdir)) is not None:
+            item.status, item.report = "ok", report  # the worker died after its results were safe
+        if item.status == "ok":
+            self.failures.drop(item.output)
+        elif res.get("input_error"):
+            self.failures.add(item.output, item.sha256, item.shash, item.status)
+        self.counts["ok" if item.status == "ok" else "failed"] += 1
+        self.write()
+        self.bar.set_postfix_str(f"ok={self.counts['ok']} failed={self.counts['failed']}", refresh=False)
+        self.bar.update(1)
+        if self.bar.disable and self.lines:  # a log file or nohup: one line per finished video
+            took = "" if item.elapsed_s is None else f" ({item.elapsed_s:.1f} s)"
+            print(f"[{sum(self.counts.values())}/{len(self.todo)}] {item.job.path.name}: {item.status}{took}",
+                  file=sys.stderr, flush=True)
+
+    def tick(self) -> None:
+        """Show the frames tracked in the videos under way."""
+        if not self.bar.disable:
+            frames = frames_in_progress(self.state / "running")
+            self.bar.set_postfix_str(f"ok={self.counts['ok']} failed={self.counts['failed']}"
+                                     + (f", {frames} frames tracked in the videos under way" if frames else ""))
+
+    def interrupted(self) -> None:
+        """After Ctrl-C or SIGTERM: videos that had started are failed (rerun to finish), the others pending."""
+        begun = started(self.state / "running")
+        for it in self.todo:
+            if it.status == PENDING:
+                if (report := it.finished(self.outdir)) is not None:
+                    it.status, it.report = "ok", report  # finished just before the interrupt
+                elif it.output in begun:
+                    it.status = INTERRUPTED
+        self.write()
+
+
+def _execute(run: _Run, scheduler: str | None, security, jobs: int | None, model_path: str, figures: bool,
+             html: bool, progress: bool | None) -> None:
+    """Run the videos to do, on Dask or a local pool; Ctrl-C or SIGTERM leaves summary.csv current."""
+    todo, running = run.todo, run.state / "running"
+    n_jobs = max(1, min(jobs or cpu_count(), len(todo)))
+    run.start_bar(f"Dask at {scheduler}" if scheduler else f"{n_jobs} worker{'s' * (n_jobs > 1)}", progress)
+    n_lm = 3 if any(it.settings.laterality == "mirror" for it in todo) else 1
+    tasks = [(it, (str(it.job.path), it.settings.to_dict(), model_path, str((run.outdir / it.output).absolute()),
+                   figures, html, str(running.absolute()), it.sha256)) for it in todo]
+    old_term = _sigterm_as_interrupt()
+    try:
+        if scheduler:
+            run_dask(tasks, scheduler, security, run.finish)
+        else:
+            run_local(tasks, n_jobs, model_path, n_lm, running, run.finish, run.tick)
+    except KeyboardInterrupt:
+        run.interrupted()
+        raise
+    finally:
+        _restore_sigterm(old_term)
+        run.bar.close()
+
+
+def run_batch(inputs: Iterable[str | Path], outdir: str | Path, settings: Settings | None = None, *,
+              jobs: int | None = None, scheduler: str | None = None, tls: Tls | None = None, force: bool = False,
+              model: str | Path | None = None, figures: bool = True, html: bool | None = None,
+              trends: bool = True, progress: bool | None = None) -> int:
+    """Analyse many videos; write one folder per video, summary.csv and trends.
+
+    Parameters
+    ----------
+    inputs : list of str or Path
+        Folders (searched recursively), globs, video files or manifest CSVs
+        (see :mod:`synkan.batch.jobs`).
+    outdir : str or Path
+        The batch folder.
+    settings : Settings, optional
+        Analysis settings for every video (a manifest's ``affected_side``
+        overrides ``affected`` for its row).
+    jobs : int, optional
+        Worker processes (default: the number of cores).
+    scheduler : str, optional
+        ``tcp://HOST:PORT`` or ``tls://HOST:PORT`` of a Dask scheduler to run
+        on instead (see :mod:`synkan.batch.cluster` for what each trusts).
+    tls : Tls, optional
+        Certificates for a ``tls://`` scheduler.
+    force : bool
+        Analyse again videos already done.
+    model : str or Path, optional
+        The landmark model; see :func:`synkan.models.resolve_model`.
+    figures, html : bool
+        Write figures and report.html per video (``html`` defaults to ``figures``).
+    trends : bool
+        Write trends.csv and the figures of :func:`write_trends` at the end.
+    progress : bool, optional
+        Show a progress bar, with the frames tracked in the videos under way
+        (default: when stderr is a terminal; otherwise one line per finished
+        video).
+
+    Returns
+    -------
+    int
+        0 when every video is ok (or was done already), 1 when some failed.
+    """
+    from ..models import resolve_model
+
+    if tls is not None and tls.given() and not scheduler:
+        raise SynkanError(f"{next(iter(tls.given()))} needs --scheduler tls://HOST:PORT")
+    security = check_scheduler(scheduler, tls) if scheduler else None  # before anything is written
+    settings = settings or Settings()
+    html = figures if html is None else html
+    outdir = Path(outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise OutputError(f"{outdir}: exists and is not a folder")
+    all_jobs = collect_jobs(inputs)
+    model_path = str(resolve_model(model))  # a missing model fails here, once, not in every worker
+    state = prepare_state(outdir)
+    with Lock(state / "lock"):
+        for folder in (outdir, state):
+            clean_stale(folder)
+        for marker in (state / "running").iterdir():
+            marker.unlink(missing_ok=True)
+        previous = previous_rows(outdir)
+        failures = Failures(state / "failures.json")
+        items = _plan(all_jobs, settings, outdir, state, previous, failures, force)
+        todo = [it for it in items if it.status == PENDING and it.dup_of is None]
+        run = _Run(outdir, state, items, _kept_rows(previous, items, outdir), failures, todo)
+        summary = run.write()
+        if todo:
+            _execute(run, scheduler, security, jobs, model_path, figures, html, progress)
+            summary = run.write()
+    if trends:
+        try:
+            write_trends(outdir)
+        except SynkanError as exc:
+            print(f"synkan: trends not written: {exc}", file=sys.stderr)
+    return _report(items, todo, summary)
+
+
+def _report(items: list[Item], todo: list[Item], summary: Path) -> int:
+    """Print the batch's one-line result; return its exit code."""
+    n_ok = sum(it.status == "ok" for it in items)
+    n_skip = sum(it.status == "skipped" for it in items)
+    n_fail = sum(it.status.startswith("failed") for it in items)
+    ran = {id(it) for it in todo}
+    n_known = sum(it.status.startswith("failed") and id(it) not in ran and it.dup_of is None for it in items)
+    parts = ([f"{n_ok} ok"] + ([f"{n_skip} already done"] if n_skip else [])
+             + [f"{n_fail} failed" + (f" ({n_known} known, not retried without --force)" if n_known else "")])
+    print(f"batch: {len(items)} videos: {', '.join(parts)}; summary in {summary}")
+    return 1 if n_fail else 0
+
+
+def _sigterm_as_interrupt():
+    """Treat SIGTERM like Ctrl-C while the batch runs (main thread only)."""
+    try:
+        def handler(signum, frame):
+            raise KeyboardInterrupt
+
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        return None
+
+
+def _restore_sigterm(old) -> None:
+    if old is not None:
+        try:
+            signal.signal(signal.SIGTERM, old)
+        except ValueError:
+            pass

@@ -1,0 +1,120 @@
+"""Names that do not collide, and tidy tables (issue 16): scores_table, landmarks_table, export-landmarks.
+
+One real analysis of a real face video (plain laterality), shared by the tests.
+"""
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import synkan
+from synkan.config import Settings
+from synkan.report.writer import write_outputs
+
+STAGES = {"tracking": "track_video", "signals": "signals_process", "events": "events_process",
+          "coupling": "coupling_process"}
+
+
+@pytest.mark.parametrize("module, function", STAGES.items())
+def test_stage_modules_are_modules_and_their_functions_are_reachable(module, function):
+    mod = importlib.import_module(f"synkan.{module}")
+    assert getattr(synkan, module) is mod and mod.__doc__ and len(mod.__doc__) > 100
+    assert getattr(synkan, function) is getattr(mod, function)
+    assert function in synkan.__all__
+    res = subprocess.run([sys.executable, "-c", f"import synkan.{module} as m; help(m)"], capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0 and res.stdout.startswith(f"Help on module synkan.{module}"), res.stderr
+    assert not hasattr(synkan, "track")  # the old shadowing function names are gone
+
+
+@pytest.fixture(scope="module")
+def analysed(real_video, model_path, tmp_path_factory):
+    result = synkan.analyze(real_video, Settings(laterality="plain"), model=model_path)
+    folder = write_outputs(result, tmp_path_factory.mktemp("tables") / "cosan", figures=False, html=False)
+    return result, folder
+
+
+def test_scores_table_is_long_and_matches_the_report(analysed):
+    result, _ = analysed
+    table = result.scores_table()
+    assert list(table.columns) == ["direction", "side", "measure", "value", "unit"]
+    scores = result.report["scores"]
+    for row in table.itertuples():
+        if row.measure == "eface_ocular_synkinesis":
+            expected = scores["eface_ocular_synkinesis"]
+        elif row.side in ("right", "left"):
+            expected = scores[row.direction][row.side][row.measure]
+        else:
+            expected = scores[row.direction][row.measure]
+        assert (np.isnan(row.value) and expected is None) or row.value == pytest.approx(expected), row
+        assert row.unit
+    per_side = table[(table.measure == "involuntary_pct")].pivot(index="side", columns="direction", values="unit")
+    assert per_side.loc["left", "oral_ocular"] == "% of rest eye opening"
+    assert per_side.loc["right", "ocular_oral"] == "% of inter-ocular distance"
+    assert table.attrs["affected_side"]["oral_ocular"] == scores["oral_ocular"]["affected_side"]
+
+
+def test_landmarks_table_is_openface_like(analysed):
+    result, _ = analysed
+    track = result.track
+    table = result.landmarks_table()
+    assert list(table.columns[:5]) == ["frame", "face_id", "timestamp", "success", "n_faces"]
+    assert table.shape == (len(track), 5 + 478 * 3 + len(track.blendshape_names))
+    assert {"x_0", "y_477", "z_477", "eyeBlinkLeft"} <= set(table.columns)
+    np.testing.assert_array_equal(table["timestamp"], track.t_s)
+    np.testing.assert_array_equal(table["success"], track.valid.astype(int))
+    np.testing.assert_array_equal(table["y_159"], track.landmarks[:, 159, 1])
+    np.testing.assert_array_equal(table["eyeBlinkLeft"],
+                                  track.blendshapes[:, track.blendshape_names.index("eyeBlinkLeft")])
+    assert table.attrs["units"]["timestamp"] == "s" and table.attrs["units"]["x_10"] == "px"
+
+
+def _cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "synkan.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_export_landmarks_csv_and_parquet(analysed, tmp_path):
+    result, folder = analysed
+    before = sorted(p.name for p in folder.iterdir())
+    res = _cli("export-landmarks", folder)
+    assert res.returncode == 0, res.stderr
+    csv = folder.parent / "cosan_landmarks.csv"
+    assert res.stdout.strip() == str(csv) and (csv.stat().st_mode & 0o777) == 0o600
+    assert sorted(p.name for p in folder.iterdir()) == before  # nothing added to the analysis folder
+    back = pd.read_csv(csv)
+    expected = result.landmarks_table()
+    assert list(back.columns) == list(expected.columns)
+    np.testing.assert_allclose(back["x_33"], expected["x_33"], rtol=1e-5)
+    again = _cli("export-landmarks", folder)
+    assert again.returncode == 2 and "exists (use --force" in again.stderr
+    pytest.importorskip("pyarrow")
+    out = tmp_path / "lm.parquet"
+    assert _cli("export-landmarks", folder, "--format", "parquet", "-o", out).returncode == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(out), expected, check_dtype=False)
+
+
+def test_export_parquet_without_pyarrow_is_one_line(analysed, tmp_path):
+    _, folder = analysed
+    code = ("import sys; sys.modules['pyarrow'] = None; from synkan.cli import main; "
+            f"sys.exit(main(['export-landmarks', {str(folder)!r}, '--format', 'parquet', '-o', {str(tmp_path / 'x.parquet')!r}]))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        "synkan: error: --format parquet needs pyarrow: pip install 'synkan[parquet]' (or use --format csv)"]
+    assert not (tmp_path / "x.parquet").exists()
+
+
+def test_export_from_a_folder_without_track_is_one_line(tmp_path):
+    res = _cli("export-landmarks", tmp_path)
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and "no track.npz" in res.stderr
+
+
+def test_report_environment_names_what_changes_landmarks(analysed):
+    env = analysed[0].report["environment"]
+    assert {"python", "platform", "mediapipe", "opencv", "numpy", "scipy"} <= set(env)
+    assert all(env[k] for k in ("python", "mediapipe", "opencv", "numpy", "scipy"))
