@@ -30,6 +30,7 @@ from .models import model_info, resolve_model, sha256_file
 from .scoring import Scores, scores_process
 from .signals import Signals, signals_process
 from .tracking import Landmarker, Track, decode_warnings, track_video
+from .visit import Visit
 
 REPORT_SCHEMA = "synkan.report/1"
 
@@ -53,6 +54,16 @@ class Analysis:
     scores : Scores
     model : dict
         Which landmark model was used.
+    visit : Visit
+        Patient ID, visit date, clinician and note (report.json's ``visit``).
+    created : str
+        When the video was analysed (ISO 8601, UTC); a re-score or a
+        rebuilt report keeps it.
+    rebuilt : str or None
+        When ``synkan report`` last rebuilt the outputs.
+    comparison : dict or None
+        The change since a previous visit (:func:`synkan.compare.compare_reports`),
+        from ``synkan analyze --previous``.
     """
 
     video: dict
@@ -63,6 +74,10 @@ class Analysis:
     couplings: dict[str, Coupling]
     scores: Scores
     model: dict
+    visit: Visit = Visit()
+    created: str = ""
+    rebuilt: str | None = None
+    comparison: dict | None = None
 
     @property
     def report(self) -> dict:
@@ -76,10 +91,12 @@ class Analysis:
         ('left', 1)
         >>> pd.DataFrame({s: scores["oral_ocular"][s] for s in ("right", "left")}).T  # doctest: +SKIP
         """
-        return {
+        report = {
             "schema": REPORT_SCHEMA,
             "synkan_version": __version__,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": self.created or now_utc(),
+            **({"rebuilt": self.rebuilt} if self.rebuilt else {}),
+            "visit": self.visit.to_dict(),
             "video": self.video,
             "settings": self.settings.to_dict(),
             "model": {k: self.model.get(k) for k in ("name", "sha256")},
@@ -89,6 +106,9 @@ class Analysis:
             "events": self.events.table.round(3).to_dict("records"),
             "warnings": list(self.scores.warnings),
         }
+        if self.comparison is not None:
+            report["comparison"] = self.comparison
+        return report
 
     def summary(self) -> str:
         """A short human summary, one line per direction.
@@ -102,6 +122,11 @@ class Analysis:
         from .report.text import summary_lines
 
         return "\n".join(summary_lines(self.report))
+
+
+def now_utc() -> str:
+    """The current time as report.json writes it (ISO 8601, seconds, UTC)."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def environment() -> dict[str, str]:
@@ -236,8 +261,12 @@ def coupling(signals: Signals, events: Events, direction: str = "oral_ocular", l
     return coupling_process(signals, events, direction, lag_window_s or Settings().lag_window_s)
 
 
-def rescore(track: Track, video: dict, settings: Settings | None = None, model: dict | None = None, **overrides: Any) -> Analysis:
+def rescore(track: Track, video: dict, settings: Settings | None = None, model: dict | None = None, *,
+            visit: Visit | None = None, created: str | None = None, **overrides: Any) -> Analysis:
     """Run every stage after tracking on an existing track.
+
+    ``visit`` and ``created`` (the analysis time) are carried into the
+    result; ``created`` defaults to now.
 
     Examples
     --------
@@ -251,12 +280,12 @@ def rescore(track: Track, video: dict, settings: Settings | None = None, model: 
     couplings = {d: coupling_process(sig, ev, d, s.lag_window_s) for d in DIRECTIONS}
     sc = scores_process(track, sig, ev, couplings, s.affected)
     sc.warnings.extend(decode_warnings(track))
-    return Analysis(video, s, track, sig, ev, couplings, sc, model or {})
+    return Analysis(video, s, track, sig, ev, couplings, sc, model or {}, visit or Visit(), created or now_utc())
 
 
 def analyze(path: str | Path, settings: Settings | None = None, *, model: str | Path | None = None,
             progress: Callable[[int], None] | None = None, landmarkers: list[Landmarker] | None = None,
-            **overrides: Any) -> Analysis:
+            visit: Visit | None = None, **overrides: Any) -> Analysis:
     """Analyse one video from start to finish.
 
     Parameters
@@ -272,6 +301,8 @@ def analyze(path: str | Path, settings: Settings | None = None, *, model: str | 
         Called with the number of frames tracked so far.
     landmarkers : list of Landmarker, optional
         Reused landmarkers (batch workers).
+    visit : Visit, optional
+        Patient ID, visit date, clinician and note, stored in report.json.
 
     Returns
     -------
@@ -295,7 +326,7 @@ def analyze(path: str | Path, settings: Settings | None = None, *, model: str | 
     model_path = resolve_model(model) if landmarkers is None else None
     tr = track_video(path, s, model_path=model_path, progress=progress, landmarkers=landmarkers)
     info = model_info(model_path) if model_path else {}
-    return rescore(tr, video_summary(path, tr), s, info)
+    return rescore(tr, video_summary(path, tr), s, info, visit=visit)
 
 
 def load(outdir: str | Path) -> Analysis:
@@ -313,4 +344,6 @@ def load(outdir: str | Path) -> Analysis:
     if report.get("schema") != REPORT_SCHEMA:
         raise InputError(f"{outdir}/report.json: unknown schema {report.get('schema')!r}")
     tr = Track.load(outdir / "track.npz")
-    return rescore(tr, report["video"], Settings(**report.get("settings", {})), report.get("model"))
+    again = rescore(tr, report["video"], Settings(**report.get("settings", {})), report.get("model"),
+                    visit=Visit.from_dict(report.get("visit")), created=report.get("created"))
+    return dataclasses.replace(again, rebuilt=report.get("rebuilt"), comparison=report.get("comparison"))

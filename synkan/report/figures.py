@@ -265,7 +265,9 @@ def read_frames(analysis: "Analysis", frame_indices: list[int]) -> dict[int, np.
     from ..models import sha256_file
     from ..video import _ROTATE_CODES
 
-    path = Path(str(analysis.video.get("path", "")))
+    if not analysis.video.get("path"):
+        return "a de-identified analysis keeps no video path"
+    path = Path(str(analysis.video["path"]))
     if not path.is_file():
         return f"the video is not at its recorded path ({path})"
     expected = analysis.video.get("sha256")
@@ -301,20 +303,6 @@ def face_box(xy: np.ndarray, width: int, height: int, margin: float = 0.18) -> t
     return x0, y0, x1, y1
 
 
-def blur_outside_face(rgb: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """De-identify the surroundings: blur everything outside the landmarks' convex hull."""
-    import cv2
-
-    hull = cv2.convexHull(np.round(xy[np.isfinite(xy).all(axis=1)]).astype(np.int32))
-    mask = np.zeros(rgb.shape[:2], np.uint8)
-    cv2.fillConvexPoly(mask, hull, 255)
-    k = max(31, (max(rgb.shape[:2]) // 12) | 1)
-    blurred = cv2.GaussianBlur(cv2.resize(rgb, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA), (0, 0), k / 8)
-    blurred = cv2.resize(blurred, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
-    soft = cv2.GaussianBlur(mask, (0, 0), 3).astype(np.float32)[..., None] / 255.0
-    return (rgb * soft + blurred * (1 - soft)).astype(np.uint8)
-
-
 def _draw_landmarks(ax, xy: np.ndarray, x0: int, y0: int) -> None:
     for side in ("right", "left"):
         pts = xy[list(EYE_CONTOUR[side]) + [EYE_CONTOUR[side][0]]] - (x0, y0)
@@ -331,7 +319,7 @@ def plot_keyframes(analysis: "Analysis", deidentify: bool = False) -> Figure:
     """Rest, peak smile and peak eye closure, cropped to the face, eye and mouth landmarks drawn.
 
     The subject's right is image-left: "R" is printed on the image's left.
-    With ``deidentify``, everything outside the face's landmark hull is blurred.
+    With ``deidentify``, only the eye and mouth regions stay visible (:mod:`synkan.report.privacy`).
     Raises
     ------
     FigureUnavailable
@@ -356,7 +344,9 @@ def plot_keyframes(analysis: "Analysis", deidentify: bool = False) -> Figure:
             continue
         xy = track.landmarks[row, :, :2].astype(float)
         if deidentify:
-            image = blur_outside_face(image, xy)
+            from .privacy import deidentify_frame
+
+            image = deidentify_frame(image, xy)
         x0, y0, x1, y1 = face_box(xy, image.shape[1], image.shape[0])
         ax.imshow(image[y0:y1, x0:x1])
         _draw_landmarks(ax, xy, x0, y0)

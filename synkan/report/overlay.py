@@ -19,7 +19,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..video import iter_frames
-from .figures import EVENT_LABELS, EYE_CONTOUR, LIPS_INNER, LIPS_OUTER, MOUTH_CORNER, SIDE_COLORS, blur_outside_face
+from .figures import EVENT_LABELS, EYE_CONTOUR, LIPS_INNER, LIPS_OUTER, MOUTH_CORNER, SIDE_COLORS
+from .privacy import deidentify_frame
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -101,7 +102,7 @@ def write_overlay(analysis: "Analysis", out_path: str | Path, deidentify: bool =
     analysis : Analysis
     out_path : str or Path
     deidentify : bool
-        Blur everything outside the face's landmark hull.
+        Show only the eye and mouth regions (:func:`synkan.report.privacy.deidentify_frame`).
 
     Raises
     ------
@@ -109,7 +110,9 @@ def write_overlay(analysis: "Analysis", out_path: str | Path, deidentify: bool =
         If the analysed video is no longer at its recorded path.
     """
     out_path = Path(out_path)
-    src = Path(str(analysis.video.get("path", "")))
+    if not analysis.video.get("path"):
+        raise InputError("overlay: a de-identified analysis keeps no video path; make the overlay with the analysis")
+    src = Path(str(analysis.video["path"]))
     if not src.is_file():
         raise InputError(f"overlay: the video is not at its recorded path ({src})")
     track, sig = analysis.track, analysis.signals
@@ -135,7 +138,7 @@ def write_overlay(analysis: "Analysis", out_path: str | Path, deidentify: bool =
             row = min(max(row, 0), len(track) - 1)
             xy = track.landmarks[row, :, :2].astype(float) if track.valid[row] else None
             if deidentify and xy is not None:
-                img = cv2.cvtColor(blur_outside_face(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), xy), cv2.COLOR_RGB2BGR)
+                img = cv2.cvtColor(deidentify_frame(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), xy), cv2.COLOR_RGB2BGR)
             t = track.t_s[row]
             label = " + ".join(dict.fromkeys(EVENT_LABELS.get(e.kind, e.kind).upper() for e in events
                                              if e.start_s <= t <= e.end_s))
