@@ -187,11 +187,24 @@ def compare_reports(reports: list[dict]) -> dict:
         Fewer than two visits, different patients, or out of date order.
     """
     warnings = check_visits(reports)
-    sides = {d: reference_side(reports, d) for d in DIRECTIONS}
+    directions = [d for d in DIRECTIONS if any(d in r.get("scores", {}) for r in reports)]
+    sides = {d: reference_side(reports, d) for d in directions}
     changes = [change_entry(d, sides[d], reports[i], reports[j], (i, j))
-               for i, j in visit_pairs(len(reports)) for d in DIRECTIONS if any(d in r.get("scores", {}) for r in reports)]
-    return {"schema": COMPARE_SCHEMA, "method": METHOD, "mdc_z": MDC_Z,
-            "visits": [visit_summary(r, k) for k, r in enumerate(reports)], "changes": changes, "warnings": warnings}
+               for i, j in visit_pairs(len(reports)) for d in directions]
+    visits = []
+    for k, report in enumerate(reports):
+        summary = visit_summary(report, k)
+        summary["measures"] = {d: visit_measure(report.get("scores", {}).get(d, {}), sides[d]) for d in directions}
+        visits.append(summary)
+    return {"schema": COMPARE_SCHEMA, "method": METHOD, "mdc_z": MDC_Z, "visits": visits, "changes": changes,
+            "warnings": warnings}
+
+
+def visit_measure(entry: dict, side: str | None) -> dict:
+    """One visit's oriented side difference, its standard error and grade, for one direction."""
+    value = oriented_asymmetry(entry, side) if side else None
+    return {"side": side, "value": None if value is None else round(value, 2), "se": entry.get("asymmetry_se_pp"),
+            "grade": entry.get("grade")}
 
 
 def load_reports(folders: list[str | Path]) -> list[dict]:

@@ -63,8 +63,9 @@ def deidentified_track(track: "Track", rest: np.ndarray, gaze_dev: np.ndarray, g
     if lids is None:
         return dataclasses.replace(track, meta=meta)
     closure, match, info = lids
-    return dataclasses.replace(track, eye_patches=None, lid_closure=closure.astype(np.float32),
-                               lid_match=match.astype(np.float32), meta={**meta, "eyelids": info})
+    # float64, as measured: re-scoring gives the same numbers to the last digit.
+    return dataclasses.replace(track, eye_patches=None, lid_closure=np.asarray(closure, np.float64),
+                               lid_match=np.asarray(match, np.float64), meta={**meta, "eyelids": info})
 
 
 def inline_segments(segments: str | None) -> str | None:

@@ -94,7 +94,7 @@ class Track:
         (:mod:`synkan.eyelids`), from which the lids are measured; zero
         where ``valid`` is False. A de-identified track has none (they
         are face pixels) and keeps ``lid_closure`` / ``lid_match`` instead.
-    lid_closure, lid_match : (N, 2) float32 or None
+    lid_closure, lid_match : (N, 2) float64 or None
         The pixel lid measurement (:func:`synkan.eyelids.eyelids_process`)
         of a de-identified track, made from the eye patches it no longer holds.
     blendshape_names : tuple of str

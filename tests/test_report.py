@@ -125,7 +125,12 @@ def _report_numbers(report: dict) -> tuple[list[float], list[str]]:
 
     walk(report)
     # Percentages of fractions and milliseconds of seconds are the same numbers, rescaled.
-    return [k * v for v in numbers for k in (1, 100, 1000)], strings
+    derived = [k * v for v in numbers for k in (1, 100, 1000)]
+    # Lags are printed at the frame's precision: whole frames, +/- half a frame, in ms.
+    fps = (report.get("video") or {}).get("fps")
+    if fps:
+        derived += [500 * k / fps for k in range(-2 * 60, 2 * 60 + 1)]
+    return derived, strings
 
 
 def unexplained_numbers(page: str, report: dict) -> list[str]:
@@ -144,7 +149,8 @@ def unexplained_numbers(page: str, report: dict) -> list[str]:
         x = float(token)
         decimals = len(token.split(".")[1]) if "." in token else 0
         tol = 0.5 * 10 ** -decimals + 1e-9
-        if not any(abs(v - x) <= tol for v in derived):
+        # The token's sign was stripped with its punctuation: compare magnitudes.
+        if not any(abs(abs(v) - x) <= tol for v in derived):
             bad.append(token)
     return bad
 

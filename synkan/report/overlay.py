@@ -137,8 +137,9 @@ def write_overlay(analysis: "Analysis", out_path: str | Path, deidentify: bool =
             row = int(np.searchsorted(track.frame_index, frame.index, side="right")) - 1
             row = min(max(row, 0), len(track) - 1)
             xy = track.landmarks[row, :, :2].astype(float) if track.valid[row] else None
-            if deidentify and xy is not None:
-                img = cv2.cvtColor(deidentify_frame(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), xy), cv2.COLOR_RGB2BGR)
+            if deidentify:  # a frame without a face is masked whole: a face may be in it, unfound
+                shown = xy if xy is not None else np.full((1, 2), np.nan)
+                img = cv2.cvtColor(deidentify_frame(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), shown), cv2.COLOR_RGB2BGR)
             t = track.t_s[row]
             label = " + ".join(dict.fromkeys(EVENT_LABELS.get(e.kind, e.kind).upper() for e in events
                                              if e.start_s <= t <= e.end_s))

@@ -69,7 +69,7 @@ def direction_line(direction: str, entry: dict, fps: float | None = None) -> str
     >>> entry = {"affected_side": "left", "grade": 2, "grade_name": "moderate", "asymmetry_pp": 25.0,
     ...          "left": {"involuntary_pct": 34.0, "r": 0.91, "lag_s": 0.03}, "right": {"involuntary_pct": 9.0}}
     >>> direction_line("oral_ocular", entry, fps=30.0)
-    'Oral-ocular synkinesis, LEFT, moderate (grade 2): the left eye narrows 34.0% during smiles and puckers vs 9.0% on the right (side difference 25.0 points); r = 0.91, lag 33 ms (±17 ms)'
+    'Oral-ocular synkinesis, LEFT, moderate (grade 2): the left eye narrows 34.0% during smiles and puckers vs 9.0% on the right (side difference 25.0 percentage points); r = 0.91, lag 33 ms (±17 ms)'
     """
     label, verb, during, unit = DIRECTION_TEXT[direction]
     side = entry.get("affected_side")
@@ -86,7 +86,7 @@ def direction_line(direction: str, entry: dict, fps: float | None = None) -> str
     # Name the side in capitals only when something was found there.
     head = (f"{label} synkinesis, {side.upper()}, {entry['grade_name']} (grade {entry['grade']})" if entry["grade"]
             else f"{label} synkinesis: {entry['grade_name']} (grade 0)")
-    difference = f" (side difference {shown['asymmetry']} points)" if shown["asymmetry"] is not None else ""
+    difference = f" (side difference {shown['asymmetry']} percentage points)" if shown["asymmetry"] is not None else ""
     return (f"{head}: the {side} {region} {moves} {shown[side] or 'n/a'}{unit} {during} "
             f"vs {shown[other] or 'n/a'}{unit} on the {other}{difference}; {coupling}")
 
