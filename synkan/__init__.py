@@ -31,6 +31,7 @@ from .analysis import Analysis, analyze, coupling, events, load, rescore, signal
 from .config import Settings  # noqa: E402
 from .errors import SynkanError  # noqa: E402
 from .tracking import Track  # noqa: E402
+from .visit import Visit  # noqa: E402
 
 # Figure functions, imported on first use so that `import synkan` does not import matplotlib.
 _FIGURES = ("plot_timeseries", "plot_xcorr", "plot_scatter", "plot_keyframes", "plot_summary_matrix", "save_figures")
@@ -48,5 +49,5 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_FIGURES))
 
 
-__all__ = ["Analysis", "Settings", "SynkanError", "Track", "analyze", "coupling", "events", "load", "rescore",
+__all__ = ["Analysis", "Settings", "SynkanError", "Track", "Visit", "analyze", "coupling", "events", "load", "rescore",
            "signals", "track", "__version__", *_FIGURES]

@@ -33,6 +33,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
 from ..coupling import value_at_peaks
+from .text import lag_text
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -165,7 +166,7 @@ def plot_xcorr(analysis: "Analysis") -> Figure:
             ax.plot(1000 * sc.lags_s, sc.xcorr, color=SIDE_COLORS[side], linewidth=1.6, label=SIDE_LABELS[side])
             if sc.r is not None and sc.lag_s is not None:
                 ax.plot(1000 * sc.lag_s, sc.r, "o", color=SIDE_COLORS[side], markersize=7, markeredgecolor="white")
-                ax.annotate(f"r = {sc.r:.2f}, lag {1000 * sc.lag_s:.0f} ms", (1000 * sc.lag_s, sc.r),
+                ax.annotate(f"r = {sc.r:.2f}, lag {lag_text(sc.lag_s, analysis.video.get('fps'))}", (1000 * sc.lag_s, sc.r),
                             xytext=(0.03, 0.14 - 0.09 * k), textcoords="axes fraction", fontsize=8.5,
                             color=SIDE_COLORS[side])
         if not plotted:

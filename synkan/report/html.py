@@ -328,7 +328,8 @@ def render_html(report: dict, pngs: dict[str, Path], notes: dict[str, str] | Non
     notes : dict of str, optional
         Why a figure is missing, by name.
     deidentify : bool
-        Leave the video's file name out of the page.
+        Leave the video's file name out of the page (a de-identified
+        report.json has none anyway; its generated ID is shown).
 
     Returns
     -------
