@@ -8,7 +8,6 @@ anything else is never replaced.
 from __future__ import annotations
 
 import fnmatch
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -17,7 +16,7 @@ import pandas as pd
 
 from ..compare import compare_reports, load_reports
 from ..errors import InputError, OutputError
-from .writer import apply_modes, resolve_outdir, write_json
+from .writer import apply_modes, resolve_outdir, swap_in, write_json
 
 COMPARE_FILES = ("compare.json", "compare.html", "figures/side_difference.png", "figures/timeseries.png")
 
@@ -71,7 +70,6 @@ def write_compare(folders: list[str | Path], outdir: str | Path, force: bool = F
     events = [_read_csv(f / "events.csv") for f in folders]
     outdir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.tmp-", dir=outdir.parent))
-    old = None
     try:
         (staging / "figures").mkdir()
         pngs = {}
@@ -84,17 +82,10 @@ def write_compare(folders: list[str | Path], outdir: str | Path, force: bool = F
         write_json(staging / "compare.json", comparison)
         (staging / "compare.html").write_text(render_compare_html(comparison, pngs, keyframes), encoding="utf-8")
         apply_modes(staging)
-        if outdir.exists():
-            old = outdir.with_name(f".{outdir.name}.old-{os.getpid()}")
-            os.replace(outdir, old)
-        os.replace(staging, outdir)
+        swap_in(staging, outdir)
     except OSError as exc:
-        raise OutputError(f"{outdir}: cannot write the comparison ({exc.strerror or exc})") from None
+        raise OutputError(f"{outdir}: cannot write the comparison ({exc.strerror or exc}); an earlier one was left "
+                          "as it was") from None
     finally:
-        if old is not None and not outdir.exists():
-            os.replace(old, outdir)
-            old = None
         shutil.rmtree(staging, ignore_errors=True)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
     return outdir, comparison

@@ -342,10 +342,31 @@ def write_outputs(analysis: Analysis, outdir: str | Path, *, force: bool = False
     return outdir
 
 
+def swap_in(staging: Path, outdir: Path) -> None:
+    """Put the folder ``staging`` in the place of ``outdir``; if that fails half way, the previous ``outdir`` goes back.
+
+    Raises
+    ------
+    OSError
+        From the renames; ``outdir`` is then as it was.
+    """
+    old = None
+    if outdir.exists():
+        old = outdir.with_name(f".{outdir.name}.old-{os.getpid()}")
+        os.replace(outdir, old)
+    try:
+        os.replace(staging, outdir)
+    except OSError:
+        if old is not None:
+            os.replace(old, outdir)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def _write_swap(analysis: Analysis, outdir: Path, staging: Path, options: tuple, keep: tuple[str, ...],
                 keep_foreign: bool) -> None:
     """Write into ``staging``, then swap it with ``outdir``; on failure the previous results stay."""
-    old = None
     try:
         _write_all(analysis, staging, *options)
         for name in keep:
@@ -355,17 +376,9 @@ def _write_swap(analysis: Analysis, outdir: Path, staging: Path, options: tuple,
         _write_manifest(staging)
         if keep_foreign and outdir.is_dir():
             _carry_over(outdir, staging, foreign_files(outdir))
-        if outdir.exists():
-            old = outdir.with_name(f".{outdir.name}.old-{os.getpid()}")
-            os.replace(outdir, old)
-        os.replace(staging, outdir)
+        swap_in(staging, outdir)
     except OSError as exc:
         raise OutputError(f"{outdir}: cannot write results ({exc.strerror or exc}); earlier results were left as they were") from None
     finally:
-        if old is not None and not outdir.exists():
-            os.replace(old, outdir)  # the swap failed half way: put the previous results back
-            old = None
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
