@@ -79,6 +79,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.pdf:
         from .report.pdf import find_chromium
 
+        if args.no_figures:
+            raise SynkanError("--pdf prints report.html, which --no-figures skips: drop one of them")
         find_chromium()
     if args.deidentify and not args.output:
         raise SynkanError("--deidentify needs -o OUTDIR: the default folder name holds the video's name")
@@ -92,7 +94,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         if previous is not None:
             result = dataclasses.replace(result, comparison=compare_reports([previous, result.report]))
         write_outputs(result, target, force=args.force, figures=not args.no_figures, html=not args.no_figures,
-                      overlay=args.overlay, deidentify=args.deidentify, pdf=args.pdf and not args.no_figures)
+                      overlay=args.overlay, deidentify=args.deidentify, pdf=args.pdf)
     if args.json:
         print(json.dumps(result.report, indent=2))
     else:

@@ -265,4 +265,7 @@ def test_pdf_without_chromium_is_one_clear_line(real_video, tmp_path, capfd, mon
     monkeypatch.setenv("SYNKAN_CHROMIUM", str(tmp_path / "no-such-browser"))
     rc, _, err = run(capfd, "analyze", real_video, "-o", tmp_path / "out", "--pdf")
     one_line_error(rc, err, "--pdf needs headless Chromium", "SYNKAN_CHROMIUM")
+    monkeypatch.delenv("SYNKAN_CHROMIUM")
+    rc, _, err = run(capfd, "analyze", real_video, "-o", tmp_path / "out", "--pdf", "--no-figures")
+    one_line_error(rc, err, "--no-figures")
     assert not (tmp_path / "out").exists()
