@@ -131,9 +131,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     visits = comparison["visits"]
     for c in comparison["changes"]:
         pair = f"{c['direction']} {visits[c['before_visit']]['label']} -> {visits[c['after_visit']]['label']}"
-        values = "" if c["change"] is None else f" {c['before']:+.1f} -> {c['after']:+.1f} pp, change {c['change']:+.1f}"
+        values = "" if c["change"] is None else f"{c['before']:+.1f} -> {c['after']:+.1f} pp, change {c['change']:+.1f}"
         mdc = "" if c["mdc"] is None else f" (MDC95 {c['mdc']:.1f})"
-        print(f"{pair}:{values}{mdc}: {VERDICT_TEXT[c['verdict']]}")
+        detail = f"{values}{mdc}: " if values else ""
+        print(f"{pair}: {detail}{VERDICT_TEXT[c['verdict']]}")
     for w in comparison["warnings"]:
         print(f"warning: {w}")
     print(f"Comparison in {outdir}/ (open {outdir}/compare.html)")
