@@ -60,6 +60,7 @@ from . import __version__
 from .config import Settings
 from .errors import InputError, OutputError, SynkanError
 from .video import check_regular_file
+from .visit import manifest_visit
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".flv",
                               ".3gp", ".mts", ".m2ts", ".ts", ".ogv"})
@@ -408,11 +409,12 @@ def frames_in_progress(marker_dir: Path) -> int:
 
 
 def process_video(path: str, settings: dict, model: str, folder: str, figures: bool = True, html: bool = True,
-                  marker_dir: str | None = None, sha256: str | None = None) -> dict:
+                  marker_dir: str | None = None, sha256: str | None = None, visit: dict | None = None) -> dict:
     """Analyse one video in a worker and write its folder; never raises for a bad video.
 
     When ``folder`` already holds an analysis of this video (``sha256``)
     with the same tracking settings, it is re-scored from its ``track.npz``.
+    ``visit`` (the manifest's patient ID and date) goes into its report.json.
 
     Returns ``{"status": "ok" | "failed: <reason>", "elapsed_s": float, "input_error": bool, "rescored": bool}``;
     ``input_error`` marks a failure that is a property of the video (not
@@ -421,6 +423,7 @@ def process_video(path: str, settings: dict, model: str, folder: str, figures: b
     """
     from .analysis import analyze, rescore
     from .report.writer import write_outputs
+    from .visit import Visit
 
     marker = Path(marker_dir) / f"{Path(folder).name}.{os.getpid()}" if marker_dir else None
     t0 = time.perf_counter()
@@ -433,11 +436,11 @@ def process_video(path: str, settings: dict, model: str, folder: str, figures: b
         earlier = reusable_track(Path(folder), sha256, s)
         if earlier is not None:
             track, report = earlier
-            result = rescore(track, report["video"], s, report.get("model"))
+            result = rescore(track, report["video"], s, report.get("model"), visit=Visit.from_dict(visit))
         else:
             lms = _landmarkers(model, 3 if s.laterality == "mirror" else 1)
             result = analyze(path, s, landmarkers=lms[: 3 if s.laterality == "mirror" else 1],
-                             progress=None if marker is None else _frames_to(marker))
+                             progress=None if marker is None else _frames_to(marker), visit=Visit.from_dict(visit))
         write_outputs(result, folder, force=True, figures=figures, html=html)
         status = "ok"
     except InputError as exc:
@@ -535,9 +538,9 @@ def _shutdown(pool: cf.ProcessPoolExecutor) -> None:
 
 
 def _dask_task(path: str, settings: dict, model: str, folder: str, figures: bool, html: bool,
-               marker_dir: str | None, sha256: str | None) -> dict:
+               marker_dir: str | None, sha256: str | None, visit: dict | None = None) -> dict:
     """The Dask task: landmarkers are cached per worker process in a module global."""
-    return process_video(path, settings, model, folder, figures, html, None, sha256)
+    return process_video(path, settings, model, folder, figures, html, None, sha256, visit)
 
 
 def check_scheduler(url: str) -> None:
@@ -890,7 +893,8 @@ def run_batch(inputs: Iterable[str | Path], outdir: str | Path, settings: Settin
             bar.set_postfix_str("ok=0 failed=0")
             n_lm = 3 if any(it.settings.laterality == "mirror" for it in todo) else 1
             tasks = [(it, (str(it.job.path), it.settings.to_dict(), model_path, str((outdir / it.output).absolute()),
-                           figures, html, str((state / "running").absolute()), it.sha256)) for it in todo]
+                           figures, html, str((state / "running").absolute()), it.sha256,
+                           manifest_visit(it.job.patient_id, it.job.session_date).to_dict())) for it in todo]
             old_term = _sigterm_as_interrupt()
             try:
                 if scheduler:

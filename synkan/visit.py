@@ -81,3 +81,17 @@ class Visit:
         if unknown:
             raise InputError(f"report.json: unknown visit fields {unknown}")
         return cls(**data)
+
+
+def manifest_visit(patient_id: str, session_date: str) -> Visit:
+    """The visit of a batch manifest row: its date only when it is ISO (other spellings stay in summary.csv).
+
+    Examples
+    --------
+    >>> manifest_visit("P01", "2024-01-10").visit_date, manifest_visit("P01", "10/01/2024").visit_date
+    ('2024-01-10', '')
+    """
+    try:
+        return Visit(patient_id=patient_id, visit_date=session_date)
+    except InputError:
+        return Visit(patient_id=patient_id)
