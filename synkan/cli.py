@@ -64,6 +64,17 @@ def _previous_report(folder: str | None, visit) -> dict | None:
     return previous
 
 
+def _check_pdf(args: argparse.Namespace) -> None:
+    """With ``--pdf``, a browser to print with must exist before any work (one line if not)."""
+    if not args.pdf:
+        return
+    from .report.pdf import find_chromium
+
+    if getattr(args, "no_figures", False):
+        raise SynkanError("--pdf prints report.html, which --no-figures skips: drop one of them")
+    find_chromium()
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
     import dataclasses
 
@@ -76,12 +87,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     visit = Visit(patient_id=args.patient_id, visit_date=args.visit_date, clinician=args.clinician, note=args.note)
     previous = _previous_report(args.previous, visit)
-    if args.pdf:
-        from .report.pdf import find_chromium
-
-        if args.no_figures:
-            raise SynkanError("--pdf prints report.html, which --no-figures skips: drop one of them")
-        find_chromium()
+    _check_pdf(args)
     if args.deidentify and not args.output:
         raise SynkanError("--deidentify needs -o OUTDIR: the default folder name holds the video's name")
     outdir = Path(args.output or Path(args.video).stem + "_synkan")
@@ -104,17 +110,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .analysis import load
-    from .report.writer import write_outputs
-
     import dataclasses
 
-    from .analysis import now_utc
+    from .analysis import load, now_utc
+    from .report.writer import write_outputs
 
-    if args.pdf:
-        from .report.pdf import find_chromium
-
-        find_chromium()
+    _check_pdf(args)
     # The analysis time stays; the rebuild is recorded beside it.
     result = dataclasses.replace(load(args.outdir), rebuilt=now_utc())
     write_outputs(result, args.outdir, force=True, overlay=args.overlay, deidentify=args.deidentify, pdf=args.pdf,
