@@ -57,8 +57,8 @@ class Analysis:
     visit : Visit
         Patient ID, visit date, clinician and note (report.json's ``visit``).
     created : str
-        When the video was analysed (ISO 8601, UTC); a re-score or a
-        rebuilt report keeps it.
+        When the video was analysed (ISO 8601, UTC); :func:`load` and a
+        rebuilt report keep it.
     rebuilt : str or None
         When ``synkan report`` last rebuilt the outputs.
     comparison : dict or None
