@@ -45,6 +45,7 @@ from .events import events_process  # noqa: E402
 from .signals import signals_process  # noqa: E402
 from .batch.summary import read_summary  # noqa: E402
 from .tracking import Track, track_video  # noqa: E402
+from .visit import Visit  # noqa: E402
 
 # Figure functions, imported on first use so that `import synkan` does not import matplotlib.
 _FIGURES = ("plot_timeseries", "plot_xcorr", "plot_scatter", "plot_keyframes", "plot_summary_matrix", "save_figures")
@@ -62,5 +63,5 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_FIGURES))
 
 
-__all__ = ["Analysis", "Settings", "SynkanError", "Track", "analyze", "coupling_process", "events_process", "load",
+__all__ = ["Analysis", "Settings", "SynkanError", "Track", "Visit", "analyze", "coupling_process", "events_process", "load",
            "read_summary", "rescore", "signals_process", "track_video", "__version__", *_FIGURES]

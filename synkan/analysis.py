@@ -36,6 +36,7 @@ from .models import model_info, resolve_model, sha256_file
 from .scoring import Scores, scores_process
 from .signals import Signals, signals_process
 from .tracking import Landmarker, Track, decode_warnings, track_video
+from .visit import Visit
 
 REPORT_SCHEMA = "synkan.report/1"
 
@@ -59,6 +60,16 @@ class Analysis:
     scores : Scores
     model : dict
         Which landmark model was used.
+    visit : Visit
+        Patient ID, visit date, clinician and note (report.json's ``visit``).
+    created : str
+        When the video was analysed (ISO 8601, UTC); :func:`load` and a
+        rebuilt report keep it.
+    rebuilt : str or None
+        When ``synkan report`` last rebuilt the outputs.
+    comparison : dict or None
+        The change since a previous visit (:func:`synkan.compare.compare_reports`),
+        from ``synkan analyze --previous``.
     """
 
     video: dict
@@ -69,6 +80,10 @@ class Analysis:
     couplings: dict[str, Coupling]
     scores: Scores
     model: dict
+    visit: Visit = Visit()
+    created: str = ""
+    rebuilt: str | None = None
+    comparison: dict | None = None
 
     @property
     def report(self) -> dict:
@@ -82,10 +97,12 @@ class Analysis:
         ('left', 1)
         >>> pd.DataFrame({s: scores["oral_ocular"][s] for s in ("right", "left")}).T  # doctest: +SKIP
         """
-        return {
+        report = {
             "schema": REPORT_SCHEMA,
             "synkan_version": __version__,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": self.created or now_utc(),
+            **({"rebuilt": self.rebuilt} if self.rebuilt else {}),
+            "visit": self.visit.to_dict(),
             "video": self.video,
             "settings": self.settings.to_dict(),
             "model": {k: self.model.get(k) for k in ("name", "sha256")},
@@ -95,6 +112,9 @@ class Analysis:
             "events": self.events.table.round(3).to_dict("records"),
             "warnings": list(self.scores.warnings),
         }
+        if self.comparison is not None:
+            report["comparison"] = self.comparison
+        return report
 
     def summary(self) -> str:
         """A short human summary, one line per direction.
@@ -126,6 +146,11 @@ class Analysis:
         from .tables import landmarks_table
 
         return landmarks_table(self.track)
+
+
+def now_utc() -> str:
+    """The current time as report.json writes it (ISO 8601, seconds, UTC)."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def environment() -> dict[str, str]:
@@ -167,8 +192,12 @@ def video_summary(path: str | Path, track: Track) -> dict:
 
 
 
-def rescore(track: Track, video: dict, settings: Settings | None = None, model: dict | None = None, **overrides: Any) -> Analysis:
+def rescore(track: Track, video: dict, settings: Settings | None = None, model: dict | None = None, *,
+            visit: Visit | None = None, created: str | None = None, **overrides: Any) -> Analysis:
     """Run every stage after tracking on an existing track.
+
+    ``visit`` and ``created`` (the analysis time) are carried into the
+    result; ``created`` defaults to now.
 
     Examples
     --------
@@ -182,12 +211,12 @@ def rescore(track: Track, video: dict, settings: Settings | None = None, model: 
     couplings = {d: coupling_process(sig, ev, d, s.lag_window_s) for d in DIRECTIONS}
     sc = scores_process(track, sig, ev, couplings, s.affected)
     sc.warnings.extend(decode_warnings(track))
-    return Analysis(video, s, track, sig, ev, couplings, sc, model or {})
+    return Analysis(video, s, track, sig, ev, couplings, sc, model or {}, visit or Visit(), created or now_utc())
 
 
 def analyze(path: str | Path, settings: Settings | None = None, *, model: str | Path | None = None,
             progress: Callable[[int], None] | None = None, landmarkers: list[Landmarker] | None = None,
-            **overrides: Any) -> Analysis:
+            visit: Visit | None = None, **overrides: Any) -> Analysis:
     """Analyse one video from start to finish.
 
     Parameters
@@ -203,6 +232,8 @@ def analyze(path: str | Path, settings: Settings | None = None, *, model: str | 
         Called with the number of frames tracked so far.
     landmarkers : list of Landmarker, optional
         Reused landmarkers (batch workers).
+    visit : Visit, optional
+        Patient ID, visit date, clinician and note, stored in report.json.
 
     Returns
     -------
@@ -226,7 +257,7 @@ def analyze(path: str | Path, settings: Settings | None = None, *, model: str | 
     model_path = resolve_model(model) if landmarkers is None else None
     tr = track_video(path, s, model_path=model_path, progress=progress, landmarkers=landmarkers)
     info = model_info(model_path) if model_path else {}
-    return rescore(tr, video_summary(path, tr), s, info)
+    return rescore(tr, video_summary(path, tr), s, info, visit=visit)
 
 
 def load(outdir: str | Path) -> Analysis:
@@ -244,4 +275,6 @@ def load(outdir: str | Path) -> Analysis:
     if report.get("schema") != REPORT_SCHEMA:
         raise InputError(f"{outdir}/report.json: unknown schema {report.get('schema')!r}")
     tr = Track.load(outdir / "track.npz")
-    return rescore(tr, report["video"], Settings(**report.get("settings", {})), report.get("model"))
+    again = rescore(tr, report["video"], Settings(**report.get("settings", {})), report.get("model"),
+                    visit=Visit.from_dict(report.get("visit")), created=report.get("created"))
+    return dataclasses.replace(again, rebuilt=report.get("rebuilt"), comparison=report.get("comparison"))

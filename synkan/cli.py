@@ -44,20 +44,63 @@ def _progress_bar(total: int, desc: str):
     return tqdm(total=total or None, desc=desc, unit="frame", disable=not sys.stderr.isatty(), leave=False)
 
 
+def _visit_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("visit (stored in report.json, shown in the report's header)")
+    g.add_argument("--patient-id", default="", help="the clinic's patient identifier (a pseudonym with --deidentify)")
+    g.add_argument("--visit-date", default="", metavar="YYYY-MM-DD", help="date of the visit")
+    g.add_argument("--clinician", default="")
+    g.add_argument("--note", default="", help="a free note, e.g. '3 months after botulinum toxin'")
+    g.add_argument("--previous", metavar="OUTDIR", help="an earlier analysis of this patient: add the change since it")
+
+
+def _previous_report(folder: str | None, visit) -> dict | None:
+    """The previous visit's report.json, read and checked against this visit before the slow part."""
+    if folder is None:
+        return None
+    from .compare import check_visits, load_reports
+
+    previous = load_reports([folder])[0]
+    check_visits([previous, {"visit": visit.to_dict()}])  # another patient, or a later date: fail now
+    return previous
+
+
+def _check_pdf(args: argparse.Namespace) -> None:
+    """With ``--pdf``, a browser to print with must exist before any work (one line if not)."""
+    if not args.pdf:
+        return
+    from .report.pdf import find_chromium
+
+    if getattr(args, "no_figures", False):
+        raise SynkanError("--pdf prints report.html, which --no-figures skips: drop one of them")
+    find_chromium()
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from .analysis import analyze
+    from .compare import compare_reports
     from .report.writer import claim_outdir, write_outputs
     from .video import probe
+    from .visit import Visit
 
     settings = settings_from_args(args)
+    visit = Visit(patient_id=args.patient_id, visit_date=args.visit_date, clinician=args.clinician, note=args.note)
+    previous = _previous_report(args.previous, visit)
+    _check_pdf(args)
+    if args.deidentify and not args.output:
+        raise SynkanError("--deidentify needs -o OUTDIR: the default folder name holds the video's name")
     outdir = Path(args.output or Path(args.video).stem + "_synkan")
     # Checked and held from before the slow part: a second run into the same folder stops at once.
     with claim_outdir(outdir, args.force) as target:
         total = probe(args.video, settings.rotate).n_frames_nominal // settings.stride
         with _progress_bar(total, Path(args.video).name) as bar:
-            result = analyze(args.video, settings, model=args.model, progress=lambda n: bar.update(n - bar.n))
+            result = analyze(args.video, settings, model=args.model, progress=lambda n: bar.update(n - bar.n),
+                             visit=visit)
+        if previous is not None:
+            result = dataclasses.replace(result, comparison=compare_reports([previous, result.report]))
         write_outputs(result, target, force=args.force, figures=not args.no_figures, html=not args.no_figures,
-                      overlay=args.overlay, deidentify=args.deidentify)
+                      overlay=args.overlay, deidentify=args.deidentify, pdf=args.pdf)
     if args.json:
         print(json.dumps(result.report, indent=2))
     else:
@@ -67,13 +110,35 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .analysis import load
+    import dataclasses
+
+    from .analysis import load, now_utc
     from .report.writer import write_outputs
 
-    result = load(args.outdir)
-    write_outputs(result, args.outdir, force=True, overlay=args.overlay, deidentify=args.deidentify,
+    _check_pdf(args)
+    # The analysis time stays; the rebuild is recorded beside it.
+    result = dataclasses.replace(load(args.outdir), rebuilt=now_utc())
+    write_outputs(result, args.outdir, force=True, overlay=args.overlay, deidentify=args.deidentify, pdf=args.pdf,
                   keep=() if args.overlay else ("overlay.mp4",), keep_foreign=True)
     print(result.summary())
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .report.compare_html import VERDICT_TEXT
+    from .report.compare_writer import write_compare
+
+    outdir, comparison = write_compare(args.outdirs, args.output, force=args.force)
+    visits = comparison["visits"]
+    for c in comparison["changes"]:
+        pair = f"{c['direction']} {visits[c['before_visit']]['label']} -> {visits[c['after_visit']]['label']}"
+        values = "" if c["change"] is None else f"{c['before']:+.1f} -> {c['after']:+.1f} pp, change {c['change']:+.1f}"
+        mdc = "" if c["mdc"] is None else f" (MDC95 {c['mdc']:.1f})"
+        detail = f"{values}{mdc}: " if values else ""
+        print(f"{pair}: {detail}{VERDICT_TEXT[c['verdict']]}")
+    for w in comparison["warnings"]:
+        print(f"warning: {w}")
+    print(f"Comparison in {outdir}/ (open {outdir}/compare.html)")
     return 0
 
 
@@ -172,6 +237,9 @@ Example: sample_videos/manifest.csv.
   synkan batch sessions/ manifest.csv -o cohort_out --jobs 2
 """
 
+DEIDENTIFY_HELP = ("no path, file name or eye image of the video in any output (a generated ID; the SHA-256 stays); "
+                   "key frames and overlay show only the eyes and mouth")
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="synkan", description="Measure facial synkinesis from ordinary video.")
@@ -186,22 +254,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print report.json to stdout")
     p.add_argument("--no-figures", action="store_true", help="skip figures and report.html (faster)")
     p.add_argument("--overlay", action="store_true", help="also write overlay.mp4")
-    p.add_argument("--deidentify", action="store_true",
-                   help="blur everything outside the face in key frames and overlay; no file name in report.html")
+    p.add_argument("--deidentify", action="store_true", help=DEIDENTIFY_HELP)
+    p.add_argument("--pdf", action="store_true", help="also write report.pdf (needs headless Chromium)")
+    _visit_args(p)
     _settings_args(p)
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("report", help="rebuild figures and report.html from an analysis folder, without re-tracking")
     p.add_argument("outdir")
     p.add_argument("--overlay", action="store_true", help="also write overlay.mp4 (needs the video)")
-    p.add_argument("--deidentify", action="store_true",
-                   help="blur everything outside the face in key frames and overlay; no file name in report.html")
+    p.add_argument("--deidentify", action="store_true", help=DEIDENTIFY_HELP)
+    p.add_argument("--pdf", action="store_true", help="also write report.pdf (needs headless Chromium)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("batch", help="analyse many videos (folders, globs or a manifest CSV)",
                        description="Analyse many videos: one analysis folder each, summary.csv, per-patient trends.",
                        epilog=BATCH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="folders (searched recursively), globs, videos, manifest CSVs")
+
+    p = sub.add_parser("compare", help="change between visits of one patient: compare.html and compare.json")
+    p.add_argument("outdirs", nargs="+", metavar="OUTDIR", help="two or more analysis folders, oldest visit first")
+    p.add_argument("-o", "--output", metavar="DIR", required=True)
+    p.add_argument("--force", action="store_true", help="replace an earlier comparison in DIR")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("batch", help="analyse many videos (folders, globs or a manifest CSV)")
+    p.add_argument("inputs", nargs="+")
     p.add_argument("-o", "--output", metavar="OUTDIR", required=True)
     p.add_argument("--jobs", type=int, default=None, help="worker processes (default: number of cores)")
     p.add_argument("--scheduler", metavar="URL", help="run on a Dask cluster: tcp://HOST:PORT (unauthenticated) or "

@@ -264,9 +264,37 @@ def lowpass(t: np.ndarray, x: np.ndarray, cutoff_hz: float) -> np.ndarray:
 
 # --- the stage -------------------------------------------------------------------
 
+def pixel_lids(track: Track, rest: np.ndarray, gaze_dev: np.ndarray, gaze_frontal: np.ndarray,
+               user_rest: bool = False) -> tuple[np.ndarray, np.ndarray, dict] | None:
+    """The pixel lid measurement of a track (``closure``, ``match``, ``info`` of
+    :func:`synkan.eyelids.eyelids_process`), or None without eye patches.
+
+    A de-identified track holds no eye patches (they are face pixels) but the
+    measurement made from them, against the automatic rest frames; that is
+    returned as stored.
+
+    Raises
+    ------
+    InputError
+        A user rest segment on a de-identified track: its lids cannot be
+        measured again against another rest without the eye images.
+    """
+    if track.eye_patches is not None:
+        pixel_rest = rest & gaze_frontal if (rest & gaze_frontal).any() else rest
+        return eyelids.eyelids_process(track.landmarks[..., :2], track.eye_patches, pixel_rest, gaze_dev)
+    if track.lid_closure is None:
+        return None
+    if user_rest:
+        from .errors import InputError
+
+        raise InputError("a de-identified track keeps its lid measurement, not the eye images: a new rest segment "
+                         "needs the video (or use laterality='plain')")
+    return track.lid_closure.astype(float), track.lid_match.astype(float), track.meta.get("eyelids")
+
+
 def _laterality_used(requested: str, track: Track) -> str:
-    """The eye measurement a track allows: ``pixel`` needs eye patches, ``mirror`` its extra passes."""
-    if requested == "pixel" and track.eye_patches is None:
+    """The eye measurement a track allows: ``pixel`` needs eye patches (or their stored measurement), ``mirror`` its extra passes."""
+    if requested == "pixel" and track.eye_patches is None and track.lid_closure is None:
         return "plain"
     if requested == "mirror" and track.mirror_eyes is None:
         return "plain"
@@ -358,10 +386,10 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
     for k, side in enumerate(SIDES):
         extra[f"gaze_dev_{side}"] = gaze_dev[:, k]
     extra["gaze_ok"] = gaze_frontal
+    lids = pixel_lids(track, rest, gaze_dev, gaze_frontal, user_rest=rest_s is not None)
     pixel_info = None
-    if track.eye_patches is not None:
-        pixel_rest = rest & gaze_frontal if (rest & gaze_frontal).any() else rest
-        closure, match, pixel_info = eyelids.eyelids_process(track.landmarks[..., :2], track.eye_patches, pixel_rest, gaze_dev)
+    if lids is not None:
+        closure, match, pixel_info = lids
         for k, side in enumerate(SIDES):
             cols[f"eye_closure_pixel_{side}"] = closure[:, k]
             extra[f"lid_match_{side}"] = match[:, k]

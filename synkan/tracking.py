@@ -45,7 +45,8 @@ MIN_BYTES_PER_FRAME = 16
 _TRACK_ARRAYS = {"t_s": ((), "f"), "frame_index": ((), "iu"), "landmarks": ((N_LANDMARKS, 3), "f"),
                  "blendshapes": ((None,), "f"), "pose_matrix": ((4, 4), "f"), "valid": ((), "b"), "n_faces": ((), "iu")}
 _OPTIONAL_ARRAYS = {"mirror_eyes": ((2, len(EYE_POINTS), 3), "f"), "mirror_valid": ((2,), "b"),
-                    "mirror_residual": ((), "f"), "eye_patches": ((2, *eyelids.PATCH_SHAPE), "u")}
+                    "mirror_residual": ((), "f"), "eye_patches": ((2, *eyelids.PATCH_SHAPE), "u"),
+                    "lid_closure": ((2,), "f"), "lid_match": ((2,), "f")}
 _TEXT_ARRAYS = ("blendshape_names", "info")
 MAX_TEXT_BYTES = 1 << 20  # names and the info JSON are a few kB
 # save() stores arrays uncompressed, so a track's data is about its size on
@@ -87,7 +88,12 @@ class Track:
         Grey patches of the subject's right and left eye in eye coordinates
         (:mod:`synkan.eyelids`), from which the lids are measured; zero
         where ``valid`` is False. Not stored by ``--laterality plain``
-        (None), which measures the lids by the mesh alone.
+        (None), which measures the lids by the mesh alone, nor by a
+        de-identified track (they are face pixels), which keeps
+        ``lid_closure`` / ``lid_match`` instead.
+    lid_closure, lid_match : (N, 2) float64 or None
+        The pixel lid measurement (:func:`synkan.eyelids.eyelids_process`)
+        of a de-identified track, made from the eye patches it no longer holds.
     blendshape_names : tuple of str
     width, height : int
         Upright frame size in original pixels.
@@ -110,6 +116,8 @@ class Track:
     mirror_valid: np.ndarray | None = None
     mirror_residual: np.ndarray | None = None
     eye_patches: np.ndarray | None = None
+    lid_closure: np.ndarray | None = None
+    lid_match: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.t_s)
@@ -134,8 +142,9 @@ class Track:
         }
         if self.mirror_eyes is not None:
             arrays.update(mirror_eyes=self.mirror_eyes, mirror_valid=self.mirror_valid, mirror_residual=self.mirror_residual)
-        if self.eye_patches is not None:
-            arrays["eye_patches"] = self.eye_patches
+        for name in ("eye_patches", "lid_closure", "lid_match"):
+            if getattr(self, name) is not None:
+                arrays[name] = getattr(self, name)
         path = Path(path)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".track-", suffix=".npz")
         try:

@@ -243,6 +243,7 @@ def test_manifest_and_trends(baseline, videos, tmp_path):
 
     report = json.loads((out / s.loc["synk_left.mp4", "output"] / "report.json").read_text())
     assert report["settings"]["affected"] == "left"
+    assert report["visit"]["patient_id"] == "P01" and report["visit"]["visit_date"] == "2024-01-10"  # from the manifest
 
     trends = pd.read_csv(out / "trends.csv", dtype={"patient_id": str})
     assert list(trends["patient_id"]) == ["P01", "P01", "P02"]

@@ -9,7 +9,6 @@ gaze, lighting), so these tests use the real videos beside the project.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import synkan

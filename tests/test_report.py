@@ -15,7 +15,6 @@ import tempfile
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 
 import synkan
@@ -86,13 +85,25 @@ def test_summary_matrix_scored_rows_match_report(out, report):
     assert voluntary[oo, 2] and voluntary[oo, 3] and not voluntary[oo, 0]
 
 
-def test_deidentify_blurs_outside_the_face_only():
-    rng = np.random.default_rng(0)
-    img = rng.integers(0, 255, (200, 200, 3), dtype=np.uint8)
-    xy = np.array([[60.0, 60], [140, 60], [140, 140], [60, 140]])
-    blurred = figures.blur_outside_face(img, xy)
-    assert np.abs(blurred[100, 100].astype(int) - img[100, 100]).max() <= 2  # inside: unchanged
-    assert blurred[:30, :30].std() < img[:30, :30].std() / 3  # outside: smoothed
+def test_headline_and_table_show_the_same_rounded_numbers(report):
+    """1.54 vs 1.15 once read "2% vs 1%" beside a table's "0 percentage points": one rounding for both now."""
+    case = json.loads(json.dumps(report))
+    entry = case["scores"]["ocular_oral"]
+    entry.update(affected_side="right", asymmetry_pp=0.39, asymmetry_se_pp=0.21, grade=0, grade_name="none")
+    entry["right"].update(involuntary_pct=1.54, r=0.8, lag_s=0.002)
+    entry["left"].update(involuntary_pct=1.15)
+    page = render_html(case, {})
+    text = visible_text(page)
+    line = text.split("Ocular-oral synkinesis")[1].split("eFACE")[0]
+    assert "corner lifts 1.5% of eye distance during eye closures vs 1.1% of eye distance on the left" in line
+    assert "(side difference 0.4 percentage points)" in line
+    table = text.split("Measurements")[1]
+    assert "1.5% of eye distance" in table and "1.1% of eye distance" in table and "side difference: 0.4 ± 0.2" in table
+    assert "2% of eye distance" not in text and "side difference: 0 " not in text
+    # Lags at the frame's precision: 2 ms at 30 fps is "0 ms (±17 ms)", in the sentence and the table alike.
+    assert case["video"]["fps"] == 30.0
+    assert "lag 0 ms (±17 ms)" in line and "0 ms (±17 ms)" in table and "2 ms" not in text
+    assert unexplained_numbers(page, case) == []
 
 
 # --- report.html ---------------------------------------------------------------------------
@@ -125,7 +136,12 @@ def _report_numbers(report: dict) -> tuple[list[float], list[str]]:
 
     walk(report)
     # Percentages of fractions and milliseconds of seconds are the same numbers, rescaled.
-    return [k * v for v in numbers for k in (1, 100, 1000)], strings
+    derived = [k * v for v in numbers for k in (1, 100, 1000)]
+    # Lags are printed at the frame's precision: whole frames, +/- half a frame, in ms.
+    fps = (report.get("video") or {}).get("fps")
+    if fps:
+        derived += [500 * k / fps for k in range(-2 * 60, 2 * 60 + 1)]
+    return derived, strings
 
 
 def unexplained_numbers(page: str, report: dict) -> list[str]:
@@ -144,7 +160,8 @@ def unexplained_numbers(page: str, report: dict) -> list[str]:
         x = float(token)
         decimals = len(token.split(".")[1]) if "." in token else 0
         tol = 0.5 * 10 ** -decimals + 1e-9
-        if not any(abs(v - x) <= tol for v in derived):
+        # The token's sign was stripped with its punctuation: compare magnitudes.
+        if not any(abs(abs(v) - x) <= tol for v in derived):
             bad.append(token)
     return bad
 

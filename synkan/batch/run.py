@@ -154,7 +154,7 @@ def _execute(run: _Run, scheduler: str | None, security, jobs: int | None, model
     run.start_bar(f"Dask at {scheduler}" if scheduler else f"{n_jobs} worker{'s' * (n_jobs > 1)}", progress)
     n_lm = 3 if any(it.settings.laterality == "mirror" for it in todo) else 1
     tasks = [(it, (str(it.job.path), it.settings.to_dict(), model_path, str((run.outdir / it.output).absolute()),
-                   figures, html, str(running.absolute()), it.sha256)) for it in todo]
+                   figures, html, str(running.absolute()), it.sha256, it.job.visit)) for it in todo]
     old_term = _sigterm_as_interrupt()
     try:
         if scheduler:

@@ -113,9 +113,10 @@ def frames_in_progress(marker_dir: Path) -> int:
 
 
 def process_video(path: str, settings: dict, model: str, folder: str, figures: bool = True, html: bool = True,
-                  marker_dir: str | None = None, sha256: str | None = None) -> dict:
+                  marker_dir: str | None = None, sha256: str | None = None, visit: dict | None = None) -> dict:
     """Analyse one video in a worker and write its folder; never raises for a bad video.
 
+    ``visit`` (the manifest's :attr:`Job.visit`) goes into its report.json.
     When ``folder`` already holds an analysis of this video (``sha256``)
     with the same tracking settings, it is re-scored from its ``track.npz``.
 
@@ -125,6 +126,7 @@ def process_video(path: str, settings: dict, model: str, folder: str, figures: b
     ``rescored`` that an earlier track was reused.
     """
     from ..analysis import analyze, rescore
+    from ..visit import Visit
     from ..report.writer import write_outputs
 
     marker = Path(marker_dir) / f"{Path(folder).name}.{os.getpid()}" if marker_dir else None
@@ -138,11 +140,11 @@ def process_video(path: str, settings: dict, model: str, folder: str, figures: b
         earlier = reusable_track(Path(folder), sha256, s)
         if earlier is not None:
             track, report = earlier
-            result = rescore(track, report["video"], s, report.get("model"))
+            result = rescore(track, report["video"], s, report.get("model"), visit=Visit.from_dict(visit))
         else:
             lms = landmarkers(model, 3 if s.laterality == "mirror" else 1)
             result = analyze(path, s, landmarkers=lms[: 3 if s.laterality == "mirror" else 1],
-                             progress=None if marker is None else frames_to(marker))
+                             progress=None if marker is None else frames_to(marker), visit=Visit.from_dict(visit))
         write_outputs(result, folder, force=True, figures=figures, html=html)
         status = "ok"
     except InputError as exc:

@@ -34,6 +34,7 @@ from matplotlib.patches import Patch
 from .style import (DIRECTION_TITLES, DPI, DRIVER_LABELS, EVENT_COLORS, EVENT_LABELS, EYE_CONTOUR, LIPS_INNER, LIPS_OUTER,
                     MARGINS, MOUTH_CORNER, RESPONDER_LABELS, SIDE_COLORS, SIDE_LABELS, format_gain)
 from .summary_matrix import plot_summary_matrix
+from .text import lag_text
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -129,7 +130,7 @@ def plot_xcorr(analysis: "Analysis") -> Figure:
             ax.plot(1000 * sc.lags_s, sc.xcorr, color=SIDE_COLORS[side], linewidth=1.6, label=SIDE_LABELS[side])
             if sc.r is not None and sc.lag_s is not None:
                 ax.plot(1000 * sc.lag_s, sc.r, "o", color=SIDE_COLORS[side], markersize=7, markeredgecolor="white")
-                ax.annotate(f"r = {sc.r:.2f}, lag {1000 * sc.lag_s:.0f} ms", (1000 * sc.lag_s, sc.r),
+                ax.annotate(f"r = {sc.r:.2f}, lag {lag_text(sc.lag_s, analysis.video.get('fps'))}", (1000 * sc.lag_s, sc.r),
                             xytext=(0.03, 0.14 - 0.09 * k), textcoords="axes fraction", fontsize=8.5,
                             color=SIDE_COLORS[side])
         if not plotted:
@@ -229,7 +230,9 @@ def read_frames(analysis: "Analysis", frame_indices: list[int]) -> dict[int, np.
     from ..models import sha256_file
     from ..video import _ROTATE_CODES
 
-    path = Path(str(analysis.video.get("path", "")))
+    if not analysis.video.get("path"):
+        return "a de-identified analysis keeps no video path"
+    path = Path(str(analysis.video["path"]))
     if not path.is_file():
         return f"the video is not at its recorded path ({path})"
     expected = analysis.video.get("sha256")
@@ -265,20 +268,6 @@ def face_box(xy: np.ndarray, width: int, height: int, margin: float = 0.18) -> t
     return x0, y0, x1, y1
 
 
-def blur_outside_face(rgb: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """De-identify the surroundings: blur everything outside the landmarks' convex hull."""
-    import cv2
-
-    hull = cv2.convexHull(np.round(xy[np.isfinite(xy).all(axis=1)]).astype(np.int32))
-    mask = np.zeros(rgb.shape[:2], np.uint8)
-    cv2.fillConvexPoly(mask, hull, 255)
-    k = max(31, (max(rgb.shape[:2]) // 12) | 1)
-    blurred = cv2.GaussianBlur(cv2.resize(rgb, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA), (0, 0), k / 8)
-    blurred = cv2.resize(blurred, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
-    soft = cv2.GaussianBlur(mask, (0, 0), 3).astype(np.float32)[..., None] / 255.0
-    return (rgb * soft + blurred * (1 - soft)).astype(np.uint8)
-
-
 def _draw_landmarks(ax, xy: np.ndarray, x0: int, y0: int) -> None:
     for side in ("right", "left"):
         pts = xy[list(EYE_CONTOUR[side]) + [EYE_CONTOUR[side][0]]] - (x0, y0)
@@ -295,7 +284,7 @@ def plot_keyframes(analysis: "Analysis", deidentify: bool = False, frames: dict[
     """Rest, peak smile and peak eye closure, cropped to the face, eye and mouth landmarks drawn.
 
     The subject's right is image-left: "R" is printed on the image's left.
-    With ``deidentify``, everything outside the face's landmark hull is blurred.
+    With ``deidentify``, only the eye and mouth regions stay visible (:mod:`synkan.report.privacy`).
     ``frames`` are the video frames if already read (:func:`read_frames`).
 
     Raises
@@ -323,7 +312,9 @@ def plot_keyframes(analysis: "Analysis", deidentify: bool = False, frames: dict[
             continue
         xy = track.landmarks[row, :, :2].astype(float)
         if deidentify:
-            image = blur_outside_face(image, xy)
+            from .privacy import deidentify_frame
+
+            image = deidentify_frame(image, xy)
         x0, y0, x1, y1 = face_box(xy, image.shape[1], image.shape[0])
         ax.imshow(image[y0:y1, x0:x1])
         _draw_landmarks(ax, xy, x0, y0)

@@ -13,7 +13,7 @@ import html as _html
 from pathlib import Path
 
 from .style import SIDE_COLORS, format_gain
-from .text import DIRECTION_TEXT, direction_line
+from .text import DIRECTION_TEXT, direction_line, lag_text, shown_values
 
 FIGURES = (  # name, title, caption
     ("summary_matrix", "At a glance",
@@ -61,13 +61,26 @@ figure img { max-width: 100%%; height: auto; border: 1px solid #eeeeee; }
 figcaption { color: var(--muted); font-size: 13px; }
 .note { color: var(--muted); font-size: 13px; }
 .methods { font-size: 13px; color: #3c4043; }
+.head { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1.3fr); gap: 0 24px; align-items: start; }
+.blank { display: inline-block; min-width: 160px; border-bottom: 1px solid #9aa0a6; height: 1em; }
+.disclaimer { font-size: 13px; border-top: 1px solid var(--line); margin-top: 10px; padding-top: 6px; }
+.keyframes img { max-width: 100%%; height: auto; }
+table, .disclaimer, .previous { break-inside: avoid; page-break-inside: avoid; }
 @media print {
-  body { max-width: none; padding: 0; font-size: 11pt; }
-  h2 { break-after: avoid; page-break-after: avoid; }
-  .result { background: none; }
+  body { max-width: none; padding: 0; font-size: 9.5pt; line-height: 1.3; }
+  h1 { font-size: 15pt; } h2 { font-size: 11pt; margin: 8px 0 4px; }
+  h2, h3 { break-after: avoid; page-break-after: avoid; }
+  table { font-size: 8.5pt; } th, td { padding: 1px 8px 1px 0; }
+  .result { background: none; font-size: 9.5pt; padding: 3px 8px; margin: 4px 0; }
+  .summary-page { break-after: page; page-break-after: always; }
+  .summary-page .keyframes img { max-height: 52mm; width: auto; }
+  .summary-page figure { margin: 4px 0; }
+  .summary-page .note, .summary-page figcaption, .disclaimer { font-size: 8pt; }
+  .head th, .head td { padding: 0 8px 0 0; border: none; }
+  .methods { break-inside: avoid; page-break-inside: avoid; }
   details { display: block; } details > summary { display: none; }
   a { color: inherit; text-decoration: none; }
-  @page { margin: 14mm; }
+  @page { margin: 12mm; }
 }
 """ % {"right": SIDE_COLORS["right"], "left": SIDE_COLORS["left"]}
 
@@ -106,28 +119,42 @@ def _eface_reason(report: dict) -> str:
     return _direction_reason(report, "oral_ocular")
 
 
-def _data_uri(path: Path) -> str:
+def data_uri(path: Path) -> str:
+    """A PNG file as a ``data:`` URI, so the page needs no other file."""
     return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
+def _when(stamp) -> str:
+    return str(stamp or "").replace("T", " ").replace("+00:00", " UTC")
+
+
 def _header(report: dict, deidentify: bool) -> str:
-    video = report.get("video", {})
-    name = "(withheld: de-identified report)" if deidentify else Path(str(video.get("path", ""))).name
-    created = str(report.get("created", "")).replace("T", " ").replace("+00:00", " UTC")
-    rows = [
-        ("Video", esc(name)),
-        ("Analysed", esc(created) if created else _na()),
+    """Title, the visit (with blanks to fill in by hand when not given) and the video."""
+    video, visit = report.get("video", {}), report.get("visit") or {}
+    if deidentify or video.get("deidentified"):
+        name = f'{esc(video.get("id", ""))} <span class="note">(de-identified: no file name kept)</span>'
+    else:
+        name = esc(Path(str(video.get("path", ""))).name)
+    blank = '<span class="blank"></span>'
+    who = [(label, esc(visit[key]) if visit.get(key) else blank)
+           for label, key in (("Patient ID", "patient_id"), ("Visit date", "visit_date"), ("Clinician", "clinician"))]
+    if visit.get("note"):
+        who.append(("Note", esc(visit["note"])))
+    what = [
+        ("Video", name),
+        ("Analysed", esc(_when(report.get("created"))) if report.get("created") else _na()),
+        *([("Rebuilt", esc(_when(report["rebuilt"])))] if report.get("rebuilt") else []),
         ("Duration", _fmt(video.get("duration_s"), ".1f", unit=" s")
          + (f' &middot; {esc(video["frames"])} frames' if video.get("frames") is not None else "")
-         + (f' &middot; {_fmt(video.get("fps"), "g")} frames/s' if video.get("fps") else "")),
-        ("Frame size", f'{esc(video.get("width"))} &times; {esc(video.get("height"))} px'
-         if video.get("width") else _na()),
+         + (f' &middot; {_fmt(video.get("fps"), "g")} frames/s' if video.get("fps") else "")
+         + (f' &middot; {esc(video.get("width"))} &times; {esc(video.get("height"))} px' if video.get("width") else "")),
         ('<span title="SHA-256 of the video file">Checksum</span>', f'<span class="hash">{esc(video.get("sha256", ""))}</span>'),
         ("synkan", esc(report.get("synkan_version", "")) + " &middot; eye laterality: "
          + esc(report.get("qc", {}).get("laterality") or report.get("settings", {}).get("laterality", ""))),
     ]
-    body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    return f'<h1>Facial synkinesis report</h1>\n<table class="meta">{body}</table>'
+    table = lambda rows: "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)  # noqa: E731
+    return (f'<h1>Facial synkinesis report</h1>\n<div class="head"><table class="visit">{table(who)}</table>'
+            f'<table class="meta">{table(what)}</table></div>')
 
 
 def _results(report: dict) -> str:
@@ -142,14 +169,14 @@ def _results(report: dict) -> str:
             out.append(f'<div class="result null">{esc(label)} synkinesis: not measurable '
                        f'({esc(_direction_reason(report, direction))})</div>')
             continue
-        line = esc(direction_line(direction, entry))
+        line = esc(direction_line(direction, entry, report.get("video", {}).get("fps")))
         side = entry["affected_side"]
         line = line.replace(side.upper(), _side(side), 1)
         out.append(f'<div class="result g{int(entry["grade"])}">{line}</div>')
     eface = scores.get("eface_ocular_synkinesis")
     value = _na() + f" ({esc(_eface_reason(report))})" if eface is None else f"<b>{eface:.0f}</b>"
-    out.append(f'<p>eFACE-style ocular synkinesis: {value} <span class="note">(higher is better; the '
-               "scale's maximum means no synkinesis)</span></p>")
+    out.append(f'<p>eFACE-style ocular synkinesis: {value} <span class="note">(100 = no synkinesis; '
+               "lower is worse)</span></p>")
     return "\n".join(out)
 
 
@@ -163,21 +190,23 @@ def _details(report: dict) -> str:
         if entry is None:
             continue
         reason = _direction_reason(report, direction)
+        shown = shown_values(entry)
+        fps = report.get("video", {}).get("fps")
         for k, side in enumerate(("right", "left")):
             s = entry.get(side, {})
             first = f'<td rowspan="2">{esc(label)}</td>' if k == 0 else ""
             rows.append(
                 f"<tr>{first}<td class='{side}'>subject's {side}</td>"
-                f"<td class='num'>{_fmt(s.get('involuntary_pct'), '.0f', unit=unit, reason=reason)}</td>"
+                f"<td class='num'>{_na(reason) if shown[side] is None else esc(shown[side] + unit)}</td>"
                 f"<td class='num'>{_fmt(s.get('r'), '.2f', reason=reason)}</td>"
-                f"<td class='num'>{_fmt(s.get('lag_s'), '.0f', 1000, ' ms', reason=reason)}</td>"
+                f"<td class='num'>{_na(reason) if s.get('lag_s') is None else esc(lag_text(s['lag_s'], fps))}</td>"
                 f"<td class='num'>{_na(reason) if s.get('gain') is None else esc(format_gain(s['gain']))}</td>"
                 f"<td class='num'>{esc(s.get('n_events', 0))}</td></tr>")
-        asym, se, healthy = entry.get("asymmetry_pp"), entry.get("asymmetry_se_pp"), entry.get("healthy_max_pp")
-        spread = f" ± {_fmt(se, '.1f')}" if asym is not None and se is not None else ""
+        asym, healthy = shown["asymmetry"], entry.get("healthy_max_pp")
+        spread = f" ± {esc(shown['asymmetry_se'])}" if asym is not None and shown["asymmetry_se"] is not None else ""
         reference = f" (healthy faces: up to {_fmt(healthy, '.1f')})" if healthy is not None else ""
         rows.append(f"<tr><td></td><td colspan='6' class='note'>side difference: "
-                    f"{_fmt(asym, '.1f', reason=reason)}{spread}{'' if asym is None else ' percentage points'}{reference}"
+                    f"{_na(reason) if asym is None else esc(asym)}{spread}{'' if asym is None else ' percentage points'}{reference}"
                     + (f"; grade {esc(entry['grade'])} ({esc(entry.get('grade_name'))})" if entry.get("grade") is not None else "")
                     + "</td></tr>")
     return "<h2>Measurements</h2>\n<table>" + head + "".join(rows) + "</table>"
@@ -204,20 +233,57 @@ def _qc(report: dict) -> str:
     return f"<h2>Quality control</h2>\n{table}\n{warn}"
 
 
+def _keyframes(pngs: dict[str, Path], notes: dict[str, str]) -> str:
+    name, title, caption = next(f for f in FIGURES if f[0] == "keyframes")
+    if name in pngs:
+        return (f'<figure id="fig-{name}" class="keyframes"><h2>{esc(title)}</h2>'
+                f'<img src="{data_uri(pngs[name])}" alt="{esc(title)}"><figcaption>{esc(caption)}</figcaption></figure>')
+    return f'<h2>{esc(title)}</h2><p class="note">{esc(notes.get(name, "not drawn"))}</p>'
+
+
+def _previous(report: dict) -> str:
+    comparison = report.get("comparison")
+    if not comparison:
+        return ""
+    from .compare_html import changes_table
+
+    return f'<div class="previous"><h2>Since the previous visit</h2>{changes_table(comparison, only_last=True)}</div>'
+
+
+def _comparison_method(report: dict) -> str:
+    method = (report.get("comparison") or {}).get("method")
+    return f'<h2>Change since the previous visit: method</h2><p class="note">{esc(method)}</p>' if method else ""
+
+
+def _privacy(report: dict) -> str:
+    video = report.get("video", {})
+    if not video.get("deidentified"):
+        return ""
+    return (f'<h2>De-identification</h2><p class="note">Kept: {esc(video.get("kept", ""))}. '
+            f'Removed: {esc(video.get("removed", ""))}.</p>')
+
+
+DISCLAIMER = ('<p class="disclaimer"><b>The grades are heuristic and not clinically validated; this report is not a '
+              "diagnosis.</b> Interpret together with a clinical examination. Sides are the subject's own. "
+              "Details, figures and methods follow.</p>")
+
+
 def _figures(pngs: dict[str, Path], notes: dict[str, str]) -> str:
     out = ["<h2>Figures</h2>",
            '<p class="note">Colours: <span class="right">subject\'s right</span>, <span class="left">subject\'s left</span>, '
            "in every figure. Sides are the subject's own, never the image's.</p>"]
     for name, title, caption in FIGURES:
+        if name == "keyframes":  # on the summary page
+            continue
         if name in pngs:
             out.append(f'<figure id="fig-{name}"><h3>{esc(title)}</h3>'
-                       f'<img src="{_data_uri(pngs[name])}" alt="{esc(title)}">'
+                       f'<img src="{data_uri(pngs[name])}" alt="{esc(title)}">'
                        f"<figcaption>{esc(caption)}</figcaption></figure>")
         elif name in notes:
             out.append(f'<figure id="fig-{name}"><h3>{esc(title)}</h3><p class="note">{esc(notes[name])}</p></figure>')
     for name, path in pngs.items():  # figures added later by others still show
         if name not in {n for n, _, _ in FIGURES}:
-            out.append(f'<figure id="fig-{esc(name)}"><img src="{_data_uri(path)}" alt="{esc(name)}"></figure>')
+            out.append(f'<figure id="fig-{esc(name)}"><img src="{data_uri(path)}" alt="{esc(name)}"></figure>')
     return "\n".join(out)
 
 
@@ -262,16 +328,23 @@ def render_html(report: dict, pngs: dict[str, Path], notes: dict[str, str] | Non
     notes : dict of str, optional
         Why a figure is missing, by name.
     deidentify : bool
-        Leave the video's file name out of the page.
+        Leave the video's file name out of the page (a de-identified
+        report.json has none anyway; its generated ID is shown).
 
     Returns
     -------
     str
     """
-    name = "" if deidentify else Path(str(report.get("video", {}).get("path", ""))).name
+    video = report.get("video", {})
+    name = "" if deidentify or video.get("deidentified") else Path(str(video.get("path", ""))).name
     title = f"synkan report{' - ' + name if name else ''}"
-    parts = [_header(report, deidentify), _results(report), _qc(report), _details(report),
-             _figures(pngs, notes or {}), _events(report), METHODS]
+    notes = notes or {}
+    # The summary is one printed page (A4 or Letter); the details follow on the next.
+    summary = [_header(report, deidentify), _results(report), _details(report), _keyframes(pngs, notes),
+               _previous(report), DISCLAIMER]
+    parts = [f'<section class="summary-page">{"".join(summary)}</section>', _qc(report), _comparison_method(report),
+             _privacy(report),
+             _figures(pngs, notes), _events(report), METHODS]
     body = "\n".join(parts)
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..video import iter_frames
-from .figures import blur_outside_face
+from .privacy import deidentify_frame
 from .style import EVENT_LABELS, EYE_CONTOUR, LIPS_INNER, LIPS_OUTER, MOUTH_CORNER, SIDE_COLORS
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def write_overlay(analysis: "Analysis", out_path: str | Path, deidentify: bool =
     analysis : Analysis
     out_path : str or Path
     deidentify : bool
-        Blur everything outside the face's landmark hull.
+        Show only the eye and mouth regions (:func:`synkan.report.privacy.deidentify_frame`).
 
     Raises
     ------
@@ -110,7 +110,9 @@ def write_overlay(analysis: "Analysis", out_path: str | Path, deidentify: bool =
         If the analysed video is no longer at its recorded path.
     """
     out_path = Path(out_path)
-    src = Path(str(analysis.video.get("path", "")))
+    if not analysis.video.get("path"):
+        raise InputError("overlay: a de-identified analysis keeps no video path; make the overlay with the analysis")
+    src = Path(str(analysis.video["path"]))
     if not src.is_file():
         raise InputError(f"overlay: the video is not at its recorded path ({src})")
     track, sig = analysis.track, analysis.signals
@@ -135,8 +137,9 @@ def write_overlay(analysis: "Analysis", out_path: str | Path, deidentify: bool =
             row = int(np.searchsorted(track.frame_index, frame.index, side="right")) - 1
             row = min(max(row, 0), len(track) - 1)
             xy = track.landmarks[row, :, :2].astype(float) if track.valid[row] else None
-            if deidentify and xy is not None:
-                img = cv2.cvtColor(blur_outside_face(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), xy), cv2.COLOR_RGB2BGR)
+            if deidentify:  # a frame without a face is masked whole: a face may be in it, unfound
+                shown = xy if xy is not None else np.full((1, 2), np.nan)
+                img = cv2.cvtColor(deidentify_frame(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), shown), cv2.COLOR_RGB2BGR)
             t = track.t_s[row]
             label = " + ".join(dict.fromkeys(EVENT_LABELS.get(e.kind, e.kind).upper() for e in events
                                              if e.start_s <= t <= e.end_s))

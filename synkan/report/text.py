@@ -1,50 +1,103 @@
-"""Plain-language result lines, shared by the CLI summary and the HTML report."""
+"""Plain-language result lines, shared by the CLI summary and the HTML report.
+
+Every number a sentence and the measurements table both show is formatted
+once, here (:func:`shown_values`), so the two can never disagree.
+"""
 from __future__ import annotations
 
 DIRECTION_TEXT = {
     "oral_ocular": ("Oral-ocular", "eye narrows", "during smiles and puckers", "%"),
     "ocular_oral": ("Ocular-oral", "mouth corner lifts", "during eye closures", "% of eye distance"),
 }
+# Below this many percent a whole-number rounding hides the side difference
+# (1.54 vs 1.15 read "2 vs 1" beside a 0.4-point difference): one decimal then.
+ONE_DECIMAL_BELOW_PCT = 10.0
 
 
-def _pct(x) -> str:
-    return "n/a" if x is None else f"{x:.0f}"
+def _decimals(*values: float | None) -> int:
+    finite = [abs(v) for v in values if v is not None]
+    return 1 if finite and min(finite) < ONE_DECIMAL_BELOW_PCT else 0
 
 
-def direction_line(direction: str, entry: dict) -> str:
+def shown_values(entry: dict) -> dict[str, str | None]:
+    """The per-side amounts and the side difference of one direction, as printed everywhere.
+
+    One precision for all three (one decimal when any is below
+    :data:`ONE_DECIMAL_BELOW_PCT`), so the sentence and the table cells are
+    the same strings.
+
+    Examples
+    --------
+    >>> entry = {"affected_side": "right", "asymmetry_pp": 0.39, "asymmetry_se_pp": 0.2,
+    ...          "right": {"involuntary_pct": 1.54}, "left": {"involuntary_pct": 1.15}}
+    >>> shown_values(entry)
+    {'right': '1.5', 'left': '1.1', 'asymmetry': '0.4', 'asymmetry_se': '0.2'}
+    """
+    pct = {side: entry.get(side, {}).get("involuntary_pct") for side in ("right", "left")}
+    asym, se = entry.get("asymmetry_pp"), entry.get("asymmetry_se_pp")
+    d = _decimals(pct["right"], pct["left"], asym)
+    fmt = lambda x: None if x is None else f"{x:.{d}f}"  # noqa: E731
+    return {"right": fmt(pct["right"]), "left": fmt(pct["left"]), "asymmetry": fmt(asym),
+            "asymmetry_se": None if se is None else f"{se:.{max(d, 1)}f}"}
+
+
+def lag_text(lag_s: float | None, fps: float | None) -> str:
+    """A lag at the precision the frame rate allows: the nearest frame, +/- half a frame.
+
+    The cross-correlation peak is interpolated between frames, but one frame
+    (33 ms at 30 fps) is what the video resolves.
+
+    Examples
+    --------
+    >>> lag_text(0.002, 30.0), lag_text(0.03, 30.0), lag_text(-0.12, 25.0), lag_text(0.03, None)
+    ('0 ms (±17 ms)', '33 ms (±17 ms)', '-120 ms (±20 ms)', '30 ms')
+    """
+    if lag_s is None:
+        return "n/a"
+    if not fps:
+        return f"{1000 * lag_s:.0f} ms"
+    frames = round(lag_s * fps)
+    ms = 1000 * frames / fps
+    return f"{ms:.0f} ms (±{500 / fps:.0f} ms)"
+
+
+def direction_line(direction: str, entry: dict, fps: float | None = None) -> str:
     """One sentence for one direction, using only numbers present in ``entry``.
 
     Examples
     --------
     >>> entry = {"affected_side": "left", "grade": 2, "grade_name": "moderate", "asymmetry_pp": 25.0,
     ...          "left": {"involuntary_pct": 34.0, "r": 0.91, "lag_s": 0.03}, "right": {"involuntary_pct": 9.0}}
-    >>> direction_line("oral_ocular", entry)
-    'Oral-ocular synkinesis, LEFT, moderate (grade 2): the left eye narrows 34% during smiles and puckers vs 9% on the right; r = 0.91, lag 30 ms'
+    >>> direction_line("oral_ocular", entry, fps=30.0)
+    'Oral-ocular synkinesis, LEFT, moderate (grade 2): the left eye narrows 34.0% during smiles and puckers vs 9.0% on the right (side difference 25.0 percentage points); r = 0.91, lag 33 ms (±17 ms)'
     """
     label, verb, during, unit = DIRECTION_TEXT[direction]
     side = entry.get("affected_side")
     if side is None or entry.get("grade") is None:
         return f"{label} synkinesis: not measurable (see warnings)"
     other = "right" if side == "left" else "left"
-    a, b = entry[side], entry[other]
+    a = entry[side]
+    shown = shown_values(entry)
     region = verb.split()[0] if verb.startswith("eye") else "mouth corner"
     moves = verb.split(" ", 1)[1] if verb.startswith("eye") else verb.rsplit(" ", 1)[1]
     r = a.get("r")
     lag = a.get("lag_s")
-    coupling = f"r = {r:.2f}, lag {1000 * lag:.0f} ms" if r is not None and lag is not None else "r n/a"
+    coupling = f"r = {r:.2f}, lag {lag_text(lag, fps)}" if r is not None and lag is not None else "r n/a"
     # Name the side in capitals only when something was found there.
     head = (f"{label} synkinesis, {side.upper()}, {entry['grade_name']} (grade {entry['grade']})" if entry["grade"]
             else f"{label} synkinesis: {entry['grade_name']} (grade 0)")
-    return (f"{head}: the {side} {region} {moves} {_pct(a.get('involuntary_pct'))}{unit} {during} "
-            f"vs {_pct(b.get('involuntary_pct'))}{unit} on the {other}; {coupling}")
+    difference = f" (side difference {shown['asymmetry']} percentage points)" if shown["asymmetry"] is not None else ""
+    return (f"{head}: the {side} {region} {moves} {shown[side] or 'n/a'}{unit} {during} "
+            f"vs {shown[other] or 'n/a'}{unit} on the {other}{difference}; {coupling}")
 
 
 def summary_lines(report: dict) -> list[str]:
     """The human summary of a report.json dict."""
     scores = report.get("scores", {})
-    lines = [direction_line(d, scores[d]) for d in DIRECTION_TEXT if d in scores]
+    fps = report.get("video", {}).get("fps")
+    lines = [direction_line(d, scores[d], fps) for d in DIRECTION_TEXT if d in scores]
     eface = scores.get("eface_ocular_synkinesis")
-    lines.append(f"eFACE-style ocular synkinesis: {'n/a' if eface is None else f'{eface:.0f}'} (100 = none)")
+    lines.append(f"eFACE-style ocular synkinesis: {'n/a' if eface is None else f'{eface:.0f}'} (100 = no synkinesis)")
     qc = report.get("qc", {})
     if qc:
         ev = qc.get("events", {})

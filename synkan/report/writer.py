@@ -270,12 +270,19 @@ def write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
-def _write_all(analysis: Analysis, folder: Path, figures: bool, html: bool, overlay: bool, deidentify: bool = False) -> None:
-    report = analysis.report
+def _write_all(analysis: Analysis, folder: Path, figures: bool, html: bool, overlay: bool, deidentify: bool = False,
+               pdf: bool = False) -> None:
+    from ..deidentify import deidentify as deidentified, is_deidentified
+
+    deidentify = deidentify or is_deidentified(analysis.video)
+    # The record is written without the source's path and eye images; the
+    # images are drawn from the source, masked.
+    record = deidentified(analysis) if deidentify else analysis
+    report = record.report
     write_json(folder / "report.json", report)
-    analysis.signals.data.to_csv(folder / "signals.csv", index=False, float_format="%.6g")
-    analysis.events.table.to_csv(folder / "events.csv", index=False, float_format="%.4f")
-    analysis.track.save(folder / "track.npz")
+    record.signals.data.to_csv(folder / "signals.csv", index=False, float_format="%.6g")
+    record.events.table.to_csv(folder / "events.csv", index=False, float_format="%.4f")
+    record.track.save(folder / "track.npz")
     if figures or html:
         from .figures import save_figures
 
@@ -285,6 +292,10 @@ def _write_all(analysis: Analysis, folder: Path, figures: bool, html: bool, over
             from .html import render_html
 
             (folder / "report.html").write_text(render_html(report, pngs, notes, deidentify=deidentify), encoding="utf-8")
+            if pdf:
+                from .pdf import write_pdf
+
+                write_pdf(folder / "report.html", folder / "report.pdf")
     if overlay:
         from .overlay import write_overlay
 
@@ -292,8 +303,8 @@ def _write_all(analysis: Analysis, folder: Path, figures: bool, html: bool, over
 
 
 def write_outputs(analysis: Analysis, outdir: str | Path, *, force: bool = False, figures: bool = True,
-                  html: bool = True, overlay: bool = False, deidentify: bool = False, keep: tuple[str, ...] = (),
-                  keep_foreign: bool = False) -> Path:
+                  html: bool = True, overlay: bool = False, deidentify: bool = False, pdf: bool = False,
+                  keep: tuple[str, ...] = (), keep_foreign: bool = False) -> Path:
     """Write report.json, signals.csv, events.csv, track.npz, figures and report.html.
 
     Parameters
@@ -305,8 +316,11 @@ def write_outputs(analysis: Analysis, outdir: str | Path, *, force: bool = False
     figures, html, overlay : bool
         Which optional outputs to write.
     deidentify : bool
-        Blur everything outside the face in key frames and the overlay, and
-        leave the video's file name out of report.html.
+        Write no path, file name or eye image of the source, and show only
+        the eye and mouth regions in key frames and the overlay
+        (:mod:`synkan.deidentify`). An analysis that is de-identified stays so.
+    pdf : bool
+        Also print report.html to report.pdf (headless Chromium).
     keep : tuple of str
         Files of an existing ``outdir`` to carry over when not rewritten
         (``synkan report`` keeps ``overlay.mp4``).
@@ -324,14 +338,35 @@ def write_outputs(analysis: Analysis, outdir: str | Path, *, force: bool = False
             staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.tmp-", dir=outdir.parent))
         except OSError as exc:
             raise OutputError(f"{outdir}: cannot write results ({exc.strerror or exc})") from None
-        _write_swap(analysis, outdir, staging, (figures, html, overlay, deidentify), keep, keep_foreign)
+        _write_swap(analysis, outdir, staging, (figures, html, overlay, deidentify, pdf), keep, keep_foreign)
     return outdir
+
+
+def swap_in(staging: Path, outdir: Path) -> None:
+    """Put the folder ``staging`` in the place of ``outdir``; if that fails half way, the previous ``outdir`` goes back.
+
+    Raises
+    ------
+    OSError
+        From the renames; ``outdir`` is then as it was.
+    """
+    old = None
+    if outdir.exists():
+        old = outdir.with_name(f".{outdir.name}.old-{os.getpid()}")
+        os.replace(outdir, old)
+    try:
+        os.replace(staging, outdir)
+    except OSError:
+        if old is not None:
+            os.replace(old, outdir)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _write_swap(analysis: Analysis, outdir: Path, staging: Path, options: tuple, keep: tuple[str, ...],
                 keep_foreign: bool) -> None:
     """Write into ``staging``, then swap it with ``outdir``; on failure the previous results stay."""
-    old = None
     try:
         _write_all(analysis, staging, *options)
         for name in keep:
@@ -341,17 +376,9 @@ def _write_swap(analysis: Analysis, outdir: Path, staging: Path, options: tuple,
         _write_manifest(staging)
         if keep_foreign and outdir.is_dir():
             _carry_over(outdir, staging, foreign_files(outdir))
-        if outdir.exists():
-            old = outdir.with_name(f".{outdir.name}.old-{os.getpid()}")
-            os.replace(outdir, old)
-        os.replace(staging, outdir)
+        swap_in(staging, outdir)
     except OSError as exc:
         raise OutputError(f"{outdir}: cannot write results ({exc.strerror or exc}); earlier results were left as they were") from None
     finally:
-        if old is not None and not outdir.exists():
-            os.replace(old, outdir)  # the swap failed half way: put the previous results back
-            old = None
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
