@@ -267,19 +267,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pdf", action="store_true", help="also write report.pdf (needs headless Chromium)")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("batch", help="analyse many videos (folders, globs or a manifest CSV)",
-                       description="Analyse many videos: one analysis folder each, summary.csv, per-patient trends.",
-                       epilog=BATCH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="folders (searched recursively), globs, videos, manifest CSVs")
-
     p = sub.add_parser("compare", help="change between visits of one patient: compare.html and compare.json")
     p.add_argument("outdirs", nargs="+", metavar="OUTDIR", help="two or more analysis folders, oldest visit first")
     p.add_argument("-o", "--output", metavar="DIR", required=True)
     p.add_argument("--force", action="store_true", help="replace an earlier comparison in DIR")
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("batch", help="analyse many videos (folders, globs or a manifest CSV)")
-    p.add_argument("inputs", nargs="+")
+    p = sub.add_parser("batch", help="analyse many videos (folders, globs or a manifest CSV)",
+                       description="Analyse many videos: one analysis folder each, summary.csv, per-patient trends.",
+                       epilog=BATCH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="folders (searched recursively), globs, videos, manifest CSVs")
     p.add_argument("-o", "--output", metavar="OUTDIR", required=True)
     p.add_argument("--jobs", type=int, default=None, help="worker processes (default: number of cores)")
     p.add_argument("--scheduler", metavar="URL", help="run on a Dask cluster: tcp://HOST:PORT (unauthenticated) or "
