@@ -24,6 +24,20 @@ BROW_R = (70, 63, 105, 66, 107)
 BROW_L = (300, 293, 334, 296, 336)
 IRIS_R = 468  # iris centres (subject's right / left)
 IRIS_L = 473
+# Horizontal iris edges (subject's right / left iris), for millimetres.
+IRIS_EDGES_R = (469, 471)
+IRIS_EDGES_L = (474, 476)
+# The visible iris diameter is nearly constant between adults, about 11.77 mm
+# (the value Emotrics uses to calibrate facial photographs): landmark
+# distances divided by it and multiplied by 11.77 are millimetres.
+IRIS_DIAMETER_MM = 11.77
+# Facial regions, (subject's right, subject's left) points; each region's
+# signal is the upward displacement of its points' centroid from rest.
+CHEEK_R, CHEEK_L = (50, 101, 205), (280, 330, 425)  # malar eminence / nasolabial region (midface)
+UPPER_LIP_R, UPPER_LIP_L = (39, 40), (269, 270)  # upper lip lateral to the philtrum (levator labii: snarl)
+CHIN_R, CHIN_L = (201, 208), (421, 428)  # chin pad beside the midline (mentalis)
+NOSE_ALA_R, NOSE_ALA_L = (64, 129), (294, 358)  # nasal ala (levator labii alaeque nasi: nose wrinkle)
+LIP_INNER = (13, 14)  # inner upper / lower lip on the midline (mouth opening)
 # Landmarks that move little with expression: forehead, nose bridge, temples.
 # Head pose is removed by a similarity fit of these to the rest shape.
 STABLE_POINTS = (10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 127, 356, 234, 454, 21, 251, 54, 284, 103, 332)
