@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from . import __version__  # noqa: E402
-from .config import LATERALITY_MODES, Settings  # noqa: E402
+from .config import LATERALITY_MODES, PROTOCOL_NAMES, Settings  # noqa: E402
 from .errors import SynkanError  # noqa: E402
 
 
@@ -21,6 +21,8 @@ def _settings_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--laterality", choices=LATERALITY_MODES, help="how lids are measured: pixel (default: lid margins found in the image), plain (mesh points), mirror (two extra mirrored passes, ~3x slower)")
     g.add_argument("--affected", choices=("right", "left"), help="the known affected side (subject's side)")
     g.add_argument("--segments", metavar="SPEC", help='user protocol, e.g. "smile:2-5,close:7-9", or a CSV/JSON file')
+    g.add_argument("--protocol", choices=PROTOCOL_NAMES,
+                   help="the video follows this movement sequence (see: synkan protocol NAME); movements are named by their place in it")
     g.add_argument("--stride", type=int, help="analyse every N-th frame")
     g.add_argument("--max-size", type=int, help="downscale frames whose longer side exceeds this (px) before landmarking")
     g.add_argument("--rotate", type=int, choices=(0, 90, 180, 270), help="rotate clockwise instead of using metadata")
@@ -31,7 +33,7 @@ def _settings_args(p: argparse.ArgumentParser) -> None:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Build :class:`Settings` from a settings file and command-line flags."""
-    flags = {k: getattr(args, k) for k in ("laterality", "affected", "segments", "stride", "max_size", "rotate",
+    flags = {k: getattr(args, k) for k in ("laterality", "affected", "segments", "protocol", "stride", "max_size", "rotate",
                                             "cutoff_hz", "lag_window_s")}
     if args.settings:
         return Settings.from_file(args.settings, **flags)
@@ -148,6 +150,13 @@ def cmd_trends(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_protocol(args: argparse.Namespace) -> int:
+    from .protocols import instruction_sheet
+
+    print(instruction_sheet(args.name))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="synkan", description="Measure facial synkinesis from ordinary video.")
     parser.add_argument("--version", action="version", version=f"synkan {__version__}")
@@ -207,6 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--name", help="output base name (default: STEM_SIDE_ooK_oculK)")
     g.add_argument("--model", metavar="PATH", help="face_landmarker.task (default: $SYNKAN_MODEL, models/, cache, download)")
     p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("protocol", help="print a recording protocol's instruction sheet (to hand to whoever films)")
+    p.add_argument("name", choices=PROTOCOL_NAMES)
+    p.set_defaults(func=cmd_protocol)
 
     p = sub.add_parser("validate", help="accuracy sweep on generated ground-truth videos")
     p.add_argument("-o", "--output", metavar="DIR", default="out/validate")
