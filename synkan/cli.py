@@ -124,12 +124,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .batch import VIDEO_EXTENSIONS
     from .validate_real import run_real_validation
 
-    text = run_validation(args.output, laterality=args.laterality or Settings().laterality, quick=args.quick)
+    videos = None
     if args.real:
         folder = Path(args.real)
         if not folder.is_dir():
             raise SynkanError(f"--real: {folder} is not a folder of videos")
         videos = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
+    if args.scales:
+        from .validate_scales import run_scale_validation
+
+        print(run_scale_validation(args.output, videos))
+        return 0
+    text = run_validation(args.output, laterality=args.laterality or Settings().laterality, quick=args.quick)
+    if videos:
         text += "\n\n" + run_real_validation(videos, args.output)
     print(text)
     return 0
@@ -227,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="fewer, shorter cases")
     p.add_argument("--real", metavar="DIR", help="also: real healthy videos in DIR, untouched and with a known one-sided "
                    "narrowing added (synth --from-video)")
+    p.add_argument("--scales", action="store_true", help="instead: the movements and the Sunnybrook / eFACE estimates on "
+                   "Sunnybrook-protocol ground truth (and, with --real, on the real videos)")
     p.set_defaults(func=cmd_validate)
     return parser
 

@@ -18,7 +18,8 @@ chin       ``chin_raise_r/l``       chin pad upward (mentalis), IOD
 ``nose_raise_r/l`` (nasal ala, the snarl's nose wrinkle) and ``lip_gap``
 (mouth opening, an open-mouth smile) help tell movements apart.
 
-Like every signal these are pose-free (measured after the similarity
+The cheek and chin are also followed in the image (:mod:`synkan.region_pixels`):
+the mesh alone sees a fraction of their movement. Like every signal these are pose-free (measured after the similarity
 alignment of stable landmarks) and scale-free (inter-ocular distances, IOD).
 MediaPipe also locates the irises, whose visible diameter varies little
 between adults (:data:`~synkan.config.IRIS_DIAMETER_MM`): the ratio of IOD to
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import region_pixels
 from .config import (
     CHIN_L, CHIN_R, CHEEK_L, CHEEK_R, EYE_L, EYE_R, IRIS_DIAMETER_MM, IRIS_EDGES_L, IRIS_EDGES_R, LIP_INNER, NOSE_ALA_L,
     NOSE_ALA_R, UPPER_LIP_L, UPPER_LIP_R,
@@ -50,7 +52,8 @@ POINTS = tuple(sorted({p for pair in RAISE_POINTS.values() for side in pair for 
 
 
 def region_signals(xy: np.ndarray, rest_xy: np.ndarray, rest: np.ndarray, iod: float, down: np.ndarray,
-                   pos: dict[int, int]) -> tuple[dict[str, np.ndarray], dict]:
+                   pos: dict[int, int], patches: np.ndarray | None = None,
+                   face_scale_iod: float | None = None) -> tuple[dict[str, np.ndarray], dict]:
     """The region signals (IOD, upward +) and the millimetre calibration of one video.
 
     Parameters
@@ -67,6 +70,12 @@ def region_signals(xy: np.ndarray, rest_xy: np.ndarray, rest: np.ndarray, iod: f
         Unit vector pointing down the face.
     pos : dict
         Mesh index -> column of ``xy``.
+    patches : (N, 4, rows, columns) uint8, optional
+        The track's cheek and chin patches: the texture's shift within them,
+        which the mesh misses, is added to the mesh's cheek and chin raise
+        (:mod:`synkan.region_pixels`).
+    face_scale_iod : float, optional
+        The face scale of the patches, in IOD (needed with ``patches``).
 
     Returns
     -------
@@ -82,6 +91,9 @@ def region_signals(xy: np.ndarray, rest_xy: np.ndarray, rest: np.ndarray, iod: f
     for name, pair in RAISE_POINTS.items():
         for side, points in zip("rl", pair):
             cols[f"{name}_{side}"] = -((centroid(xy, points) - centroid(rest_xy, points)) @ down) / iod
+    if patches is not None:
+        for name, up in region_pixels.pixel_raise_iod(patches, rest, face_scale_iod).items():
+            cols[name] = cols[name] + np.where(np.isfinite(up), up, 0.0)  # a failed match keeps the mesh's value
     upper, lower = (xy[:, pos[i]] for i in LIP_INNER)
     gap = np.linalg.norm(lower - upper, axis=1) / iod
     cols["lip_gap"] = gap - float(np.nanmedian(gap[rest]))

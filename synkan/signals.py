@@ -346,7 +346,9 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
         cols[f"mouth_excursion_{side}"] = np.hypot(cols[f"mouth_lateral_{side}"], cols[f"mouth_vertical_{side}"])
     width = np.linalg.norm(xy[:, ix.mouth_r] - xy[:, ix.mouth_l], axis=1)
     cols["mouth_narrowing"] = 1.0 - width / float(np.nanmedian(width[rest]))
-    region_cols, region_info = regions.region_signals(xy, rest_xy, rest, iod, down, ix.pos)
+    stable = rest_xy[list(ix.stable)]
+    face_scale_iod = float(np.sqrt(((stable - stable.mean(axis=0)) ** 2).sum(axis=1).mean())) / iod  # as eyelids.face_scale_px
+    region_cols, region_info = regions.region_signals(xy, rest_xy, rest, iod, down, ix.pos, track.region_patches, face_scale_iod)
     cols.update(region_cols)
 
     laterality = _laterality_used(settings.laterality, track)

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import eyelids, mirror
+from . import eyelids, mirror, region_pixels
 from .config import EYE_L, EYE_R, MIRROR_MAX_ABS_YAW_DEG, Settings
 from .errors import InputError, NoFaceError
 from .video import FRAME_ALIGNMENT_BYTES, VideoInfo, aligned_empty, iter_frames, probe
@@ -50,7 +50,8 @@ MIN_BYTES_PER_FRAME = 16
 _TRACK_ARRAYS = {"t_s": ((), "f"), "frame_index": ((), "iu"), "landmarks": ((N_LANDMARKS, 3), "f"),
                  "blendshapes": ((None,), "f"), "pose_matrix": ((4, 4), "f"), "valid": ((), "b"), "n_faces": ((), "iu")}
 _OPTIONAL_ARRAYS = {"mirror_eyes": ((2, len(EYE_POINTS), 3), "f"), "mirror_valid": ((2,), "b"),
-                    "mirror_residual": ((), "f"), "eye_patches": ((2, *eyelids.PATCH_SHAPE), "u")}
+                    "mirror_residual": ((), "f"), "eye_patches": ((2, *eyelids.PATCH_SHAPE), "u"),
+                    "region_patches": (region_pixels.PATCH_SHAPE, "u")}
 _TEXT_ARRAYS = ("blendshape_names", "info")
 MAX_TEXT_BYTES = 1 << 20  # names and the info JSON are a few kB
 # save() stores arrays uncompressed, so a track's data is about its size on
@@ -92,6 +93,9 @@ class Track:
         Grey patches of the subject's right and left eye in eye coordinates
         (:mod:`synkan.eyelids`), from which the lids are measured; zero
         where ``valid`` is False.
+    region_patches : (N, 4, rows, columns) uint8 or None
+        Grey patches of the right and left cheek and chin
+        (:mod:`synkan.region_pixels`); zero where ``valid`` is False.
     blendshape_names : tuple of str
     width, height : int
         Upright frame size in original pixels.
@@ -114,6 +118,7 @@ class Track:
     mirror_valid: np.ndarray | None = None
     mirror_residual: np.ndarray | None = None
     eye_patches: np.ndarray | None = None
+    region_patches: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.t_s)
@@ -140,6 +145,8 @@ class Track:
             arrays.update(mirror_eyes=self.mirror_eyes, mirror_valid=self.mirror_valid, mirror_residual=self.mirror_residual)
         if self.eye_patches is not None:
             arrays["eye_patches"] = self.eye_patches
+        if self.region_patches is not None:
+            arrays["region_patches"] = self.region_patches
         path = Path(path)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".track-", suffix=".npz")
         try:
@@ -578,7 +585,8 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
     plain = landmarkers[0]
     columns = dict(t_s=((), np.float64), frame_index=((), np.int64), n_faces=((), np.int8), valid=((), bool),
                    landmarks=((N_LANDMARKS, 3), np.float32), blendshapes=((N_BLENDSHAPES,), np.float32),
-                   pose_matrix=((4, 4), np.float32), eye_patches=((2, *eyelids.PATCH_SHAPE), np.uint8))
+                   pose_matrix=((4, 4), np.float32), eye_patches=((2, *eyelids.PATCH_SHAPE), np.uint8),
+                   region_patches=(region_pixels.PATCH_SHAPE, np.uint8))
     if use_mirror:
         columns.update(mirror_eyes=((2, len(EYE_POINTS), 3), np.float32), mirror_valid=((2,), bool), mirror_residual=((), np.float32))
     declared = info.n_frames_nominal // settings.stride + 2 if info.n_frames_nominal > 0 else 1024
@@ -614,7 +622,7 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
             faces = result.faces
             row: dict[str, Any] = dict(t_s=frame.t_s, frame_index=frame.index, n_faces=max(faces_seen, int(chosen is not None)))
             if chosen is None:
-                row.update(landmarks=np.nan, blendshapes=np.nan, pose_matrix=np.nan, valid=False, eye_patches=0)
+                row.update(landmarks=np.nan, blendshapes=np.nan, pose_matrix=np.nan, valid=False, eye_patches=0, region_patches=0)
                 eyes, eyes_ok, residual = nan_eyes, (False, False), np.nan
             else:
                 face = faces[chosen]
@@ -627,7 +635,8 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
                 matrix = result.matrices[chosen] if chosen < len(result.matrices) else np.full((4, 4), np.nan, np.float32)
                 row.update(landmarks=px, blendshapes=shapes if shapes is not None and len(shapes) == N_BLENDSHAPES else np.nan,
                            pose_matrix=matrix, valid=True,
-                           eye_patches=eyelids.extract_eye_patches(frame.rgb, face[:, :2] * frame_px))
+                           eye_patches=eyelids.extract_eye_patches(frame.rgb, face[:, :2] * frame_px),
+                           region_patches=region_pixels.extract_region_patches(frame.rgb, face[:, :2] * frame_px))
                 eyes, eyes_ok, residual = nan_eyes, (False, False), np.nan
                 if use_mirror:
                     eyes, eyes_ok, residual = _mirror_passes(frame, face, matrix, landmarkers[1:], center)
@@ -646,7 +655,8 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
         t_s=store.stack("t_s", np.float64), frame_index=store.stack("frame_index", np.int64),
         landmarks=store.stack("landmarks", np.float32), blendshapes=store.stack("blendshapes", np.float32),
         pose_matrix=store.stack("pose_matrix", np.float32), valid=store.stack("valid", bool),
-        n_faces=store.stack("n_faces", np.int8), eye_patches=store.stack("eye_patches"), blendshape_names=names or tuple(f"blendshape_{i}" for i in range(N_BLENDSHAPES)),
+        n_faces=store.stack("n_faces", np.int8), eye_patches=store.stack("eye_patches"), region_patches=store.stack("region_patches"),
+        blendshape_names=names or tuple(f"blendshape_{i}" for i in range(N_BLENDSHAPES)),
         width=info.width, height=info.height,
         meta={"video": info.path, "fps_nominal": info.fps_nominal, "rotation_deg": info.rotation_deg,
               "n_frames_nominal": info.n_frames_nominal,

@@ -344,7 +344,7 @@ SUNNYBROOK_DURATION_S = 13.3
 PATTERNS = {"oral_ocular": (("mouth", "eye"), ("smile", "snarl", "pucker")),
             "ocular_oral": (("eye", "mouth"), ("gentle_eye_closure",)),
             "midfacial": (("eye", "cheek"), ("gentle_eye_closure",)),
-            "mentalis": (("mouth", "chin"), ("smile", "snarl", "pucker")),
+            "mentalis": (("smile", "chin"), ("smile",)),
             "brow_ocular": (("brow", "eye"), ("brow_raise",))}
 
 
