@@ -13,6 +13,8 @@ import html as _html
 from pathlib import Path
 
 from .figures import SIDE_COLORS, format_gain
+from .scales_figure import SCALE_FIGURE_NAMES
+from .scales_html import scales_section
 from .text import DIRECTION_TEXT, direction_line
 
 FIGURES = (  # name, title, caption
@@ -216,7 +218,7 @@ def _figures(pngs: dict[str, Path], notes: dict[str, str]) -> str:
         elif name in notes:
             out.append(f'<figure id="fig-{name}"><h3>{esc(title)}</h3><p class="note">{esc(notes[name])}</p></figure>')
     for name, path in pngs.items():  # figures added later by others still show
-        if name not in {n for n, _, _ in FIGURES}:
+        if name not in {n for n, _, _ in FIGURES} | set(SCALE_FIGURE_NAMES):
             out.append(f'<figure id="fig-{esc(name)}"><img src="{_data_uri(path)}" alt="{esc(name)}"></figure>')
     return "\n".join(out)
 
@@ -270,7 +272,7 @@ def render_html(report: dict, pngs: dict[str, Path], notes: dict[str, str] | Non
     """
     name = "" if deidentify else Path(str(report.get("video", {}).get("path", ""))).name
     title = f"synkan report{' - ' + name if name else ''}"
-    parts = [_header(report, deidentify), _results(report), _qc(report), _details(report),
+    parts = [_header(report, deidentify), _results(report), scales_section(report, pngs, notes), _qc(report), _details(report),
              _figures(pngs, notes or {}), _events(report), METHODS]
     body = "\n".join(parts)
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
