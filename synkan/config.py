@@ -167,10 +167,11 @@ HEALTHY_ASYMMETRY_PP = {direction: limits[0] for direction, limits in GRADE_ASYM
 # --- Clinical scales (synkan.matrix, synkan.scales; measured estimates) ---------
 # Largest side difference of each region's involuntary movement (mm) expected
 # in healthy faces. Eye: 10 pp of a ~10 mm fissure, the oral-ocular grade's
-# healthy limit above (healthy real faces differ by 6-11 pp). The others: the
-# largest difference less one SE on the six real healthy videos
-# (synkan.validate_scales, the README's table) rounded up, and never below
-# 1 mm, about three pixels of a webcam face.
+# healthy limit above (healthy real faces differ by 6-11 pp). The others: on
+# the six real healthy videos (every movement they hold, every region) the
+# largest side difference less one SE was 0.92 mm (eye, during a brow raise),
+# 0.85 brow, 0.74 mouth corner, 0.57 upper lip, 0.55 chin, 0.30 cheek; 1 mm
+# (about three pixels of a webcam face) covers them all.
 HEALTHY_SIDE_DIFFERENCE_MM = {"brow": 1.0, "eye": 1.0, "midface": 1.0, "mouth": 1.0, "upper_lip": 1.0, "chin": 1.0}
 # One Sunnybrook synkinesis point (0-3 per movement) per this many mm of
 # side difference beyond the healthy range: 0.77 mm of fissure change in a

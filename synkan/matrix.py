@@ -112,9 +112,12 @@ def _own_pull(signals: Signals, kind: str, side: str) -> np.ndarray:
     return signals[f"{REGION_COLUMN[VOLUNTARY_REGION[kind]]}_{side}"]
 
 
-def _window(t: np.ndarray, own: pd.DataFrame, others: pd.DataFrame, pose_ok: np.ndarray) -> np.ndarray:
-    inside = lambda rows, pad: np.any([(t >= r.start_s - pad) & (t <= r.end_s + pad) for r in rows.itertuples()] or [np.zeros(len(t), bool)], axis=0)  # noqa: E731
-    return inside(own, EVENT_PAD_S) & ~inside(others, 0.0) & pose_ok
+def _spans(t: np.ndarray, rows: pd.DataFrame, pad_s: float) -> np.ndarray:
+    """Frames within the rows' spans widened by ``pad_s``."""
+    mask = np.zeros(len(t), bool)
+    for r in rows.itertuples():
+        mask |= (t >= r.start_s - pad_s) & (t <= r.end_s + pad_s)
+    return mask
 
 
 def matrix_process(signals: Signals, events: Events, movements: Movements, lag_window_s: float = LAG_WINDOW_S) -> Matrix:
@@ -152,15 +155,19 @@ def matrix_process(signals: Signals, events: Events, movements: Movements, lag_w
             continue  # a protocol step synkan cannot measure (bottom teeth, nasal base)
         own, others = table[table.kind == kind], table[table.kind != kind]
         x = driver(signals, kind)
-        window = _window(t, own, others, pose_ok)
+        window = _spans(t, own, EVENT_PAD_S) & ~_spans(t, others, 0.0) & pose_ok
+        # Within EVENT_PAD_S of another movement a region may still (or
+        # already) carry that movement: those frames measure neither.
+        clear = ~_spans(t, others, EVENT_PAD_S)
         for s in "rl":
             pull = _own_pull(signals, kind, s)
             mm = to_mm(VOLUNTARY_REGION[kind], value_at_peaks(t, x, _own_pull(signals, kind, s), own)[0], s, info)
             voluntary.append(dict(movement=kind, side=SIDE_NAMES[s], moves_mm=np.nan if mm is None else mm))
         for region in REGIONS:
             sides = {}
+            own_responders = {s: np.where(clear, responders[(region, s)], np.nan) for s in "rl"}
             for s in "rl":
-                y = responders[(region, s)]
+                y = own_responders[s]
                 moves, n = value_at_peaks(t, x, y, own)
                 lags, r = normalized_xcorr(x, y, window, max_lag)
                 if np.isfinite(r).any():
@@ -173,7 +180,7 @@ def matrix_process(signals: Signals, events: Events, movements: Movements, lag_w
                 cells.append(dict(movement=kind, region=region, side=SIDE_NAMES[s], voluntary=VOLUNTARY_REGION[kind] == region,
                                   moves_mm=moves, r=np.nan if r_locked is None else r_locked,
                                   lag_s=np.nan if lag_locked is None else lag_locked, n_events=n))
-            coupling = Coupling(kind, sides, t, x, {"right": responders[(region, "r")], "left": responders[(region, "l")]},
+            coupling = Coupling(kind, sides, t, x, {"right": own_responders["r"], "left": own_responders["l"]},
                                 window, None, own)
             found = side_difference(coupling)
             healthy = HEALTHY_SIDE_DIFFERENCE_MM[region]

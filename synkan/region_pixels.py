@@ -26,7 +26,18 @@ PATCH_PX = 40  # patch side, pixels
 PATCH_FS = 0.5  # patch side in face scales (RMS radius of the stable points; ~0.45 IOD, ~27 mm)
 TEMPLATE_FRACTION = 0.6  # the rest template is the patch's middle 60%: +/- 20% (~5 mm) of travel is searched
 BLUR_SIGMA_PX = 1.0  # tames sensor noise and codec blocks before matching
-MIN_MATCH = 0.3  # a weaker best match (shading, an occluding hand) leaves the mesh's value alone
+# A weaker best match (shading, an occluding hand, a laugh reshaping the skin)
+# leaves the mesh's value alone. Synthetic skin matches at 0.97-0.99, real
+# cheeks and chins mostly at 0.7-0.99 (the six real videos' median per patch).
+MIN_MATCH = 0.8
+# The rest template's fine texture (grey-level SD after removing shading
+# smoother than SHADING_SIGMA_PX) must exceed this, about a webcam's sensor
+# noise after the blur: below it the correlation peak follows lighting and
+# noise, not skin. The synthetic face's cheeks and chin have 2.8-4.0; real
+# faces 0.7-4.8 (beauty-filtered and low-light cheeks lowest), so many real
+# patches fall back to the mesh.
+MIN_TEXTURE_GREY = 2.0
+SHADING_SIGMA_PX = 4.0
 TEMPLATE_MAX_FRAMES = 256
 PATCH_SHAPE = (len(REGIONS) * 2, PATCH_PX, PATCH_PX)
 
@@ -83,7 +94,8 @@ def texture_shift_px(patches: np.ndarray, rest: np.ndarray) -> tuple[np.ndarray,
     Returns
     -------
     up_px : (N, 4) array
-        Upward shift (NaN where the best match is below :data:`MIN_MATCH`).
+        Upward shift (NaN where the best match is below :data:`MIN_MATCH` or
+        on the search's edge).
     match : (N, 4) array
         The best normalised correlation.
     """
@@ -98,15 +110,18 @@ def texture_shift_px(patches: np.ndarray, rest: np.ndarray) -> tuple[np.ndarray,
     blur = lambda x: cv2.GaussianBlur(x.astype(np.float32), (0, 0), BLUR_SIGMA_PX)  # noqa: E731
     for k in range(patches.shape[1]):
         template = blur(np.median(patches[rows, k], axis=0))[a:a + inner, a:a + inner]
-        if template.std() < 1e-3:
-            continue  # a featureless patch measures nothing
+        fine = template - cv2.GaussianBlur(template, (0, 0), SHADING_SIGMA_PX)
+        if fine.std() < MIN_TEXTURE_GREY:
+            continue  # smooth (or beauty-filtered) skin: the match would follow shading and noise
         for i in range(n):
             if not patches[i, k].any():
                 continue  # no face in this frame
             c = cv2.matchTemplate(blur(patches[i, k]), template, cv2.TM_CCOEFF_NORMED)
             y, x = np.unravel_index(int(np.argmax(c)), c.shape)
             match[i, k] = c[y, x]
-            if c[y, x] >= MIN_MATCH:
+            # A peak on the search's edge is a texture the template left behind (a
+            # laugh reshaping the cheek), not a measured shift.
+            if c[y, x] >= MIN_MATCH and 0 < y < c.shape[0] - 1 and 0 < x < c.shape[1] - 1:
                 up[i, k] = -(y + _subpixel(c[:, x], y) - a)  # rows run down the face
     return up, match
 

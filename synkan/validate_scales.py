@@ -109,9 +109,10 @@ def scale_summary(table: pd.DataFrame) -> dict:
     """Label accuracy, items raised, side accuracy, healthy totals and the rank correlation of total with k."""
     from scipy.stats import spearmanr
 
+    table = table.assign(pattern=table["pattern"].where(table["pattern"].notna(), None))
     one_sided = table[table["true_side"].isin(["right", "left"])]
     healthy = table[~table["true_side"].isin(["right", "left"])]
-    controls = table[table["pattern"].isna()]
+    controls = table[table["pattern"].isna()]  # the controls and the Duchenne case
     rho = {}
     for pattern in PATTERNS:
         sweep = pd.concat([controls.assign(k=0.0), one_sided[one_sided["pattern"] == pattern]])
@@ -134,7 +135,9 @@ def scale_markdown(table: pd.DataFrame) -> str:
              + " eFACE ocular / midfacial / mentalis |", "|" + "---|" * (13)]
     for r in table.itertuples():
         cells = "".join(f" {getattr(r, m + '_r')} / {getattr(r, m + '_l')} |" for m in SUNNYBROOK_MOVEMENTS)
-        lines.append(f"| {r.case} | {r.pattern or '-'} | {r.true_side or '-'} | {r.k:.2f} | {r.protocol_labels_right}/{r.protocol_labels_true} "
+        pattern = r.pattern if isinstance(r.pattern, str) else "-"
+        side = r.true_side if isinstance(r.true_side, str) else "-"
+        lines.append(f"| {r.case} | {pattern} | {side} | {r.k:.2f} | {r.protocol_labels_right}/{r.protocol_labels_true} "
                      f"| {r.auto_labels_right}/{r.auto_labels_true} ({r.auto_found_right}/{r.auto_found} found right) | {r.sb_side} "
                      f"| {r.sb_total} |{cells} {r.eface_ocular} / {r.eface_midfacial} / {r.eface_mentalis} |")
     s = scale_summary(table)
@@ -181,10 +184,10 @@ def real_scale_markdown(table: pd.DataFrame) -> str:
     lines = ["| video | narrowed side, k | total | movements graded | null items | smile points R / L | smile side difference mm | eFACE ocular |",
              "|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples():
-        case = "untouched" if r.true_side is None else f"{r.true_side}, {r.k_oo:.2f}"
+        case = f"{r.true_side}, {r.k_oo:.2f}" if isinstance(r.true_side, str) else "untouched"
         lines.append(f"| {r.video} | {case} | {r.total} | {r.present} | {r.null_items} | {r.smile_r} / {r.smile_l} | {r.smile_mm} | {r.eface_ocular} |")
     untouched = table[table["true_side"].isna()]
-    narrowed = table[table["true_side"].notna()]
+    narrowed = table[table["true_side"].notna()]  # None becomes NaN in the table
     on_side = [(getattr(r, f"smile_{r.true_side[0]}") or 0) >= 1 for r in narrowed.itertuples()]
     lines += ["", f"Untouched videos with a total above 0: {int((untouched['total'].fillna(0) > 0).sum())} of {len(untouched)}; "
               f"narrowed cases with >= 1 smile point on the narrowed side: {sum(on_side)} of {len(on_side)}."]
