@@ -42,8 +42,8 @@ def _img(path: Path) -> str:
 
 def _sunnybrook(sb: dict) -> str:
     side = sb.get("affected_side")
-    head = ("<tr><th>Movement</th><th>Synkinesis, affected side (0-3)</th><th>Points R / L</th><th>Measured on</th>"
-            "<th>Side difference</th><th>Healthy up to</th><th>mm per point</th><th>Voluntary (1-5)</th></tr>")
+    head = ("<tr><th>Movement</th><th>Synkinesis points, affected side</th><th>Points R / L</th><th>Measured on</th>"
+            "<th>Side difference</th><th>Healthy up to</th><th>mm per point</th><th>Voluntary movement grade</th></tr>")
     rows = []
     for item in SUNNYBROOK_MOVEMENTS:
         label = _e(MOVEMENT_LABELS[item])
