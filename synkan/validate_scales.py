@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Settings
+from .movements import MOVEMENT_LABELS
 from .scales import SUNNYBROOK_MOVEMENTS
 from .synth import PATTERNS, sunnybrook_case
 from .validate import _render
@@ -132,7 +133,7 @@ def scale_markdown(table: pd.DataFrame) -> str:
     """The synthetic table and its summary as markdown."""
     items = "".join(f" {m} R / L |" for m in SUNNYBROOK_MOVEMENTS)
     lines = ["| case | pattern | true side | k | labels (protocol) | labels (auto) | side named | total |" + items
-             + " eFACE ocular / midfacial / mentalis |", "|" + "---|" * (13)]
+             + " eFACE ocular / midfacial / mentalis |", "|" + "---|" * (9 + len(SUNNYBROOK_MOVEMENTS))]
     for r in table.itertuples():
         cells = "".join(f" {getattr(r, m + '_r')} / {getattr(r, m + '_l')} |" for m in SUNNYBROOK_MOVEMENTS)
         pattern = r.pattern if isinstance(r.pattern, str) else "-"
@@ -163,7 +164,7 @@ def real_scale_table(videos: list[str | Path], outdir: str | Path, ks: tuple[flo
         sb = result.scores.scores["sunnybrook"]
         smile = sb["details"].get("smile", {})
         return {"video": video.stem, "true_side": side, "k_oo": k, "total": sb["synkinesis"]["total"],
-                "present": len(sb["synkinesis_movements"]), "null_items": "; ".join(sb["missing"].values()) or "-",
+                "present": len(sb["synkinesis_movements"]), "null_items": ", ".join(MOVEMENT_LABELS[m] for m in sb["missing"]) or "-",
                 "side_named": sb["affected_side"], "smile_r": smile.get("points_right"), "smile_l": smile.get("points_left"),
                 "smile_mm": smile.get("difference_mm"), "eface_ocular": result.scores.scores["eface_synkinesis"]["ocular"]}
 
@@ -181,11 +182,13 @@ def real_scale_table(videos: list[str | Path], outdir: str | Path, ks: tuple[flo
 
 def real_scale_markdown(table: pd.DataFrame) -> str:
     """The real-face table and its summary as markdown."""
-    lines = ["| video | narrowed side, k | total | movements graded | null items | smile points R / L | smile side difference mm | eFACE ocular |",
+    lines = ["| video | narrowed side, k | total | movements graded | null (not in the video) | smile points R / L | smile side difference mm | eFACE ocular |",
              "|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples():
         case = f"{r.true_side}, {r.k_oo:.2f}" if isinstance(r.true_side, str) else "untouched"
-        lines.append(f"| {r.video} | {case} | {r.total} | {r.present} | {r.null_items} | {r.smile_r} / {r.smile_l} | {r.smile_mm} | {r.eface_ocular} |")
+        points = "-" if not np.isfinite(r.smile_r) else f"{r.smile_r:.0f} / {r.smile_l:.0f}"
+        smile_mm = "-" if not np.isfinite(r.smile_mm) else f"{r.smile_mm:.2f}"
+        lines.append(f"| {r.video} | {case} | {r.total} | {r.present} | {r.null_items} | {points} | {smile_mm} | {r.eface_ocular} |")
     untouched = table[table["true_side"].isna()]
     narrowed = table[table["true_side"].notna()]  # None becomes NaN in the table
     on_side = [(getattr(r, f"smile_{r.true_side[0]}") or 0) >= 1 for r in narrowed.itertuples()]
