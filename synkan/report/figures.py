@@ -328,28 +328,35 @@ def _draw_landmarks(ax, xy: np.ndarray, x0: int, y0: int) -> None:
 
 
 def plot_keyframes(analysis: "Analysis", deidentify: bool = False) -> Figure:
-    """Rest, peak smile and peak eye closure, cropped to the face, eye and mouth landmarks drawn.
+    """Rest, peak smile and peak eye closure; see :func:`plot_face_frames`."""
+    track = analysis.track
+    wanted = [(f"{title} (t = {track.t_s[row]:.2f} s)", row) for title, row in _frame_rows(analysis)]
+    return plot_face_frames(analysis, wanted, deidentify, (10, 4.0), "key frames", MARGINS["keyframes"])
+
+
+def plot_face_frames(analysis: "Analysis", wanted: list[tuple[str, int]], deidentify: bool, size: tuple[float, float],
+                     what: str, margins: dict) -> Figure:
+    """Frames ``(title, track row)`` cropped to the face, eye and mouth landmarks drawn.
 
     The subject's right is image-left: "R" is printed on the image's left.
     With ``deidentify``, everything outside the face's landmark hull is blurred.
+
     Raises
     ------
     FigureUnavailable
         If the video is gone or changed; its message says why.
     """
     track = analysis.track
-    wanted = _frame_rows(analysis)
-    fig = Figure(figsize=(10, 4.0), dpi=DPI)
-    axes = fig.subplots(1, max(len(wanted), 1), squeeze=False)
-    axes = axes[0]
+    fig = Figure(figsize=size, dpi=DPI)
+    axes = fig.subplots(1, max(len(wanted), 1), squeeze=False)[0]
     if not wanted:
         _note(axes[0], "no frame with a face")
         return fig
     frames = read_frames(analysis, [int(track.frame_index[row]) for _, row in wanted])
     if isinstance(frames, str):
-        raise FigureUnavailable(f"key frames not shown: {frames}")
+        raise FigureUnavailable(f"{what} not shown: {frames}")
     for ax, (title, row) in zip(axes, wanted):
-        ax.set_title(f"{title} (t = {track.t_s[row]:.2f} s)", fontsize=10)
+        ax.set_title(title, fontsize=10)
         image = frames.get(int(track.frame_index[row]))
         if image is None:
             _note(ax, "this frame could not be decoded")
@@ -370,7 +377,7 @@ def plot_keyframes(analysis: "Analysis", deidentify: bool = False) -> Figure:
     handles = [Patch(color=SIDE_COLORS[s], label=SIDE_LABELS[s] + (" (image left)" if s == "right" else " (image right)"))
                for s in ("right", "left")]
     fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=9, frameon=False)
-    fig.subplots_adjust(**MARGINS["keyframes"])
+    fig.subplots_adjust(**margins)
     return fig
 
 
@@ -488,10 +495,15 @@ def save_figures(analysis: "Analysis", folder: str | Path, deidentify: bool = Fa
     A figure that cannot be drawn (the key frames when the video is gone)
     is skipped; its reason goes into ``notes[name]`` for the HTML report.
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     makers = {"timeseries": plot_timeseries, "xcorr": plot_xcorr, "scatter": plot_scatter,
               "keyframes": lambda a: plot_keyframes(a, deidentify=deidentify), "summary_matrix": plot_summary_matrix}
+    return save_pngs(analysis, makers, folder, notes)
+
+
+def save_pngs(analysis: "Analysis", makers: dict, folder: str | Path, notes: dict[str, str] | None) -> dict[str, Path]:
+    """Draw each ``{name: make(analysis) -> Figure}`` into ``folder/name.png``; unavailable ones go into ``notes``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     for name, make in makers.items():
         try:

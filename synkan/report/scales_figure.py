@@ -17,7 +17,7 @@ from matplotlib.patches import Rectangle
 
 from ..movements import MOVEMENT_LABELS
 from ..regions import REGIONS
-from .figures import DPI, SIDE_COLORS, FigureUnavailable, _draw_landmarks, _note, blur_outside_face, face_box, read_frames
+from .figures import DPI, SIDE_COLORS, _note, plot_face_frames, save_pngs
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -73,7 +73,7 @@ def plot_movement_matrix(analysis: "Analysis") -> Figure:
 
 
 def plot_movement_keyframes(analysis: "Analysis", deidentify: bool = False) -> Figure:
-    """Each movement kind's peak frame, cropped to the face.
+    """Each movement kind's peak frame (its first occurrence), cropped to the face.
 
     Raises
     ------
@@ -84,50 +84,15 @@ def plot_movement_keyframes(analysis: "Analysis", deidentify: bool = False) -> F
     track = analysis.track
     wanted = []
     for kind in dict.fromkeys(table["kind"]):
-        peak = float(table[table["kind"] == kind]["peak_s"].iloc[0])
-        row = int(np.argmin(np.abs(track.t_s - peak)))
+        row = int(np.argmin(np.abs(track.t_s - float(table[table["kind"] == kind]["peak_s"].iloc[0]))))
         if track.valid[row]:
-            wanted.append((kind, row))
-    fig = Figure(figsize=(10, 2.6), dpi=DPI)
-    axes = fig.subplots(1, max(len(wanted), 1), squeeze=False)[0]
-    if not wanted:
-        _note(axes[0], "no movement found")
-        return fig
-    frames = read_frames(analysis, [int(track.frame_index[row]) for _, row in wanted])
-    if isinstance(frames, str):
-        raise FigureUnavailable(f"movement frames not shown: {frames}")
-    for ax, (kind, row) in zip(axes, wanted):
-        ax.set_title(f"{MOVEMENT_LABELS.get(kind, kind)}\n{track.t_s[row]:.1f} s", fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        image = frames.get(int(track.frame_index[row]))
-        if image is None:
-            _note(ax, "not decoded")
-            continue
-        xy = track.landmarks[row, :, :2].astype(float)
-        if deidentify:
-            image = blur_outside_face(image, xy)
-        x0, y0, x1, y1 = face_box(xy, image.shape[1], image.shape[0])
-        ax.imshow(image[y0:y1, x0:x1])
-        _draw_landmarks(ax, xy, x0, y0)
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.8, wspace=0.05)
-    return fig
+            wanted.append((f"{MOVEMENT_LABELS.get(kind, kind)}\n{track.t_s[row]:.1f} s", row))
+    return plot_face_frames(analysis, wanted, deidentify, (10, 3.2), "movement frames",
+                            dict(left=0.01, right=0.99, bottom=0.1, top=0.84, wspace=0.05))
 
 
 def save_scale_figures(analysis: "Analysis", folder: str | Path, deidentify: bool = False,
                        notes: dict[str, str] | None = None) -> dict[str, Path]:
     """Write :data:`SCALE_FIGURE_NAMES` as PNGs into ``folder``; a figure that cannot be drawn gets a note."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name, make in (("movement_matrix", plot_movement_matrix),
-                       ("movement_keyframes", lambda a: plot_movement_keyframes(a, deidentify))):
-        try:
-            fig = make(analysis)
-        except FigureUnavailable as exc:
-            if notes is not None:
-                notes[name] = str(exc)
-            continue
-        paths[name] = folder / f"{name}.png"
-        fig.savefig(paths[name], dpi=DPI, facecolor="white", pil_kwargs={"compress_level": 1})
-    return paths
+    makers = {"movement_matrix": plot_movement_matrix, "movement_keyframes": lambda a: plot_movement_keyframes(a, deidentify)}
+    return save_pngs(analysis, makers, folder, notes)
