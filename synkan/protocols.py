@@ -66,7 +66,7 @@ _FITS = {"brow_raise": {"brow_raise"}, "gentle_eye_closure": {"gentle_eye_closur
          "tight_eye_closure": {"tight_eye_closure", "gentle_eye_closure"}, "smile": {"smile"}, "snarl": {"snarl", "smile"},
          "pucker": {"pucker"}, "bottom_teeth": _MOUTH, "nasal_base": _MOUTH | {"snarl"}}
 # Mismatch costs: the step's movement is one the detector can confuse with the bout's.
-_EXACT, _CONFUSABLE, _MISMATCH, _SKIP = 0.0, 0.5, 1.5, 1.0
+_EXACT, _VARIANT, _CONFUSABLE, _MISMATCH, _SKIP = 0.0, 0.25, 0.5, 1.5, 1.0
 
 
 def protocol_steps(name: str) -> tuple[Step, ...]:
@@ -76,16 +76,18 @@ def protocol_steps(name: str) -> tuple[Step, ...]:
     return PROTOCOLS[name][1]
 
 
-def _cost(step: Step, kind: str) -> float:
+def _cost(step: Step, kind: str, variant: str = "") -> float:
     if step.movement == kind:
-        return _EXACT
+        # A closed smile found where the step wants an open one (or the reverse) still fits, a little worse.
+        return _EXACT if not (step.variant and variant) or step.variant == variant else _VARIANT
     return _CONFUSABLE if kind in _FITS[step.movement] else _MISMATCH
 
 
-def align(steps: list[Step], kinds: list[str]) -> list[tuple[int | None, int | None]]:
+def align(steps: list[Step], kinds: list[str], variants: list[str] | None = None) -> list[tuple[int | None, int | None]]:
     """Order-preserving alignment of protocol steps to detected kinds: ``(step index, bout index)`` pairs.
 
-    ``None`` on one side is a skipped step or an extra bout.
+    ``None`` on one side is a skipped step or an extra bout. ``variants``
+    (``open`` / ``closed`` smiles) break ties between steps of one movement.
 
     Examples
     --------
@@ -94,17 +96,18 @@ def align(steps: list[Step], kinds: list[str]) -> list[tuple[int | None, int | N
     [(0, 0), (1, None), (2, 1)]
     """
     n, m = len(steps), len(kinds)
+    variants = variants or [""] * m
     cost = np.zeros((n + 1, m + 1))
     cost[:, 0] = np.arange(n + 1) * _SKIP
     cost[0, :] = np.arange(m + 1) * _SKIP
     for i in range(1, n + 1):
         for j in range(1, m + 1):
-            cost[i, j] = min(cost[i - 1, j - 1] + _cost(steps[i - 1], kinds[j - 1]),
+            cost[i, j] = min(cost[i - 1, j - 1] + _cost(steps[i - 1], kinds[j - 1], variants[j - 1]),
                              cost[i - 1, j] + _SKIP, cost[i, j - 1] + _SKIP)
     pairs: list[tuple[int | None, int | None]] = []
     i, j = n, m
     while i or j:
-        if i and j and np.isclose(cost[i, j], cost[i - 1, j - 1] + _cost(steps[i - 1], kinds[j - 1])):
+        if i and j and np.isclose(cost[i, j], cost[i - 1, j - 1] + _cost(steps[i - 1], kinds[j - 1], variants[j - 1])):
             pairs.append((i - 1, j - 1))
             i, j = i - 1, j - 1
         elif i and np.isclose(cost[i, j], cost[i - 1, j] + _SKIP):
@@ -140,7 +143,8 @@ def label(table: pd.DataFrame, protocol: str) -> tuple[pd.DataFrame, dict]:
     steps = [protocol_steps(protocol)[k - 1] for k in numbers]
     table = table.reset_index(drop=True).copy()
     missing, extra = [], []
-    for step_i, row_i in align(steps, table["kind"].tolist()):
+    variants = table["variant"].fillna("").tolist() if "variant" in table else None
+    for step_i, row_i in align(steps, table["kind"].tolist(), variants):
         if row_i is None:
             missing.append(f"step {numbers[step_i]}: {steps[step_i].movement}")
         elif step_i is None:

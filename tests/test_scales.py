@@ -139,3 +139,22 @@ def test_real_healthy_face_scores_zero_or_null(real_video):
     info = result.signals.info["regions"]
     assert 50 < info["mm_per_iod"] < 75  # adult inter-ocular distances are 55-70 mm
     assert result.track.region_patches is not None and result.track.region_patches.any()
+
+
+def test_bell_protocol_tells_tight_from_gentle_closure(tmp_path):
+    from synkan.synth import Action
+
+    acts = [("smile", 1.0, 2.5), ("brow", 3.3, 4.8), ("close", 5.6, 7.1), ("tight", 7.9, 9.4), ("pucker", 10.2, 11.7),
+            ("snarl", 12.5, 14.0)]
+    case = Case(name="bell", duration_s=14.7, size=320, duchenne=0.15, seed=8,
+                timeline=tuple(Action(kind, a, b) for kind, a, b in acts))
+    result = synkan.analyze(render_case(case, tmp_path)["video"], protocol="bell")
+    table = result.movements.table
+    assert table["kind"].tolist() == ["smile", "brow_raise", "gentle_eye_closure", "tight_eye_closure", "pucker", "snarl"]
+    assert table["step"].tolist() == [3, 4, 5, 6, 7, 9]  # matched to the big toothy smile, steps as on the sheet
+    assert table["variant"].iloc[0] == "open"
+    assert {"step 8: bottom_teeth", "step 10: nasal_base"} <= set(result.movements.info["missing"])
+    auto = synkan.rescore(result.track, result.video, result.settings, protocol=None)
+    assert auto.movements.table["kind"].tolist()[2:4] == ["gentle_eye_closure", "tight_eye_closure"]
+    # Bell-only steps are labelled but not graded; the Sunnybrook items still are.
+    assert result.scores.scores["sunnybrook"]["synkinesis"]["total"] == 0
