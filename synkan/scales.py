@@ -203,6 +203,11 @@ def scales_process(matrix: Matrix, movements: Movements, scores: dict, affected:
                         + ", ".join(MOVEMENT_LABELS[m] for m in sb["missing"]))
     elif sb["affected_side_reason"]:
         warnings.append(f"Sunnybrook: {sb['affected_side_reason']}; its scores are null")
+    info = movements.info
+    if info.get("missing") or info.get("extra"):
+        warnings.append(f"protocol {info['protocol']}: " + "; ".join(
+            ([f"no movement found for {', '.join(info['missing'])}"] if info["missing"] else [])
+            + ([f"movements beyond the protocol: {', '.join(info['extra'])}"] if info["extra"] else [])))
     ef = eface_synkinesis(matrix, movements, scores.get("eface_ocular_synkinesis"), sb["affected_side"])
     return {"sunnybrook": sb, "eface_synkinesis": ef}, warnings
 

@@ -154,6 +154,7 @@ def test_bell_protocol_tells_tight_from_gentle_closure(tmp_path):
     assert table["step"].tolist() == [3, 4, 5, 6, 7, 9]  # matched to the big toothy smile, steps as on the sheet
     assert table["variant"].iloc[0] == "open"
     assert {"step 8: bottom_teeth", "step 10: nasal_base"} <= set(result.movements.info["missing"])
+    assert any(w.startswith("protocol bell: no movement found for") and "nasal_base" in w for w in result.scores.warnings)
     auto = synkan.rescore(result.track, result.video, result.settings, protocol=None)
     assert auto.movements.table["kind"].tolist()[2:4] == ["gentle_eye_closure", "tight_eye_closure"]
     # Bell-only steps are labelled but not graded; the Sunnybrook items still are.
