@@ -62,8 +62,11 @@ def _sunnybrook(sb: dict) -> str:
     total = sb["synkinesis"].get("total")
     present = sb.get("synkinesis_movements", [])
     total_text = (_na("none of the five movements in the video") if total is None else
-                  f"<b>{_e(total)}</b> of {3 * len(present)} (sum of the {len(present)} movements present)")
+                  f"<b>{_e(total)}</b> of {3 * len(present)} (sum of the {len(present)} "
+                  f"movement{'s' if len(present) != 1 else ''} present)")
     side_text = _e(side.upper()) if side else _na(sb.get("affected_side_reason") or "unknown")
+    if side and not any(d["points_right"] or d["points_left"] for d in sb.get("details", {}).values()):
+        side_text += " (no synkinesis point on either side: the side with the larger side differences)"
     resting = sb.get("resting", {})
     return (f"<p>Affected side: {side_text}. Synkinesis total: {total_text}.</p>"
             f"<table>{head}{''.join(rows)}</table>"
