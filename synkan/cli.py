@@ -99,7 +99,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_synth(args: argparse.Namespace) -> int:
     from .synth import synth_from_video, synth_main
 
-    video_only = {"--side": args.side, "--k-oo": args.k_oo, "--k-ocul": args.k_ocul, "--name": args.name}
+    video_only = {"--side": args.side, "--k-oo": args.k_oo, "--k-ocul": args.k_ocul, "--k-chin": args.k_chin, "--name": args.name}
     if args.from_video is None:
         given = [flag for flag, value in video_only.items() if value is not None]
         if given:
@@ -113,7 +113,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         if args.side is None:
             raise SynkanError("--from-video needs --side right|left (the subject's side)")
         paths = synth_from_video(args.from_video, args.output, args.side, k_oo=args.k_oo or 0.0,
-                                 k_ocul=args.k_ocul or 0.0, name=args.name, model=args.model).values()
+                                 k_ocul=args.k_ocul or 0.0, name=args.name, model=args.model, k_chin=args.k_chin or 0.0).values()
     for path in paths:
         print(path)
     return 0
@@ -220,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--k-oo", type=float, metavar="K", help="oral-ocular: the eye narrows by K x their own smile (0-1)")
     g.add_argument("--k-ocul", type=float, metavar="K",
                    help="ocular-oral: the mouth corner moves by K x their own eye closure (0-1)")
+    g.add_argument("--k-chin", type=float, metavar="K",
+                   help="mentalis: the chin pad rises by K x their own smile x 0.05 IOD (0-1)")
     g.add_argument("--name", help="output base name (default: STEM_SIDE_ooK_oculK)")
     g.add_argument("--model", metavar="PATH", help="face_landmarker.task (default: $SYNKAN_MODEL, models/, cache, download)")
     p.set_defaults(func=cmd_synth)

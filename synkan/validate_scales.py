@@ -29,6 +29,7 @@ from .validate import _render
 
 SCALE_KS = (0.25, 0.5)
 REAL_SCALE_K = (0.35, 0.6)
+REAL_CHIN_K = 1.0  # a full chin-pad lift (synkan.synth.from_video.CHIN_LIFT_IOD, ~3 mm) at the person's biggest smile
 # Timeline kinds as synkan.movements names them.
 _TRUE_KIND = {"brow_raise": "brow_raise", "eye_closure": "gentle_eye_closure", "tight_eye_closure": "tight_eye_closure",
               "smile": "smile", "snarl": "snarl", "pucker": "pucker"}
@@ -166,7 +167,9 @@ def real_scale_table(videos: list[str | Path], outdir: str | Path, ks: tuple[flo
         return {"video": video.stem, "true_side": side, "k_oo": k, "total": sb["synkinesis"]["total"],
                 "present": len(sb["synkinesis_movements"]), "null_items": ", ".join(MOVEMENT_LABELS[m] for m in sb["missing"]) or "-",
                 "side_named": sb["affected_side"], "smile_r": smile.get("points_right"), "smile_l": smile.get("points_left"),
-                "smile_mm": smile.get("difference_mm"), "eface_ocular": result.scores.scores["eface_synkinesis"]["ocular"]}
+                "smile_mm": smile.get("difference_mm"), "smile_region": smile.get("region"),
+                "eface_ocular": result.scores.scores["eface_synkinesis"]["ocular"],
+                "eface_mentalis": result.scores.scores["eface_synkinesis"]["mentalis"], "k_chin": 0.0}
 
     for video in map(Path, videos):
         untouched = analyze(video)
@@ -177,23 +180,31 @@ def real_scale_table(videos: list[str | Path], outdir: str | Path, ks: tuple[flo
             for side in ("right", "left"):
                 paths = synth_from_video(video, outdir, side, k_oo=k, track=untouched.track)
                 rows.append(row(video, side, k, analyze(paths["video"])))
+        for side in ("right", "left"):
+            paths = synth_from_video(video, outdir, side, k_chin=REAL_CHIN_K, track=untouched.track)
+            rows.append(row(video, side, 0.0, analyze(paths["video"])) | {"k_chin": REAL_CHIN_K})
     return pd.DataFrame(rows)
 
 
 def real_scale_markdown(table: pd.DataFrame) -> str:
     """The real-face table and its summary as markdown."""
-    lines = ["| video | narrowed side, k | total | movements graded | null (not in the video) | smile points R / L | smile side difference mm | eFACE ocular |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| video | added | total | movements graded | null (not in the video) | smile points R / L | smile: region, "
+             "side difference mm | eFACE ocular / mentalis |", "|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples():
-        case = f"{r.true_side}, {r.k_oo:.2f}" if isinstance(r.true_side, str) else "untouched"
+        if not isinstance(r.true_side, str):
+            case = "untouched"
+        else:
+            case = f"chin lift {r.true_side}, {r.k_chin:.1f}" if r.k_chin else f"narrowing {r.true_side}, {r.k_oo:.2f}"
         points = "-" if not np.isfinite(r.smile_r) else f"{r.smile_r:.0f} / {r.smile_l:.0f}"
-        smile_mm = "-" if not np.isfinite(r.smile_mm) else f"{r.smile_mm:.2f}"
-        lines.append(f"| {r.video} | {case} | {r.total} | {r.present} | {r.null_items} | {points} | {smile_mm} | {r.eface_ocular} |")
+        smile = "-" if not np.isfinite(r.smile_mm) else f"{r.smile_region}, {r.smile_mm:.2f}"
+        lines.append(f"| {r.video} | {case} | {r.total} | {r.present} | {r.null_items} | {points} | {smile} "
+                     f"| {r.eface_ocular} / {r.eface_mentalis} |")
     untouched = table[table["true_side"].isna()]
-    narrowed = table[table["true_side"].notna()]  # None becomes NaN in the table
-    on_side = [(getattr(r, f"smile_{r.true_side[0]}") or 0) >= 1 for r in narrowed.itertuples()]
+    added = table[table["true_side"].notna()]  # None becomes NaN in the table
+    hits = {kind: [(getattr(r, f"smile_{r.true_side[0]}") or 0) >= 1 for r in rows.itertuples()]
+            for kind, rows in (("narrowing", added[added["k_chin"] == 0]), ("chin lift", added[added["k_chin"] > 0]))}
     lines += ["", f"Untouched videos with a total above 0: {int((untouched['total'].fillna(0) > 0).sum())} of {len(untouched)}; "
-              f"narrowed cases with >= 1 smile point on the narrowed side: {sum(on_side)} of {len(on_side)}."]
+              + "; ".join(f"{kind} cases with >= 1 smile point on that side: {sum(h)} of {len(h)}" for kind, h in hits.items()) + "."]
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -159,3 +160,33 @@ def test_bell_protocol_tells_tight_from_gentle_closure(tmp_path):
     assert auto.movements.table["kind"].tolist()[2:4] == ["gentle_eye_closure", "tight_eye_closure"]
     # Bell-only steps are labelled but not graded; the Sunnybrook items still are.
     assert result.scores.scores["sunnybrook"]["synkinesis"]["total"] == 0
+
+
+def test_real_face_chin_lift_ground_truth(real_video, tmp_path):
+    """synth --from-video --k-chin lifts one chin pad with the person's own smile, and writes its truth."""
+    from synkan.synth import synth_from_video
+
+    track = synkan.track(real_video)
+    paths = synth_from_video(real_video, tmp_path, "left", k_chin=1.0, track=track)
+    truth = pd.read_csv(paths["gt_csv"])
+    assert truth["chin_lift_l"].max() == pytest.approx(0.05, abs=1e-6) and not truth["chin_lift_r"].any()
+    assert json.loads(paths["json"].read_text())["truth"]["k_chin"] == 1.0
+    # Only the left chin box changes (the measurement of it fails on real faces: see the README).
+    first = cv2.VideoCapture(str(paths["video"]))
+    frames = []
+    while len(frames) < len(truth):
+        ok, frame = first.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY).astype(float))
+    peak = int(truth["chin_lift_l"].idxmax())
+    control = synth_from_video(real_video, tmp_path, "left", track=track)
+    cap = cv2.VideoCapture(str(control["video"]))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, peak)
+    base = cv2.cvtColor(cap.read()[1], cv2.COLOR_BGR2GRAY).astype(float)
+    diff = np.abs(frames[peak] - base)
+    chin_l, chin_r = track.landmarks[peak, [421, 428], :2].mean(axis=0), track.landmarks[peak, [201, 208], :2].mean(axis=0)
+    near = lambda c: diff[int(c[1]) - 5:int(c[1]) + 6, int(c[0]) - 5:int(c[0]) + 6].mean()  # noqa: E731
+    assert near(chin_l) > 2.0 and near(chin_l) > 2 * near(chin_r) - 0.5
+    with pytest.raises(InputError, match="k_chin must be a number from 0 to 1"):
+        synth_from_video(real_video, tmp_path, "left", k_chin=2.0, track=track)
