@@ -33,6 +33,9 @@ from .coupling import DIRECTIONS, Coupling, coupling_process
 from .errors import InputError
 from .events import Events, events_process
 from .models import model_info, resolve_model, sha256_file
+from .matrix import Matrix, matrix_process
+from .movements import Movements, movements_process
+from .scales import scales_process
 from .scoring import Scores, scores_process
 from .signals import Signals, signals_process
 from .tracking import Landmarker, Track, decode_warnings, track_video
@@ -70,6 +73,10 @@ class Analysis:
     comparison : dict or None
         The change since a previous visit (:func:`synkan.compare.compare_reports`),
         from ``synkan analyze --previous``.
+    movements : Movements
+        The clinic's named movements (brow raise, closures, smile, snarl, pucker).
+    matrix : Matrix
+        Movement x region x side measurements behind the clinical scales.
     """
 
     video: dict
@@ -84,6 +91,8 @@ class Analysis:
     created: str = ""
     rebuilt: str | None = None
     comparison: dict | None = None
+    movements: Movements | None = None
+    matrix: Matrix | None = None
 
     @property
     def report(self) -> dict:
@@ -110,6 +119,8 @@ class Analysis:
             "qc": self.scores.qc,
             "scores": self.scores.scores,
             "events": self.events.table.round(3).to_dict("records"),
+            "movements": [] if self.movements is None else _records(self.movements.table),
+            "matrix": [] if self.matrix is None else self.matrix.to_records(),
             "warnings": list(self.scores.warnings),
         }
         if self.comparison is not None:
@@ -151,6 +162,12 @@ class Analysis:
 def now_utc() -> str:
     """The current time as report.json writes it (ISO 8601, seconds, UTC)."""
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _records(table) -> list[dict]:
+    """A table as JSON records, NaN as null."""
+    return [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in row.items()}
+            for row in table.round(3).to_dict("records")]
 
 
 def environment() -> dict[str, str]:
@@ -210,8 +227,14 @@ def rescore(track: Track, video: dict, settings: Settings | None = None, model: 
     ev = events_process(sig, s.segments)
     couplings = {d: coupling_process(sig, ev, d, s.lag_window_s) for d in DIRECTIONS}
     sc = scores_process(track, sig, ev, couplings, s.affected)
+    mv = movements_process(sig, ev, s.segments, s.protocol)
+    mx = matrix_process(sig, ev, mv, s.lag_window_s)
+    scales, scale_warnings = scales_process(mx, mv, sc.scores, s.affected)
+    sc.scores.update(scales)
+    sc.warnings.extend(scale_warnings)
     sc.warnings.extend(decode_warnings(track))
-    return Analysis(video, s, track, sig, ev, couplings, sc, model or {}, visit or Visit(), created or now_utc())
+    return Analysis(video, s, track, sig, ev, couplings, sc, model or {}, visit or Visit(), created or now_utc(),
+                    movements=mv, matrix=mx)
 
 
 def analyze(path: str | Path, settings: Settings | None = None, *, model: str | Path | None = None,

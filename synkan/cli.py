@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from . import __version__  # noqa: E402
-from .config import LATERALITY_MODES, Settings  # noqa: E402
+from .config import LATERALITY_MODES, PROTOCOL_NAMES, Settings  # noqa: E402
 from .errors import SynkanError  # noqa: E402
 
 
@@ -21,6 +21,8 @@ def _settings_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--laterality", choices=LATERALITY_MODES, help="how lids are measured: pixel (default: lid margins found in the image), plain (mesh points), mirror (two extra mirrored passes, ~3x slower)")
     g.add_argument("--affected", choices=("right", "left"), help="the known affected side (subject's side)")
     g.add_argument("--segments", metavar="SPEC", help='user protocol, e.g. "smile:2-5,close:7-9", or a CSV/JSON file')
+    g.add_argument("--protocol", choices=PROTOCOL_NAMES,
+                   help="the video follows this movement sequence (see: synkan protocol NAME); movements are named by their place in it")
     g.add_argument("--stride", type=int, help="analyse every N-th frame")
     g.add_argument("--max-size", type=int, help="downscale frames whose longer side exceeds this (px) before landmarking")
     g.add_argument("--rotate", type=int, choices=(0, 90, 180, 270), help="rotate clockwise instead of using metadata")
@@ -31,7 +33,7 @@ def _settings_args(p: argparse.ArgumentParser) -> None:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Build :class:`Settings` from a settings file and command-line flags."""
-    flags = {k: getattr(args, k) for k in ("laterality", "affected", "segments", "stride", "max_size", "rotate",
+    flags = {k: getattr(args, k) for k in ("laterality", "affected", "segments", "protocol", "stride", "max_size", "rotate",
                                             "cutoff_hz", "lag_window_s")}
     if args.settings:
         return Settings.from_file(args.settings, **flags)
@@ -162,7 +164,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_synth(args: argparse.Namespace) -> int:
     from .synth import synth_from_video, synth_main
 
-    video_only = {"--side": args.side, "--k-oo": args.k_oo, "--k-ocul": args.k_ocul, "--name": args.name}
+    video_only = {"--side": args.side, "--k-oo": args.k_oo, "--k-ocul": args.k_ocul, "--k-chin": args.k_chin, "--name": args.name}
     if args.from_video is None:
         given = [flag for flag, value in video_only.items() if value is not None]
         if given:
@@ -176,7 +178,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         if args.side is None:
             raise SynkanError("--from-video needs --side right|left (the subject's side)")
         paths = synth_from_video(args.from_video, args.output, args.side, k_oo=args.k_oo or 0.0,
-                                 k_ocul=args.k_ocul or 0.0, name=args.name, model=args.model).values()
+                                 k_ocul=args.k_ocul or 0.0, name=args.name, model=args.model, k_chin=args.k_chin or 0.0).values()
     for path in paths:
         print(path)
     return 0
@@ -187,12 +189,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .batch import VIDEO_EXTENSIONS
     from .validate_real import run_real_validation
 
-    text = run_validation(args.output, laterality=args.laterality or Settings().laterality, quick=args.quick)
+    videos = None
     if args.real:
         folder = Path(args.real)
         if not folder.is_dir():
             raise SynkanError(f"--real: {folder} is not a folder of videos")
         videos = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
+    if args.scales:
+        from .validate_scales import run_scale_validation
+
+        print(run_scale_validation(args.output, videos))
+        return 0
+    text = run_validation(args.output, laterality=args.laterality or Settings().laterality, quick=args.quick)
+    if videos:
         text += "\n\n" + run_real_validation(videos, args.output)
     print(text)
     return 0
@@ -218,6 +227,13 @@ def cmd_trends(args: argparse.Namespace) -> int:
 
     for path in write_trends(args.outdir):
         print(path)
+    return 0
+
+
+def cmd_protocol(args: argparse.Namespace) -> int:
+    from .protocols import instruction_sheet
+
+    print(instruction_sheet(args.name))
     return 0
 
 
@@ -317,9 +333,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--k-oo", type=float, metavar="K", help="oral-ocular: the eye narrows by K x their own smile (0-1)")
     g.add_argument("--k-ocul", type=float, metavar="K",
                    help="ocular-oral: the mouth corner moves by K x their own eye closure (0-1)")
+    g.add_argument("--k-chin", type=float, metavar="K",
+                   help="mentalis: the chin pad rises by K x their own smile x 0.05 IOD (0-1)")
     g.add_argument("--name", help="output base name (default: STEM_SIDE_ooK_oculK)")
     g.add_argument("--model", metavar="PATH", help="face_landmarker.task (default: $SYNKAN_MODEL, models/, cache, download)")
     p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("protocol", help="print a recording protocol's instruction sheet (to hand to whoever films)")
+    p.add_argument("name", choices=PROTOCOL_NAMES)
+    p.set_defaults(func=cmd_protocol)
 
     p = sub.add_parser("validate", help="accuracy sweep on generated ground-truth videos")
     p.add_argument("-o", "--output", metavar="DIR", default="out/validate")
@@ -327,6 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="fewer, shorter cases")
     p.add_argument("--real", metavar="DIR", help="also: real healthy videos in DIR, untouched and with a known one-sided "
                    "narrowing added (synth --from-video)")
+    p.add_argument("--scales", action="store_true", help="instead: the movements and the Sunnybrook / eFACE estimates on "
+                   "Sunnybrook-protocol ground truth (and, with --real, on the real videos)")
     p.set_defaults(func=cmd_validate)
     return parser
 

@@ -24,6 +24,20 @@ BROW_R = (70, 63, 105, 66, 107)
 BROW_L = (300, 293, 334, 296, 336)
 IRIS_R = 468  # iris centres (subject's right / left)
 IRIS_L = 473
+# Horizontal iris edges (subject's right / left iris), for millimetres.
+IRIS_EDGES_R = (469, 471)
+IRIS_EDGES_L = (474, 476)
+# The visible iris diameter is nearly constant between adults, about 11.77 mm
+# (the value Emotrics uses to calibrate facial photographs): landmark
+# distances divided by it and multiplied by 11.77 are millimetres.
+IRIS_DIAMETER_MM = 11.77
+# Facial regions, (subject's right, subject's left) points; each region's
+# signal is the upward displacement of its points' centroid from rest.
+CHEEK_R, CHEEK_L = (50, 101, 205), (280, 330, 425)  # malar eminence / nasolabial region (midface)
+UPPER_LIP_R, UPPER_LIP_L = (39, 40), (269, 270)  # upper lip lateral to the philtrum (levator labii: snarl)
+CHIN_R, CHIN_L = (201, 208), (421, 428)  # chin pad beside the midline (mentalis)
+NOSE_ALA_R, NOSE_ALA_L = (64, 129), (294, 358)  # nasal ala (levator labii alaeque nasi: nose wrinkle)
+LIP_INNER = (13, 14)  # inner upper / lower lip on the midline (mouth opening)
 # Landmarks that move little with expression: forehead, nose bridge, temples.
 # Head pose is removed by a similarity fit of these to the rest shape.
 STABLE_POINTS = (10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 127, 356, 234, 454, 21, 251, 54, 284, 103, 332)
@@ -51,6 +65,25 @@ LOW_FLOOR_FRACTION = 2 / 3  # the low threshold's floor, as a fraction of the hi
 EYE_CLOSURE_MIN = 0.45
 SMILE_MIN_EXCURSION = 0.04  # mouth-corner excursion, in inter-canthal distances
 PUCKER_MIN_NARROWING = 0.08  # 1 - width/width_rest
+# --- Clinical movements (synkan.movements) ------------------------------------
+# A voluntary brow raise lifts the brows 8-12 mm (about 0.15 IOD); an eye
+# closure moves the mesh's eye centre and with it the brow-to-eye distance
+# by up to ~0.025 IOD. 0.04 IOD (~2.5 mm) lies between the two.
+BROW_RAISE_MIN_IOD = 0.04
+# A tight closure squeezes with the orbital part of orbicularis oculi: the
+# brows come down and the cheeks up. Cheek rise minus brow rise at the
+# closure's peak of at least this (~2 mm) makes it tight; a gentle closure
+# reads about -0.025 (the eye-centre artefact above).
+TIGHT_SQUEEZE_IOD = 0.03
+# Lips parted by this much more than at rest (~3 mm, the teeth show) make a
+# smile open-mouthed.
+OPEN_MOUTH_GAP_IOD = 0.05
+# Snarl driver: upper-lip rise minus this times the corners' outward
+# movement. A smile lifts the lateral upper lip about as much as it moves the
+# corners out (real smiles: rise 0.13-0.15 IOD, outward 0.07-0.12), so its
+# driver stays below zero; a snarl lifts the lip with little widening.
+SNARL_LATERAL_WEIGHT = 2.0
+SNARL_MIN_IOD = 0.03
 # A voluntary eye closure happens without the mouth movement. A detected
 # closure that overlaps smiles or puckers for more than this fraction of its
 # own duration is their oral-ocular response (synkinesis, or a laughing
@@ -131,7 +164,39 @@ ASYMMETRY_Z = 1.0
 # beside every asymmetry in the report).
 HEALTHY_ASYMMETRY_PP = {direction: limits[0] for direction, limits in GRADE_ASYMMETRY_PP.items()}
 
+# --- Clinical scales (synkan.matrix, synkan.scales; measured estimates) ---------
+# Largest side difference of each region's involuntary movement (mm) expected
+# in healthy faces. Eye: 10 pp of a ~10 mm fissure, the oral-ocular grade's
+# healthy limit above (healthy real faces differ by 6-11 pp). The others: on
+# the six real healthy videos (every movement they hold, every region) the
+# largest side difference less one SE was 0.92 mm (eye, during a brow raise),
+# 0.85 brow, 0.74 mouth corner, 0.57 upper lip, 0.55 chin, 0.30 cheek; 1 mm
+# (about three pixels of a webcam face) covers them all.
+HEALTHY_SIDE_DIFFERENCE_MM = {"brow": 1.0, "eye": 1.0, "midface": 1.0, "mouth": 1.0, "upper_lip": 1.0, "chin": 1.0}
+# One Sunnybrook synkinesis point (0-3 per movement) per this many mm of
+# side difference beyond the healthy range: 0.77 mm of fissure change in a
+# smile and 1.0 mm in a pucker (PRS 2013); the other movements and regions
+# take the pucker's (larger, more cautious) 1.0 mm.
+SUNNYBROOK_MM_PER_POINT = {"smile": 0.77, "pucker": 1.0}
+SUNNYBROOK_DEFAULT_MM_PER_POINT = 1.0
+# The regions whose involuntary movement is each Sunnybrook movement's
+# synkinesis: those the movement itself does not use (a smile lifts the cheek
+# and upper lip by itself; a closure moves the brow-eye distance).
+SYNKINESIS_REGIONS = {"brow_raise": ("eye", "midface", "mouth", "upper_lip", "chin"),
+                      "gentle_eye_closure": ("midface", "mouth", "upper_lip", "chin"),
+                      "smile": ("brow", "eye", "chin"), "snarl": ("brow", "eye", "chin"),
+                      "pucker": ("brow", "eye", "midface", "chin")}
+# Sunnybrook voluntary movement 1-5 (unable to initiate, slight, mild
+# excursion, almost complete, complete) from the affected side's movement as
+# a share of the healthy side's: >= each bound gives the next grade.
+# Heuristic: the scale is defined by eye, not by a ratio.
+SUNNYBROOK_VOLUNTARY_RATIO = (0.1, 0.3, 0.6, 0.85)
+# eFACE synkinesis items (0-100, 100 = none) fall linearly from 100 at the
+# healthy range to 0 at this many Sunnybrook points beyond it (severe).
+EFACE_ZERO_POINTS = 3.0
+
 LATERALITY_MODES = ("pixel", "mirror", "plain")
+PROTOCOL_NAMES = ("sunnybrook", "bell")  # synkan.protocols.PROTOCOLS
 
 
 def check_fields(data: Any, cls: type, source: str, required: tuple[str, ...] = ()) -> None:
@@ -185,6 +250,9 @@ class Settings:
         Known affected side; otherwise the side with more involuntary movement.
     segments : str or None
         A user protocol, e.g. ``"smile:2-5,close:7-9"``; overrides detection.
+    protocol : {"sunnybrook", "bell"} or None
+        The movement sequence the video follows (:mod:`synkan.protocols`):
+        each movement is named by its place in it.
     """
 
     laterality: str = "pixel"
@@ -195,6 +263,7 @@ class Settings:
     lag_window_s: float = LAG_WINDOW_S
     affected: str | None = None
     segments: str | None = None
+    protocol: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.laterality, str) or self.laterality not in LATERALITY_MODES:
@@ -213,6 +282,8 @@ class Settings:
             raise InputError(f"affected must be 'right' or 'left', not {self.affected!r}")
         if self.segments is not None and not isinstance(self.segments, str):
             raise InputError(f"segments must be a text like \"smile:2-5,close:7-9\" or a file path, not {self.segments!r}")
+        if self.protocol is not None and self.protocol not in PROTOCOL_NAMES:
+            raise InputError(f"protocol must be one of {PROTOCOL_NAMES}, not {self.protocol!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a plain dict (for report.json and batch resume keys)."""

@@ -6,9 +6,10 @@ names or shows the patient:
 
 - the video's path (and so its file name and folder) is replaced by a
   generated ID; its SHA-256 stays, so a clinic can match its own files;
-- ``track.npz`` keeps the landmarks but not the eye patches (grey images of
-  both eyes): the pixel lid measurement made from them is stored instead, so
-  re-scoring gives the same numbers; the track's own record of the path goes;
+- ``track.npz`` keeps the landmarks but not the eye, cheek and chin patches
+  (grey images of the face): the pixel lid and skin measurements made from
+  them are stored instead, so re-scoring gives the same numbers; the track's
+  own record of the path goes;
 - a protocol given as a file is stored as its inline text.
 
 The images (key frames, overlay) are masked by
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .events import parse_segments
+from .region_pixels import RAISE_COLUMNS
 from .signals import SIDES, pixel_lids
 
 if TYPE_CHECKING:
@@ -36,8 +38,8 @@ if TYPE_CHECKING:
 
 # What a de-identified report.json says it kept and removed (shown in the report too).
 KEPT = ("the video's SHA-256, frame rate, frame count, duration and frame size; face landmarks; the pixel lid "
-        "measurement; the visit metadata as entered")
-REMOVED = ("the video's path and file name (replaced by a generated ID); the eye images in track.npz; every face "
+        "and skin measurements; the visit metadata as entered")
+REMOVED = ("the video's path and file name (replaced by a generated ID); the eye, cheek and chin images in track.npz; every face "
            "pixel outside the eye and mouth regions in the key frames and overlay; a protocol file's name")
 
 
@@ -51,14 +53,17 @@ def is_deidentified(video: dict) -> bool:
     return bool(video.get("deidentified"))
 
 
-def deidentified_track(track: "Track", rest: np.ndarray, gaze_dev: np.ndarray, gaze_frontal: np.ndarray) -> "Track":
-    """``track`` without eye patches or source path, its pixel lid measurement stored instead.
+def deidentified_track(track: "Track", rest: np.ndarray, gaze_dev: np.ndarray, gaze_frontal: np.ndarray,
+                       region_raise: np.ndarray | None = None) -> "Track":
+    """``track`` without face patches or source path, the pixel measurements made from them stored instead.
 
     ``rest``, ``gaze_dev`` and ``gaze_frontal`` are the signals' own (columns
     ``rest``, ``gaze_dev_r/l``, ``gaze_ok``), so the stored measurement is the
-    one the analysis used.
+    one the analysis used; so is ``region_raise``, the cheek and chin lift
+    measured in the skin patches (the ``*_raise_pixel_*`` signal columns).
     """
     meta = {k: v for k, v in track.meta.items() if k != "video"}
+    track = dataclasses.replace(track, region_patches=None, region_raise=region_raise)
     lids = pixel_lids(track, rest, gaze_dev, gaze_frontal)
     if lids is None:
         return dataclasses.replace(track, meta=meta)
@@ -91,7 +96,10 @@ def deidentify(analysis: "Analysis") -> "Analysis":
         return analysis
     data = analysis.signals.data
     gaze_dev = np.column_stack([data[f"gaze_dev_{side}"].to_numpy(float) for side in SIDES])
-    track = deidentified_track(analysis.track, data["rest"].to_numpy(bool), gaze_dev, data["gaze_ok"].to_numpy(bool))
+    pixel_columns = [name.replace("_raise_", "_raise_pixel_") for name in RAISE_COLUMNS]
+    region_raise = data[pixel_columns].to_numpy(np.float64) if set(pixel_columns) <= set(data.columns) else None
+    track = deidentified_track(analysis.track, data["rest"].to_numpy(bool), gaze_dev, data["gaze_ok"].to_numpy(bool),
+                               region_raise)
     video = {"id": video_id(analysis.video.get("sha256")), "deidentified": True,
              **{k: v for k, v in analysis.video.items() if k != "path"}, "kept": KEPT, "removed": REMOVED}
     settings = dataclasses.replace(analysis.settings, segments=inline_segments(analysis.settings.segments))

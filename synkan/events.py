@@ -32,7 +32,13 @@ from .signals import Signals
 
 EVENT_KINDS = ("blink", "eye_closure", "smile", "pucker")
 _ALIASES = {"close": "eye_closure", "closure": "eye_closure", "eye_closure": "eye_closure", "blink": "blink",
-            "smile": "smile", "pucker": "pucker"}
+            "smile": "smile", "pucker": "pucker", "brow": "brow_raise", "brow_raise": "brow_raise",
+            "gentle_eye_closure": "gentle_eye_closure", "gentle_close": "gentle_eye_closure",
+            "tight_eye_closure": "tight_eye_closure", "tight_close": "tight_eye_closure", "snarl": "snarl"}
+# What a segment of a clinical movement (synkan.movements) is to the two
+# coupling directions: a closure of either kind is an eye closure; a brow
+# raise and a snarl drive neither (the movements stage measures them).
+_EVENT_OF = {"gentle_eye_closure": "eye_closure", "tight_eye_closure": "eye_closure", "brow_raise": None, "snarl": None}
 COLUMNS = ["kind", "start_s", "end_s", "duration_s", "peak_s", "peak", "source"]
 MIN_BLINK_S = 0.05  # shorter eye "events" are tracking glitches
 
@@ -332,5 +338,7 @@ def events_process(signals: Signals, segments: str | Path | None = None) -> Even
         inside = np.flatnonzero((t >= s0) & (t <= s1))
         if inside.size == 0:
             raise InputError(f"segment {kind}:{s0}-{s1} lies outside the video (0-{t[-1]:.2f} s)")
-        rows += _rows(kind, [(int(inside[0]), int(inside[-1]) + 1)], t, drivers[kind], source="user")
+        kind = _EVENT_OF.get(kind, kind)
+        if kind is not None:
+            rows += _rows(kind, [(int(inside[0]), int(inside[-1]) + 1)], t, drivers[kind], source="user")
     return _voluntary(pd.DataFrame(rows, columns=COLUMNS), {**info, "segments": str(segments)})

@@ -19,6 +19,9 @@ All signals are dimensionless and expressed against rest:
     ``1 - width / width_rest`` (positive in a pucker, negative in a smile).
 ``brow_raise_r/l``
     Brow height above the eye relative to rest, in IOD.
+``cheek_raise_r/l``, ``upper_lip_raise_r/l``, ``chin_raise_r/l``, ``nose_raise_r/l``, ``lip_gap``
+    The other facial regions, upward displacement from rest in IOD (see
+    :mod:`synkan.regions`, which also gives the millimetre calibration).
 ``yaw_deg``, ``pitch_deg``, ``roll_deg``
     Head rotation relative to the rest pose.
 
@@ -37,7 +40,7 @@ from .config import (
     MIRROR_MAX_ABS_YAW_DEG, MIRROR_MAX_GAZE_EW, EYE_MAX_GAZE_EW, MIRROR_MAX_RESIDUAL_EW, MOUTH_CORNER_R, REST_QUANTILE, STABLE_POINTS,
     Settings,
 )
-from . import eyelids, mirror
+from . import eyelids, mirror, region_pixels, regions
 from .tracking import Track
 
 SIDES = ("r", "l")
@@ -199,10 +202,10 @@ class _Index:
     the stage fast and its memory a small multiple of the track's.
     """
 
-    USED = tuple(sorted(set(STABLE_POINTS + EYE_R + EYE_L + BROW_R + BROW_L + (MOUTH_CORNER_R, MOUTH_CORNER_L))))
+    USED = tuple(sorted(set(STABLE_POINTS + EYE_R + EYE_L + BROW_R + BROW_L + (MOUTH_CORNER_R, MOUTH_CORNER_L) + regions.POINTS)))
 
     def __init__(self, points) -> None:
-        pos = {g: k for k, g in enumerate(points)}
+        self.pos = pos = {g: k for k, g in enumerate(points)}
         self.stable = tuple(pos[i] for i in STABLE_POINTS)
         self.eye_r, self.eye_l = tuple(pos[i] for i in EYE_R), tuple(pos[i] for i in EYE_L)
         self.brow_r, self.brow_l = tuple(pos[i] for i in BROW_R), tuple(pos[i] for i in BROW_L)
@@ -371,6 +374,16 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
         cols[f"mouth_excursion_{side}"] = np.hypot(cols[f"mouth_lateral_{side}"], cols[f"mouth_vertical_{side}"])
     width = np.linalg.norm(xy[:, ix.mouth_r] - xy[:, ix.mouth_l], axis=1)
     cols["mouth_narrowing"] = 1.0 - width / float(np.nanmedian(width[rest]))
+    stable = rest_xy[list(ix.stable)]
+    face_scale_iod = float(np.sqrt(((stable - stable.mean(axis=0)) ** 2).sum(axis=1).mean())) / iod  # as eyelids.face_scale_px
+    # A de-identified track keeps the pixel measurement instead of the skin patches.
+    pixel_raise = (track.region_raise if track.region_patches is None
+                   else region_pixels.pixel_raise_iod(track.region_patches, rest, face_scale_iod))
+    region_cols, region_info = regions.region_signals(xy, rest_xy, rest, iod, down, ix.pos, pixel_raise)
+    cols.update(region_cols)
+    if pixel_raise is not None:
+        for name, up in zip(region_pixels.RAISE_COLUMNS, pixel_raise.T):
+            extra[name.replace("_raise_", "_raise_pixel_")] = up
 
     laterality = _laterality_used(settings.laterality, track)
     mirror_used = np.zeros(len(t), bool)
@@ -434,7 +447,7 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
     pose_ok = valid & (np.abs(yaw) <= MAX_ABS_YAW_DEG) & (np.abs(pitch) <= MAX_ABS_PITCH_DEG) & (np.abs(roll) <= MAX_ABS_ROLL_DEG)
     order = ["eye_closure_r", "eye_closure_l", "mouth_excursion_r", "mouth_excursion_l", "mouth_lateral_r", "mouth_lateral_l",
              "mouth_vertical_r", "mouth_vertical_l", "mouth_narrowing", "brow_raise_r", "brow_raise_l",
-             "eye_closure_plain_r", "eye_closure_plain_l"]
+             "eye_closure_plain_r", "eye_closure_plain_l", *region_cols]
     order += [c for c in ("eye_closure_pixel_r", "eye_closure_pixel_l", "eye_closure_mirror_r", "eye_closure_mirror_l") if c in cleaned]
     data = pd.DataFrame({"t": t, "frame": track.frame_index, "valid": valid, "rest": rest, "pose_ok": pose_ok,
                          **{c: cleaned[c] for c in order}, "mirror_used": mirror_used, **extra,
@@ -448,5 +461,6 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
         "mirror_gate": gate,
         "mirror_residual_median": _finite_median(track.mirror_residual[valid]) if track.mirror_residual is not None else None,
         "eyelids": pixel_info,
+        "regions": region_info,
     }
     return Signals(data, info)

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import eyelids, mirror
+from . import eyelids, mirror, region_pixels
 from .config import EYE_L, EYE_R, MIRROR_MAX_ABS_YAW_DEG, Settings
 from .errors import InputError, NoFaceError
 from .landmarker import Landmarker, inside_box, only_box, patient_box, select_face
@@ -46,7 +46,8 @@ _TRACK_ARRAYS = {"t_s": ((), "f"), "frame_index": ((), "iu"), "landmarks": ((N_L
                  "blendshapes": ((None,), "f"), "pose_matrix": ((4, 4), "f"), "valid": ((), "b"), "n_faces": ((), "iu")}
 _OPTIONAL_ARRAYS = {"mirror_eyes": ((2, len(EYE_POINTS), 3), "f"), "mirror_valid": ((2,), "b"),
                     "mirror_residual": ((), "f"), "eye_patches": ((2, *eyelids.PATCH_SHAPE), "u"),
-                    "lid_closure": ((2,), "f"), "lid_match": ((2,), "f")}
+                    "lid_closure": ((2,), "f"), "lid_match": ((2,), "f"),
+                    "region_patches": (region_pixels.PATCH_SHAPE, "u"), "region_raise": ((region_pixels.PATCH_SHAPE[0],), "f")}
 _TEXT_ARRAYS = ("blendshape_names", "info")
 MAX_TEXT_BYTES = 1 << 20  # names and the info JSON are a few kB
 # save() stores arrays uncompressed, so a track's data is about its size on
@@ -94,6 +95,14 @@ class Track:
     lid_closure, lid_match : (N, 2) float64 or None
         The pixel lid measurement (:func:`synkan.eyelids.eyelids_process`)
         of a de-identified track, made from the eye patches it no longer holds.
+    region_patches : (N, 4, rows, columns) uint8 or None
+        Grey patches of the right and left cheek and chin
+        (:mod:`synkan.region_pixels`); zero where ``valid`` is False. Stored
+        with the eye patches; a de-identified track keeps ``region_raise``
+        instead.
+    region_raise : (N, 4) float64 or None
+        The cheek and chin lift measured from those patches, of a
+        de-identified track.
     blendshape_names : tuple of str
     width, height : int
         Upright frame size in original pixels.
@@ -118,6 +127,8 @@ class Track:
     eye_patches: np.ndarray | None = None
     lid_closure: np.ndarray | None = None
     lid_match: np.ndarray | None = None
+    region_patches: np.ndarray | None = None
+    region_raise: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.t_s)
@@ -142,7 +153,7 @@ class Track:
         }
         if self.mirror_eyes is not None:
             arrays.update(mirror_eyes=self.mirror_eyes, mirror_valid=self.mirror_valid, mirror_residual=self.mirror_residual)
-        for name in ("eye_patches", "lid_closure", "lid_match"):
+        for name in ("eye_patches", "lid_closure", "lid_match", "region_patches", "region_raise"):
             if getattr(self, name) is not None:
                 arrays[name] = getattr(self, name)
         path = Path(path)
@@ -348,11 +359,12 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
     columns = dict(t_s=((), np.float64), frame_index=((), np.int64), n_faces=((), np.int8), valid=((), bool),
                    landmarks=((N_LANDMARKS, 3), np.float32), blendshapes=((N_BLENDSHAPES,), np.float32),
                    pose_matrix=((4, 4), np.float32))
-    # Eye patches are for the pixel lid measurement (mirror tracks keep them to
-    # compare all three); plain mode stays at the cost of the landmark pass.
+    # Eye, cheek and chin patches are for the pixel measurements (mirror tracks
+    # keep them to compare all three); plain mode stays at the cost of the
+    # landmark pass and measures by the mesh alone.
     use_patches = settings.laterality != "plain"
     if use_patches:
-        columns["eye_patches"] = ((2, *eyelids.PATCH_SHAPE), np.uint8)
+        columns.update(eye_patches=((2, *eyelids.PATCH_SHAPE), np.uint8), region_patches=(region_pixels.PATCH_SHAPE, np.uint8))
     if use_mirror:
         columns.update(mirror_eyes=((2, len(EYE_POINTS), 3), np.float32), mirror_valid=((2,), bool), mirror_residual=((), np.float32))
     declared = info.n_frames_nominal // settings.stride + 2 if info.n_frames_nominal > 0 else 1024
@@ -390,7 +402,7 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
             if chosen is None:
                 row.update(landmarks=np.nan, blendshapes=np.nan, pose_matrix=np.nan, valid=False)
                 if use_patches:
-                    row["eye_patches"] = 0
+                    row.update(eye_patches=0, region_patches=0)
                 eyes, eyes_ok, residual = nan_eyes, (False, False), np.nan
             else:
                 face = faces[chosen]
@@ -404,7 +416,9 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
                 row.update(landmarks=px, blendshapes=shapes if shapes is not None and len(shapes) == N_BLENDSHAPES else np.nan,
                            pose_matrix=matrix, valid=True)
                 if use_patches:
-                    row["eye_patches"] = eyelids.extract_eye_patches(frame.rgb, face[:, :2] * frame_px)
+                    xy_px = face[:, :2] * frame_px
+                    row.update(eye_patches=eyelids.extract_eye_patches(frame.rgb, xy_px),
+                               region_patches=region_pixels.extract_region_patches(frame.rgb, xy_px))
                 eyes, eyes_ok, residual = nan_eyes, (False, False), np.nan
                 if use_mirror:
                     eyes, eyes_ok, residual = _mirror_passes(frame, face, matrix, landmarkers[1:], center)
@@ -424,6 +438,7 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
         landmarks=store.stack("landmarks", np.float32), blendshapes=store.stack("blendshapes", np.float32),
         pose_matrix=store.stack("pose_matrix", np.float32), valid=store.stack("valid", bool),
         n_faces=store.stack("n_faces", np.int8), eye_patches=store.stack("eye_patches") if use_patches else None,
+        region_patches=store.stack("region_patches") if use_patches else None,
         blendshape_names=names or tuple(f"blendshape_{i}" for i in range(N_BLENDSHAPES)),
         width=info.width, height=info.height,
         meta={"video": info.path, "fps_nominal": info.fps_nominal, "rotation_deg": info.rotation_deg,

@@ -25,7 +25,7 @@ from synkan.report.writer import write_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_videos" / "oral_ocular_left.mp4"
-FIGURES = ("timeseries", "xcorr", "scatter", "keyframes", "summary_matrix")
+FIGURES = ("timeseries", "xcorr", "scatter", "keyframes", "summary_matrix", "movement_matrix", "movement_keyframes")
 
 
 def chromium() -> str:

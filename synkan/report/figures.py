@@ -281,7 +281,18 @@ def _draw_landmarks(ax, xy: np.ndarray, x0: int, y0: int) -> None:
 
 
 def plot_keyframes(analysis: "Analysis", deidentify: bool = False, frames: dict[int, np.ndarray] | str | None = None) -> Figure:
-    """Rest, peak smile and peak eye closure, cropped to the face, eye and mouth landmarks drawn.
+    """Rest, peak smile and peak eye closure; see :func:`plot_face_frames`.
+
+    ``frames`` are the video frames if already read (:func:`read_frames`).
+    """
+    track = analysis.track
+    wanted = [(f"{title} (t = {track.t_s[row]:.2f} s)", row) for title, row in _frame_rows(analysis)]
+    return plot_face_frames(analysis, wanted, deidentify, (10, 4.0), "key frames", MARGINS["keyframes"], frames)
+
+
+def plot_face_frames(analysis: "Analysis", wanted: list[tuple[str, int]], deidentify: bool, size: tuple[float, float],
+                     what: str, margins: dict, frames: dict[int, np.ndarray] | str | None = None) -> Figure:
+    """Frames ``(title, track row)`` cropped to the face, eye and mouth landmarks drawn.
 
     The subject's right is image-left: "R" is printed on the image's left.
     With ``deidentify``, only the eye and mouth regions stay visible (:mod:`synkan.report.privacy`).
@@ -293,19 +304,17 @@ def plot_keyframes(analysis: "Analysis", deidentify: bool = False, frames: dict[
         If the video is gone or changed; its message says why.
     """
     track = analysis.track
-    wanted = _frame_rows(analysis)
-    fig = Figure(figsize=(10, 4.0), dpi=DPI)
-    axes = fig.subplots(1, max(len(wanted), 1), squeeze=False)
-    axes = axes[0]
+    fig = Figure(figsize=size, dpi=DPI)
+    axes = fig.subplots(1, max(len(wanted), 1), squeeze=False)[0]
     if not wanted:
         _note(axes[0], "no frame with a face")
         return fig
     if frames is None:
         frames = read_frames(analysis, [int(track.frame_index[row]) for _, row in wanted])
     if isinstance(frames, str):
-        raise FigureUnavailable(f"key frames not shown: {frames}")
+        raise FigureUnavailable(f"{what} not shown: {frames}")
     for ax, (title, row) in zip(axes, wanted):
-        ax.set_title(f"{title} (t = {track.t_s[row]:.2f} s)", fontsize=10)
+        ax.set_title(title, fontsize=10)
         image = frames.get(int(track.frame_index[row]))
         if image is None:
             _note(ax, "this frame could not be decoded")
@@ -328,7 +337,7 @@ def plot_keyframes(analysis: "Analysis", deidentify: bool = False, frames: dict[
     handles = [Patch(color=SIDE_COLORS[s], label=SIDE_LABELS[s] + (" (image left)" if s == "right" else " (image right)"))
                for s in ("right", "left")]
     fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=9, frameon=False)
-    fig.subplots_adjust(**MARGINS["keyframes"])
+    fig.subplots_adjust(**margins)
     return fig
 
 
@@ -350,20 +359,28 @@ def save_figures(analysis: "Analysis", folder: str | Path, deidentify: bool = Fa
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    # OpenCV's decoding releases the GIL: the key frames are read from the
+    # video while the other figures are drawn.
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        wanted = _frame_rows(analysis)
+        frames = reader.submit(read_frames, analysis, [int(analysis.track.frame_index[row]) for _, row in wanted])
+        makers = {"timeseries": plot_timeseries, "xcorr": plot_xcorr, "scatter": plot_scatter,
+                  "keyframes": lambda a: plot_keyframes(a, deidentify=deidentify, frames=frames.result()),
+                  "summary_matrix": plot_summary_matrix}
+        return save_pngs(analysis, makers, folder, notes)
+
+
+def save_pngs(analysis: "Analysis", makers: dict, folder: str | Path, notes: dict[str, str] | None) -> dict[str, Path]:
+    """Draw each ``{name: make(analysis) -> Figure}`` into ``folder/name.png``; unavailable ones go into ``notes``."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
-    # OpenCV's decoding and PNG compression release the GIL: the key frames
-    # are read from the video, and each PNG is compressed, while the next
-    # figure is drawn (about a third of the figures' time on two cores).
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        wanted = _frame_rows(analysis)
-        frames = pool.submit(read_frames, analysis, [int(analysis.track.frame_index[row]) for _, row in wanted])
-        makers = {"timeseries": plot_timeseries, "xcorr": plot_xcorr, "scatter": plot_scatter,
-                  "keyframes": lambda a: plot_keyframes(a, deidentify=deidentify, frames=frames.result()),
-                  "summary_matrix": plot_summary_matrix}
+    # PNG compression releases the GIL: each PNG is compressed while the next figure is drawn.
+    with ThreadPoolExecutor(max_workers=1) as writer:
         written = []
         for name, make in makers.items():
             try:
@@ -376,7 +393,7 @@ def save_figures(analysis: "Analysis", folder: str | Path, deidentify: bool = Fa
             canvas = FigureCanvasAgg(fig)
             canvas.draw()
             paths[name] = folder / f"{name}.png"
-            written.append(pool.submit(_write_png, np.asarray(canvas.buffer_rgba()), paths[name]))
+            written.append(writer.submit(_write_png, np.asarray(canvas.buffer_rgba()), paths[name]))
         for job in written:
             job.result()  # re-raise a failed write here
     return paths

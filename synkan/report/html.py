@@ -12,6 +12,8 @@ import base64
 import html as _html
 from pathlib import Path
 
+from .scales_figure import SCALE_FIGURE_NAMES
+from .scales_html import scales_section
 from .style import SIDE_COLORS, format_gain
 from .text import DIRECTION_TEXT, direction_line, lag_text, shown_values
 
@@ -282,7 +284,7 @@ def _figures(pngs: dict[str, Path], notes: dict[str, str]) -> str:
         elif name in notes:
             out.append(f'<figure id="fig-{name}"><h3>{esc(title)}</h3><p class="note">{esc(notes[name])}</p></figure>')
     for name, path in pngs.items():  # figures added later by others still show
-        if name not in {n for n, _, _ in FIGURES}:
+        if name not in {n for n, _, _ in FIGURES} | set(SCALE_FIGURE_NAMES):
             out.append(f'<figure id="fig-{esc(name)}"><img src="{data_uri(path)}" alt="{esc(name)}"></figure>')
     return "\n".join(out)
 
@@ -342,7 +344,8 @@ def render_html(report: dict, pngs: dict[str, Path], notes: dict[str, str] | Non
     # The summary is one printed page (A4 or Letter); the details follow on the next.
     summary = [_header(report, deidentify), _results(report), _details(report), _keyframes(pngs, notes),
                _previous(report), DISCLAIMER]
-    parts = [f'<section class="summary-page">{"".join(summary)}</section>', _qc(report), _comparison_method(report),
+    parts = [f'<section class="summary-page">{"".join(summary)}</section>', scales_section(report, pngs, notes), _qc(report),
+             _comparison_method(report),
              _privacy(report),
              _figures(pngs, notes), _events(report), METHODS]
     body = "\n".join(parts)

@@ -98,6 +98,11 @@ def summary_lines(report: dict) -> list[str]:
     lines = [direction_line(d, scores[d], fps) for d in DIRECTION_TEXT if d in scores]
     eface = scores.get("eface_ocular_synkinesis")
     lines.append(f"eFACE-style ocular synkinesis: {'n/a' if eface is None else f'{eface:.0f}'} (100 = no synkinesis)")
+    sb = scores.get("sunnybrook")
+    if sb and sb["synkinesis"].get("total") is not None:
+        items = ", ".join(f"{m.replace('_', ' ')} {sb['synkinesis'][m]}" for m in sb["synkinesis_movements"])
+        lines.append(f"Sunnybrook synkinesis (measured estimate), {sb['affected_side'].upper()}: {sb['synkinesis']['total']} of "
+                     f"{3 * len(sb['synkinesis_movements'])} ({items})")
     qc = report.get("qc", {})
     if qc:
         ev = qc.get("events", {})

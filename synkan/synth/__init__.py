@@ -10,9 +10,9 @@ See :mod:`synkan.synth.case` for the case file format and
 :func:`synth_from_video` adds a known one-sided movement to a real video
 of a healthy person instead.
 """
-from .case import Action, Case, narrow_case, standard_case, standard_timeline
+from .case import PATTERNS, Action, Case, Synkinesis, narrow_case, standard_case, standard_timeline, sunnybrook_case
 from .from_video import synth_from_video
 from .render import Truth, render_case, synth_main, truth_signals
 
-__all__ = ["Action", "Case", "Truth", "narrow_case", "render_case", "standard_case", "standard_timeline",
+__all__ = ["PATTERNS", "Action", "Case", "Synkinesis", "Truth", "sunnybrook_case", "narrow_case", "render_case", "standard_case", "standard_timeline",
            "synth_from_video", "synth_main", "truth_signals"]

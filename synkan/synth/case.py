@@ -21,7 +21,11 @@ from typing import Any
 from ..config import check_fields
 from ..errors import InputError
 
-ACTION_KINDS = ("smile", "pucker", "blink", "close", "narrow")
+ACTION_KINDS = ("smile", "pucker", "blink", "close", "narrow", "brow", "tight", "snarl", "cheek", "chin")
+BILATERAL_KINDS = ("smile", "pucker", "snarl")
+# Synkinesis: a responder region moving with a driver movement, on one side.
+DRIVERS = ("mouth", "smile", "pucker", "snarl", "eye", "brow")
+RESPONDERS = ("eye", "mouth", "brow", "cheek", "chin")
 SIDES = ("both", "right", "left")
 CASE_KINDS = ("control", "oral_ocular", "ocular_oral", "both", "duchenne")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -42,14 +46,18 @@ class Action:
     ----------
     kind : {"smile", "pucker", "blink", "close", "narrow"}
         ``blink`` is a short (< 0.5 s) closure, ``close`` a sustained
-        voluntary closure (>= 0.5 s), ``narrow`` a partial closure.
+        (gentle) voluntary closure (>= 0.5 s), ``narrow`` a partial closure,
+        ``tight`` a closure squeezed shut (brows down, cheeks up); ``brow``
+        raises the brows, ``snarl`` the upper lip and nasal alae, ``cheek``
+        and ``chin`` those regions.
     start_s, end_s : float
         Span in seconds; the movement ramps up after ``start_s`` and is
         back to rest at ``end_s``.
     amplitude : float
         Peak value, 0..1 (1 = full smile / pucker / closed lid).
     side : {"both", "right", "left"}
-        Subject's side, for eye actions; mouth actions are always bilateral.
+        Subject's side, for eye, brow, cheek and chin actions; smile, pucker
+        and snarl are always bilateral.
     """
 
     kind: str
@@ -70,13 +78,54 @@ class Action:
             raise InputError(f"{self.kind} action amplitude must be in 0..1, not {self.amplitude}")
         if self.side not in SIDES:
             raise InputError(f"action side must be one of {SIDES}, not {self.side!r}")
-        if self.kind in ("smile", "pucker") and self.side != "both":
+        if self.kind in BILATERAL_KINDS and self.side != "both":
             raise InputError(f"{self.kind} actions are bilateral; side must be 'both', not {self.side!r}")
 
     @classmethod
     def from_dict(cls, data: Any) -> "Action":
         """Build from a JSON object, rejecting unknown keys."""
         check_fields(data, cls, "timeline action", required=("kind", "start_s", "end_s"))
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Synkinesis:
+    """One known synkinetic pattern: ``responder`` moves by ``k`` x ``driver`` on ``side``.
+
+    Parameters
+    ----------
+    driver : {"mouth", "smile", "pucker", "snarl", "eye", "brow"}
+        The voluntary movement (``mouth``: smile, pucker or snarl; ``eye``:
+        the mean voluntary closure of both eyes, blinks included).
+    responder : {"eye", "mouth", "brow", "cheek", "chin"}
+        The region that moves with it (eye closure, mouth-corner lift, brow,
+        cheek or chin raise), in units of that region's full movement.
+    k : float
+        Gain, 0..1.
+    side : {"right", "left", "both"}
+        ``both`` gives a symmetric coupling (a healthy co-movement).
+    """
+
+    driver: str
+    responder: str
+    k: float
+    side: str
+
+    def __post_init__(self) -> None:
+        if self.driver not in DRIVERS:
+            raise InputError(f"synkinesis driver must be one of {DRIVERS}, not {self.driver!r}")
+        if self.responder not in RESPONDERS:
+            raise InputError(f"synkinesis responder must be one of {RESPONDERS}, not {self.responder!r}")
+        object.__setattr__(self, "k", _num(self.k, "synkinesis k"))
+        if not 0.0 <= self.k <= 1.0:
+            raise InputError(f"synkinesis k must be in 0..1, not {self.k}")
+        if self.side not in SIDES:
+            raise InputError(f"synkinesis side must be one of {SIDES}, not {self.side!r}")
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Synkinesis":
+        """Build from a JSON object, rejecting unknown keys."""
+        check_fields(data, cls, "synkinesis entry", required=("driver", "responder", "k", "side"))
         return cls(**data)
 
 
@@ -110,6 +159,8 @@ class Case:
         Frame width and height in pixels.
     timeline : tuple of Action
         Voluntary actions.
+    synkinesis : tuple of Synkinesis
+        Further known couplings, any driver to any responder region.
     """
 
     name: str
@@ -123,6 +174,7 @@ class Case:
     lag_s: float = 0.0
     size: int = 512
     timeline: tuple[Action, ...] = field(default_factory=tuple)
+    synkinesis: tuple[Synkinesis, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME_RE.match(self.name):
@@ -146,6 +198,8 @@ class Case:
             if a.end_s > self.duration_s + 1e-9:
                 raise InputError(f"{a.kind} action ends at {a.end_s:g} s, after the case's {self.duration_s:g} s")
         object.__setattr__(self, "timeline", actions)
+        object.__setattr__(self, "synkinesis", tuple(x if isinstance(x, Synkinesis) else Synkinesis.from_dict(x)
+                                                     for x in self.synkinesis))
 
     @property
     def n_frames(self) -> int:
@@ -156,7 +210,15 @@ class Case:
         """All fields as plain JSON types."""
         data = dataclasses.asdict(self)
         data["timeline"] = [dataclasses.asdict(a) for a in self.timeline]
+        data["synkinesis"] = [dataclasses.asdict(x) for x in self.synkinesis]
+        if not data["synkinesis"]:
+            del data["synkinesis"]  # older case files stay byte for byte
         return data
+
+    @property
+    def regions(self) -> bool:
+        """Whether the case moves more than the eyes and mouth (its truth CSV gets the region columns)."""
+        return bool(self.synkinesis) or any(a.kind in ("brow", "tight", "snarl", "cheek", "chin") for a in self.timeline)
 
     def to_json(self, path: str | Path | None = None) -> str:
         """The case as indented JSON; also written to ``path`` if given."""
@@ -169,11 +231,12 @@ class Case:
     def from_dict(cls, data: Any, source: str = "case") -> "Case":
         """Build from a JSON object, rejecting unknown or missing keys."""
         check_fields(data, cls, source, required=("name", "duration_s"))
-        timeline = data.get("timeline", [])
-        if not isinstance(timeline, list):
-            raise InputError(f"{source}: timeline must be a list of actions")
+        timeline, synkinesis = data.get("timeline", []), data.get("synkinesis", [])
+        if not isinstance(timeline, list) or not isinstance(synkinesis, list):
+            raise InputError(f"{source}: timeline and synkinesis must be lists")
         try:
-            return cls(**{**data, "timeline": tuple(Action.from_dict(a) for a in timeline)})
+            return cls(**{**data, "timeline": tuple(Action.from_dict(a) for a in timeline),
+                          "synkinesis": tuple(Synkinesis.from_dict(x) for x in synkinesis)})
         except InputError as exc:
             raise InputError(f"{source}: {exc}") from None
 
@@ -269,3 +332,44 @@ def narrow_case(name: str, side: str = "left", amplitude: float = 0.3, duration_
     """
     return Case(name=name, duration_s=duration_s, fps=fps, seed=seed, size=size,
                 timeline=(Action("narrow", 0.5, duration_s - 0.5, amplitude, side),))
+
+
+# The Sunnybrook protocol's five movements, 1.5 s each with 0.8 s of rest
+# between them, then a blink.
+_SUNNYBROOK = (("brow", 1.0, 2.5), ("close", 3.3, 4.8), ("smile", 5.6, 7.1), ("snarl", 7.9, 9.4),
+               ("pucker", 10.2, 11.7), ("blink", 12.4, 12.65))
+SUNNYBROOK_DURATION_S = 13.3
+#: Synkinetic patterns of :func:`sunnybrook_case`: (driver, responder) and the
+#: Sunnybrook movements whose synkinesis item each one raises.
+PATTERNS = {"oral_ocular": (("mouth", "eye"), ("smile", "snarl", "pucker")),
+            "ocular_oral": (("eye", "mouth"), ("gentle_eye_closure",)),
+            "midfacial": (("eye", "cheek"), ("gentle_eye_closure",)),
+            "mentalis": (("smile", "chin"), ("smile",)),
+            "brow_ocular": (("brow", "eye"), ("brow_raise",))}
+
+
+def sunnybrook_case(name: str, pattern: str | None = None, side: str = "left", k: float = 0.5,
+                    duchenne: float = 0.15, fps: float = 30.0, seed: int = 0, size: int = 320) -> Case:
+    """A Sunnybrook-protocol case: brow raise, gentle closure, open smile, snarl, pucker, with one known pattern.
+
+    Parameters
+    ----------
+    name : str
+        Output file stem.
+    pattern : str or None
+        A key of :data:`PATTERNS` (None: a control).
+    side : {"right", "left", "both"}
+        The affected side; ``both`` couples both sides equally (symmetric).
+    k : float
+        The pattern's gain.
+    duchenne, fps, seed, size : see :class:`Case`.
+    """
+    if pattern is not None and pattern not in PATTERNS:
+        raise InputError(f"pattern must be one of {tuple(PATTERNS)} or None, not {pattern!r}")
+    synkinesis = ()
+    if pattern is not None:
+        (driver, responder), _ = PATTERNS[pattern]
+        synkinesis = (Synkinesis(driver, responder, k, side),)
+    return Case(name=name, duration_s=SUNNYBROOK_DURATION_S, fps=fps, seed=seed, size=size, duchenne=duchenne,
+                affected_side=side if pattern is not None and side != "both" else None,
+                timeline=tuple(Action(kind, a, b) for kind, a, b in _SUNNYBROOK), synkinesis=synkinesis)

@@ -64,6 +64,20 @@ SMILE_UP = 0.09  # corner upward
 NEUTRAL_SMILE = 0.5
 PUCKER_IN = 0.15  # each corner inward -> mouth ~30% narrower
 MOUTH_SIGMA = 0.30  # Gaussian radius of the corner weight
+# The other regions at full amplitude, in mouth widths (a mouth is ~0.85 IOD).
+BROW_UP = 0.14  # brow raise, ~0.12 IOD (~7 mm): a moderate voluntary raise
+BROW_SIGMA_X = 0.35  # across the face; vertically it fades from the brow to the upper lid
+CHEEK_UP = 0.07  # malar skin up (zygomaticus, orbicularis oculi's orbital part)
+CHEEK_SIGMA = 0.25
+CHIN_UP = 0.06  # chin pad up (mentalis), lifting the lower lip with it
+CHIN_SIGMA = 0.15
+SNARL_LIP_UP = 0.12  # upper lip lateral to the philtrum (levator labii superioris)
+SNARL_ALA_UP = 0.06  # nasal ala (levator labii superioris alaeque nasi)
+SNARL_SIGMA = 0.12
+REGION_POINTS = {"brow": {"right": (70, 63, 105, 66, 107), "left": (300, 293, 334, 296, 336)},
+                 "cheek": {"right": (50, 101, 205), "left": (280, 330, 425)},
+                 "chin": {"right": (201, 208), "left": (421, 428)},
+                 "lip": {"right": (39, 40), "left": (269, 270)}, "ala": {"right": (64, 129), "left": (294, 358)}}
 
 
 @dataclass(frozen=True)
@@ -114,7 +128,8 @@ class FaceRig:
         Rest landmarks (478, 2) in pixels.
     fields : dict
         Dense displacement fields (size, size, 2) float32 at full amplitude,
-        keys ``smile_r``, ``smile_l``, ``pucker``.
+        keys ``smile_r``, ``smile_l``, ``pucker``, ``brow_r/l``, ``cheek_r/l``,
+        ``chin_r/l`` and ``snarl``.
     eyes : dict
         :class:`LayerRig` per eye (``right``, ``left``) and for the ``lips``.
     center : ndarray
@@ -231,6 +246,40 @@ def mouth_displacements(vertices: np.ndarray, lm: np.ndarray) -> dict[str, np.nd
         "smile_l": w_l * (mw * (SMILE_OUT * across + SMILE_UP * up)),
         "pucker": w_r * (mw * PUCKER_IN * across) + w_l * (mw * -PUCKER_IN * across),
     }
+
+
+def region_displacements(vertices: np.ndarray, lm: np.ndarray) -> dict[str, np.ndarray]:
+    """Vertex displacements (V, 2) of the brow, cheek, chin (per side) and snarl (both sides) at full amplitude.
+
+    Each moves its region up the face with a Gaussian weight around the
+    region's landmarks. The brow's weight also fades linearly from the brow
+    down to the upper lid, so a brow raise opens the eye only a little, as
+    frontalis does.
+    """
+    c_r, c_l = lm[MOUTH_CORNER["right"]], lm[MOUTH_CORNER["left"]]
+    mw = float(np.linalg.norm(c_l - c_r))
+    across = (c_l - c_r) / mw
+    up = np.array([across[1], -across[0]])
+
+    def gauss(name: str, side: str, sigma: float) -> np.ndarray:
+        c = lm[list(REGION_POINTS[name][side])].mean(axis=0)
+        return np.exp(-np.sum((vertices - c) ** 2, 1) / (2 * (sigma * mw) ** 2))[:, None]
+
+    out = {}
+    for side, s in (("right", "r"), ("left", "l")):
+        brow = lm[list(REGION_POINTS["brow"][side])].mean(axis=0)
+        lid = lm[list(EYE_UPPER[side])].mean(axis=0)
+        height = (vertices - lid) @ up  # above the upper lid, pixels
+        vertical = np.clip(height / max(float((brow - lid) @ up), 1.0), 0.0, 1.0)
+        along = (vertices - brow) @ across
+        across_w = np.exp(-along ** 2 / (2 * (BROW_SIGMA_X * mw) ** 2))
+        above = np.exp(-np.clip((vertices - brow) @ up, 0.0, None) ** 2 / (2 * (0.6 * mw) ** 2))
+        out[f"brow_{s}"] = (vertical * across_w * above)[:, None] * (mw * BROW_UP * up)
+        out[f"cheek_{s}"] = gauss("cheek", side, CHEEK_SIGMA) * (mw * CHEEK_UP * up)
+        out[f"chin_{s}"] = gauss("chin", side, CHIN_SIGMA) * (mw * CHIN_UP * up)
+    out["snarl"] = sum(gauss("lip", side, SNARL_SIGMA) * (mw * SNARL_LIP_UP * up)
+                       + gauss("ala", side, SNARL_SIGMA) * (mw * SNARL_ALA_UP * up) for side in ("right", "left"))
+    return out
 
 
 def barycentric_raster(vertices: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -413,7 +462,8 @@ def face_rig(size: int = 512) -> FaceRig:
     rgb = still_image(size)
     vertices = mesh_vertices(lm, size)
     idx, bary, n_tri = barycentric_raster(vertices, size)
-    fields = {k: dense_field(idx, bary, d) for k, d in mouth_displacements(vertices, lm).items()}
+    displacements = {**mouth_displacements(vertices, lm), **region_displacements(vertices, lm)}
+    fields = {k: dense_field(idx, bary, d) for k, d in displacements.items()}
     eyes = {side: eye_rig(lm, side) for side in ("right", "left")}
     eyes["lips"] = lips_rig(lm)
     center = lm[168].copy()  # nose bridge between the eyes

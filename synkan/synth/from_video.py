@@ -8,7 +8,9 @@ lids, gaze, lighting and laughter (what the synthetic rig lacks):
   static eyeball by ``k_oo x smile_norm(t)`` of that frame's lid opening;
 * ocular-oral (``k_ocul``): the chosen mouth corner moves by
   ``k_ocul x c(t)`` of its own peak-smile displacement, ``c`` being the
-  person's own eye closure.
+  person's own eye closure;
+* mentalis (``k_chin``): the chosen side's chin pad moves up by
+  ``k_chin x smile_norm(t) x`` :data:`CHIN_LIFT_IOD`.
 
 The geometry is synkan's own plain-mesh tracking of the source, frame by
 frame. Each movement is one ``cv2.remap`` of a small box around the eye or
@@ -31,7 +33,7 @@ import pandas as pd
 from scipy.interpolate import PchipInterpolator
 
 from .. import __version__, eyelids
-from ..config import BROW_L, BROW_R, EYE_L, EYE_R, MOUTH_CORNER_L, MOUTH_CORNER_R, Settings
+from ..config import BROW_L, BROW_R, CHIN_L, CHIN_R, EYE_L, EYE_R, MOUTH_CORNER_L, MOUTH_CORNER_R, Settings
 from ..errors import InputError, OutputError
 from ..events import eye_driver, mouth_driver
 from ..models import sha256_file
@@ -81,6 +83,10 @@ LIFT_INVERSE_ITERATIONS = 10
 
 GT_COLUMNS = ("t", "frame", "valid", "smile_norm", "eye_closure_own", "added_closure_r", "added_closure_l",
               "corner_lift_r", "corner_lift_l")
+CHIN_COLUMNS = ("chin_lift_r", "chin_lift_l")  # written when k_chin > 0
+#: A full mentalis lift of the chin pad at k_chin = 1, IOD (~3 mm: clearly visible chin dimpling).
+CHIN_LIFT_IOD = 0.05
+CHIN_SIGMA_IOD = 0.15  # the chin pad beside the midline, ~9 mm
 
 
 # --- drivers -----------------------------------------------------------------------
@@ -294,17 +300,31 @@ def lift_mouth_corner(img: np.ndarray, xy: np.ndarray, side: str, lift_iod: np.n
     (H, W, 3) uint8
         A copy with the box around the corner re-rendered.
     """
+    iod, towards_left, down = _face_axes(xy)
+    outward = towards_left if side == "left" else -towards_left
+    return _gaussian_warp(img, xy[MOUTH_CORNER[side]], iod * (lift_iod[0] * outward - lift_iod[1] * down), LIFT_SIGMA_IOD * iod)
+
+
+def lift_chin(img: np.ndarray, xy: np.ndarray, side: str, lift_iod: float) -> np.ndarray:
+    """Move ``side``'s chin pad up by ``lift_iod`` with a Gaussian-weighted warp (see :func:`lift_mouth_corner`)."""
+    iod, _, down = _face_axes(xy)
+    return _gaussian_warp(img, xy[list(CHIN_R if side == "right" else CHIN_L)].mean(axis=0), -iod * lift_iod * down,
+                          CHIN_SIGMA_IOD * iod)
+
+
+def _face_axes(xy: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Inter-ocular distance (px) and unit vectors towards the subject's left (image-right) and down the face."""
     c_r, c_l = xy[list(EYE_R)].mean(axis=0), xy[list(EYE_L)].mean(axis=0)
     iod = float(np.linalg.norm(c_l - c_r))
-    towards_left = (c_l - c_r) / iod  # the subject's left is image-right
-    down = np.array([-towards_left[1], towards_left[0]])
-    outward = towards_left if side == "left" else -towards_left
-    lift_px = iod * (lift_iod[0] * outward - lift_iod[1] * down)
-    sigma = LIFT_SIGMA_IOD * iod
-    corner = xy[MOUTH_CORNER[side]]
-    x0, y0, x1, y1 = _box(corner[None], 3.0 * sigma + float(np.linalg.norm(lift_px)), img.shape[:2])
+    towards_left = (c_l - c_r) / iod
+    return iod, towards_left, np.array([-towards_left[1], towards_left[0]])
+
+
+def _gaussian_warp(img: np.ndarray, center: np.ndarray, lift_px: np.ndarray, sigma: float) -> np.ndarray:
+    """``img`` with the box around ``center`` re-rendered through :func:`gaussian_lift_source`."""
+    x0, y0, x1, y1 = _box(center[None], 3.0 * sigma + float(np.linalg.norm(lift_px)), img.shape[:2])
     ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
-    sx, sy = gaussian_lift_source(xs, ys, corner, lift_px, sigma)
+    sx, sy = gaussian_lift_source(xs, ys, center, lift_px, sigma)
     out = img.copy()
     out[y0:y1, x0:x1] = cv2.remap(img, sx.astype(np.float32), sy.astype(np.float32), cv2.INTER_CUBIC,
                                   borderMode=cv2.BORDER_REFLECT101)
@@ -313,10 +333,10 @@ def lift_mouth_corner(img: np.ndarray, xy: np.ndarray, side: str, lift_iod: np.n
 
 # --- the generator -------------------------------------------------------------------
 
-def _check(side: str, k_oo: float, k_ocul: float, name: str | None) -> None:
+def _check(side: str, k_oo: float, k_ocul: float, name: str | None, k_chin: float = 0.0) -> None:
     if side not in SIDES:
         raise InputError(f"side must be 'right' or 'left' (the subject's side), not {side!r}")
-    for label, k in (("k_oo", k_oo), ("k_ocul", k_ocul)):
+    for label, k in (("k_oo", k_oo), ("k_ocul", k_ocul), ("k_chin", k_chin)):
         if isinstance(k, bool) or not isinstance(k, (int, float)) or not 0.0 <= k <= 1.0:
             raise InputError(f"{label} must be a number from 0 to 1, not {k!r}")
     if name is not None and (not name or Path(name).name != name):
@@ -334,7 +354,7 @@ def _writer_fps(video: Path, t_s: np.ndarray) -> float:
 
 def synth_from_video(video: str | Path, out_dir: str | Path, side: str, k_oo: float = 0.0, k_ocul: float = 0.0,
                      name: str | None = None, model: str | Path | None = None,
-                     track: Track | None = None) -> dict[str, Path]:
+                     track: Track | None = None, k_chin: float = 0.0) -> dict[str, Path]:
     """Add a known one-sided synkinesis to a real video of a healthy person.
 
     Parameters
@@ -359,6 +379,9 @@ def synth_from_video(video: str | Path, out_dir: str | Path, side: str, k_oo: fl
     track : Track, optional
         The video's track, when it has been tracked already (any laterality
         but mirror tracks the same way); otherwise the video is tracked here.
+    k_chin : float
+        Mentalis coupling, 0..1: the chin pad rises by ``k_chin x smile_norm(t)
+        x CHIN_LIFT_IOD`` (the CSV then has ``chin_lift_*``, IOD).
 
     Returns
     -------
@@ -383,7 +406,7 @@ def synth_from_video(video: str | Path, out_dir: str | Path, side: str, k_oo: fl
     >>> pd.read_csv(paths["gt_csv"])["added_closure_l"].max()  # doctest: +SKIP
     0.47
     """
-    _check(side, k_oo, k_ocul, name)
+    _check(side, k_oo, k_ocul, name, k_chin)
     video = Path(video)
     plain = Settings(laterality="plain")
     tr = track if track is not None else track_video(video, plain, model_path=model)
@@ -400,19 +423,21 @@ def synth_from_video(video: str | Path, out_dir: str | Path, side: str, k_oo: fl
     lift_iod, lift_source = peak_smile_lift_iod(smile_iod, sig[f"mouth_lateral_{s}"], sig[f"mouth_vertical_{s}"])
     narrow = np.where(valid, k_oo * smile, 0.0)
     lift = np.where(valid, k_ocul * closure_own, 0.0)
+    chin = np.where(valid, k_chin * smile * CHIN_LIFT_IOD, 0.0)
     truth = {"t": tr.t_s, "frame": tr.frame_index, "valid": valid, "smile_norm": smile, "eye_closure_own": closure_own}
     for side_name, suffix in SIDES.items():
         hit = side_name == side
         truth[f"added_closure_{suffix}"] = narrow * np.nan_to_num(aperture) if hit else np.zeros(len(valid))
         # The upward part: what synkan's ocular-oral responder (mouth_vertical) measures.
         truth[f"corner_lift_{suffix}"] = lift * float(lift_iod[1]) if hit else np.zeros(len(valid))
+        truth[f"chin_lift_{suffix}"] = chin if hit else np.zeros(len(valid))
 
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create output directory {out}: {exc.strerror or exc}") from None
-    name = name or f"{video.stem}_{side}_oo{k_oo:g}_ocul{k_ocul:g}"
+    name = name or f"{video.stem}_{side}_oo{k_oo:g}_ocul{k_ocul:g}" + (f"_chin{k_chin:g}" if k_chin else "")
     paths = {"video": out / f"{name}.mp4", "json": out / f"{name}.json", "gt_csv": out / f"{name}_gt.csv"}
     fps = _writer_fps(video, tr.t_s)
     row_of = {int(f): k for k, f in enumerate(tr.frame_index)}
@@ -431,6 +456,8 @@ def synth_from_video(video: str | Path, out_dir: str | Path, side: str, k_oo: fl
                     img = lower_upper_lid(img, xy, side, float(narrow[k]))
                 if lift[k] > 0:
                     img = lift_mouth_corner(img, xy, side, lift[k] * lift_iod)
+                if chin[k] > 0:
+                    img = lift_chin(img, xy, side, float(chin[k]))
             writer.write(img)
             n_frames += 1
     finally:
@@ -443,7 +470,9 @@ def synth_from_video(video: str | Path, out_dir: str | Path, side: str, k_oo: fl
             "corner_lift_iod": {"outward": float(lift_iod[0]), "upward": float(lift_iod[1]), "source": lift_source},
             "margin_offset_ew": MARGIN_OFFSET_EW,
             "truth": {"affected_side": side, "k_oo": k_oo, "k_ocul": k_ocul}}
+    if k_chin:
+        case["k_chin"] = case["truth"]["k_chin"] = k_chin
     _write_text(paths["json"], json.dumps(case, indent=2) + "\n")
-    table = pd.DataFrame({c: truth[c] for c in GT_COLUMNS})
+    table = pd.DataFrame({c: truth[c] for c in GT_COLUMNS + (CHIN_COLUMNS if k_chin else ())})
     _write_text(paths["gt_csv"], table.to_csv(index=False, float_format="%.6f", lineterminator="\n"))
     return paths

@@ -26,8 +26,13 @@ from .face import NEUTRAL_SMILE, FaceRig, LayerRig, face_rig, layer_offset
 #: Raised-cosine onset / offset of sustained actions, seconds.
 RAMP_S = 0.15
 #: Event kind written to the truth JSON for each action kind.
-EVENT_KIND = {"blink": "blink", "close": "eye_closure", "smile": "smile", "pucker": "pucker", "narrow": "narrow"}
+EVENT_KIND = {"blink": "blink", "close": "eye_closure", "smile": "smile", "pucker": "pucker", "narrow": "narrow",
+              "brow": "brow_raise", "tight": "tight_eye_closure", "snarl": "snarl", "cheek": "cheek", "chin": "chin"}
 GT_COLUMNS = ("frame", "t_s", "eye_closure_r", "eye_closure_l", "smile_r", "smile_l", "pucker")
+#: Written too when the case moves other regions (:attr:`Case.regions`).
+REGION_COLUMNS = ("brow_r", "brow_l", "cheek_r", "cheek_l", "chin_r", "chin_l", "snarl")
+#: A tight closure's squeeze: brows down and cheeks up, in units of a full raise.
+TIGHT_BROW, TIGHT_CHEEK = -0.5, 0.6
 
 # Realism, at 512 px (scaled with the frame size).
 HEAD_SHIFT_PX = 3.0
@@ -52,6 +57,13 @@ class Truth:
     smile_r: np.ndarray
     smile_l: np.ndarray
     pucker: np.ndarray
+    brow_r: np.ndarray
+    brow_l: np.ndarray
+    cheek_r: np.ndarray
+    cheek_l: np.ndarray
+    chin_r: np.ndarray
+    chin_l: np.ndarray
+    snarl: np.ndarray
 
 
 def envelope(t: np.ndarray, start: float, end: float, ramp: float = RAMP_S) -> np.ndarray:
@@ -84,24 +96,39 @@ def truth_signals(case: Case) -> Truth:
     * ocular-oral: the affected mouth corner lifts by ``k_ocul`` x the mean
       voluntary eye closure ``lag_s`` earlier.
 
-    Values are clipped to 0..1.
+    * each of ``case.synkinesis``: the responder region on its side moves by
+      ``k`` x its driver ``lag_s`` earlier;
+    * a tight closure also lowers the brows and raises the cheeks.
+
+    Values are clipped to 0..1 (the brow to -1..1: a tight closure lowers it).
     """
     t = np.arange(case.n_frames, dtype=np.float64) / case.fps
     tl = t - case.lag_s
     acts = case.timeline
-    eye = {s: _driver(t, acts, ("blink", "close", "narrow"), s) for s in ("right", "left")}
-    eye_lag = {s: _driver(tl, acts, ("blink", "close", "narrow"), s) for s in ("right", "left")}
+    eye_kinds = ("blink", "close", "narrow", "tight")
+    eye = {s: _driver(t, acts, eye_kinds, s) for s in ("right", "left")}
+    eye_lag = {s: _driver(tl, acts, eye_kinds, s) for s in ("right", "left")}
     smile = _driver(t, acts, ("smile",))
     pucker = _driver(t, acts, ("pucker",))
+    snarl = _driver(t, acts, ("snarl",))
     mouth_lag = _driver(tl, acts, ("smile", "pucker"))
     eyes_lag = 0.5 * (eye_lag["right"] + eye_lag["left"])
-    closure, lift = {}, {}
+    lagged = {"mouth": _driver(tl, acts, ("smile", "pucker", "snarl")), "smile": _driver(tl, acts, ("smile",)),
+              "pucker": _driver(tl, acts, ("pucker",)), "snarl": _driver(tl, acts, ("snarl",)), "eye": eyes_lag,
+              "brow": 0.5 * (_driver(tl, acts, ("brow",), "right") + _driver(tl, acts, ("brow",), "left"))}
+    closure, lift, region = {}, {}, {}
     for s in ("right", "left"):
+        tight = _driver(t, acts, ("tight",), s)
+        added = {r: sum((x.k * lagged[x.driver] for x in case.synkinesis if x.responder == r and x.side in (s, "both")),
+                        np.zeros_like(t)) for r in ("eye", "mouth", "brow", "cheek", "chin")}
         hit = 1.0 if case.affected_side == s else 0.0
-        closure[s] = np.clip(eye[s] + case.duchenne * smile + hit * case.k_oo * mouth_lag, 0, 1)
-        lift[s] = np.clip(smile + hit * case.k_ocul * eyes_lag, 0, 1)
+        closure[s] = np.clip(eye[s] + case.duchenne * smile + hit * case.k_oo * mouth_lag + added["eye"], 0, 1)
+        lift[s] = np.clip(smile + hit * case.k_ocul * eyes_lag + added["mouth"], 0, 1)
+        region[f"brow_{s[0]}"] = np.clip(_driver(t, acts, ("brow",), s) + TIGHT_BROW * tight + added["brow"], -1, 1)
+        region[f"cheek_{s[0]}"] = np.clip(_driver(t, acts, ("cheek",), s) + TIGHT_CHEEK * tight + added["cheek"], 0, 1)
+        region[f"chin_{s[0]}"] = np.clip(_driver(t, acts, ("chin",), s) + added["chin"], 0, 1)
     return Truth(t=t, eye_closure_r=closure["right"], eye_closure_l=closure["left"],
-                 smile_r=lift["right"], smile_l=lift["left"], pucker=pucker)
+                 smile_r=lift["right"], smile_l=lift["left"], pucker=pucker, snarl=snarl, **region)
 
 
 @dataclass(frozen=True)
@@ -150,16 +177,22 @@ class FrameRenderer:
         self.motion = HeadMotion.from_rng(self.rng)
         
     def source_map(self, m: np.ndarray, closure_r: float, closure_l: float, smile_r: float,
-                   smile_l: float, pucker: float) -> tuple[np.ndarray, np.ndarray]:
-        """Compose head motion, mouth warp and eyelids into one inverse map (map_x, map_y)."""
+                   smile_l: float, pucker: float, regions: dict[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Compose head motion, mesh warp and eyelids into one inverse map (map_x, map_y).
+
+        ``regions`` holds the amplitudes of the other mesh fields (``brow_r``, ``snarl``...).
+        """
         aff = head_inverse(self.rig, m).astype(np.float32)
         p = self._grid @ aff.T  # (H, W, 2) positions in the expressive face
         f = self.rig.fields
         # Mesh smile is relative to the photo, which already smiles a little.
         mesh_r, mesh_l = smile_r - NEUTRAL_SMILE, smile_l - NEUTRAL_SMILE
-        if mesh_r or mesh_l or pucker:
+        others = {k: v for k, v in (regions or {}).items() if v}
+        if mesh_r or mesh_l or pucker or others:
             d = (np.float32(mesh_r) * f["smile_r"] + np.float32(mesh_l) * f["smile_l"]
                  + np.float32(pucker) * f["pucker"])
+            for name, amplitude in others.items():
+                d = d + np.float32(amplitude) * f[name]
             # The mesh gives the forward displacement D at rest positions; invert
             # src = p - D(src) by fixed-point iteration (D is smooth and small).
             s = p
@@ -186,10 +219,10 @@ class FrameRenderer:
         return out
 
     def render(self, t: float, closure_r: float, closure_l: float, smile_r: float, smile_l: float,
-               pucker: float) -> np.ndarray:
+               pucker: float, regions: dict[str, float] | None = None) -> np.ndarray:
         """One BGR uint8 frame. Frames must be rendered in order (the RNG advances)."""
         m = self.motion.at(t)
-        map_x, map_y = self.source_map(m, closure_r, closure_l, smile_r, smile_l, pucker)
+        map_x, map_y = self.source_map(m, closure_r, closure_l, smile_r, smile_l, pucker, regions)
         img = cv2.remap(self.rig.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
         # Lighting flicker: slow drift plus a little frame-to-frame jitter.
         gain = 1.0 + FLICKER * m[4] + 0.004 * self.rng.standard_normal()
@@ -214,13 +247,14 @@ def truth_json(case: Case) -> dict:
             "synkan_version": __version__}
 
 
-def truth_csv(truth: Truth) -> str:
-    """The content of ``<name>_gt.csv``: one row per frame, fixed precision."""
+def truth_csv(truth: Truth, regions: bool = False) -> str:
+    """The content of ``<name>_gt.csv``: one row per frame, fixed precision (``regions``: with :data:`REGION_COLUMNS`)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(GT_COLUMNS)
+    columns = GT_COLUMNS + (REGION_COLUMNS if regions else ())
+    w.writerow(columns)
     for i, t in enumerate(truth.t):
-        w.writerow([i, f"{t:.6f}"] + [f"{getattr(truth, c)[i]:.6f}" for c in GT_COLUMNS[2:]])
+        w.writerow([i, f"{t:.6f}"] + [f"{getattr(truth, c)[i]:.6f}" for c in columns[2:]])
     return buf.getvalue()
 
 
@@ -269,13 +303,14 @@ def render_case(case: Case, out_dir: str | Path) -> dict[str, Path]:
     try:
         for i, t in enumerate(truth.t):
             frame = renderer.render(float(t), truth.eye_closure_r[i], truth.eye_closure_l[i],
-                                    truth.smile_r[i], truth.smile_l[i], truth.pucker[i])
+                                    truth.smile_r[i], truth.smile_l[i], truth.pucker[i],
+                                    {c: float(getattr(truth, c)[i]) for c in REGION_COLUMNS})
             writer.write(frame)
     finally:
         writer.release()
     os.replace(tmp_video, paths["video"])
     _write_text(paths["json"], json.dumps(truth_json(case), indent=2) + "\n")
-    _write_text(paths["gt_csv"], truth_csv(truth))
+    _write_text(paths["gt_csv"], truth_csv(truth, case.regions))
     return paths
 
 
