@@ -166,7 +166,7 @@ def test_real_face_chin_lift_ground_truth(real_video, tmp_path):
     """synth --from-video --k-chin lifts one chin pad with the person's own smile, and writes its truth."""
     from synkan.synth import synth_from_video
 
-    track = synkan.track(real_video)
+    track = synkan.track_video(real_video)
     paths = synth_from_video(real_video, tmp_path, "left", k_chin=1.0, track=track)
     truth = pd.read_csv(paths["gt_csv"])
     assert truth["chin_lift_l"].max() == pytest.approx(0.05, abs=1e-6) and not truth["chin_lift_r"].any()

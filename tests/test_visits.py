@@ -233,7 +233,8 @@ def test_pdf_first_page_holds_the_whole_summary(visits, tmp_path, capfd):
                    "real change: better", "not a diagnosis"):
         assert needle in first, needle
     # The summary is alone on its page; the details start on the next, and no page is left nearly empty.
-    assert "Quality control" not in first and "Quality control" in pages[1]
+    assert "Quality control" not in first and "Sunnybrook and eFACE" not in first
+    assert pages[1].lstrip().startswith("Sunnybrook and eFACE")  # the first detail section
     assert all(len(p.split()) > 40 for p in pages), [len(p.split()) for p in pages]
     oo = report["scores"]["oral_ocular"]
     assert f"vs {oo['right']['involuntary_pct']:.0f}%" in first or f"vs {oo['right']['involuntary_pct']:.1f}%" in first
@@ -258,7 +259,7 @@ def test_summary_fits_one_page_of_either_paper(visits, tmp_path, size):
     pages = pdf_pages(pdf)
     first = " ".join(pages[0].split())
     assert "Measurements" in first and "not a diagnosis" in first and "Key frames" in first
-    assert "Quality control" in " ".join(pages[1].split())
+    assert "Quality control" not in first and "Sunnybrook and eFACE" in " ".join(pages[1].split())  # details follow
 
 
 def test_pdf_without_chromium_is_one_clear_line(real_video, tmp_path, capfd, monkeypatch):
