@@ -82,7 +82,8 @@ class Matrix:
             for side in ("right", "left"):
                 c = self.cell(d.movement, d.region, side)
                 entry[side] = {k: _round(c[k]) for k in ("moves_mm", "r", "lag_s")} | {"n_events": int(c["n_events"])}
-            entry.update(more_side=d.more_side, difference_mm=_round(d.difference_mm), difference_se_mm=_round(d.difference_se_mm),
+            # pandas turns a column of None into NaN: a side is a name or None.
+            entry.update(more_side=d.more_side if isinstance(d.more_side, str) else None, difference_mm=_round(d.difference_mm), difference_se_mm=_round(d.difference_se_mm),
                          healthy_mm=d.healthy_mm, excess=_round(d.excess))
             out.append(entry)
         return out

@@ -190,3 +190,21 @@ def test_real_face_chin_lift_ground_truth(real_video, tmp_path):
     assert near(chin_l) > 2.0 and near(chin_l) > 2 * near(chin_r) - 0.5
     with pytest.raises(InputError, match="k_chin must be a number from 0 to 1"):
         synth_from_video(real_video, tmp_path, "left", k_chin=2.0, track=track)
+
+
+def test_matrix_records_are_json_when_no_side_moves_more():
+    """A movement whose side difference is unmeasurable: pandas stores its side as NaN, report.json needs null."""
+    import json
+
+    import pandas as pd
+
+    from synkan.matrix import Matrix
+
+    cells = pd.DataFrame([dict(movement="smile", region="eye", side=side, voluntary=False, moves_mm=np.nan, r=np.nan,
+                               lag_s=np.nan, n_events=0) for side in ("right", "left")])
+    differences = pd.DataFrame([dict(movement="smile", region="eye", more_side=None, difference_mm=np.nan,
+                                     difference_se_mm=np.nan, healthy_mm=1.0, excess=np.nan)] * 2).iloc[:1]
+    differences["more_side"] = differences["more_side"].astype(float)  # what a column of None becomes in a concat
+    records = Matrix(cells, pd.DataFrame(), differences).to_records()
+    assert records[0]["more_side"] is None and records[0]["difference_mm"] is None
+    json.dumps(records, allow_nan=False)
