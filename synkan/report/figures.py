@@ -303,9 +303,14 @@ def plot_face_frames(analysis: "Analysis", wanted: list[tuple[str, int]], deiden
     FigureUnavailable
         If the video is gone or changed; its message says why.
     """
+    import cv2
+
     track = analysis.track
     fig = Figure(figsize=size, dpi=DPI)
     axes = fig.subplots(1, max(len(wanted), 1), squeeze=False)[0]
+    # A square panel's side in output pixels.
+    panel_px = DPI * min(size[0] * (margins["right"] - margins["left"]) / max(len(wanted), 1),
+                         size[1] * (margins["top"] - margins["bottom"]))
     if not wanted:
         _note(axes[0], "no frame with a face")
         return fig
@@ -325,7 +330,13 @@ def plot_face_frames(analysis: "Analysis", wanted: list[tuple[str, int]], deiden
 
             image = deidentify_frame(image, xy)
         x0, y0, x1, y1 = face_box(xy, image.shape[1], image.shape[0])
-        ax.imshow(image[y0:y1, x0:x1])
+        # Shrunk to the panel's pixels first (OpenCV's area average is far
+        # cheaper than matplotlib's resampling); the extent keeps frame pixels.
+        crop = image[y0:y1, x0:x1]
+        scale = min(1.0, panel_px / max(crop.shape[:2]))
+        if scale < 1.0:
+            crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        ax.imshow(crop, extent=(0, x1 - x0, y1 - y0, 0))
         _draw_landmarks(ax, xy, x0, y0)
         ax.set_xticks([])
         ax.set_yticks([])
@@ -352,21 +363,27 @@ def _write_png(rgba: np.ndarray, path: Path) -> None:
 
 def save_figures(analysis: "Analysis", folder: str | Path, deidentify: bool = False,
                  notes: dict[str, str] | None = None) -> dict[str, Path]:
-    """Write every figure as a PNG into ``folder``; returns ``{name: path}``.
+    """Write every figure (the scales section's too) as a PNG into ``folder``; returns ``{name: path}``.
 
     A figure that cannot be drawn (the key frames when the video is gone)
     is skipped; its reason goes into ``notes[name]`` for the HTML report.
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    # OpenCV's decoding releases the GIL: the key frames are read from the
-    # video while the other figures are drawn.
+    from .scales_figure import movement_frame_rows, plot_movement_keyframes, plot_movement_matrix
+
+    track = analysis.track
+    rows = _frame_rows(analysis) + (movement_frame_rows(analysis) if analysis.movements is not None else [])
+    # OpenCV's decoding releases the GIL: every frame shown is read from the
+    # video in one pass while the other figures are drawn.
     with ThreadPoolExecutor(max_workers=1) as reader:
-        wanted = _frame_rows(analysis)
-        frames = reader.submit(read_frames, analysis, [int(analysis.track.frame_index[row]) for _, row in wanted])
+        frames = reader.submit(read_frames, analysis, [int(track.frame_index[row]) for _, row in rows])
         makers = {"timeseries": plot_timeseries, "xcorr": plot_xcorr, "scatter": plot_scatter,
                   "keyframes": lambda a: plot_keyframes(a, deidentify=deidentify, frames=frames.result()),
                   "summary_matrix": plot_summary_matrix}
+        if analysis.movements is not None:
+            makers.update(movement_matrix=plot_movement_matrix,
+                          movement_keyframes=lambda a: plot_movement_keyframes(a, deidentify, frames.result()))
         return save_pngs(analysis, makers, folder, notes)
 
 

@@ -12,9 +12,8 @@ import base64
 import html as _html
 from pathlib import Path
 
-from .scales_figure import SCALE_FIGURE_NAMES
 from .scales_html import scales_section
-from .style import SIDE_COLORS, format_gain
+from .style import SCALE_FIGURE_NAMES, SIDE_COLORS, format_gain
 from .text import DIRECTION_TEXT, direction_line, lag_text, shown_values
 
 FIGURES = (  # name, title, caption

@@ -7,7 +7,6 @@ look alarming. Only the side that moves more is coloured.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import matplotlib
@@ -17,12 +16,11 @@ from matplotlib.patches import Rectangle
 
 from ..movements import MOVEMENT_LABELS
 from ..regions import REGIONS
-from .figures import DPI, SIDE_COLORS, _note, plot_face_frames, save_pngs
+from .figures import DPI, SIDE_COLORS, _note, plot_face_frames
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
 
-SCALE_FIGURE_NAMES = ("movement_matrix", "movement_keyframes")
 SHORT_LABELS = {"brow": "brow", "eye": "eye", "midface": "cheek", "mouth": "corner", "upper_lip": "upper lip", "chin": "chin"}
 EXCESS_FULL = 4.0  # excess at which the colour saturates (the healthy range plus about three points)
 
@@ -72,14 +70,8 @@ def plot_movement_matrix(analysis: "Analysis") -> Figure:
     return fig
 
 
-def plot_movement_keyframes(analysis: "Analysis", deidentify: bool = False) -> Figure:
-    """Each movement kind's peak frame (its first occurrence), cropped to the face.
-
-    Raises
-    ------
-    FigureUnavailable
-        If the video is gone or changed.
-    """
+def movement_frame_rows(analysis: "Analysis") -> list[tuple[str, int]]:
+    """(title, track row) of each movement kind's peak frame (its first occurrence)."""
     table = analysis.movements.table
     track = analysis.track
     wanted = []
@@ -87,12 +79,19 @@ def plot_movement_keyframes(analysis: "Analysis", deidentify: bool = False) -> F
         row = int(np.argmin(np.abs(track.t_s - float(table[table["kind"] == kind]["peak_s"].iloc[0]))))
         if track.valid[row]:
             wanted.append((f"{MOVEMENT_LABELS.get(kind, kind)}\n{track.t_s[row]:.1f} s", row))
-    return plot_face_frames(analysis, wanted, deidentify, (10, 3.2), "movement frames",
-                            dict(left=0.01, right=0.99, bottom=0.1, top=0.84, wspace=0.05))
+    return wanted
 
 
-def save_scale_figures(analysis: "Analysis", folder: str | Path, deidentify: bool = False,
-                       notes: dict[str, str] | None = None) -> dict[str, Path]:
-    """Write :data:`SCALE_FIGURE_NAMES` as PNGs into ``folder``; a figure that cannot be drawn gets a note."""
-    makers = {"movement_matrix": plot_movement_matrix, "movement_keyframes": lambda a: plot_movement_keyframes(a, deidentify)}
-    return save_pngs(analysis, makers, folder, notes)
+def plot_movement_keyframes(analysis: "Analysis", deidentify: bool = False,
+                            frames: dict[int, np.ndarray] | str | None = None) -> Figure:
+    """Each movement kind's peak frame (its first occurrence), cropped to the face.
+
+    ``frames`` are the video frames if already read (:func:`~synkan.report.figures.read_frames`).
+
+    Raises
+    ------
+    FigureUnavailable
+        If the video is gone or changed.
+    """
+    return plot_face_frames(analysis, movement_frame_rows(analysis), deidentify, (10, 3.2), "movement frames",
+                            dict(left=0.01, right=0.99, bottom=0.1, top=0.84, wspace=0.05), frames)

@@ -9,14 +9,13 @@ cannot be measured say why.
 """
 from __future__ import annotations
 
-import base64
 from html import escape
 from pathlib import Path
 
 from ..movements import MOVEMENT_LABELS
 from ..regions import REGION_LABELS
 from ..scales import SUNNYBROOK_MOVEMENTS
-from .scales_figure import SCALE_FIGURE_NAMES
+from .style import SCALE_FIGURE_NAMES
 
 CAPTIONS = {
     "movement_matrix": ("Movements by region and side",
@@ -34,10 +33,6 @@ def _e(x) -> str:
 
 def _na(reason: str) -> str:
     return f'<span class="na" title="{_e(reason)}">not measured</span> <span class="note">({_e(reason)})</span>'
-
-
-def _img(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
 def _sunnybrook(sb: dict) -> str:
@@ -89,6 +84,8 @@ def _eface(ef: dict) -> str:
 
 def scales_section(report: dict, pngs: dict[str, Path], notes: dict[str, str] | None = None) -> str:
     """The section's HTML, from report.json (``scores.sunnybrook``, ``scores.eface_synkinesis``) and its figures."""
+    from .html import data_uri  # html imports this module
+
     scores = report.get("scores", {})
     sb, ef = scores.get("sunnybrook"), scores.get("eface_synkinesis")
     if sb is None or ef is None:
@@ -97,7 +94,7 @@ def scales_section(report: dict, pngs: dict[str, Path], notes: dict[str, str] | 
     for name in SCALE_FIGURE_NAMES:
         title, caption = CAPTIONS[name]
         if name in pngs:
-            figures.append(f'<figure id="fig-{name}"><h3>{_e(title)}</h3><img src="{_img(pngs[name])}" alt="{_e(title)}">'
+            figures.append(f'<figure id="fig-{name}"><h3>{_e(title)}</h3><img src="{data_uri(pngs[name])}" alt="{_e(title)}">'
                            f"<figcaption>{_e(caption)}</figcaption></figure>")
         elif notes and name in notes:
             figures.append(f'<figure id="fig-{name}"><h3>{_e(title)}</h3><p class="note">{_e(notes[name])}</p></figure>')

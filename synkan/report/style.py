@@ -40,3 +40,6 @@ MOUTH_CORNER = {"right": 61, "left": 291}
 def format_gain(gain: float) -> str:
     """A gain with two decimals, or two significant digits when small (0.0094, not 0.01)."""
     return f"{gain:.2f}" if abs(gain) >= 0.1 or gain == 0 else f"{gain:.2g}"
+
+# The scales section's figures (synkan.report.scales_figure), shown there and not among the generic figures.
+SCALE_FIGURE_NAMES = ("movement_matrix", "movement_keyframes")

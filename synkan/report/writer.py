@@ -285,11 +285,9 @@ def _write_all(analysis: Analysis, folder: Path, figures: bool, html: bool, over
     record.track.save(folder / "track.npz")
     if figures or html:
         from .figures import save_figures
-        from .scales_figure import save_scale_figures
 
         notes: dict[str, str] = {}
         pngs = save_figures(analysis, folder / "figures", deidentify=deidentify, notes=notes)
-        pngs.update(save_scale_figures(analysis, folder / "figures", deidentify=deidentify, notes=notes))
         if html:
             from .html import render_html
 
