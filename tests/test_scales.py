@@ -5,6 +5,7 @@ patterns (synkan.synth.sunnybrook_case) and on a real healthy face.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -139,7 +140,10 @@ def test_real_healthy_face_scores_zero_or_null(real_video):
     assert any("Sunnybrook synkinesis total sums 1 of 5" in w for w in result.scores.warnings)
     info = result.signals.info["regions"]
     assert 50 < info["mm_per_iod"] < 75  # adult inter-ocular distances are 55-70 mm
-    assert result.track.region_patches is not None and result.track.region_patches.any()
+    # Cheek and chin skin patches (as much memory as the eye patches) only for a recorded protocol.
+    assert result.track.region_patches is None
+    protocol = synkan.track_video(real_video, dataclasses.replace(result.settings, protocol="sunnybrook"))
+    assert protocol.region_patches is not None and protocol.region_patches.any()
 
 
 def test_bell_protocol_tells_tight_from_gentle_closure(tmp_path):
