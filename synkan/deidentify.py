@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .events import parse_segments
-from .region_pixels import RAISE_COLUMNS
+from .region_pixels import PIXEL_RAISE_COLUMNS
 from .signals import SIDES, pixel_lids
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def deidentify(analysis: "Analysis") -> "Analysis":
         return analysis
     data = analysis.signals.data
     gaze_dev = np.column_stack([data[f"gaze_dev_{side}"].to_numpy(float) for side in SIDES])
-    pixel_columns = [name.replace("_raise_", "_raise_pixel_") for name in RAISE_COLUMNS]
+    pixel_columns = list(PIXEL_RAISE_COLUMNS)
     region_raise = data[pixel_columns].to_numpy(np.float64) if set(pixel_columns) <= set(data.columns) else None
     track = deidentified_track(analysis.track, data["rest"].to_numpy(bool), gaze_dev, data["gaze_ok"].to_numpy(bool),
                                region_raise)

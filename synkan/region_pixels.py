@@ -42,6 +42,7 @@ TEMPLATE_MAX_FRAMES = 256
 PATCH_SHAPE = (len(REGIONS) * 2, PATCH_PX, PATCH_PX)
 KEYS = tuple((region, side) for region in REGIONS for side in "rl")  # patch order
 RAISE_COLUMNS = tuple(f"{region}_raise_{side}" for region, side in KEYS)
+PIXEL_RAISE_COLUMNS = tuple(f"{region}_raise_pixel_{side}" for region, side in KEYS)  # the image part alone, in signals.csv
 
 
 def _axes(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -382,8 +382,7 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
     region_cols, region_info = regions.region_signals(xy, rest_xy, rest, iod, down, ix.pos, pixel_raise)
     cols.update(region_cols)
     if pixel_raise is not None:
-        for name, up in zip(region_pixels.RAISE_COLUMNS, pixel_raise.T):
-            extra[name.replace("_raise_", "_raise_pixel_")] = up
+        extra.update(zip(region_pixels.PIXEL_RAISE_COLUMNS, pixel_raise.T))
 
     laterality = _laterality_used(settings.laterality, track)
     mirror_used = np.zeros(len(t), bool)
