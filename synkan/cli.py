@@ -13,6 +13,7 @@ from pathlib import Path
 from . import __version__  # noqa: E402
 from .config import LATERALITY_MODES, PROTOCOL_NAMES, Settings  # noqa: E402
 from .errors import SynkanError  # noqa: E402
+from .native_stderr import filtered_native_stderr  # noqa: E402
 
 
 def _settings_args(p: argparse.ArgumentParser) -> None:
@@ -362,6 +363,11 @@ def one_line(message: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``synkan`` command."""
+    with filtered_native_stderr():  # MediaPipe's random native warnings must not follow the one-line error
+        return _run(argv)
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
