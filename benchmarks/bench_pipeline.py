@@ -10,6 +10,9 @@ is a real 640x480 webcam video. On every clip it runs:
       num_faces=1, blendshapes and transformation matrices on: the cheapest
       way to get the landmarks synkan needs
   b2  as b with num_faces=2 (MediaPipe then runs its detector every frame)
+  bc  as b, the result read from MediaPipe's C struct with numpy, as synkan
+      reads it (MediaPipe's Python API first makes a Python object of every
+      landmark, ~8% of a frame)
   c   ``synkan analyze --laterality plain --no-figures`` (the CLI, in-process)
   d   as c, with figures and report.html: ``synkan analyze --laterality plain``
   p   the default (pixel lids) with figures and report.html: ``synkan analyze``
@@ -42,11 +45,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_VIDEOS = [ROOT.parent / "shared" / "videos" / "openface_multi_face.avi"]
-ALL_VARIANTS = ("a", "b", "b2", "c", "d", "p", "e")
+ALL_VARIANTS = ("a", "b", "b2", "bc", "c", "d", "p", "e")
 LABELS = {
     "a": "decode only",
     "b": "floor: MediaPipe raw, 1 face",
     "b2": "MediaPipe raw, 2 faces",
+    "bc": "MediaPipe raw, 1 face, C result read",
     "c": "synkan plain, no figures",
     "d": "synkan plain, all outputs",
     "p": "synkan default (pixel), all outputs",
@@ -117,9 +121,11 @@ def child(variant: str, video: str) -> dict:
 
     extra: dict = {}
     cpu0 = _cpu_s()
-    if variant in ("a", "b", "b2"):
+    if variant in ("a", "b", "b2", "bc"):
         import mediapipe as mp
         from mediapipe.tasks.python import BaseOptions, vision
+
+        from synkan.landmarker import c_result_reader  # imported before timing, as synkan is in (c)
 
         model = _model()
         t0 = time.perf_counter()
@@ -133,6 +139,8 @@ def child(variant: str, video: str) -> dict:
                 output_facial_transformation_matrixes=True)
             with quiet_native_logs():
                 landmarker = vision.FaceLandmarker.create_from_options(options)
+            if variant == "bc":
+                read_c = c_result_reader(landmarker)
         cap = cv2.VideoCapture(video, cv2.CAP_FFMPEG)
         n, last_ms, faces = 0, -1, 0
         while True:
@@ -143,8 +151,11 @@ def child(variant: str, video: str) -> dict:
             if landmarker is not None:
                 ms = max(int(round(cap.get(cv2.CAP_PROP_POS_MSEC))), last_ms + 1)
                 last_ms = ms
-                result = landmarker.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb), ms)
-                faces += bool(result.face_landmarks)
+                image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
+                if variant == "bc":
+                    faces += bool(read_c(image, ms).faces)
+                else:
+                    faces += bool(landmarker.detect_for_video(image, ms).face_landmarks)
             n += 1
         cap.release()
         if landmarker is not None:
@@ -193,8 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=10.0, help="length of the short clip (default 10)")
     p.add_argument("--long-seconds", type=float, default=65.0, help="length of the long clip (0: skip; default 65)")
     p.add_argument("--repeats", type=int, default=1, help="interleaved repeats; best is reported (default 1)")
-    p.add_argument("--variants", default="a,b,b2,c,d,p,e", help=f"comma list of {','.join(ALL_VARIANTS)}")
-    p.add_argument("--long-variants", default="a,b,c,d,p", help="variants also run on the long clip")
+    p.add_argument("--variants", default="a,b,b2,bc,c,d,p,e", help=f"comma list of {','.join(ALL_VARIANTS)}")
+    p.add_argument("--long-variants", default="a,b,bc,c,d,p", help="variants also run on the long clip")
     p.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "synkan-bench", help="where clips are cached")
     p.add_argument("--json", type=Path, help="also write all runs to this JSON file")
     p.add_argument("--child", nargs=2, metavar=("VARIANT", "VIDEO"), help=argparse.SUPPRESS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import os
 import sys
 import threading
@@ -78,6 +79,7 @@ class Landmarker:
         with quiet_native_logs():
             self._landmarker = vision.FaceLandmarker.create_from_options(options)
             self.detect(np.zeros((64, 64, 3), np.uint8), 0.0)  # first inference logs too
+        self._read_c = c_result_reader(self._landmarker)
         # MediaPipe's own __del__ fails noisily at interpreter exit (its dispatcher
         # thread pool is shut down by then): close the tasks while they still work,
         # once, whoever forgets to (a batch worker's cached landmarkers, a notebook).
@@ -128,8 +130,19 @@ class Landmarker:
         return self._landmarker.detect_for_video(image, ms)
 
     def detect_arrays(self, rgb: np.ndarray, t_s: float) -> "FaceArrays":
-        """As :meth:`detect`, with the result as numpy arrays."""
-        return _face_arrays(self.detect(rgb, t_s))
+        """As :meth:`detect`, with the result as numpy arrays.
+
+        The arrays are read straight from MediaPipe's C result where this
+        MediaPipe has the C interface synkan knows (:func:`c_result_reader`):
+        its Python API turns every landmark into a Python object first, 8%
+        of a frame's time. Elsewhere the public result is converted.
+        """
+        import mediapipe as mp
+
+        if self._read_c is None:
+            return _face_arrays(self.detect(rgb, t_s))
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=aligned(rgb))
+        return self._read_c(image, self._timestamp_ms(t_s))
 
     def reset(self) -> None:
         """Forget the face tracked so far; the next frame starts a new video."""
@@ -179,6 +192,57 @@ def _close_tasks(tasks: list) -> None:
     with quiet_native_logs():
         for task in tasks:
             task.close()
+
+
+def c_result_reader(landmarker) -> Callable | None:
+    """``read(image, timestamp_ms) -> FaceArrays`` through MediaPipe's C interface, or None without it.
+
+    Calls the same C function as ``FaceLandmarker.detect_for_video`` (with
+    its status checks) and copies the landmarks, blendshape scores and
+    matrices out of the C result with numpy before freeing it.
+    """
+    try:
+        from mediapipe.tasks.python.vision.face_landmarker import MpFaceLandmarkerResultC
+
+        lib, handle = landmarker._lib, landmarker._handle
+        detect, close = lib.MpFaceLandmarkerDetectForVideo, lib.MpFaceLandmarkerCloseResult
+    except (ImportError, AttributeError):  # another MediaPipe: the public API
+        return None
+
+    def read(image, timestamp_ms: int) -> FaceArrays:
+        result = MpFaceLandmarkerResultC()
+        detect(handle, image._image_ptr, None, timestamp_ms, ctypes.byref(result))
+        try:
+            return face_arrays_from_c(result)
+        finally:
+            close(ctypes.byref(result))
+
+    return read
+
+
+def _c_floats(items, count: int, fields: tuple[str, ...]) -> np.ndarray:
+    """Named float fields of ``count`` C structs at pointer ``items``, as a (count, len(fields)) float32 copy."""
+    struct = items._type_
+    if not count:
+        return np.empty((0, len(fields)), np.float32)
+    size = ctypes.sizeof(struct)
+    raw = (ctypes.c_char * (size * count)).from_address(ctypes.addressof(items.contents))
+    layout = np.dtype({"names": list(fields), "formats": ["<f4"] * len(fields),
+                       "offsets": [getattr(struct, f).offset for f in fields], "itemsize": size})
+    records = np.frombuffer(raw, layout)
+    return np.stack([records[f] for f in fields], axis=1)
+
+
+def face_arrays_from_c(result) -> FaceArrays:
+    """FaceArrays from MediaPipe's C ``MpFaceLandmarkerResultC`` (copied: the result is freed after)."""
+    faces = [_c_floats(f.landmarks, f.landmarks_count, ("x", "y", "z"))
+             for f in result.face_landmarks[:result.face_landmarks_count]]
+    shapes = result.face_blendshapes[:result.face_blendshapes_count]
+    scores = [_c_floats(c.categories, c.categories_count, ("score",))[:, 0] for c in shapes]
+    names = tuple(c.category_name.decode() for c in shapes[0].categories[:shapes[0].categories_count]) if shapes else ()
+    matrices = [np.asarray(m.to_numpy(), np.float32)
+                for m in result.facial_transformation_matrixes[:result.facial_transformation_matrixes_count]]
+    return FaceArrays(faces, scores, matrices, names)
 
 
 def _face_array(face) -> np.ndarray:
