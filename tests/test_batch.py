@@ -114,6 +114,20 @@ def test_statuses_and_outputs(baseline, videos):
         assert row["elapsed_s"] > 0 and row["face_fraction"] > 0.9
     synk = ok.set_index("name").loc["synk_left.mp4"]
     assert synk["oral_ocular_affected_side"] == "left" and synk["oral_ocular_asymmetry_pp"] > 5
+    # The scales' estimates are columns too, equal to each report.json's.
+    import json
+
+    for _, row in ok.iterrows():
+        scores = json.loads((baseline["out"] / row["output"] / "report.json").read_text())["scores"]
+        sunnybrook, eface = scores["sunnybrook"], scores["eface_synkinesis"]
+        assert row["sunnybrook_affected_side"] == sunnybrook["affected_side"]
+        for movement, points in sunnybrook["synkinesis"].items():
+            assert (pd.isna(row[f"sunnybrook_synkinesis_{movement}"]) if points is None
+                    else row[f"sunnybrook_synkinesis_{movement}"] == points)
+        for item in ("ocular", "midfacial", "mentalis"):
+            assert pd.isna(row[f"eface_synkinesis_{item}"]) if eface[item] is None else row[f"eface_synkinesis_{item}"] == eface[item]
+        assert row["oral_ocular_asymmetry_se_pp"] == scores["oral_ocular"]["asymmetry_se_pp"]
+    assert baseline["summary"].attrs["units"]["sunnybrook_synkinesis_total"].startswith("Sunnybrook")
     assert (baseline["out"] / "cohort.png").is_file()
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import InputError
+from ..scales import SUNNYBROOK_MOVEMENTS
 from ..tables import DIRECTIONS, SIDES, unit
 from .files import atomic_write_text, csv_safe
 from .state import Item
@@ -19,10 +20,13 @@ SUMMARY_NAME = "summary.csv"
 EVENT_KINDS = ("blink", "eye_closure", "smile", "pucker")
 TEXT_COLUMNS = ("path", "name", "output", "patient_id", "session_date", "label", "clinician", "note", "affected_given",
                 "sha256", "settings_hash", "synkan_version")
+EFACE_ITEMS = ("ocular", "midfacial", "mentalis")  # eFACE synkinesis items a face mesh can see (not platysmal)
 SCORE_COLUMNS = tuple(
-    [f"{d}_{k}" for d in DIRECTIONS for k in ("affected_side", "asymmetry_pp", "grade")]
+    [f"{d}_{k}" for d in DIRECTIONS for k in ("affected_side", "asymmetry_pp", "asymmetry_se_pp", "grade")]
     + [f"{d}_{k}_{s}" for d in DIRECTIONS for k in ("r", "lag_s", "involuntary_pct") for s in SIDES]
-    + ["eface_ocular_synkinesis"]
+    + ["eface_ocular_synkinesis", "sunnybrook_affected_side"]
+    + [f"sunnybrook_synkinesis_{m}" for m in (*SUNNYBROOK_MOVEMENTS, "total")]
+    + ["sunnybrook_composite"] + [f"eface_synkinesis_{k}" for k in EFACE_ITEMS]
 )
 QC_COLUMNS = ("face_fraction", "max_abs_yaw_deg") + tuple(f"events_{k}" for k in EVENT_KINDS) + ("n_warnings",)
 SUMMARY_COLUMNS = TEXT_COLUMNS + SCORE_COLUMNS + QC_COLUMNS + ("status", "elapsed_s")
@@ -31,9 +35,13 @@ SUMMARY_COLUMNS = TEXT_COLUMNS + SCORE_COLUMNS + QC_COLUMNS + ("status", "elapse
 def _units() -> dict[str, str]:
     """The unit of every numeric summary column."""
     units = {"face_fraction": "fraction of frames", "max_abs_yaw_deg": "deg", "n_warnings": "count", "elapsed_s": "s",
-             **{f"events_{k}": "count" for k in EVENT_KINDS}, "eface_ocular_synkinesis": unit(None, "eface_ocular_synkinesis")}
+             **{f"events_{k}": "count" for k in EVENT_KINDS}, "eface_ocular_synkinesis": unit(None, "eface_ocular_synkinesis"),
+             **{f"sunnybrook_synkinesis_{m}": "Sunnybrook synkinesis points 0-3 (measured estimate)" for m in SUNNYBROOK_MOVEMENTS},
+             "sunnybrook_synkinesis_total": "Sunnybrook synkinesis points 0-15, movements present (measured estimate)",
+             "sunnybrook_composite": "Sunnybrook composite 0-100",
+             **{f"eface_synkinesis_{k}": "eFACE score (100 = none; measured estimate)" for k in EFACE_ITEMS}}
     for d in DIRECTIONS:
-        units |= {f"{d}_{k}": unit(d, k) for k in ("asymmetry_pp", "grade")}
+        units |= {f"{d}_{k}": unit(d, k) for k in ("asymmetry_pp", "asymmetry_se_pp", "grade")}
         units |= {f"{d}_{k}_{s}": unit(d, k) for k in ("r", "lag_s", "involuntary_pct") for s in SIDES}
     return units
 
@@ -61,12 +69,18 @@ def summary_row(item: Item) -> dict[str, Any]:
     }
     scores = r.get("scores") or {}
     for d in DIRECTIONS:
-        for k in ("affected_side", "asymmetry_pp", "grade"):
+        for k in ("affected_side", "asymmetry_pp", "asymmetry_se_pp", "grade"):
             row[f"{d}_{k}"] = _get(scores, d, k)
         for k in ("r", "lag_s", "involuntary_pct"):
             for s in SIDES:
                 row[f"{d}_{k}_{s}"] = _get(scores, d, s, k)
     row["eface_ocular_synkinesis"] = scores.get("eface_ocular_synkinesis")
+    row["sunnybrook_affected_side"] = _get(scores, "sunnybrook", "affected_side")
+    for m in (*SUNNYBROOK_MOVEMENTS, "total"):
+        row[f"sunnybrook_synkinesis_{m}"] = _get(scores, "sunnybrook", "synkinesis", m)
+    row["sunnybrook_composite"] = _get(scores, "sunnybrook", "composite")
+    for k in EFACE_ITEMS:
+        row[f"eface_synkinesis_{k}"] = _get(scores, "eface_synkinesis", k)
     qc = r.get("qc") or {}
     row["face_fraction"] = qc.get("face_fraction")
     row["max_abs_yaw_deg"] = qc.get("max_abs_yaw_deg")
