@@ -184,5 +184,15 @@ def test_corner_warp_inverse_converges():
 
 
 def test_no_smile_gets_almost_nothing():
-    norm, scale = normalised_smile(np.full(10, 0.01))
-    assert scale == 0.08 and norm.max() == pytest.approx(0.125)
+    norm, span, zero = normalised_smile(np.full(10, 0.01))
+    assert span == 0.08 and zero == 0.0 and norm.max() == pytest.approx(0.125)
+
+
+def test_smile_counted_from_the_persons_own_rest():
+    """A mouth that never quite rests (excursion 0.03 IOD at rest) gets nothing added at rest."""
+    rng = np.random.default_rng(0)
+    smile = np.r_[0.03 + 0.005 * rng.standard_normal(50), np.linspace(0.03, 0.2, 50)]
+    rest = np.r_[np.ones(50, bool), np.zeros(50, bool)]
+    norm, span, zero = normalised_smile(smile, rest)
+    assert zero == pytest.approx(0.03, abs=0.002) and span == pytest.approx(0.17, abs=0.005)
+    assert np.median(norm[:50]) < 0.02 and norm.max() == 1.0

@@ -45,9 +45,9 @@ from .render import _write_text
 SCHEMA = "synkan.synth_from_video/1"
 SIDES = {"right": "r", "left": "l"}
 
-#: Mouth excursion (IOD) that counts as a full smile when the video's own 99th
-#: percentile is smaller: about a modest real smile, so a video without a smile
-#: gets almost nothing added.
+#: Mouth excursion beyond rest (IOD) that counts as a full smile when the
+#: video's own 99th percentile is smaller: about a modest real smile, so a
+#: video without a smile gets almost nothing added.
 SMILE_SCALE_MIN_IOD = 0.08
 
 # Lid contours and eye corners of MediaPipe's mesh, keyed by subject side.
@@ -91,31 +91,48 @@ CHIN_SIGMA_IOD = 0.15  # the chin pad beside the midline, ~9 mm
 
 # --- drivers -----------------------------------------------------------------------
 
-def normalised_smile(smile_iod: np.ndarray) -> tuple[np.ndarray, float]:
-    """The person's smile on a 0..1 scale, and the scale used.
+def normalised_smile(smile_iod: np.ndarray, rest: np.ndarray | None = None) -> tuple[np.ndarray, float, float]:
+    """The person's smile on a 0..1 scale from their own rest: 0 at rest, 1 at their broadest smile.
+
+    Synkinesis is movement beyond rest in proportion to the voluntary
+    movement beyond rest. The mouth driver is a distance from the rest
+    shape, so it is never 0 even at rest (landmark jitter; a person who
+    never quite rests, such as one grimacing throughout): its median over
+    the rest frames is the zero. Otherwise narrowing would be added at rest
+    too, a resting asymmetry that no rest-relative measure can see.
 
     Parameters
     ----------
     smile_iod : (N,) array
         Mean mouth-corner excursion in inter-ocular distances (NaN: no face).
+    rest : (N,) bool array, optional
+        The rest frames (synkan's own, ``signals.data["rest"]``); without
+        them the zero is 0.
 
     Returns
     -------
     smile_norm : (N,) array
-        ``clip(smile / scale, 0, 1)``, 0 where ``smile_iod`` is NaN.
-    scale_iod : float
-        ``max(P99(smile), SMILE_SCALE_MIN_IOD)``.
+        ``clip((smile - rest_level) / span, 0, 1)``, 0 where ``smile_iod`` is NaN.
+    span_iod : float
+        ``max(P99(smile) - rest_level, SMILE_SCALE_MIN_IOD)``.
+    rest_level_iod : float
+        The median of ``smile_iod`` over the rest frames.
 
     Examples
     --------
-    >>> norm, scale = normalised_smile(np.array([0.0, 0.02, np.nan]))
-    >>> norm.tolist(), scale
-    ([0.0, 0.25, 0.0], 0.08)
+    >>> norm, span, zero = normalised_smile(np.array([0.0, 0.02, np.nan]))
+    >>> norm.tolist(), span, zero
+    ([0.0, 0.25, 0.0], 0.08, 0.0)
+    >>> norm, span, zero = normalised_smile(np.array([0.03, 0.05, 0.23]), rest=np.array([True, True, False]))
+    >>> np.round(norm, 3).tolist(), round(span, 3), round(zero, 3)
+    ([0.0, 0.054, 1.0], 0.186, 0.04)
     """
-    finite = smile_iod[np.isfinite(smile_iod)]
-    p99 = float(np.percentile(finite, 99)) if finite.size else 0.0
-    scale = max(p99, SMILE_SCALE_MIN_IOD)
-    return np.nan_to_num(np.clip(smile_iod / scale, 0.0, 1.0), nan=0.0), scale
+    finite = np.isfinite(smile_iod)
+    at_rest = finite & rest if rest is not None else np.zeros(len(smile_iod), bool)
+    zero = float(np.median(smile_iod[at_rest])) if at_rest.any() else 0.0
+    p99 = float(np.percentile(smile_iod[finite], 99)) if finite.any() else 0.0
+    span = max(p99 - zero, SMILE_SCALE_MIN_IOD)
+    return np.nan_to_num(np.clip((smile_iod - zero) / span, 0.0, 1.0), nan=0.0), span, zero
 
 
 def peak_smile_lift_iod(smile_iod: np.ndarray, lateral_iod: np.ndarray, vertical_iod: np.ndarray) -> tuple[np.ndarray, str]:
@@ -413,7 +430,7 @@ def synth_from_video(video: str | Path, out_dir: str | Path, side: str, k_oo: fl
     sig = signals_process(tr, plain)
     s = SIDES[side]
     smile_iod = mouth_driver(sig)
-    smile, scale = normalised_smile(smile_iod)
+    smile, span, zero = normalised_smile(smile_iod, sig.data["rest"].to_numpy(bool))
     closure_own = np.nan_to_num(np.clip(eye_driver(sig), 0.0, 1.0), nan=0.0)
     # The rendered drop is k x the opening below the lash margin, which lies
     # MARGIN_OFFSET_EW under the mesh contour: as a share of the rest opening
@@ -466,7 +483,7 @@ def synth_from_video(video: str | Path, out_dir: str | Path, side: str, k_oo: fl
     case = {"schema": SCHEMA, "synkan_version": __version__,
             "source": {"path": str(video), "sha256": sha256_file(video)},
             "side": side, "k_oo": k_oo, "k_ocul": k_ocul, "fps": fps, "frames": n_frames,
-            "width": tr.width, "height": tr.height, "smile_norm_scale_iod": scale,
+            "width": tr.width, "height": tr.height, "smile_norm_span_iod": span, "smile_norm_zero_iod": zero,
             "corner_lift_iod": {"outward": float(lift_iod[0]), "upward": float(lift_iod[1]), "source": lift_source},
             "margin_offset_ew": MARGIN_OFFSET_EW,
             "truth": {"affected_side": side, "k_oo": k_oo, "k_ocul": k_ocul}}
