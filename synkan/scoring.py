@@ -15,7 +15,7 @@ from .config import (
     ASYMMETRY_Z, GRADE_ASYMMETRY_PP, GRADE_MAX_ABS_LAG_S, GRADE_MIN_R, GRADE_NAMES, HEALTHY_ASYMMETRY_PP, LOCKED_R_FRACTION, MAX_ABS_ROLL_DEG,
     EYE_L, EYE_R, MAX_ABS_YAW_DEG, MAX_UPRIGHT_ROLL_DEG, MIN_EYE_WIDTH_PX, MIN_FACE_FRACTION, SIDEWAYS_GAZE_WARN_FRACTION,
 )
-from .coupling import Coupling, SideCoupling, peak_masks, value_at_peaks
+from .coupling import Coupling, SideCoupling, normalized_xcorr, peak_masks, subsample_offset, value_at_peaks
 from .events import Events, mouth_driver
 from .signals import Signals
 from .tracking import Track
@@ -83,6 +83,40 @@ def time_locked(side: SideCoupling) -> tuple[float | None, float | None]:
     return side.r, side.lag_s
 
 
+def difference_time_locked(coupling: Coupling, side: str) -> tuple[float | None, float | None]:
+    """``(r, lag_s)`` of the side difference (``side`` minus the other side) with the driver, as :func:`time_locked`.
+
+    What is graded is the side difference, so its own time-locking is
+    evidence of synkinesis too. It matters when the healthy pattern moves the
+    other way: a person whose eyes widen as they smile, with one eye also
+    pulled shut, has an affected eye that barely correlates with the smile
+    while its difference from the other eye follows the smile closely.
+    Lags are searched over the same window as the side's own correlation.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = np.arange(0, 6, 0.05); smile = np.exp(-((t - 3) / 0.5) ** 2)
+    >>> widen = -0.3 * smile  # both eyes widen with the smile; the left one is also pulled shut
+    >>> c = Coupling("oral_ocular", {"left": SideCoupling(0.1, 0.0, None, None, 1, np.linspace(-0.5, 0.5, 21), np.zeros(21))},
+    ...              t, smile, {"left": widen + 0.28 * smile, "right": widen}, np.ones(len(t), bool), None,
+    ...              pd.DataFrame({"start_s": [2.0], "end_s": [4.0]}))
+    >>> [round(x, 2) for x in difference_time_locked(c, "left")]
+    [1.0, 0.0]
+    """
+    own = coupling.sides[side]
+    if not len(own.lags_s):
+        return None, None
+    dt = float(np.median(np.diff(coupling.t)))
+    difference = coupling.responders[side] - coupling.responders[OTHER[side]]
+    lags, r = normalized_xcorr(coupling.driver, difference, coupling.window, len(own.lags_s) // 2)
+    if not np.isfinite(r).any():
+        return None, None
+    best = int(np.nanargmax(r))
+    peak = SideCoupling(float(r[best]), float((lags[best] + subsample_offset(r, best)) * dt), None, None, 0, lags * dt, r)
+    return time_locked(peak)
+
+
 def side_difference(coupling: Coupling, affected: str | None = None) -> tuple[str, float, float | None] | None:
     """``(affected side, asymmetry_pp, asymmetry_se_pp)`` from the events' paired side differences, or None.
 
@@ -135,17 +169,25 @@ def score_direction(coupling: Coupling, affected: str | None = None) -> dict:
     """
     right, left = coupling.sides["right"], coupling.sides["left"]
     entry = {"right": right.to_dict(), "left": left.to_dict(), "affected_side": None, "asymmetry_pp": None,
-             "asymmetry_se_pp": None, "healthy_max_pp": HEALTHY_ASYMMETRY_PP[coupling.direction],
+             "asymmetry_se_pp": None, "asymmetry_r": None, "asymmetry_lag_s": None,
+             "healthy_max_pp": HEALTHY_ASYMMETRY_PP[coupling.direction],
              "grade": None, "grade_name": None}
     found = side_difference(coupling, affected) if right.involuntary_pct is not None and left.involuntary_pct is not None else None
     if found is None:
         return entry
     side, asymmetry, se = found
+    # Time-locked means the affected side's responder, or its difference from
+    # the other side, follows the driver: whichever shows it more clearly.
+    r_difference, lag_difference = difference_time_locked(coupling, side)
+    locked = max([time_locked(coupling.sides[side]), (r_difference, lag_difference)],
+                 key=lambda rl: -np.inf if rl[0] is None or abs(rl[1]) > GRADE_MAX_ABS_LAG_S else rl[0])
     # Grade the asymmetry one standard error below its estimate, so that one
     # noisy event does not make a grade.
-    g = grade(asymmetry - ASYMMETRY_Z * (se or 0.0), *time_locked(coupling.sides[side]), coupling.direction)
+    g = grade(asymmetry - ASYMMETRY_Z * (se or 0.0), *locked, coupling.direction)
     entry.update(affected_side=side, asymmetry_pp=round(float(asymmetry), 2),
-                 asymmetry_se_pp=None if se is None else round(se, 2), grade=g,
+                 asymmetry_se_pp=None if se is None else round(se, 2),
+                 asymmetry_r=None if r_difference is None else round(r_difference, 3),
+                 asymmetry_lag_s=None if lag_difference is None else round(lag_difference, 4), grade=g,
                  grade_name=GRADE_NAMES[g] if g is not None else None)
     return entry
 

@@ -12,7 +12,8 @@ Units of the scores (the ``unit`` column of :func:`scores_table`, and
     same units.
 ``r``, ``lag_s``, ``gain``
     Pearson's r at the peak lag (no unit), the lag in seconds (positive: the
-    responder follows), and the least-squares slope of responder on driver
+    responder follows; ``asymmetry_r`` and ``asymmetry_lag_s``: the same for
+    the affected side minus the other), and the least-squares slope of responder on driver
     (oral-ocular: eye closure per IOD of mouth excursion; ocular-oral: IOD
     of corner lift per unit of bilateral eye closure).
 
@@ -32,13 +33,14 @@ if TYPE_CHECKING:  # the tracking module imports MediaPipe; only its type is nee
 DIRECTIONS = ("oral_ocular", "ocular_oral")
 SIDES = ("right", "left")
 SIDE_MEASURES = ("r", "lag_s", "gain", "involuntary_pct", "n_events")
-DIRECTION_MEASURES = ("asymmetry_pp", "asymmetry_se_pp", "healthy_max_pp", "grade")
+DIRECTION_MEASURES = ("asymmetry_pp", "asymmetry_se_pp", "asymmetry_r", "asymmetry_lag_s", "healthy_max_pp", "grade")
 SCORE_COLUMNS = ("direction", "side", "measure", "value", "unit")
 
 _OF = {"oral_ocular": "rest eye opening", "ocular_oral": "inter-ocular distance"}
 _GAIN = {"oral_ocular": "eye closure per IOD of mouth excursion",
          "ocular_oral": "IOD of corner lift per unit of eye closure"}
-_FIXED_UNITS = {"r": "Pearson r", "lag_s": "s", "n_events": "count", "grade": "grade 0-3 (heuristic)",
+_FIXED_UNITS = {"r": "Pearson r", "lag_s": "s", "asymmetry_r": "Pearson r", "asymmetry_lag_s": "s", "n_events": "count",
+                "grade": "grade 0-3 (heuristic)",
                 "eface_ocular_synkinesis": "eFACE score (100 = none)"}
 
 

@@ -191,6 +191,21 @@ def test_eye_shut_during_smiles_is_the_responder_not_masked(healthy_gain):
         assert c.sides["right"].r > 0.95 and entry["grade"] == 0
 
 
+@pytest.mark.parametrize("extra", [0.0, 2.0], ids=["healthy", "one-sided"])
+def test_eyes_widening_in_a_smile_with_one_also_pulled_shut_is_graded(extra):
+    """Some people's eyes widen as they smile. An eye also pulled shut then barely follows the smile on its
+    own (here it still widens, r < 0), but its difference from the other eye does: that is time-locked."""
+    sig = _oral_ocular_case(side="left", gain=-2.0 + extra, lag_s=0.0, healthy_gain=-2.0)
+    c = coupling_process(sig, events_find(sig), "oral_ocular")
+    entry = score_direction(c)
+    if extra:
+        assert c.sides["left"].r < 0.3 < entry["asymmetry_r"]  # the eye alone would not count as time-locked
+        assert entry["affected_side"] == "left" and entry["asymmetry_pp"] == pytest.approx(20.0, abs=2.5)
+        assert entry["grade"] == 2 and abs(entry["asymmetry_lag_s"]) <= 1 / FS + 1e-9
+    else:
+        assert abs(entry["asymmetry_pp"]) < 2.0 and entry["grade"] == 0
+
+
 def test_voluntary_closure_without_mouth_movement_is_masked_from_oral_ocular():
     sig = _oral_ocular_case(side="left", gain=3.0, lag_s=0.0)
     data = sig.data.copy()
