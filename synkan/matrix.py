@@ -31,7 +31,7 @@ from .coupling import Coupling, SideCoupling, normalized_xcorr, remove_blinks, s
 from .events import Events
 from .movements import MOVEMENT_KINDS, VOLUNTARY_REGION, Movements, driver
 from .regions import REGION_COLUMN, REGIONS, to_mm
-from .scoring import side_difference, time_locked
+from .scoring import difference_time_locked, side_difference, time_locked
 from .signals import Signals
 
 SIDE_NAMES = {"r": "right", "l": "left"}
@@ -53,7 +53,9 @@ class Matrix:
         pull on that side at its peaks (a pucker: the corner moving inward).
     differences : pandas.DataFrame
         One row per movement and region: ``more_side`` (the side moving
-        more), ``difference_mm``, ``difference_se_mm``, ``healthy_mm``,
+        more), ``difference_mm``, ``difference_se_mm``, ``difference_r`` and
+        ``difference_lag_s`` (the side difference's own time-locking with the
+        driver, :func:`synkan.scoring.difference_time_locked`), ``healthy_mm``,
         ``excess`` ((difference - SE) / healthy range; above 1 is outside it).
     info : dict
         ``mm_per_iod`` and the rest fissures (the millimetre calibration).
@@ -83,8 +85,9 @@ class Matrix:
                 c = self.cell(d.movement, d.region, side)
                 entry[side] = {k: _round(c[k]) for k in ("moves_mm", "r", "lag_s")} | {"n_events": int(c["n_events"])}
             # pandas turns a column of None into NaN: a side is a name or None.
-            entry.update(more_side=d.more_side if isinstance(d.more_side, str) else None, difference_mm=_round(d.difference_mm), difference_se_mm=_round(d.difference_se_mm),
-                         healthy_mm=d.healthy_mm, excess=_round(d.excess))
+            entry.update(more_side=d.more_side if isinstance(d.more_side, str) else None, difference_mm=_round(d.difference_mm),
+                         difference_se_mm=_round(d.difference_se_mm), difference_r=_round(d.difference_r),
+                         difference_lag_s=_round(d.difference_lag_s, 4), healthy_mm=d.healthy_mm, excess=_round(d.excess))
             out.append(entry)
         return out
 
@@ -186,14 +189,18 @@ def matrix_process(signals: Signals, events: Events, movements: Movements, lag_w
             healthy = HEALTHY_SIDE_DIFFERENCE_MM[region]
             if found is None:
                 differences.append(dict(movement=kind, region=region, more_side=None, difference_mm=np.nan,
-                                        difference_se_mm=np.nan, healthy_mm=healthy, excess=np.nan))
+                                        difference_se_mm=np.nan, difference_r=np.nan, difference_lag_s=np.nan,
+                                        healthy_mm=healthy, excess=np.nan))
                 continue
             more, difference, se = found  # in 100 x mm (side_difference reports percentage points)
             difference, se = difference / 100.0, (se or 0.0) / 100.0
+            r_difference, lag_difference = difference_time_locked(coupling, more)
             differences.append(dict(movement=kind, region=region, more_side=more, difference_mm=difference,
-                                    difference_se_mm=se, healthy_mm=healthy, excess=(difference - se) / healthy))
+                                    difference_se_mm=se, difference_r=np.nan if r_difference is None else r_difference,
+                                    difference_lag_s=np.nan if lag_difference is None else lag_difference,
+                                    healthy_mm=healthy, excess=(difference - se) / healthy))
     return Matrix(pd.DataFrame(cells, columns=["movement", "region", "side", "voluntary", "moves_mm", "r", "lag_s", "n_events"]),
                   pd.DataFrame(voluntary, columns=["movement", "side", "moves_mm"]),
                   pd.DataFrame(differences, columns=["movement", "region", "more_side", "difference_mm", "difference_se_mm",
-                                                     "healthy_mm", "excess"]),
+                                                     "difference_r", "difference_lag_s", "healthy_mm", "excess"]),
                   dict(info))

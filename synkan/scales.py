@@ -30,11 +30,12 @@ from __future__ import annotations
 import numpy as np
 
 from .config import (
-    EFACE_ZERO_POINTS, GRADE_MAX_ABS_LAG_S, GRADE_MIN_R, SUNNYBROOK_DEFAULT_MM_PER_POINT, SUNNYBROOK_MM_PER_POINT,
+    EFACE_ZERO_POINTS, SUNNYBROOK_DEFAULT_MM_PER_POINT, SUNNYBROOK_MM_PER_POINT,
     SUNNYBROOK_VOLUNTARY_RATIO, SYNKINESIS_REGIONS,
 )
 from .matrix import Matrix
 from .movements import MOVEMENT_LABELS, Movements
+from .scoring import is_locked
 
 SUNNYBROOK_MOVEMENTS = tuple(SYNKINESIS_REGIONS)
 # A video with only a tight closure has its closure graded on that.
@@ -63,9 +64,10 @@ def points(difference_mm: float, se_mm: float, healthy_mm: float, per_point_mm: 
 
 
 def _locked(matrix: Matrix, movement: str, region: str, side: str) -> bool:
-    cell = matrix.cell(movement, region, side)
-    return (cell is not None and np.isfinite(cell["r"]) and cell["r"] >= GRADE_MIN_R
-            and abs(cell["lag_s"]) <= GRADE_MAX_ABS_LAG_S + 1e-9)
+    """The side's responder, or its difference from the other side (when it moves more), is time-locked."""
+    cell, d = matrix.cell(movement, region, side), matrix.difference(movement, region)
+    return ((cell is not None and is_locked(cell["r"], cell["lag_s"]))
+            or (d is not None and d["more_side"] == side and is_locked(d["difference_r"], d["difference_lag_s"])))
 
 
 def movement_points(matrix: Matrix, movement: str, regions: tuple[str, ...], per_point_mm: float) -> dict:

@@ -33,6 +33,18 @@ class Scores:
     warnings: list[str] = field(default_factory=list)
 
 
+def is_locked(r: float | None, lag_s: float | None) -> bool:
+    """Whether a correlation peak counts as time-locked: r >= GRADE_MIN_R within +/- GRADE_MAX_ABS_LAG_S.
+
+    Examples
+    --------
+    >>> is_locked(0.5, 0.1), is_locked(0.2, 0.0), is_locked(0.9, 0.45), is_locked(None, None)
+    (True, False, False, False)
+    """
+    return (r is not None and lag_s is not None and np.isfinite(r) and r >= GRADE_MIN_R
+            and abs(lag_s) <= GRADE_MAX_ABS_LAG_S + 1e-9)
+
+
 def grade(asymmetry_pp: float | None, r: float | None, lag_s: float | None = 0.0, direction: str = "oral_ocular") -> int | None:
     """Heuristic grade 0-3 from the side difference and the affected side's coupling.
 
@@ -48,7 +60,7 @@ def grade(asymmetry_pp: float | None, r: float | None, lag_s: float | None = 0.0
     """
     if asymmetry_pp is None or r is None:
         return None
-    if r < GRADE_MIN_R or lag_s is None or abs(lag_s) > GRADE_MAX_ABS_LAG_S:
+    if not is_locked(r, lag_s):
         return 0
     return int(np.searchsorted(GRADE_ASYMMETRY_PP[direction], asymmetry_pp, side="right"))
 
@@ -180,7 +192,7 @@ def score_direction(coupling: Coupling, affected: str | None = None) -> dict:
     # the other side, follows the driver: whichever shows it more clearly.
     r_difference, lag_difference = difference_time_locked(coupling, side)
     locked = max([time_locked(coupling.sides[side]), (r_difference, lag_difference)],
-                 key=lambda rl: -np.inf if rl[0] is None or abs(rl[1]) > GRADE_MAX_ABS_LAG_S else rl[0])
+                 key=lambda rl: rl[0] if is_locked(*rl) else -np.inf)
     # Grade the asymmetry one standard error below its estimate, so that one
     # noisy event does not make a grade.
     g = grade(asymmetry - ASYMMETRY_Z * (se or 0.0), *locked, coupling.direction)
