@@ -67,9 +67,10 @@ def direction_line(direction: str, entry: dict, fps: float | None = None) -> str
     Examples
     --------
     >>> entry = {"affected_side": "left", "grade": 2, "grade_name": "moderate", "asymmetry_pp": 25.0,
-    ...          "left": {"involuntary_pct": 34.0, "r": 0.91, "lag_s": 0.03}, "right": {"involuntary_pct": 9.0}}
+    ...          "left": {"involuntary_pct": 34.0, "r": 0.91, "lag_s": 0.03}, "right": {"involuntary_pct": 9.0},
+    ...          "asymmetry_r": 0.95, "asymmetry_lag_s": 0.0}
     >>> direction_line("oral_ocular", entry, fps=30.0)
-    'Oral-ocular synkinesis, LEFT, moderate (grade 2): the left eye narrows 34.0% during smiles and puckers vs 9.0% on the right (side difference 25.0 percentage points); r = 0.91, lag 33 ms (±17 ms)'
+    'Oral-ocular synkinesis, LEFT, moderate (grade 2): the left eye narrows 34.0% during smiles and puckers vs 9.0% on the right (side difference 25.0 percentage points); r = 0.91, lag 33 ms (±17 ms); side difference r = 0.95, lag 0 ms (±17 ms)'
     """
     label, verb, during, unit = DIRECTION_TEXT[direction]
     side = entry.get("affected_side")
@@ -83,6 +84,9 @@ def direction_line(direction: str, entry: dict, fps: float | None = None) -> str
     r = a.get("r")
     lag = a.get("lag_s")
     coupling = f"r = {r:.2f}, lag {lag_text(lag, fps)}" if r is not None and lag is not None else "r n/a"
+    r_difference, lag_difference = entry.get("asymmetry_r"), entry.get("asymmetry_lag_s")
+    if r_difference is not None and lag_difference is not None:  # what the grade may rest on (scoring.score_direction)
+        coupling += f"; side difference r = {r_difference:.2f}, lag {lag_text(lag_difference, fps)}"
     # Name the side in capitals only when something was found there.
     head = (f"{label} synkinesis, {side.upper()}, {entry['grade_name']} (grade {entry['grade']})" if entry["grade"]
             else f"{label} synkinesis: {entry['grade_name']} (grade 0)")
