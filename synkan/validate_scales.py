@@ -15,9 +15,11 @@ sub-visible lift of a ~3 mm chin. Per case: the movement labels (automatic, and 
 item and side, and the eFACE items.
 
 Real faces: each healthy video untouched (its total must be 0, or null with
-reasons), and with a known one-sided narrowing locked to the person's own
-smile added on each side (:func:`synkan.synth.synth_from_video`): the smile
-item must name that side.
+reasons), and with a known one-sided narrowing, or chin lift, locked to the
+person's own smile added on each side (:func:`synkan.synth.synth_from_video`):
+the smile item must name that side. Tracked with the cheek and chin skin
+patches (:func:`analyze_with_patches`); for a chin lift, the share of it the
+measurement recovers on its side and on the other (:func:`chin_recovery`).
 """
 from __future__ import annotations
 
