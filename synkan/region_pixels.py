@@ -11,7 +11,7 @@ frame's patch is matched against the person's own rest patch
 (``cv2.matchTemplate``, normalised correlation, sub-pixel peak), and the
 vertical shift of the texture within the patch, which the mesh missed, is
 added to the mesh's own displacement of those points. The chin is matched on
-the patch's lower half only (:data:`TEMPLATE_ROWS`): the upper half holds the
+the patch's lower half only (:data:`synkan.config.TEMPLATE_ROWS`): the upper half holds the
 lower lip, which the jaw moves in any open-mouth movement.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .config import CHEEK_L, CHEEK_R, CHIN_L, CHIN_R, EYE_L, EYE_R
+from .config import CHEEK_L, CHEEK_R, CHIN_L, CHIN_R, EYE_L, EYE_R, MIN_TEXTURE_GREY, TEMPLATE_ROWS
 from .eyelids import face_scale_px
 
 REGIONS = ("cheek", "chin")
@@ -27,33 +27,11 @@ POINTS = {("cheek", "r"): CHEEK_R, ("cheek", "l"): CHEEK_L, ("chin", "r"): CHIN_
 PATCH_PX = 40  # patch side, pixels
 PATCH_FS = 0.5  # patch side in face scales (RMS radius of the stable points; ~0.45 IOD, ~27 mm)
 TEMPLATE_FRACTION = 0.6  # the rest template is the patch's middle 60%: +/- 20% (~5 mm) of travel is searched
-# Rows of that template used per region, as fractions of its height from the
-# top. The chin patch is centred on the chin pad, and its upper half holds
-# the lower lip, which an open-mouth smile moves down with the jaw: on real
-# faces the whole template followed the lip (a known 3 mm chin lift read as
-# -1.2 to +0.7 of itself, median about zero, over four videos; out/validate
-# scales_real) instead of the skin. Below the centre lies the chin boss that
-# mentalis lifts; with only that half, the same lifts read 0.34-0.77 of
-# themselves and the synthetic chin lifts more than before.
-TEMPLATE_ROWS = {"cheek": (0.0, 1.0), "chin": (0.5, 1.0)}
 BLUR_SIGMA_PX = 1.0  # tames sensor noise and codec blocks before matching
 # A weaker best match (shading, an occluding hand, a laugh reshaping the skin)
 # leaves the mesh's value alone. Synthetic skin matches at 0.97-0.99, real
 # cheeks and chins mostly at 0.7-0.99 (the six real videos' median per patch).
 MIN_MATCH = 0.8
-# The rest template's fine texture (grey-level SD after removing shading
-# smoother than SHADING_SIGMA_PX) must exceed this: below it the correlation
-# peak follows lighting and noise, not skin. The synthetic face's cheeks and
-# chin have 2.8-4.0; real faces 0.7-4.8 (beauty-filtered and low-light
-# cheeks lowest). Sweep on four real healthy videos, untouched and with a
-# known one-sided chin lift on each side (synth --from-video --k-chin 1;
-# validate --scales --real): at 2.0 two of the eight lifted chins fell back
-# to the mesh (7% and 10% of the lift seen); at 1.5 a patch near the floor
-# was on in the untouched video and off in the lifted one (the lift read as
-# 87% on the wrong side); at 1.0 all eight measured 34-77% of the lift; the
-# untouched videos stayed at a Sunnybrook total of 0 down to 1.0, and one
-# reached 2 at 0.5.
-MIN_TEXTURE_GREY = 1.0
 SHADING_SIGMA_PX = 4.0
 TEMPLATE_MAX_FRAMES = 256
 PATCH_SHAPE = (len(REGIONS) * 2, PATCH_PX, PATCH_PX)
