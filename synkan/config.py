@@ -195,6 +195,30 @@ SUNNYBROOK_VOLUNTARY_RATIO = (0.1, 0.3, 0.6, 0.85)
 # healthy range to 0 at this many Sunnybrook points beyond it (severe).
 EFACE_ZERO_POINTS = 3.0
 
+# --- Cheek and chin skin texture (synkan.region_pixels) -------------------------
+# Rows of the rest template (synkan.region_pixels.TEMPLATE_FRACTION) used per
+# region, as fractions of its height from the top. The chin patch is centred on the chin pad, and its upper half holds
+# the lower lip, which an open-mouth smile moves down with the jaw: on real
+# faces the whole template followed the lip (a known 3 mm chin lift read as
+# -1.2 to +0.7 of itself, median about zero, over four videos; out/validate
+# scales_real) instead of the skin. Below the centre lies the chin boss that
+# mentalis lifts; with only that half, the same lifts read 0.34-0.77 of
+# themselves and the synthetic chin lifts more than before.
+TEMPLATE_ROWS = {"cheek": (0.0, 1.0), "chin": (0.5, 1.0)}
+# The rest template's fine texture (grey-level SD after removing shading
+# smoother than SHADING_SIGMA_PX) must exceed this: below it the correlation
+# peak follows lighting and noise, not skin. The synthetic face's cheeks and
+# chin have 2.8-4.0; real faces 0.7-4.8 (beauty-filtered and low-light
+# cheeks lowest). Sweep on four real healthy videos, untouched and with a
+# known one-sided chin lift on each side (synth --from-video --k-chin 1;
+# validate --scales --real): at 2.0 two of the eight lifted chins fell back
+# to the mesh (7% and 10% of the lift seen); at 1.5 a patch near the floor
+# was on in the untouched video and off in the lifted one (the lift read as
+# 87% on the wrong side); at 1.0 all eight measured 34-77% of the lift; the
+# untouched videos stayed at a Sunnybrook total of 0 down to 1.0, and one
+# reached 2 at 0.5.
+MIN_TEXTURE_GREY = 1.0
+
 LATERALITY_MODES = ("pixel", "mirror", "plain")
 PROTOCOL_NAMES = ("sunnybrook", "bell")  # synkan.protocols.PROTOCOLS
 

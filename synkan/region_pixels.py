@@ -10,14 +10,16 @@ coordinates (rows run down the face, scaled by the face's size); here each
 frame's patch is matched against the person's own rest patch
 (``cv2.matchTemplate``, normalised correlation, sub-pixel peak), and the
 vertical shift of the texture within the patch, which the mesh missed, is
-added to the mesh's own displacement of those points.
+added to the mesh's own displacement of those points. The chin is matched on
+the patch's lower half only (:data:`synkan.config.TEMPLATE_ROWS`): the upper half holds the
+lower lip, which the jaw moves in any open-mouth movement.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from .config import CHEEK_L, CHEEK_R, CHIN_L, CHIN_R, EYE_L, EYE_R
+from .config import CHEEK_L, CHEEK_R, CHIN_L, CHIN_R, EYE_L, EYE_R, MIN_TEXTURE_GREY, TEMPLATE_ROWS
 from .eyelids import face_scale_px
 
 REGIONS = ("cheek", "chin")
@@ -30,13 +32,6 @@ BLUR_SIGMA_PX = 1.0  # tames sensor noise and codec blocks before matching
 # leaves the mesh's value alone. Synthetic skin matches at 0.97-0.99, real
 # cheeks and chins mostly at 0.7-0.99 (the six real videos' median per patch).
 MIN_MATCH = 0.8
-# The rest template's fine texture (grey-level SD after removing shading
-# smoother than SHADING_SIGMA_PX) must exceed this, about a webcam's sensor
-# noise after the blur: below it the correlation peak follows lighting and
-# noise, not skin. The synthetic face's cheeks and chin have 2.8-4.0; real
-# faces 0.7-4.8 (beauty-filtered and low-light cheeks lowest), so many real
-# patches fall back to the mesh.
-MIN_TEXTURE_GREY = 2.0
 SHADING_SIGMA_PX = 4.0
 TEMPLATE_MAX_FRAMES = 256
 PATCH_SHAPE = (len(REGIONS) * 2, PATCH_PX, PATCH_PX)
@@ -109,7 +104,9 @@ def texture_shift_px(patches: np.ndarray, rest: np.ndarray) -> tuple[np.ndarray,
     a = (PATCH_PX - inner) // 2
     blur = lambda x: cv2.GaussianBlur(x.astype(np.float32), (0, 0), BLUR_SIGMA_PX)  # noqa: E731
     for k in range(patches.shape[1]):
-        template = blur(np.median(patches[rows, k], axis=0))[a:a + inner, a:a + inner]
+        first, last = TEMPLATE_ROWS[KEYS[k][0]]
+        top, bottom = a + int(round(first * inner)), a + int(round(last * inner))
+        template = blur(np.median(patches[rows, k], axis=0))[top:bottom, a:a + inner]
         fine = template - cv2.GaussianBlur(template, (0, 0), SHADING_SIGMA_PX)
         if fine.std() < MIN_TEXTURE_GREY:
             continue  # smooth (or beauty-filtered) skin: the match would follow shading and noise
@@ -122,7 +119,7 @@ def texture_shift_px(patches: np.ndarray, rest: np.ndarray) -> tuple[np.ndarray,
             # A peak on the search's edge is a texture the template left behind (a
             # laugh reshaping the cheek), not a measured shift.
             if c[y, x] >= MIN_MATCH and 0 < y < c.shape[0] - 1 and 0 < x < c.shape[1] - 1:
-                up[i, k] = -(y + _subpixel(c[:, x], y) - a)  # rows run down the face
+                up[i, k] = -(y + _subpixel(c[:, x], y) - top)  # rows run down the face
     return up, match
 
 

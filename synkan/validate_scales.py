@@ -2,16 +2,24 @@
 
 Synthetic: Sunnybrook-protocol videos (:func:`synkan.synth.sunnybrook_case`:
 brow raise, gentle closure, open smile, snarl, pucker) with one known
-one-sided pattern from :data:`synkan.synth.PATTERNS` at each gain on each
-side, plus controls, a strong bilateral Duchenne smile and symmetric
-(both-sided) couplings. Per case: the movement labels (automatic, and with
+one-sided pattern from :data:`synkan.synth.PATTERNS` on each side, plus
+controls, a strong bilateral Duchenne smile and symmetric (both-sided)
+couplings. Each one-sided pattern is injected at the side differences that
+the scale's own mapping calls 1 and 2 points beyond the healthy range
+(:data:`SCALE_POINTS`; the pattern's region's healthy range plus that many
+mm per point, :mod:`synkan.config`), converted to the pattern's gain through
+the rig's full movement of that region (:func:`synkan.synth.amplitude.full_movement_mm`):
+the same gain would be a severe narrowing of a ~8 mm eye fissure and a
+sub-visible lift of a ~3 mm chin. Per case: the movement labels (automatic, and with
 ``--protocol sunnybrook``) against the timeline, the Sunnybrook points per
 item and side, and the eFACE items.
 
 Real faces: each healthy video untouched (its total must be 0, or null with
-reasons), and with a known one-sided narrowing locked to the person's own
-smile added on each side (:func:`synkan.synth.synth_from_video`): the smile
-item must name that side.
+reasons), and with a known one-sided narrowing, or chin lift, locked to the
+person's own smile added on each side (:func:`synkan.synth.synth_from_video`):
+the smile item must name that side. Tracked with the cheek and chin skin
+patches (:func:`analyze_with_patches`); for a chin lift, the share of it the
+measurement recovers on its side and on the other (:func:`chin_recovery`).
 """
 from __future__ import annotations
 
@@ -21,13 +29,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import Settings
+from .config import HEALTHY_SIDE_DIFFERENCE_MM, Settings
 from .movements import MOVEMENT_LABELS
-from .scales import SUNNYBROOK_MOVEMENTS
+from .scales import SUNNYBROOK_MOVEMENTS, mm_per_point
 from .synth import PATTERNS, sunnybrook_case
+from .synth.amplitude import full_movement_mm
 from .validate import _render
 
-SCALE_KS = (0.25, 0.5)
+# Injected side differences, in Sunnybrook points beyond the healthy range by
+# the mapping in config.py (a perfect measurement gives these plus one: the
+# points start above the healthy range).
+SCALE_POINTS = (1, 2)
+# The synthetic responder's region in synkan.regions.
+_RESPONDER_REGION = {"eye": "eye", "mouth": "mouth", "cheek": "midface", "chin": "chin"}
 REAL_SCALE_K = (0.35, 0.6)
 REAL_CHIN_K = 1.0  # a full chin-pad lift (synkan.synth.from_video.CHIN_LIFT_IOD, ~3 mm) at the person's biggest smile
 # Timeline kinds as synkan.movements names them.
@@ -35,18 +49,36 @@ _TRUE_KIND = {"brow_raise": "brow_raise", "eye_closure": "gentle_eye_closure", "
               "smile": "smile", "snarl": "snarl", "pucker": "pucker"}
 
 
-def scale_cases(ks: tuple[float, ...] = SCALE_KS, size: int = 320) -> list[tuple]:
-    """``(case, pattern, side, k)``: controls, a Duchenne control, symmetric and one-sided patterns."""
-    cases = [(sunnybrook_case("sb_control_0", None, seed=0, size=size), None, None, 0.0),
-             (sunnybrook_case("sb_control_1", None, seed=1, size=size), None, None, 0.0),
-             (sunnybrook_case("sb_duchenne", None, duchenne=0.3, seed=2, size=size), None, None, 0.0)]
-    cases += [(sunnybrook_case(f"sb_{p}_both_0.50", p, "both", 0.5, seed=3 + i, size=size), p, "both", 0.5)
+def injected_mm(pattern: str, n_points: float) -> float:
+    """The side difference (mm) the mapping puts ``n_points`` beyond the healthy range of ``pattern``'s responder.
+
+    The points per mm are those of the first Sunnybrook movement the pattern raises.
+    """
+    (_, responder), items = PATTERNS[pattern]
+    return HEALTHY_SIDE_DIFFERENCE_MM[_RESPONDER_REGION[responder]] + n_points * mm_per_point(items[0])
+
+
+def pattern_gain(pattern: str, mm: float, size: int = 320) -> float:
+    """The gain ``k`` that moves ``pattern``'s responder by ``mm`` more on the affected side."""
+    (_, responder), _ = PATTERNS[pattern]
+    return round(mm / full_movement_mm(responder, size), 3)
+
+
+def scale_cases(levels: tuple[float, ...] = SCALE_POINTS, size: int = 320) -> list[tuple]:
+    """``(case, pattern, side, k, injected_mm)``: controls, a Duchenne control, symmetric and one-sided patterns."""
+    cases = [(sunnybrook_case("sb_control_0", None, seed=0, size=size), None, None, 0.0, 0.0),
+             (sunnybrook_case("sb_control_1", None, seed=1, size=size), None, None, 0.0, 0.0),
+             (sunnybrook_case("sb_duchenne", None, duchenne=0.3, seed=2, size=size), None, None, 0.0, 0.0)]
+    cases += [(sunnybrook_case(f"sb_{p}_both_0.50", p, "both", 0.5, seed=3 + i, size=size), p, "both", 0.5, 0.0)
               for i, p in enumerate(("oral_ocular", "midfacial"))]
     seed = 10
     for pattern in PATTERNS:
         for side in ("right", "left"):
-            for k in ks:
-                cases.append((sunnybrook_case(f"sb_{pattern}_{side}_{k:.2f}", pattern, side, k, seed=seed, size=size), pattern, side, k))
+            for level in levels:
+                mm = injected_mm(pattern, level)
+                k = pattern_gain(pattern, mm, size)
+                cases.append((sunnybrook_case(f"sb_{pattern}_{side}_{k:.2f}", pattern, side, k, seed=seed, size=size),
+                              pattern, side, k, mm))
                 seed += 1
     return cases
 
@@ -69,7 +101,8 @@ def label_agreement(true_events: list[dict], found: pd.DataFrame) -> tuple[int, 
     return hits, len(truth), right, len(found)
 
 
-def evaluate_scale_case(case, pattern: str | None, side: str | None, k: float, outdir: str | Path, landmarkers=None) -> dict:
+def evaluate_scale_case(case, pattern: str | None, side: str | None, k: float, mm: float, outdir: str | Path,
+                        landmarkers=None) -> dict:
     """Render (or reuse) a case, analyse it with and without the protocol: one table row."""
     from .analysis import analyze, rescore
 
@@ -79,7 +112,7 @@ def evaluate_scale_case(case, pattern: str | None, side: str | None, k: float, o
     truth = json.loads(video.with_suffix(".json").read_text())
     result = analyze(video, Settings(protocol="sunnybrook"), landmarkers=landmarkers)
     auto = rescore(result.track, result.video, result.settings, protocol=None)
-    row = {"case": case.name, "pattern": pattern, "true_side": side, "k": k}
+    row = {"case": case.name, "pattern": pattern, "true_side": side, "k": k, "injected_mm": mm}
     for name, r in (("protocol", result), ("auto", auto)):
         hits, n_true, right, n_found = label_agreement(truth["events"], r.movements.table)
         row.update({f"{name}_labels_right": hits, f"{name}_labels_true": n_true, f"{name}_found_right": right,
@@ -94,9 +127,9 @@ def evaluate_scale_case(case, pattern: str | None, side: str | None, k: float, o
     return row
 
 
-def scale_table(outdir: str | Path, ks: tuple[float, ...] = SCALE_KS) -> pd.DataFrame:
+def scale_table(outdir: str | Path, levels: tuple[float, ...] = SCALE_POINTS) -> pd.DataFrame:
     """Evaluate every scale case; one row per case."""
-    return pd.DataFrame([evaluate_scale_case(*c, outdir) for c in scale_cases(ks)])
+    return pd.DataFrame([evaluate_scale_case(*c, outdir) for c in scale_cases(levels)])
 
 
 def expected_points_ok(row) -> bool | None:
@@ -133,13 +166,14 @@ def scale_summary(table: pd.DataFrame) -> dict:
 def scale_markdown(table: pd.DataFrame) -> str:
     """The synthetic table and its summary as markdown."""
     items = "".join(f" {m} R / L |" for m in SUNNYBROOK_MOVEMENTS)
-    lines = ["| case | pattern | true side | k | labels (protocol) | labels (auto) | side named | total |" + items
-             + " eFACE ocular / midfacial / mentalis |", "|" + "---|" * (9 + len(SUNNYBROOK_MOVEMENTS))]
+    lines = ["| case | pattern | true side | k | injected mm | labels (protocol) | labels (auto) | side named | total |" + items
+             + " eFACE ocular / midfacial / mentalis |", "|" + "---|" * (10 + len(SUNNYBROOK_MOVEMENTS))]
     for r in table.itertuples():
         cells = "".join(f" {getattr(r, m + '_r')} / {getattr(r, m + '_l')} |" for m in SUNNYBROOK_MOVEMENTS)
         pattern = r.pattern if isinstance(r.pattern, str) else "-"
         side = r.true_side if isinstance(r.true_side, str) else "-"
-        lines.append(f"| {r.case} | {pattern} | {side} | {r.k:.2f} | {r.protocol_labels_right}/{r.protocol_labels_true} "
+        mm = f"{r.injected_mm:.2f}" if r.injected_mm else "-"
+        lines.append(f"| {r.case} | {pattern} | {side} | {r.k:.2f} | {mm} | {r.protocol_labels_right}/{r.protocol_labels_true} "
                      f"| {r.auto_labels_right}/{r.auto_labels_true} ({r.auto_found_right}/{r.auto_found} found right) | {r.sb_side} "
                      f"| {r.sb_total} |{cells} {r.eface_ocular} / {r.eface_midfacial} / {r.eface_mentalis} |")
     s = scale_summary(table)
@@ -152,9 +186,48 @@ def scale_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def analyze_with_patches(video: str | Path):
+    """Analyse a video that follows no protocol as a clinic's protocol video would be measured.
+
+    A protocol video's track holds the cheek and chin skin patches
+    (:meth:`synkan.config.Settings.tracking_key`), without which the chin and
+    cheek are the mesh's alone (a small share of the skin's movement); the
+    real videos follow no protocol, so they are tracked as for one and then
+    scored with the movements found automatically.
+    """
+    from .analysis import analyze, rescore
+
+    tracked = analyze(video, Settings(protocol="sunnybrook"))
+    return rescore(tracked.track, tracked.video, Settings())
+
+
+def chin_recovery(truth_csv: str | Path, lifted, untouched, side: str) -> dict:
+    """The measured chin raise added by a known lift, as a share of the lift: on its side, and leaked to the other.
+
+    Over the frames where the injected lift is at least half its maximum: the
+    median change of ``chin_raise`` (and of its mesh part alone, without the
+    image measurement) between the lifted and the untouched video, over the
+    median injected lift (both IOD).
+    """
+    gt = pd.read_csv(truth_csv)
+    s, o = side[0], "l" if side == "right" else "r"
+    injected = gt[f"chin_lift_{s}"].to_numpy()
+    big = injected >= 0.5 * injected.max()
+    out = {}
+    for name, result in (("lifted", lifted), ("untouched", untouched)):
+        d = result.signals.data
+        for x in (s, o):
+            pixel = d[f"chin_raise_pixel_{x}"].to_numpy() if f"chin_raise_pixel_{x}" in d else np.zeros(len(d))
+            total = d[f"chin_raise_{x}"].to_numpy()
+            for part, values in (("total", total), ("mesh", total - np.nan_to_num(pixel))):
+                out[name, x, part] = np.interp(gt["t"], result.signals.t, values)
+    lift = float(np.median(injected[big]))
+    share = lambda x, part: float(np.nanmedian((out["lifted", x, part] - out["untouched", x, part])[big]) / lift)  # noqa: E731
+    return {"chin_share": share(s, "total"), "chin_leak": share(o, "total"), "chin_share_mesh": share(s, "mesh")}
+
+
 def real_scale_table(videos: list[str | Path], outdir: str | Path, ks: tuple[float, ...] = REAL_SCALE_K) -> pd.DataFrame:
-    """Each real healthy video untouched, and with a one-sided narrowing locked to the person's smile on each side."""
-    from .analysis import analyze
+    """Each real healthy video untouched, and with a one-sided narrowing (and a chin lift) locked to the person's smile on each side."""
     from .synth import synth_from_video
 
     outdir = Path(outdir)
@@ -169,27 +242,31 @@ def real_scale_table(videos: list[str | Path], outdir: str | Path, ks: tuple[flo
                 "side_named": sb["affected_side"], "smile_r": smile.get("points_right"), "smile_l": smile.get("points_left"),
                 "smile_mm": smile.get("difference_mm"), "smile_region": smile.get("region"),
                 "eface_ocular": result.scores.scores["eface_synkinesis"]["ocular"],
-                "eface_mentalis": result.scores.scores["eface_synkinesis"]["mentalis"], "k_chin": 0.0}
+                "eface_mentalis": result.scores.scores["eface_synkinesis"]["mentalis"], "k_chin": 0.0,
+                "chin_share": np.nan, "chin_leak": np.nan, "chin_share_mesh": np.nan}
 
     for video in map(Path, videos):
-        untouched = analyze(video)
+        untouched = analyze_with_patches(video)
         rows.append(row(video, None, 0.0, untouched))
         if not len(untouched.movements.of("smile")):
             continue
         for k in ks:
             for side in ("right", "left"):
                 paths = synth_from_video(video, outdir, side, k_oo=k, track=untouched.track)
-                rows.append(row(video, side, k, analyze(paths["video"])))
+                rows.append(row(video, side, k, analyze_with_patches(paths["video"])))
         for side in ("right", "left"):
             paths = synth_from_video(video, outdir, side, k_chin=REAL_CHIN_K, track=untouched.track)
-            rows.append(row(video, side, 0.0, analyze(paths["video"])) | {"k_chin": REAL_CHIN_K})
+            lifted = analyze_with_patches(paths["video"])
+            rows.append(row(video, side, 0.0, lifted) | {"k_chin": REAL_CHIN_K}
+                        | chin_recovery(paths["gt_csv"], lifted, untouched, side))
     return pd.DataFrame(rows)
 
 
 def real_scale_markdown(table: pd.DataFrame) -> str:
     """The real-face table and its summary as markdown."""
     lines = ["| video | added | total | movements graded | null (not in the video) | smile points R / L | smile: region, "
-             "side difference mm | eFACE ocular / mentalis |", "|---|---|---|---|---|---|---|---|"]
+             "side difference mm | eFACE ocular / mentalis | chin lift measured: own side (mesh alone) / other side |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples():
         if not isinstance(r.true_side, str):
             case = "untouched"
@@ -197,14 +274,21 @@ def real_scale_markdown(table: pd.DataFrame) -> str:
             case = f"chin lift {r.true_side}, {r.k_chin:.1f}" if r.k_chin else f"narrowing {r.true_side}, {r.k_oo:.2f}"
         points = "-" if not np.isfinite(r.smile_r) else f"{r.smile_r:.0f} / {r.smile_l:.0f}"
         smile = "-" if not np.isfinite(r.smile_mm) else f"{r.smile_region}, {r.smile_mm:.2f}"
+        chin = "-" if not np.isfinite(r.chin_share) else (f"{100 * r.chin_share:.0f}% ({100 * r.chin_share_mesh:.0f}%) "
+                                                         f"/ {100 * r.chin_leak:.0f}%")
         lines.append(f"| {r.video} | {case} | {r.total} | {r.present} | {r.null_items} | {points} | {smile} "
-                     f"| {r.eface_ocular} / {r.eface_mentalis} |")
+                     f"| {r.eface_ocular} / {r.eface_mentalis} | {chin} |")
     untouched = table[table["true_side"].isna()]
     added = table[table["true_side"].notna()]  # None becomes NaN in the table
     hits = {kind: [(getattr(r, f"smile_{r.true_side[0]}") or 0) >= 1 for r in rows.itertuples()]
             for kind, rows in (("narrowing", added[added["k_chin"] == 0]), ("chin lift", added[added["k_chin"] > 0]))}
     lines += ["", f"Untouched videos with a total above 0: {int((untouched['total'].fillna(0) > 0).sum())} of {len(untouched)}; "
               + "; ".join(f"{kind} cases with >= 1 smile point on that side: {sum(h)} of {len(h)}" for kind, h in hits.items()) + "."]
+    chin = added[added["k_chin"] > 0]
+    if len(chin):
+        lines[-1] += (f" The chin lift's measured share, median over its cases: {100 * chin['chin_share'].median():.0f}% on its side "
+                      f"(the mesh alone {100 * chin['chin_share_mesh'].median():.0f}%), {100 * chin['chin_leak'].median():.0f}% "
+                      "on the other side.")
     return "\n".join(lines)
 
 

@@ -213,3 +213,33 @@ def test_matrix_records_are_json_when_no_side_moves_more():
     records = Matrix(cells, pd.DataFrame(), differences).to_records()
     assert records[0]["more_side"] is None and records[0]["difference_mm"] is None
     json.dumps(records, allow_nan=False)
+
+
+def test_validation_gains_are_millimetres_of_the_mapping():
+    from synkan.synth.amplitude import full_movement_mm
+    from synkan.validate_scales import injected_mm, pattern_gain, scale_cases
+
+    # The rig's full movements differ by region: the same gain is not the same synkinesis.
+    full = {r: full_movement_mm(r) for r in ("eye", "mouth", "cheek", "chin")}
+    assert 6.0 < full["eye"] < 10.0 and 4.0 < full["mouth"] < 6.0 and 2.5 < full["cheek"] < 4.0 and 2.5 < full["chin"] < 3.5
+    # One and two Sunnybrook points beyond the healthy range (1 mm): 0.77 mm per point in a smile, 1.0 elsewhere.
+    assert injected_mm("mentalis", 1) == pytest.approx(1.77) and injected_mm("midfacial", 2) == pytest.approx(3.0)
+    assert pattern_gain("mentalis", 1.77) * full["chin"] == pytest.approx(1.77, abs=0.01)
+    gains = {(c[1], c[2]): c[3] for c in scale_cases() if c[2] in ("right", "left")}
+    assert all(0.0 < k <= 1.0 for k in gains.values())
+    assert gains["brow_ocular", "left"] < gains["mentalis", "left"]  # an eye needs a smaller share of its movement
+
+
+def test_real_chin_lift_is_measured_on_its_side(real_video, tmp_path):
+    """A known chin lift during the person's own smile: the image measurement sees most of it, on that side."""
+    from synkan.synth import synth_from_video
+    from synkan.validate_scales import analyze_with_patches, chin_recovery
+
+    untouched = analyze_with_patches(real_video)
+    assert untouched.track.region_patches is not None
+    paths = synth_from_video(real_video, tmp_path, "right", k_chin=1.0, track=untouched.track)
+    lifted = analyze_with_patches(paths["video"])
+    found = chin_recovery(paths["gt_csv"], lifted, untouched, "right")
+    # The mesh alone sees a small share; the chin boss below the lower lip (which the smile's jaw moves) most of it.
+    assert found["chin_share_mesh"] < 0.3 < 0.5 < found["chin_share"] < 1.3, found
+    assert found["chin_leak"] < 0.3 * found["chin_share"], found
