@@ -270,7 +270,7 @@ def _mean_over(strips, rows: np.ndarray) -> np.ndarray:
 
 
 def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, mesh: np.ndarray,
-               iris_shift_px: np.ndarray | None = None, chunk: int = 512) -> tuple[np.ndarray, np.ndarray]:
+               iris_shift_px: np.ndarray | None = None, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """Each frame's upper- and lower-lid displacement from rest, in patch pixels (down positive).
 
     The mesh's own displacement of each lid is the starting guess; the

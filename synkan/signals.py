@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import signal as sps
 
 from .config import (
     BROW_L, BROW_R, EYE_L, EYE_R, MAX_ABS_PITCH_DEG, MAX_ABS_ROLL_DEG, MAX_ABS_YAW_DEG, MAX_GAP_S, MOUTH_CORNER_L,
@@ -207,6 +206,8 @@ def lowpass(t: np.ndarray, x: np.ndarray, cutoff_hz: float) -> np.ndarray:
     fs = 1.0 / dt if dt > 0 else 0.0
     if fs <= 2.5 * cutoff_hz:
         return out  # the signal is already slower than the cutoff can shape
+    from scipy import signal as sps  # on first use, after tracking: see synkan.memory
+
     sos = sps.butter(2, cutoff_hz / (fs / 2), output="sos")
     finite = np.isfinite(x)
     edges = np.flatnonzero(np.diff(np.r_[0, finite.astype(int), 0]))

@@ -1,11 +1,16 @@
-"""Long videos are processed in blocks of frames to bound memory: the blocks must not change any number."""
+"""Long videos are processed in blocks of frames, and written without copies, to bound memory: neither may change
+any number or byte."""
 from __future__ import annotations
+
+import io
+import zipfile
 
 import numpy as np
 
 from synkan import eyelids
 from synkan.align import similarity_align
 from synkan.config import STABLE_POINTS
+from synkan.npz import write_npz
 
 N_FRAMES = 157  # not a multiple of the block sizes below: the last block is short
 
@@ -72,3 +77,20 @@ def test_lid_margins_in_blocks_equal_one_block():
         assert np.isfinite(whole[1]).sum() > whole.shape[-1] and np.isnan(whole[0]).all()
         for chunk in (1, 20):
             np.testing.assert_array_equal(eyelids.lid_margins(xy, side, chunk=chunk), whole)
+
+
+def test_npz_written_from_the_arrays_is_what_savez_writes():
+    rng = np.random.default_rng(6)
+    arrays = {"landmarks": rng.normal(size=(40, 478, 3)).astype(np.float32), "valid": rng.random(40) > 0.5,
+              "strided": rng.normal(size=(40, 6))[:, ::2], "info": np.array('{"schema": "x", "µ": 1}'),
+              "names": np.array(["a", "bc"]), "empty": np.zeros((0, 4), np.uint8)}
+    ours, theirs = io.BytesIO(), io.BytesIO()
+    write_npz(ours, arrays)
+    np.savez(theirs, **arrays)
+    with zipfile.ZipFile(ours) as a, zipfile.ZipFile(theirs) as b:
+        assert a.namelist() == b.namelist()
+        for name in b.namelist():
+            assert a.read(name) == b.read(name), name
+    ours.seek(0)
+    with np.load(ours) as loaded:
+        assert loaded["info"].shape == () and str(loaded["info"]) == str(arrays["info"])
