@@ -1,7 +1,7 @@
 """Head-pose-free, scale-free per-side signals from a :class:`~synkan.tracking.Track`.
 
 Every frame's landmarks are aligned to the video's rest shape by a 3-D
-similarity fit of stable landmarks (forehead, nose bridge, temples), which
+similarity fit of stable landmarks (forehead, nose bridge, temples; :mod:`synkan.align`), which
 removes head pose and distance to the camera and yields yaw, pitch and roll.
 All signals are dimensionless and expressed against rest:
 
