@@ -34,6 +34,7 @@ from .errors import InputError
 from .events import Events, events_process
 from .models import model_info, resolve_model, sha256_file
 from .matrix import Matrix, matrix_process
+from .memory import release_free_memory
 from .movements import Movements, movements_process
 from .scales import scales_process
 from .scoring import Scores, scores_process
@@ -233,6 +234,7 @@ def rescore(track: Track, video: dict, settings: Settings | None = None, model: 
     sc.scores.update(scales)
     sc.warnings.extend(scale_warnings)
     sc.warnings.extend(decode_warnings(track))
+    release_free_memory()  # the stages' temporaries, before the report is written (see synkan.memory)
     return Analysis(video, s, track, sig, ev, couplings, sc, model or {}, visit or Visit(), created or now_utc(),
                     movements=mv, matrix=mx)
 
@@ -279,6 +281,7 @@ def analyze(path: str | Path, settings: Settings | None = None, *, model: str | 
         parse_segments(s.segments)  # fail on a bad protocol before the slow tracking
     model_path = resolve_model(model) if landmarkers is None else None
     tr = track_video(path, s, model_path=model_path, progress=progress, landmarkers=landmarkers)
+    release_free_memory()  # the decoder's frames and MediaPipe's buffers (see synkan.memory)
     info = model_info(model_path) if model_path else {}
     return rescore(tr, video_summary(path, tr), s, info, visit=visit)
 

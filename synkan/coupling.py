@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import signal as sps
 
 from .config import BLINK_MASK_PAD_S, EVENT_PAD_S, LAG_WINDOW_S, MIN_EVENTS, MIN_LAG_PAIRS, MIN_LAG_VARIANCE
 from .events import Events, eye_driver, mouth_driver
@@ -108,6 +107,8 @@ def _standardised(s: np.ndarray, usable: np.ndarray) -> np.ndarray:
 
 def _lagged_sum(a: np.ndarray, b: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """``sum_t a[t] * b[t + k]`` for every lag ``k`` of the full correlation, then the ``keep`` ones."""
+    from scipy import signal as sps  # on first use, after tracking: see synkan.memory
+
     return sps.correlate(b, a, mode="full")[keep]
 
 
@@ -139,6 +140,8 @@ def normalized_xcorr(x: np.ndarray, y: np.ndarray, window: np.ndarray, max_lag: 
     in_y = window & np.isfinite(y)
     zx, zy = _standardised(x, in_x), _standardised(y, in_y)
     mx, my = in_x.astype(float), in_y.astype(float)
+    from scipy import signal as sps  # on first use, after tracking: see synkan.memory
+
     lags = sps.correlation_lags(len(y), len(x), mode="full")
     keep = np.abs(lags) <= max_lag
     n = np.round(_lagged_sum(mx, my, keep))  # FFT sums of 0/1 masks are integers up to rounding

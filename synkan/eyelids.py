@@ -72,6 +72,7 @@ PRIOR_SD_EW = 0.1
 PRIOR_WEIGHT = 0.05  # NCC points lost one PRIOR_SD_EW away from the guess
 TEMPLATE_MAX_FRAMES = 256  # rest frames (evenly spaced) in an eye's rest template
 BLUR_SIGMA_PX = 0.8  # tames sensor noise and codec blocks before matching
+MARGIN_CHUNK_FRAMES = 2048  # frames whose mesh lid margins are computed at once (bounds memory on long videos)
 
 
 def face_scale_px(xy: np.ndarray) -> np.ndarray:
@@ -145,7 +146,7 @@ def extract_eye_patches(rgb: np.ndarray, xy: np.ndarray) -> np.ndarray:
     return out
 
 
-def lid_margins(landmarks: np.ndarray, side: str) -> np.ndarray:
+def lid_margins(landmarks: np.ndarray, side: str, chunk: int = MARGIN_CHUNK_FRAMES) -> np.ndarray:
     """The mesh's upper and lower lid margins in each frame's patch, as a row for every patch column.
 
     Parameters
@@ -153,18 +154,28 @@ def lid_margins(landmarks: np.ndarray, side: str) -> np.ndarray:
     landmarks : (N, 478, 2) array
         Image-pixel landmarks.
     side : {"r", "l"}
+    chunk : int
+        Frames computed at once (bounds the float64 temporaries; the result does not depend on it).
 
     Returns
     -------
-    (N, 2, columns) array
+    (N, 2, columns) float32
         Upper and lower margin rows; NaN outside the corners and in frames
         without a face.
     """
+    # float32 output: a tenth of a patch pixel is plenty, and a long video's
+    # (frames x columns) arrays stay small.
+    out = np.empty((len(landmarks), 2, PATCH_SHAPE[1]), np.float32)
+    for start in range(0, len(landmarks), chunk):
+        out[start:start + chunk] = _lid_margins_block(landmarks[start:start + chunk], side)
+    return out
+
+
+def _lid_margins_block(landmarks: np.ndarray, side: str) -> np.ndarray:
+    """:func:`lid_margins` of one block of frames."""
     origin, ex, ey = _eye_frames(landmarks, side)
     length2 = (ex ** 2).sum(axis=1)[:, None]
     cols = np.arange(PATCH_SHAPE[1], dtype=np.float32)
-    # float32 throughout: a tenth of a patch pixel is plenty, and a long video's
-    # (frames x columns) temporaries stay small.
     out = np.full((len(landmarks), 2, len(cols)), np.nan, np.float32)
     for lid, contour in enumerate((UPPER_LID[side], LOWER_LID[side])):
         d = landmarks[:, list(contour), :2].astype(np.float64) - origin[:, None]
@@ -259,7 +270,7 @@ def _mean_over(strips, rows: np.ndarray) -> np.ndarray:
 
 
 def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, mesh: np.ndarray,
-               iris_shift_px: np.ndarray | None = None, chunk: int = 512) -> tuple[np.ndarray, np.ndarray]:
+               iris_shift_px: np.ndarray | None = None, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """Each frame's upper- and lower-lid displacement from rest, in patch pixels (down positive).
 
     The mesh's own displacement of each lid is the starting guess; the
@@ -377,17 +388,23 @@ def eyelids_process(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray
     score = np.full((len(patches), 2), np.nan)
     info: dict = {}
     for k, side in enumerate(("r", "l")):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # columns outside the corners are all-NaN
-            mesh = lid_margins(landmarks, side)
-            rest_rows = np.nanmedian(mesh[rest], axis=0)
-        # A few hundred rest frames make a noise-free template; more only cost memory.
-        some_rest = np.flatnonzero(rest)[:: max(1, int(rest.sum()) // TEMPLATE_MAX_FRAMES)]
-        template = np.median(patches[some_rest, k].astype(np.float32), axis=0)
         iris = None if gaze_ew is None else gaze_ew[:, k] * PATCH_PX_PER_EW
-        shifts, match = lid_shifts(patches[:, k], template, rest_rows, mesh, iris)
-        closure[:, k] = closure_from_shifts(shifts, rest_rows)
-        score[:, k] = match.min(axis=1)
-        info[side] = {"rest_aperture_ew": round(rest_aperture_px(rest_rows) / PATCH_PX_PER_EW, 4),
-                      "match_median": round(float(np.nanmedian(score[:, k])), 3) if np.isfinite(score[:, k]).any() else None}
+        closure[:, k], score[:, k], info[side] = _one_eye(landmarks, patches[:, k], rest, side, iris)
     return closure, score, info
+
+
+def _one_eye(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray, side: str, iris_shift_px: np.ndarray | None
+             ) -> tuple[np.ndarray, np.ndarray, dict]:
+    """One eye's ``eye_closure``, weaker-lid match and info (see :func:`eyelids_process`); ``patches`` (N, rows, columns)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # columns outside the corners are all-NaN
+        mesh = lid_margins(landmarks, side)
+        rest_rows = np.nanmedian(mesh[rest], axis=0)
+    # A few hundred rest frames make a noise-free template; more only cost memory.
+    some_rest = np.flatnonzero(rest)[:: max(1, int(rest.sum()) // TEMPLATE_MAX_FRAMES)]
+    template = np.median(patches[some_rest].astype(np.float32), axis=0)
+    shifts, match = lid_shifts(patches, template, rest_rows, mesh, iris_shift_px)
+    score = match.min(axis=1)
+    info = {"rest_aperture_ew": round(rest_aperture_px(rest_rows) / PATCH_PX_PER_EW, 4),
+            "match_median": round(float(np.nanmedian(score)), 3) if np.isfinite(score).any() else None}
+    return closure_from_shifts(shifts, rest_rows), score, info

@@ -1,7 +1,7 @@
 """Head-pose-free, scale-free per-side signals from a :class:`~synkan.tracking.Track`.
 
 Every frame's landmarks are aligned to the video's rest shape by a 3-D
-similarity fit of stable landmarks (forehead, nose bridge, temples), which
+similarity fit of stable landmarks (forehead, nose bridge, temples; :mod:`synkan.align`), which
 removes head pose and distance to the camera and yields yaw, pitch and roll.
 All signals are dimensionless and expressed against rest:
 
@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import signal as sps
 
 from .config import (
     BROW_L, BROW_R, EYE_L, EYE_R, MAX_ABS_PITCH_DEG, MAX_ABS_ROLL_DEG, MAX_ABS_YAW_DEG, MAX_GAP_S, MOUTH_CORNER_L,
@@ -41,6 +40,7 @@ from .config import (
     Settings,
 )
 from . import eyelids, mirror, region_pixels, regions
+from .align import aligned_blocks, euler_deg, similarity_align
 from .tracking import Track
 
 SIDES = ("r", "l")
@@ -75,52 +75,6 @@ class Signals:
 
 
 # --- geometry ------------------------------------------------------------------
-
-def similarity_align(points: np.ndarray, reference: np.ndarray, subset: tuple[int, ...] = STABLE_POINTS):
-    """Align each frame to ``reference`` by a 3-D similarity fit (Umeyama) of ``subset``.
-
-    Parameters
-    ----------
-    points : (N, P, 3) array
-        Landmarks per frame (NaN frames stay NaN).
-    reference : (P, 3) array
-        The target shape.
-
-    Returns
-    -------
-    aligned : (N, P, 3) array
-        ``scale * R @ p + t`` for every landmark.
-    rotation : (N, 3, 3) array
-        ``R``, the rotation taking each frame to the reference pose.
-    """
-    src = points[:, list(subset)].astype(np.float64)
-    dst = reference[list(subset)].astype(np.float64)
-    mu_s = src.mean(axis=1, keepdims=True)
-    mu_d = dst.mean(axis=0)
-    sc, dc = src - mu_s, dst - mu_d
-    cov = np.einsum("ki,nkj->nij", dc, sc) / len(subset)
-    ok = np.isfinite(cov).all(axis=(1, 2))
-    cov[~ok] = np.eye(3)
-    u, s, vt = np.linalg.svd(cov)
-    d = np.ones((len(points), 3))
-    d[:, 2] = np.sign(np.linalg.det(u) * np.linalg.det(vt))
-    rotation = u @ (d[:, :, None] * vt)
-    var_s = (sc ** 2).sum(axis=(1, 2)) / len(subset)
-    scale = (s * d).sum(axis=1) / np.where(var_s > 0, var_s, np.nan)
-    aligned = scale[:, None, None] * np.einsum("nij,npj->npi", rotation, points - mu_s) + mu_d
-    aligned[~ok] = np.nan
-    rotation[~ok] = np.nan
-    return aligned, rotation
-
-
-def euler_deg(rotation: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Yaw, pitch, roll (degrees) of the head relative to rest, from frame->rest rotations."""
-    head = np.transpose(rotation, (0, 2, 1))  # rest -> frame
-    yaw = np.degrees(np.arcsin(np.clip(-head[:, 2, 0], -1, 1)))
-    pitch = np.degrees(np.arctan2(head[:, 2, 1], head[:, 2, 2]))
-    roll = np.degrees(np.arctan2(head[:, 1, 0], head[:, 0, 0]))
-    return yaw, pitch, roll
-
 
 def _finite_median(x: np.ndarray) -> float | None:
     x = np.asarray(x, float)
@@ -252,6 +206,8 @@ def lowpass(t: np.ndarray, x: np.ndarray, cutoff_hz: float) -> np.ndarray:
     fs = 1.0 / dt if dt > 0 else 0.0
     if fs <= 2.5 * cutoff_hz:
         return out  # the signal is already slower than the cutoff can shape
+    from scipy import signal as sps  # on first use, after tracking: see synkan.memory
+
     sos = sps.butter(2, cutoff_hz / (fs / 2), output="sos")
     finite = np.isfinite(x)
     edges = np.flatnonzero(np.diff(np.r_[0, finite.astype(int), 0]))
@@ -304,6 +260,62 @@ def _laterality_used(requested: str, track: Track) -> str:
     return requested
 
 
+def _rest_and_shape(landmarks: np.ndarray, t: np.ndarray, valid: np.ndarray, ix: _Index,
+                    rest_s: tuple[float, float] | None) -> tuple[np.ndarray, np.ndarray]:
+    """The rest frames (the user's segment, or :func:`rest_frames`) and the rest shape: their median aligned landmarks.
+
+    ``landmarks`` are the track's (N, 478, 3); the rest shape holds the :attr:`_Index.USED` points.
+    """
+    used = list(_Index.USED)
+    # A first reference shape for the rest search: a median over at most
+    # REFERENCE_MAX_FRAMES evenly spaced frames is as good as over all of them.
+    some = np.flatnonzero(valid)
+    reference = _median0(landmarks[np.ix_(some[:: max(1, len(some) // REFERENCE_MAX_FRAMES)], used)].astype(np.float64))
+    if rest_s is not None:
+        rest = valid & (t >= rest_s[0]) & (t <= rest_s[1])
+        if not rest.any():
+            from .errors import InputError
+
+            raise InputError(f"rest segment {rest_s[0]}-{rest_s[1]} s holds no frame with a face")
+    else:
+        # Only the rest features of each block are kept, not the aligned landmarks.
+        blocks = aligned_blocks(landmarks, reference, ix.stable, columns=used)
+        rest = rest_frames(np.concatenate([_rest_features(block, ix) for _, block, _ in blocks]), valid)
+    # The fit is per frame, so aligning only the rest frames gives the same shape.
+    return rest, _median0(similarity_align(landmarks[np.ix_(rest, used)], reference, ix.stable)[0])
+
+
+def _mesh_columns(xy: np.ndarray, rest_xy: np.ndarray, rest: np.ndarray, ix: _Index
+                  ) -> tuple[dict[str, np.ndarray], dict[str, float], float, np.ndarray]:
+    """Eye (mesh EAR), mouth and brow columns of the aligned landmarks ``xy`` (N, P, 2).
+
+    Returns the columns, their rest values, the inter-ocular distance and the
+    face's downward unit vector (both of the rest shape).
+    """
+    eye_center = lambda pts, idx: pts[..., list(idx), :].mean(axis=-2)  # noqa: E731
+    c_r, c_l = eye_center(rest_xy, ix.eye_r), eye_center(rest_xy, ix.eye_l)
+    iod = float(np.linalg.norm(c_l - c_r))
+    u = (c_l - c_r) / iod  # towards the subject's left (image-right)
+    down = np.array([-u[1], u[0]])
+    cols: dict[str, np.ndarray] = {}
+    rest_values: dict[str, float] = {}
+    for side, eye_idx, corner, brow, outward in (("r", ix.eye_r, ix.mouth_r, ix.brow_r, -u), ("l", ix.eye_l, ix.mouth_l, ix.brow_l, u)):
+        ear = eye_aspect_ratio(xy[:, list(eye_idx)])
+        ear_rest = float(np.nanmedian(ear[rest]))
+        cols[f"eye_closure_plain_{side}"] = 1.0 - ear / ear_rest
+        rest_values[f"ear_{side}"] = ear_rest
+        disp = (xy[:, corner] - rest_xy[corner]) / iod
+        cols[f"mouth_lateral_{side}"] = disp @ outward
+        cols[f"mouth_vertical_{side}"] = -(disp @ down)
+        brow_height = -((eye_center(xy, brow) - eye_center(xy, eye_idx)) @ down) / iod
+        cols[f"brow_raise_{side}"] = brow_height - float(np.nanmedian(brow_height[rest]))
+    for side in SIDES:
+        cols[f"mouth_excursion_{side}"] = np.hypot(cols[f"mouth_lateral_{side}"], cols[f"mouth_vertical_{side}"])
+    width = np.linalg.norm(xy[:, ix.mouth_r] - xy[:, ix.mouth_l], axis=1)
+    cols["mouth_narrowing"] = 1.0 - width / float(np.nanmedian(width[rest]))
+    return cols, rest_values, iod, down
+
+
 def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple[float, float] | None = None) -> Signals:
     """Compute the per-side signals of a track.
 
@@ -330,56 +342,20 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
     t = track.t_s.astype(float)
     valid = track.valid.copy()
     ix = _Index(_Index.USED)
-    lm = track.landmarks[:, list(_Index.USED)].astype(np.float64)  # only the points used below
-    # A first reference shape for the rest search: a median over at most
-    # REFERENCE_MAX_FRAMES evenly spaced frames is as good as over all of them.
-    some = np.flatnonzero(valid)
-    reference = _median0(lm[some[:: max(1, len(some) // REFERENCE_MAX_FRAMES)]])
-    aligned, _ = similarity_align(lm, reference, ix.stable)
-    if rest_s is not None:
-        rest = valid & (t >= rest_s[0]) & (t <= rest_s[1])
-        if not rest.any():
-            from .errors import InputError
-
-            raise InputError(f"rest segment {rest_s[0]}-{rest_s[1]} s holds no frame with a face")
-    else:
-        rest = rest_frames(_rest_features(aligned, ix), valid)
-    rest_shape = _median0(aligned[rest])
-    del aligned
-    aligned, rotation = similarity_align(lm, rest_shape, ix.stable)
+    rest, rest_shape = _rest_and_shape(track.landmarks, t, valid, ix, rest_s)
+    # Only the points used below, aligned in float64 blocks; only x, y are used.
+    xy, rotation = similarity_align(track.landmarks, rest_shape, ix.stable, columns=list(_Index.USED), dims=2)
     yaw, pitch, roll = euler_deg(rotation)
-    xy = aligned[..., :2]
     rest_xy = rest_shape[:, :2]
-
-    eye_center = lambda pts, idx: pts[..., list(idx), :].mean(axis=-2)  # noqa: E731
-    c_r, c_l = eye_center(rest_xy, ix.eye_r), eye_center(rest_xy, ix.eye_l)
-    iod = float(np.linalg.norm(c_l - c_r))
-    u = (c_l - c_r) / iod  # towards the subject's left (image-right)
-    down = np.array([-u[1], u[0]])
-
-    cols: dict[str, np.ndarray] = {}
-    extra: dict[str, np.ndarray] = {}  # per-frame mirror QC, written unfiltered
-    rest_values: dict[str, float] = {}
-    for side, eye_idx, corner, brow, outward in (("r", ix.eye_r, ix.mouth_r, ix.brow_r, -u), ("l", ix.eye_l, ix.mouth_l, ix.brow_l, u)):
-        ear = eye_aspect_ratio(xy[:, list(eye_idx)])
-        ear_rest = float(np.nanmedian(ear[rest]))
-        cols[f"eye_closure_plain_{side}"] = 1.0 - ear / ear_rest
-        rest_values[f"ear_{side}"] = ear_rest
-        disp = (xy[:, corner] - rest_xy[corner]) / iod
-        cols[f"mouth_lateral_{side}"] = disp @ outward
-        cols[f"mouth_vertical_{side}"] = -(disp @ down)
-        brow_height = -((eye_center(xy, brow) - eye_center(xy, eye_idx)) @ down) / iod
-        cols[f"brow_raise_{side}"] = brow_height - float(np.nanmedian(brow_height[rest]))
-    for side in SIDES:
-        cols[f"mouth_excursion_{side}"] = np.hypot(cols[f"mouth_lateral_{side}"], cols[f"mouth_vertical_{side}"])
-    width = np.linalg.norm(xy[:, ix.mouth_r] - xy[:, ix.mouth_l], axis=1)
-    cols["mouth_narrowing"] = 1.0 - width / float(np.nanmedian(width[rest]))
+    cols, rest_values, iod, down = _mesh_columns(xy, rest_xy, rest, ix)
+    extra: dict[str, np.ndarray] = {}  # per-frame QC, written unfiltered
     stable = rest_xy[list(ix.stable)]
     face_scale_iod = float(np.sqrt(((stable - stable.mean(axis=0)) ** 2).sum(axis=1).mean())) / iod  # as eyelids.face_scale_px
     # A de-identified track keeps the pixel measurement instead of the skin patches.
     pixel_raise = (track.region_raise if track.region_patches is None
                    else region_pixels.pixel_raise_iod(track.region_patches, rest, face_scale_iod))
     region_cols, region_info = regions.region_signals(xy, rest_xy, rest, iod, down, ix.pos, pixel_raise)
+    del xy  # the largest array of the stage: gone before the eyelids' matching
     cols.update(region_cols)
     if pixel_raise is not None:
         extra.update(zip(region_pixels.PIXEL_RAISE_COLUMNS, pixel_raise.T))

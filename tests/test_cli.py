@@ -17,9 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
+from synkan import tracking
 from synkan.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -224,15 +224,15 @@ def _fake_previous(out: Path) -> bytes:
 
 
 def test_full_disk_injected_keeps_previous_results(inputs, tmp_path, capfd, monkeypatch):
-    """ENOSPC injected at the lowest write (numpy's savez) after part of the file is out."""
+    """ENOSPC injected at the lowest write (the track's npz) after part of the file is out."""
     out = tmp_path / "results"
     old = _fake_previous(out)
 
-    def disk_full(fh, **arrays):
+    def disk_full(fh, arrays):
         fh.write(b"PK\x03\x04 partial")
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(np, "savez", disk_full)  # Track.save writes uncompressed (speed)
+    monkeypatch.setattr(tracking, "write_npz", disk_full)
     rc, _, err = run(capfd, "analyze", inputs["clip"], "-o", out, "--force", *FAST)
     lines = err.strip().splitlines()
     assert rc == 2 and len(lines) == 1 and "No space left on device" in lines[0], err

@@ -40,6 +40,9 @@ MANIFEST_SCHEMA = "synkan.outputs/1"
 # Folders written before there was a manifest: synkan's names only.
 LEGACY_PATTERNS = OUTPUT_FILES + ("overlay.mp4", "figures/*.png")
 ENV_SHARED_OUTPUTS = "SYNKAN_SHARED_OUTPUTS"
+# Rows of signals.csv formatted at once: pandas turns each chunk into Python
+# strings, about 7 KB per row (its default chunk is 12 MB for a long video).
+CSV_CHUNK_ROWS = 500
 PRIVATE_FILE_MODE, PRIVATE_DIR_MODE = 0o600, 0o700
 
 
@@ -280,7 +283,7 @@ def _write_all(analysis: Analysis, folder: Path, figures: bool, html: bool, over
     record = deidentified(analysis) if deidentify else analysis
     report = record.report
     write_json(folder / "report.json", report)
-    record.signals.data.to_csv(folder / "signals.csv", index=False, float_format="%.6g")
+    record.signals.data.to_csv(folder / "signals.csv", index=False, float_format="%.6g", chunksize=CSV_CHUNK_ROWS)
     record.events.table.to_csv(folder / "events.csv", index=False, float_format="%.4f")
     record.track.save(folder / "track.npz")
     if figures or html:
