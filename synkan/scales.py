@@ -64,10 +64,16 @@ def points(difference_mm: float, se_mm: float, healthy_mm: float, per_point_mm: 
 
 
 def _locked(matrix: Matrix, movement: str, region: str, side: str) -> bool:
-    """The side's responder, or its difference from the other side (when it moves more), is time-locked."""
-    cell, d = matrix.cell(movement, region, side), matrix.difference(movement, region)
-    return ((cell is not None and is_locked(cell["r"], cell["lag_s"]))
-            or (d is not None and d["more_side"] == side and is_locked(d["difference_r"], d["difference_lag_s"])))
+    """The side's own responder is time-locked to the movement.
+
+    Unlike the oral-ocular grade, a time-locked side difference does not
+    count here: the cheek and chin skin patches are disturbed by the mouth's
+    own movement (the lower lip and jaw in an open smile), an artefact locked
+    to the movement by construction (a healthy real chin showed a 3 mm side
+    difference, time-locked, in its smile).
+    """
+    cell = matrix.cell(movement, region, side)
+    return cell is not None and is_locked(cell["r"], cell["lag_s"])
 
 
 def movement_points(matrix: Matrix, movement: str, regions: tuple[str, ...], per_point_mm: float) -> dict:

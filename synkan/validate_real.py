@@ -40,8 +40,12 @@ def _slope(x: np.ndarray, y: np.ndarray) -> float:
     --------
     >>> round(_slope(np.array([0.0, 0.1, 0.2, np.nan]), np.array([0.05, 0.13, 0.21, 1.0])), 6)
     0.8
+    >>> _slope(np.array([np.nan, 0.1]), np.array([0.05, np.nan]))
+    nan
     """
     ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 2:  # nothing to fit (a region never measured)
+        return float("nan")
     xs, ys = x[ok] - x[ok].mean(), y[ok] - y[ok].mean()
     denominator = float((xs ** 2).sum())
     return float((xs * ys).sum() / denominator) if denominator > 0 else float("nan")
