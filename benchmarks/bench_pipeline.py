@@ -12,7 +12,7 @@ is a real 640x480 webcam video. On every clip it runs:
   b2  as b with num_faces=2 (MediaPipe then runs its detector every frame)
   bc  as b, the result read from MediaPipe's C struct with numpy, as synkan
       reads it (MediaPipe's Python API first makes a Python object of every
-      landmark, ~8% of a frame)
+      landmark, about 0.85 of 11 ms per frame here)
   c   ``synkan analyze --laterality plain --no-figures`` (the CLI, in-process)
   d   as c, with figures and report.html: ``synkan analyze --laterality plain``
   p   the default (pixel lids) with figures and report.html: ``synkan analyze``

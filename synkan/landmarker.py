@@ -134,8 +134,9 @@ class Landmarker:
 
         The arrays are read straight from MediaPipe's C result where this
         MediaPipe has the C interface synkan knows (:func:`c_result_reader`):
-        its Python API turns every landmark into a Python object first, 8%
-        of a frame's time. Elsewhere the public result is converted.
+        its Python API turns every landmark into a Python object first (0.85
+        of 11 ms per frame, measured on this machine). Elsewhere the public
+        result is converted.
         """
         import mediapipe as mp
 
