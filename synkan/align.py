@@ -20,19 +20,7 @@ def fit_block(points: np.ndarray, reference: np.ndarray, subset: tuple[int, ...]
               ) -> tuple[np.ndarray, np.ndarray]:
     """One block of frames aligned to ``reference`` by a similarity fit of ``subset``, in float64.
 
-    Parameters
-    ----------
-    points : (N, P, 3) array
-        Landmarks per frame, any float type (NaN frames stay NaN).
-    reference : (P, 3) array
-        The target shape.
-
-    Returns
-    -------
-    aligned : (N, P, 3) float64
-        ``scale * R @ p + t`` for every landmark.
-    rotation : (N, 3, 3) float64
-        ``R``, the rotation taking each frame to the reference pose.
+    Parameters and returns as :func:`similarity_align` (all three dimensions, one block).
     """
     src = points[:, list(subset)].astype(np.float64)
     dst = reference[list(subset)].astype(np.float64)
