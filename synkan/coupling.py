@@ -30,7 +30,7 @@ eyes are shut stays in the ocular-oral analysis.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -176,6 +176,26 @@ def subsample_offset(r: np.ndarray, k: int) -> float:
     return float(np.clip(0.5 * (a - c) / denominator, -0.5, 0.5)) if denominator < 0 else 0.0
 
 
+def xcorr_peak(lags: np.ndarray, r: np.ndarray, dt: float, n_events: int = 0) -> SideCoupling:
+    """The peak of a lag correlation (:func:`normalized_xcorr`) as a :class:`SideCoupling`.
+
+    ``r`` and ``lag_s`` (refined between samples, :func:`subsample_offset`)
+    at the best lag; both None when no lag has data. ``gain`` and
+    ``involuntary_pct`` are left None for the caller.
+
+    Examples
+    --------
+    >>> peak = xcorr_peak(np.arange(-3, 4), 1 - (np.arange(7) - 3.3) ** 2 / 10, 0.1)
+    >>> round(peak.r, 3), round(peak.lag_s, 3)
+    (0.991, 0.03)
+    """
+    if not np.isfinite(r).any():
+        return SideCoupling(None, None, None, None, n_events, lags * dt, r)
+    best = int(np.nanargmax(r))
+    return SideCoupling(float(r[best]), float((lags[best] + subsample_offset(r, best)) * dt), None, None, n_events,
+                        lags * dt, r)
+
+
 def lagged_gain(x: np.ndarray, y: np.ndarray, window: np.ndarray, lag: int) -> float:
     """Least-squares slope of ``y[t + lag]`` on ``x[t]`` over the pairs behind :func:`normalized_xcorr`'s r at ``lag``."""
     n = len(x)
@@ -289,14 +309,10 @@ def coupling_process(signals: Signals, events: Events, direction: str, lag_windo
             continue
         lags, r = normalized_xcorr(driver, y, window, max_lag)
         amplitude, n_events = value_at_peaks(t, driver, y, driver_events)
-        if not np.isfinite(r).any():
-            sides[name] = SideCoupling(None, None, None, _finite(100 * amplitude), n_events, lags * dt, r)
-            continue
-        best = int(np.nanargmax(r))
-        sides[name] = SideCoupling(
-            r=float(r[best]), lag_s=float((lags[best] + subsample_offset(r, best)) * dt), gain=_finite(lagged_gain(driver, y, window, int(lags[best]))),
-            involuntary_pct=_finite(100 * amplitude), n_events=n_events, lags_s=lags * dt, xcorr=r,
-        )
+        peak = replace(xcorr_peak(lags, r, dt, n_events), involuntary_pct=_finite(100 * amplitude))
+        if peak.r is not None:
+            peak = replace(peak, gain=_finite(lagged_gain(driver, y, window, int(lags[np.nanargmax(r)]))))
+        sides[name] = peak
     return Coupling(direction, sides, t, driver, {name: series[s] for s, name in zip(SIDES, ("right", "left"))}, window, reason,
                     driver_events)
 

@@ -27,11 +27,11 @@ import numpy as np
 import pandas as pd
 
 from .config import EVENT_PAD_S, HEALTHY_SIDE_DIFFERENCE_MM, LAG_WINDOW_S
-from .coupling import Coupling, SideCoupling, normalized_xcorr, remove_blinks, subsample_offset, value_at_peaks
+from .coupling import Coupling, normalized_xcorr, remove_blinks, value_at_peaks, xcorr_peak
 from .events import Events
 from .movements import MOVEMENT_KINDS, VOLUNTARY_REGION, Movements, driver
 from .regions import REGION_COLUMN, REGIONS, to_mm
-from .scoring import difference_time_locked, side_difference, time_locked
+from .scoring import side_difference, time_locked
 from .signals import Signals
 
 SIDE_NAMES = {"r": "right", "l": "left"}
@@ -53,9 +53,7 @@ class Matrix:
         pull on that side at its peaks (a pucker: the corner moving inward).
     differences : pandas.DataFrame
         One row per movement and region: ``more_side`` (the side moving
-        more), ``difference_mm``, ``difference_se_mm``, ``difference_r`` and
-        ``difference_lag_s`` (the side difference's own time-locking with the
-        driver, :func:`synkan.scoring.difference_time_locked`), ``healthy_mm``,
+        more), ``difference_mm``, ``difference_se_mm``, ``healthy_mm``,
         ``excess`` ((difference - SE) / healthy range; above 1 is outside it).
     info : dict
         ``mm_per_iod`` and the rest fissures (the millimetre calibration).
@@ -86,8 +84,7 @@ class Matrix:
                 entry[side] = {k: _round(c[k]) for k in ("moves_mm", "r", "lag_s")} | {"n_events": int(c["n_events"])}
             # pandas turns a column of None into NaN: a side is a name or None.
             entry.update(more_side=d.more_side if isinstance(d.more_side, str) else None, difference_mm=_round(d.difference_mm),
-                         difference_se_mm=_round(d.difference_se_mm), difference_r=_round(d.difference_r),
-                         difference_lag_s=_round(d.difference_lag_s, 4), healthy_mm=d.healthy_mm, excess=_round(d.excess))
+                         difference_se_mm=_round(d.difference_se_mm), healthy_mm=d.healthy_mm, excess=_round(d.excess))
             out.append(entry)
         return out
 
@@ -172,12 +169,7 @@ def matrix_process(signals: Signals, events: Events, movements: Movements, lag_w
             for s in "rl":
                 y = own_responders[s]
                 moves, n = value_at_peaks(t, x, y, own)
-                lags, r = normalized_xcorr(x, y, window, max_lag)
-                if np.isfinite(r).any():
-                    k = int(np.nanargmax(r))
-                    side = SideCoupling(float(r[k]), float((lags[k] + subsample_offset(r, k)) * dt), None, None, n, lags * dt, r)
-                else:
-                    side = SideCoupling(None, None, None, None, n)
+                side = xcorr_peak(*normalized_xcorr(x, y, window, max_lag), dt, n)
                 sides[SIDE_NAMES[s]] = side
                 r_locked, lag_locked = time_locked(side)
                 cells.append(dict(movement=kind, region=region, side=SIDE_NAMES[s], voluntary=VOLUNTARY_REGION[kind] == region,
@@ -189,18 +181,14 @@ def matrix_process(signals: Signals, events: Events, movements: Movements, lag_w
             healthy = HEALTHY_SIDE_DIFFERENCE_MM[region]
             if found is None:
                 differences.append(dict(movement=kind, region=region, more_side=None, difference_mm=np.nan,
-                                        difference_se_mm=np.nan, difference_r=np.nan, difference_lag_s=np.nan,
-                                        healthy_mm=healthy, excess=np.nan))
+                                        difference_se_mm=np.nan, healthy_mm=healthy, excess=np.nan))
                 continue
             more, difference, se = found  # in 100 x mm (side_difference reports percentage points)
             difference, se = difference / 100.0, (se or 0.0) / 100.0
-            r_difference, lag_difference = difference_time_locked(coupling, more)
             differences.append(dict(movement=kind, region=region, more_side=more, difference_mm=difference,
-                                    difference_se_mm=se, difference_r=np.nan if r_difference is None else r_difference,
-                                    difference_lag_s=np.nan if lag_difference is None else lag_difference,
-                                    healthy_mm=healthy, excess=(difference - se) / healthy))
+                                    difference_se_mm=se, healthy_mm=healthy, excess=(difference - se) / healthy))
     return Matrix(pd.DataFrame(cells, columns=["movement", "region", "side", "voluntary", "moves_mm", "r", "lag_s", "n_events"]),
                   pd.DataFrame(voluntary, columns=["movement", "side", "moves_mm"]),
                   pd.DataFrame(differences, columns=["movement", "region", "more_side", "difference_mm", "difference_se_mm",
-                                                     "difference_r", "difference_lag_s", "healthy_mm", "excess"]),
+                                                     "healthy_mm", "excess"]),
                   dict(info))

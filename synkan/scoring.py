@@ -15,7 +15,7 @@ from .config import (
     ASYMMETRY_Z, GRADE_ASYMMETRY_PP, GRADE_MAX_ABS_LAG_S, GRADE_MIN_R, GRADE_NAMES, HEALTHY_ASYMMETRY_PP, LOCKED_R_FRACTION, MAX_ABS_ROLL_DEG,
     EYE_L, EYE_R, MAX_ABS_YAW_DEG, MAX_UPRIGHT_ROLL_DEG, MIN_EYE_WIDTH_PX, MIN_FACE_FRACTION, SIDEWAYS_GAZE_WARN_FRACTION,
 )
-from .coupling import Coupling, SideCoupling, normalized_xcorr, peak_masks, subsample_offset, value_at_peaks
+from .coupling import Coupling, SideCoupling, normalized_xcorr, peak_masks, value_at_peaks, xcorr_peak
 from .events import Events, mouth_driver
 from .signals import Signals
 from .tracking import Track
@@ -121,12 +121,7 @@ def difference_time_locked(coupling: Coupling, side: str) -> tuple[float | None,
         return None, None
     dt = float(np.median(np.diff(coupling.t)))
     difference = coupling.responders[side] - coupling.responders[OTHER[side]]
-    lags, r = normalized_xcorr(coupling.driver, difference, coupling.window, len(own.lags_s) // 2)
-    if not np.isfinite(r).any():
-        return None, None
-    best = int(np.nanargmax(r))
-    peak = SideCoupling(float(r[best]), float((lags[best] + subsample_offset(r, best)) * dt), None, None, 0, lags * dt, r)
-    return time_locked(peak)
+    return time_locked(xcorr_peak(*normalized_xcorr(coupling.driver, difference, coupling.window, len(own.lags_s) // 2), dt))
 
 
 def side_difference(coupling: Coupling, affected: str | None = None) -> tuple[str, float, float | None] | None:

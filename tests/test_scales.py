@@ -207,8 +207,7 @@ def test_matrix_records_are_json_when_no_side_moves_more():
     cells = pd.DataFrame([dict(movement="smile", region="eye", side=side, voluntary=False, moves_mm=np.nan, r=np.nan,
                                lag_s=np.nan, n_events=0) for side in ("right", "left")])
     differences = pd.DataFrame([dict(movement="smile", region="eye", more_side=None, difference_mm=np.nan,
-                                     difference_se_mm=np.nan, difference_r=np.nan, difference_lag_s=np.nan,
-                                     healthy_mm=1.0, excess=np.nan)] * 2).iloc[:1]
+                                     difference_se_mm=np.nan, healthy_mm=1.0, excess=np.nan)] * 2).iloc[:1]
     differences["more_side"] = differences["more_side"].astype(float)  # what a column of None becomes in a concat
     records = Matrix(cells, pd.DataFrame(), differences).to_records()
     assert records[0]["more_side"] is None and records[0]["difference_mm"] is None
