@@ -38,6 +38,7 @@ from .movements import MOVEMENT_LABELS, Movements
 from .scoring import is_locked
 
 SUNNYBROOK_MOVEMENTS = tuple(SYNKINESIS_REGIONS)
+EFACE_ITEMS = ("ocular", "midfacial", "mentalis")  # the eFACE synkinesis items a face mesh can see (not platysmal)
 # A video with only a tight closure has its closure graded on that.
 _STAND_INS = {"gentle_eye_closure": ("gentle_eye_closure", "tight_eye_closure")}
 NOTE = ("Measured estimates of the Sunnybrook and eFACE synkinesis scales from landmark movement in mm "

@@ -31,7 +31,7 @@ import pandas as pd
 
 from .config import HEALTHY_SIDE_DIFFERENCE_MM, Settings
 from .movements import MOVEMENT_LABELS
-from .scales import SUNNYBROOK_MOVEMENTS, mm_per_point
+from .scales import EFACE_ITEMS, SUNNYBROOK_MOVEMENTS, mm_per_point
 from .synth import PATTERNS, sunnybrook_case
 from .synth.amplitude import full_movement_mm
 from .validate import _render
@@ -123,7 +123,7 @@ def evaluate_scale_case(case, pattern: str | None, side: str | None, k: float, m
         d = sb["details"].get(item, {})
         row[f"{item}_r"], row[f"{item}_l"] = d.get("points_right"), d.get("points_left")
     ef = result.scores.scores["eface_synkinesis"]
-    row.update({f"eface_{x}": ef[x] for x in ("ocular", "midfacial", "mentalis")})
+    row.update({f"eface_{x}": ef[x] for x in EFACE_ITEMS})
     return row
 
 
@@ -195,10 +195,11 @@ def analyze_with_patches(video: str | Path):
     real videos follow no protocol, so they are tracked as for one and then
     scored with the movements found automatically.
     """
-    from .analysis import analyze, rescore
+    from .analysis import rescore, video_summary
+    from .tracking import track_video
 
-    tracked = analyze(video, Settings(protocol="sunnybrook"))
-    return rescore(tracked.track, tracked.video, Settings())
+    track = track_video(video, Settings(protocol="sunnybrook"))  # tracked only: the stages run once, below
+    return rescore(track, video_summary(video, track), Settings())
 
 
 def chin_recovery(truth_csv: str | Path, lifted, untouched, side: str) -> dict:

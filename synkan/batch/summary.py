@@ -11,7 +11,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import InputError
-from ..scales import SUNNYBROOK_MOVEMENTS
+from ..scales import EFACE_ITEMS, SUNNYBROOK_MOVEMENTS
 from ..tables import DIRECTIONS, SIDES, unit
 from .files import atomic_write_text, csv_safe
 from .state import Item
@@ -20,7 +20,6 @@ SUMMARY_NAME = "summary.csv"
 EVENT_KINDS = ("blink", "eye_closure", "smile", "pucker")
 TEXT_COLUMNS = ("path", "name", "output", "patient_id", "session_date", "label", "clinician", "note", "affected_given",
                 "sha256", "settings_hash", "synkan_version")
-EFACE_ITEMS = ("ocular", "midfacial", "mentalis")  # eFACE synkinesis items a face mesh can see (not platysmal)
 SCORE_COLUMNS = tuple(
     [f"{d}_{k}" for d in DIRECTIONS for k in ("affected_side", "asymmetry_pp", "asymmetry_se_pp", "grade")]
     + [f"{d}_{k}_{s}" for d in DIRECTIONS for k in ("r", "lag_s", "involuntary_pct") for s in SIDES]
