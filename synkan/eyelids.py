@@ -73,6 +73,7 @@ PRIOR_WEIGHT = 0.05  # NCC points lost one PRIOR_SD_EW away from the guess
 TEMPLATE_MAX_FRAMES = 256  # rest frames (evenly spaced) in an eye's rest template
 BLUR_SIGMA_PX = 0.8  # tames sensor noise and codec blocks before matching
 MARGIN_CHUNK_FRAMES = 2048  # frames whose mesh lid margins are computed at once (bounds memory on long videos)
+MATCH_CHUNK_FRAMES = 256  # eye patches matched at once (bounds the correlation temporaries)
 
 
 def face_scale_px(xy: np.ndarray) -> np.ndarray:
@@ -270,7 +271,7 @@ def _mean_over(strips, rows: np.ndarray) -> np.ndarray:
 
 
 def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, mesh: np.ndarray,
-               iris_shift_px: np.ndarray | None = None, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+               iris_shift_px: np.ndarray | None = None, chunk: int = MATCH_CHUNK_FRAMES) -> tuple[np.ndarray, np.ndarray]:
     """Each frame's upper- and lower-lid displacement from rest, in patch pixels (down positive).
 
     The mesh's own displacement of each lid is the starting guess; the

@@ -96,7 +96,6 @@ class Landmarker:
         (K, 4) array
             ``x0, y0, x1, y1`` of each face, normalised to the frame's size.
         """
-        import mediapipe as mp
         from mediapipe.tasks.python import BaseOptions, vision
 
         if self._detector is None:
@@ -107,10 +106,10 @@ class Landmarker:
                                                  min_detection_confidence=FACE_DETECTOR_MIN_CONFIDENCE)
             with quiet_native_logs():
                 self._detector = vision.FaceDetector.create_from_options(options)
-                self._detector.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((64, 64, 3), np.uint8)))
+                self._detector.detect(mp_image(np.zeros((64, 64, 3), np.uint8)))
             self._tasks.append(self._detector)
         h, w = rgb.shape[:2]
-        found = self._detector.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=aligned(rgb))).detections
+        found = self._detector.detect(mp_image(rgb)).detections
         boxes = [(b.origin_x / w, b.origin_y / h, (b.origin_x + b.width) / w, (b.origin_y + b.height) / h)
                  for b in (d.bounding_box for d in found)]
         return np.array(boxes, float).reshape(-1, 4)
@@ -123,11 +122,8 @@ class Landmarker:
 
     def detect(self, rgb: np.ndarray, t_s: float):
         """Run the landmarker on one RGB frame at time ``t_s`` (seconds in the current video)."""
-        import mediapipe as mp
-
         ms = self._timestamp_ms(t_s)
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=aligned(rgb))
-        return self._landmarker.detect_for_video(image, ms)
+        return self._landmarker.detect_for_video(mp_image(rgb), ms)
 
     def detect_arrays(self, rgb: np.ndarray, t_s: float) -> "FaceArrays":
         """As :meth:`detect`, with the result as numpy arrays.
@@ -138,12 +134,9 @@ class Landmarker:
         of 11 ms per frame, measured on this machine). Elsewhere the public
         result is converted.
         """
-        import mediapipe as mp
-
         if self._read_c is None:
             return _face_arrays(self.detect(rgb, t_s))
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=aligned(rgb))
-        return self._read_c(image, self._timestamp_ms(t_s))
+        return self._read_c(mp_image(rgb), self._timestamp_ms(t_s))
 
     def reset(self) -> None:
         """Forget the face tracked so far; the next frame starts a new video."""
@@ -187,6 +180,13 @@ def aligned(rgb: np.ndarray) -> np.ndarray:
     out = aligned_empty(rgb.shape)
     out[...] = rgb
     return out
+
+
+def mp_image(rgb: np.ndarray):
+    """``rgb`` (uint8) as a MediaPipe SRGB image, from :func:`aligned` data."""
+    import mediapipe as mp
+
+    return mp.Image(image_format=mp.ImageFormat.SRGB, data=aligned(rgb))
 
 
 def _close_tasks(tasks: list) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import SHARED
 
-from synkan.landmarker import Landmarker, _face_arrays, aligned, face_arrays_from_c
+from synkan.landmarker import Landmarker, _face_arrays, face_arrays_from_c, mp_image
 
 VIDEO = SHARED / "videos" / "openface_multi_face.avi"  # three people: several faces per result
 
@@ -14,7 +14,6 @@ VIDEO = SHARED / "videos" / "openface_multi_face.avi"  # three people: several f
 @pytest.mark.skipif(not VIDEO.exists(), reason=f"needs {VIDEO}")
 @pytest.mark.parametrize("num_faces", [1, 3])
 def test_c_result_arrays_equal_public_result(model_path, num_faces):
-    import mediapipe as mp
     from mediapipe.tasks.python.vision.face_landmarker import FaceLandmarkerResult, MpFaceLandmarkerResultC
 
     landmarker = Landmarker(model_path, num_faces=num_faces)
@@ -23,7 +22,7 @@ def test_c_result_arrays_equal_public_result(model_path, num_faces):
     seen = 0
     for i in range(8):
         rgb = cv2.cvtColor(cap.read()[1], cv2.COLOR_BGR2RGB)
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=aligned(rgb))
+        image = mp_image(rgb)
         result = MpFaceLandmarkerResultC()
         inner._lib.MpFaceLandmarkerDetectForVideo(inner._handle, image._image_ptr, None, 1000 + 33 * i, ctypes.byref(result))
         try:  # both conversions of the very same C result
