@@ -4,21 +4,20 @@ import ctypes
 import cv2
 import numpy as np
 import pytest
-from conftest import SHARED
+from conftest import shared_video
 
 from synkan.landmarker import Landmarker, _face_arrays, face_arrays_from_c, mp_image
 
-VIDEO = SHARED / "videos" / "openface_multi_face.avi"  # three people: several faces per result
+VIDEO = "openface_multi_face.avi"  # three people: several faces per result
 
 
-@pytest.mark.skipif(not VIDEO.exists(), reason=f"needs {VIDEO}")
 @pytest.mark.parametrize("num_faces", [1, 3])
 def test_c_result_arrays_equal_public_result(model_path, num_faces):
     from mediapipe.tasks.python.vision.face_landmarker import FaceLandmarkerResult, MpFaceLandmarkerResultC
 
+    cap = cv2.VideoCapture(str(shared_video(VIDEO)))
     landmarker = Landmarker(model_path, num_faces=num_faces)
     inner = landmarker._landmarker
-    cap = cv2.VideoCapture(str(VIDEO))
     seen = 0
     for i in range(8):
         rgb = cv2.cvtColor(cap.read()[1], cv2.COLOR_BGR2RGB)
@@ -40,8 +39,8 @@ def test_c_result_arrays_equal_public_result(model_path, num_faces):
 
 def test_landmarker_uses_the_c_reader(model_path):
     """This MediaPipe has the C interface, so tracking takes the fast path (and still finds the face)."""
+    rgb = cv2.cvtColor(cv2.VideoCapture(str(shared_video(VIDEO))).read()[1], cv2.COLOR_BGR2RGB)
     landmarker = Landmarker(model_path)
     assert landmarker._read_c is not None
-    rgb = cv2.cvtColor(cv2.VideoCapture(str(VIDEO)).read()[1], cv2.COLOR_BGR2RGB)
     assert landmarker.detect_arrays(rgb, 0.0).faces[0].shape == (478, 3)
     landmarker.close()
