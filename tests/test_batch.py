@@ -23,9 +23,8 @@ from synkan.batch import (SCHEDULER_CONNECT_TIMEOUT_S, SCORE_COLUMNS, SUMMARY_CO
                           trend_figure_name, write_trends)
 from synkan.config import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("SYNKAN_SHARED", ROOT.parent / "shared"))
-MODEL = Path(os.environ.get("SYNKAN_MODEL", SHARED / "models" / "face_landmarker.task"))
+from conftest import MODEL, ROOT, SHARED
+
 REAL = SHARED / "videos" / "cosanlab_single_face.mp4"
 PLAIN = Settings(laterality="plain")
 

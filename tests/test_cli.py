@@ -22,8 +22,8 @@ import pytest
 from synkan import tracking
 from synkan.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("SYNKAN_SHARED", ROOT.parent / "shared"))
+from conftest import SHARED
+
 REAL = SHARED / "videos" / "cosanlab_single_face.mp4"
 SHARED_MODEL = SHARED / "models" / "face_landmarker.task"
 FFMPEG = shutil.which("ffmpeg")

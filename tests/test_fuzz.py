@@ -28,8 +28,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("SYNKAN_SHARED", ROOT.parent / "shared"))
+from conftest import SHARED
+
 REAL = SHARED / "videos" / "cosanlab_single_face.mp4"
 FFMPEG = shutil.which("ffmpeg")
 SEED = 20240617

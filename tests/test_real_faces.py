@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import synkan
-from conftest import SHARED
+from conftest import SHARED, shared_video
 from synkan.validate_real import real_face_summary, real_face_table
 
 VIDEOS = [SHARED / "videos" / "cosanlab_single_face.mp4", SHARED / "videos" / "KwaiVGI_d0.mp4"]
@@ -20,7 +20,7 @@ VIDEOS = [SHARED / "videos" / "cosanlab_single_face.mp4", SHARED / "videos" / "K
 
 @pytest.fixture(scope="module")
 def table(tmp_path_factory, model_path):
-    return real_face_table(VIDEOS, tmp_path_factory.mktemp("real"), ks=(0.6,))
+    return real_face_table([shared_video(v.name) for v in VIDEOS], tmp_path_factory.mktemp("real"), ks=(0.6,))
 
 
 def test_untouched_real_videos_are_not_flagged(table):

@@ -27,8 +27,8 @@ from synkan.config import MAX_ABS_YAW_DEG, MIN_FACE_FRACTION, Settings
 from synkan.tracking import select_face, track_video
 from synkan.video import iter_frames, probe
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("SYNKAN_SHARED", ROOT.parent / "shared"))
+from conftest import ROOT, SHARED
+
 REAL = SHARED / "videos" / "cosanlab_single_face.mp4"  # 640x360, 30 fps, 2.4 s, real face
 SYNTH = ROOT / "sample_videos" / "oral_ocular_left.mp4"  # 512x512, 30 fps, 10 s, smiles at known times
 CONTROL = ROOT / "sample_videos" / "control.mp4"
@@ -370,8 +370,6 @@ def test_sigint_during_analyze_keeps_previous_results(tmp_path):
 
 def test_real_three_people_laughing_patient_kept(model_path):
     """OpenFace's multi_face.avi: three people laugh and move; one landmark pass per frame keeps the first patient."""
-    from conftest import SHARED
-
     tr = synkan.track_video(SHARED / "videos" / "openface_multi_face.avi")
     assert tr.valid.mean() > 0.95
     centers = tr.landmarks[tr.valid, :, :2].mean(axis=1)
