@@ -1,8 +1,8 @@
 """The Python API: :func:`analyze` runs every stage, :func:`rescore` every stage after tracking, :func:`load` reloads.
 
-Each stage's own function lives in its module (``synkan.tracking.track_video``,
-``synkan.signals.signals_process``, ``synkan.events.events_process``,
-``synkan.coupling.coupling_process``) and is importable from ``synkan`` too.
+Each stage's own function lives in its module (``synkan.measure.tracking.track_video``,
+``synkan.measure.signals.signals_process``, ``synkan.grade.events.events_process``,
+``synkan.grade.coupling.coupling_process``) and is importable from ``synkan`` too.
 
 The CLI calls these same functions; there is no second code path.
 
@@ -12,7 +12,7 @@ Examples
 >>> result = synkan.analyze("sample_videos/oral_ocular_left.mp4", laterality="plain")  # doctest: +SKIP
 >>> result.scores.scores["oral_ocular"]["affected_side"]  # doctest: +SKIP
 'left'
->>> from synkan.signals import signals_process  # or synkan.signals_process
+>>> from synkan.measure.signals import signals_process  # or synkan.signals_process
 >>> sig = signals_process(result.track, Settings(cutoff_hz=4.0))  # re-run a stage, no re-tracking  # doctest: +SKIP
 """
 from __future__ import annotations
@@ -27,20 +27,20 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from . import __version__
+from ._version import __version__
 from .config import Settings
-from .coupling import DIRECTIONS, Coupling, coupling_process
+from .grade.coupling import DIRECTIONS, Coupling, coupling_process
 from .errors import InputError
-from .events import Events, events_process
-from .models import model_info, resolve_model, sha256_file
-from .matrix import Matrix, matrix_process
-from .memory import release_free_memory
-from .movements import Movements, movements_process
-from .scales import scales_process
-from .scoring import Scores, scores_process
-from .signals import Signals, signals_process
-from .tracking import Landmarker, Track, decode_warnings, track_video
-from .visit import Visit
+from .grade.events import Events, events_process
+from .measure.models import model_info, resolve_model, sha256_file
+from .grade.matrix import Matrix, matrix_process
+from ._util.memory import release_free_memory
+from .grade.movements import Movements, movements_process
+from .grade.scales import scales_process
+from .grade.grades import Scores, scores_process
+from .measure.signals import Signals, signals_process
+from .measure.tracking import Landmarker, Track, decode_warnings, track_video
+from .clinic.visit import Visit
 
 REPORT_SCHEMA = "synkan.report/1"
 
@@ -72,7 +72,7 @@ class Analysis:
     rebuilt : str or None
         When ``synkan report`` last rebuilt the outputs.
     comparison : dict or None
-        The change since a previous visit (:func:`synkan.compare.compare_reports`),
+        The change since a previous visit (:func:`synkan.clinic.compare.compare_reports`),
         from ``synkan analyze --previous``.
     movements : Movements
         The clinic's named movements (brow raise, closures, smile, snarl, pucker).
@@ -234,7 +234,7 @@ def rescore(track: Track, video: dict, settings: Settings | None = None, model: 
     sc.scores.update(scales)
     sc.warnings.extend(scale_warnings)
     sc.warnings.extend(decode_warnings(track))
-    release_free_memory()  # the stages' temporaries, before the report is written (see synkan.memory)
+    release_free_memory()  # the stages' temporaries, before the report is written (see synkan._util.memory)
     return Analysis(video, s, track, sig, ev, couplings, sc, model or {}, visit or Visit(), created or now_utc(),
                     movements=mv, matrix=mx)
 
@@ -252,7 +252,7 @@ def analyze(path: str | Path, settings: Settings | None = None, *, model: str | 
         Analysis settings; keyword arguments override single fields
         (``laterality="plain"``, ``affected="left"``, ``segments="smile:2-5"``...).
     model : str or Path, optional
-        The landmark model; see :func:`synkan.models.resolve_model`.
+        The landmark model; see :func:`synkan.measure.models.resolve_model`.
     progress : callable, optional
         Called with the number of frames tracked so far.
     landmarkers : list of Landmarker, optional
@@ -276,12 +276,12 @@ def analyze(path: str | Path, settings: Settings | None = None, *, model: str | 
     """
     s = _settings(settings, overrides)
     if s.segments:
-        from .events import parse_segments
+        from .grade.events import parse_segments
 
         parse_segments(s.segments)  # fail on a bad protocol before the slow tracking
     model_path = resolve_model(model) if landmarkers is None else None
     tr = track_video(path, s, model_path=model_path, progress=progress, landmarkers=landmarkers)
-    release_free_memory()  # the decoder's frames and MediaPipe's buffers (see synkan.memory)
+    release_free_memory()  # the decoder's frames and MediaPipe's buffers (see synkan._util.memory)
     info = model_info(model_path) if model_path else {}
     return rescore(tr, video_summary(path, tr), s, info, visit=visit)
 

@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from synkan import eyelids
-from synkan.eyelids import PATCH_PX_PER_EW, PATCH_SHAPE, closure_from_shifts, lid_shifts, patch_affine, to_patch
+from synkan.measure import eyelids
+from synkan.measure.eyelids import PATCH_PX_PER_EW, PATCH_SHAPE, closure_from_shifts, lid_shifts, patch_affine, to_patch
 
 ROWS, COLS = PATCH_SHAPE
 CORNER_ROW = -eyelids.PATCH_V_EW[0] * PATCH_PX_PER_EW  # the corner line's row in the patch

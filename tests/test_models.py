@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-import synkan.models as models
+import synkan.measure.models as models
 from synkan.errors import ModelError, SynkanError
-from synkan.models import (
+from synkan.measure.models import (
     MODEL_FILENAME,
     MODEL_SHA256,
     MODEL_SIZE,

@@ -18,7 +18,7 @@ import pytest
 import synkan
 from synkan.config import Settings
 from synkan.errors import InputError
-from synkan.protocols import PROTOCOLS, Step, align, instruction_sheet, label
+from synkan.grade.protocols import PROTOCOLS, Step, align, instruction_sheet, label
 from synkan.synth import Case, Synkinesis, render_case, sunnybrook_case, truth_signals
 
 SUNNYBROOK_ITEMS = ("brow_raise", "gentle_eye_closure", "smile", "snarl", "pucker")
@@ -202,7 +202,7 @@ def test_matrix_records_are_json_when_no_side_moves_more():
 
     import pandas as pd
 
-    from synkan.matrix import Matrix
+    from synkan.grade.matrix import Matrix
 
     cells = pd.DataFrame([dict(movement="smile", region="eye", side=side, voluntary=False, moves_mm=np.nan, r=np.nan,
                                lag_s=np.nan, n_events=0) for side in ("right", "left")])
@@ -216,7 +216,7 @@ def test_matrix_records_are_json_when_no_side_moves_more():
 
 def test_validation_gains_are_millimetres_of_the_mapping():
     from synkan.synth.amplitude import full_movement_mm
-    from synkan.validate_scales import injected_mm, pattern_gain, scale_cases
+    from synkan.validation.scales import injected_mm, pattern_gain, scale_cases
 
     # The rig's full movements differ by region: the same gain is not the same synkinesis.
     full = {r: full_movement_mm(r) for r in ("eye", "mouth", "cheek", "chin")}
@@ -232,7 +232,7 @@ def test_validation_gains_are_millimetres_of_the_mapping():
 def test_real_chin_lift_is_measured_on_its_side(real_video, tmp_path):
     """A known chin lift during the person's own smile: the image measurement sees most of it, on that side."""
     from synkan.synth import synth_from_video
-    from synkan.validate_scales import analyze_with_patches, chin_recovery
+    from synkan.validation.scales import analyze_with_patches, chin_recovery
 
     untouched = analyze_with_patches(real_video)
     assert untouched.track.region_patches is not None

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from .._version import __version__
 from ..config import Settings
 from ..errors import OutputError
-from .files import atomic_write_text, make_dir
+from .._util.files import atomic_write_text, make_dir
 from .jobs import Job
 
 STATE_DIR = ".synkan-batch"  # hidden bookkeeping inside OUTDIR (lock, sha cache, running markers)
@@ -87,7 +87,7 @@ class ShaCache(JsonStore):
     """SHA-256 of input videos, remembered by (path, size, mtime) in OUTDIR so reruns do not re-read every video."""
 
     def get(self, path: Path) -> str:
-        from ..models import sha256_file
+        from ..measure.models import sha256_file
 
         st = path.stat()
         key = f"{path}|{st.st_size}|{st.st_mtime_ns}"

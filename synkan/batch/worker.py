@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from .. import __version__
+from .._version import __version__
 from ..config import Settings
 from ..errors import InputError, SynkanError
 from .state import read_report
@@ -34,8 +34,8 @@ _WORKER = threading.local()
 
 def landmarkers(model: str, n: int) -> list:
     """This worker's landmarkers, built once and reused (grown to ``n`` if needed)."""
-    from ..models import resolve_model
-    from ..tracking import Landmarker
+    from ..measure.models import resolve_model
+    from ..measure.tracking import Landmarker
 
     if getattr(_WORKER, "key", None) != model:
         old = getattr(_WORKER, "landmarkers", [])
@@ -72,7 +72,7 @@ def reusable_track(folder: Path, sha256: str | None, settings: Settings):
     cutoff): the landmarks are the same, so the video need not be decoded
     and tracked again.
     """
-    from ..tracking import Track
+    from ..measure.tracking import Track
 
     report = read_report(folder)
     if sha256 is None or report is None or report.get("synkan_version") != __version__:
@@ -126,7 +126,7 @@ def process_video(path: str, settings: dict, model: str, folder: str, figures: b
     ``rescored`` that an earlier track was reused.
     """
     from ..analysis import analyze, rescore
-    from ..visit import Visit
+    from ..clinic.visit import Visit
     from ..report.writer import write_outputs
 
     marker = Path(marker_dir) / f"{Path(folder).name}.{os.getpid()}" if marker_dir else None

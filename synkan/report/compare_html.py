@@ -1,13 +1,13 @@
 """The comparison of visits as HTML: a table fragment for report.html, and the self-contained compare.html.
 
-Every number comes from compare.json (:func:`synkan.compare.compare_reports`),
+Every number comes from compare.json (:func:`synkan.clinic.compare.compare_reports`),
 rounded once here; text from the user (patient ID, notes) is HTML-escaped.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..compare import MEASURE_UNIT
+from ..clinic.compare import MEASURE_UNIT
 from .html import CSS, data_uri, esc
 from .text import DIRECTION_TEXT
 

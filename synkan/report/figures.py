@@ -227,8 +227,8 @@ def read_frames(analysis: "Analysis", frame_indices: list[int]) -> dict[int, np.
     """
     import cv2
 
-    from ..models import sha256_file
-    from ..video import _ROTATE_CODES
+    from ..measure.models import sha256_file
+    from ..measure.video import _ROTATE_CODES
 
     if not analysis.video.get("path"):
         return "a de-identified analysis keeps no video path"

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..video import iter_frames
+from ..measure.video import iter_frames
 from .privacy import deidentify_frame
 from .style import EVENT_LABELS, EYE_CONTOUR, LIPS_INNER, LIPS_OUTER, MOUTH_CORNER, SIDE_COLORS
 

@@ -1,7 +1,7 @@
 """Figures of the clinical movements: the movement x region x side matrix and each movement's peak frame.
 
 The matrix is coloured by how far each side difference lies outside the
-healthy range (``excess`` of :class:`synkan.matrix.Matrix`), not by raw size:
+healthy range (``excess`` of :class:`synkan.grade.matrix.Matrix`), not by raw size:
 a healthy smile narrows both eyes by several millimetres, and that must not
 look alarming. Only the side that moves more is coloured.
 """
@@ -14,8 +14,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from ..movements import MOVEMENT_LABELS
-from ..regions import REGIONS
+from ..grade.movements import MOVEMENT_LABELS
+from ..measure.regions import REGIONS
 from .figures import DPI, SIDE_COLORS, _note, plot_face_frames
 
 if TYPE_CHECKING:

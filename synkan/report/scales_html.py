@@ -12,9 +12,9 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from ..movements import MOVEMENT_LABELS
-from ..regions import REGION_LABELS
-from ..scales import SUNNYBROOK_MOVEMENTS
+from ..grade.movements import MOVEMENT_LABELS
+from ..measure.regions import REGION_LABELS
+from ..grade.scales import SUNNYBROOK_MOVEMENTS
 from .style import SCALE_FIGURE_NAMES
 
 CAPTIONS = {

@@ -275,7 +275,7 @@ def write_json(path: Path, data: dict) -> None:
 
 def _write_all(analysis: Analysis, folder: Path, figures: bool, html: bool, overlay: bool, deidentify: bool = False,
                pdf: bool = False) -> None:
-    from ..deidentify import deidentify as deidentified, is_deidentified
+    from ..clinic.deidentify import deidentify as deidentified, is_deidentified
 
     deidentify = deidentify or is_deidentified(analysis.video)
     # The record is written without the source's path and eye images; the
@@ -321,7 +321,7 @@ def write_outputs(analysis: Analysis, outdir: str | Path, *, force: bool = False
     deidentify : bool
         Write no path, file name or eye image of the source, and show only
         the eye and mouth regions in key frames and the overlay
-        (:mod:`synkan.deidentify`). An analysis that is de-identified stays so.
+        (:mod:`synkan.clinic.deidentify`). An analysis that is de-identified stays so.
     pdf : bool
         Also print report.html to report.pdf (headless Chromium).
     keep : tuple of str

@@ -169,8 +169,8 @@ def rest_landmarks() -> np.ndarray:
     import mediapipe as mp
     from mediapipe.tasks.python import BaseOptions, vision
 
-    from ..models import resolve_model
-    from ..landmarker import quiet_native_logs
+    from ..measure.models import resolve_model
+    from ..measure.landmarker import quiet_native_logs
 
     opts = vision.FaceLandmarkerOptions(
         base_options=BaseOptions(model_asset_path=str(resolve_model())),

@@ -32,14 +32,15 @@ import numpy as np
 import pandas as pd
 from scipy.interpolate import PchipInterpolator
 
-from .. import __version__, eyelids
+from .._version import __version__
+from ..measure import eyelids
 from ..config import BROW_L, BROW_R, CHIN_L, CHIN_R, EYE_L, EYE_R, MOUTH_CORNER_L, MOUTH_CORNER_R, Settings
 from ..errors import InputError, OutputError
-from ..events import eye_driver, mouth_driver
-from ..models import sha256_file
-from ..signals import signals_process
-from ..tracking import Track, track_video
-from ..video import iter_frames, probe
+from ..grade.events import eye_driver, mouth_driver
+from ..measure.models import sha256_file
+from ..measure.signals import signals_process
+from ..measure.tracking import Track, track_video
+from ..measure.video import iter_frames, probe
 from .render import _write_text
 
 SCHEMA = "synkan.synth_from_video/1"

@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..errors import InputError, OutputError
 from .case import Action, Case
 from .face import NEUTRAL_SMILE, FaceRig, LayerRig, face_rig, layer_offset

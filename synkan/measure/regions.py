@@ -1,7 +1,7 @@
 """Facial regions per side, and their conversion to millimetres through the iris.
 
 Six regions are measured on each side, each as a signal of
-:class:`~synkan.signals.Signals` that is 0 at rest and positive in its own
+:class:`~synkan.measure.signals.Signals` that is 0 at rest and positive in its own
 muscle's direction of pull:
 
 ========== ======================== =============================================
@@ -18,7 +18,7 @@ chin       ``chin_raise_r/l``       chin pad upward (mentalis), IOD
 ``nose_raise_r/l`` (nasal ala, the snarl's nose wrinkle) and ``lip_gap``
 (mouth opening, an open-mouth smile) help tell movements apart.
 
-The cheek and chin are also followed in the image (:mod:`synkan.region_pixels`):
+The cheek and chin are also followed in the image (:mod:`synkan.measure.texture`):
 the mesh alone sees a fraction of their movement. Like every signal these are pose-free (measured after the similarity
 alignment of stable landmarks) and scale-free (inter-ocular distances, IOD).
 MediaPipe also locates the irises, whose visible diameter varies little
@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import region_pixels
-from .config import (
+from . import texture
+from ..config import (
     CHIN_L, CHIN_R, CHEEK_L, CHEEK_R, EYE_L, EYE_R, IRIS_DIAMETER_MM, IRIS_EDGES_L, IRIS_EDGES_R, LIP_INNER, NOSE_ALA_L,
     NOSE_ALA_R, UPPER_LIP_L, UPPER_LIP_R,
 )
@@ -71,7 +71,7 @@ def region_signals(xy: np.ndarray, rest_xy: np.ndarray, rest: np.ndarray, iod: f
         Mesh index -> column of ``xy``.
     pixel_raise : (N, 4) array, optional
         The texture's upward shift in the cheek and chin patches, in IOD
-        (:func:`synkan.region_pixels.pixel_raise_iod`, NaN where the match
+        (:func:`synkan.measure.texture.pixel_raise_iod`, NaN where the match
         failed): the skin movement the mesh misses, added to its cheek and
         chin raise.
 
@@ -90,7 +90,7 @@ def region_signals(xy: np.ndarray, rest_xy: np.ndarray, rest: np.ndarray, iod: f
         for side, points in zip("rl", pair):
             cols[f"{name}_{side}"] = -((centroid(xy, points) - centroid(rest_xy, points)) @ down) / iod
     if pixel_raise is not None:
-        for name, up in zip(region_pixels.RAISE_COLUMNS, pixel_raise.T):
+        for name, up in zip(texture.RAISE_COLUMNS, pixel_raise.T):
             cols[name] = cols[name] + np.where(np.isfinite(up), up, 0.0)  # a failed match keeps the mesh's value
     upper, lower = (xy[:, pos[i]] for i in LIP_INNER)
     gap = np.linalg.norm(lower - upper, axis=1) / iod

@@ -29,22 +29,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import HEALTHY_SIDE_DIFFERENCE_MM, Settings
-from .movements import MOVEMENT_LABELS
-from .scales import EFACE_ITEMS, SUNNYBROOK_MOVEMENTS, mm_per_point
-from .synth import PATTERNS, sunnybrook_case
-from .synth.amplitude import full_movement_mm
-from .validate import _render
+from ..config import HEALTHY_SIDE_DIFFERENCE_MM, Settings
+from ..grade.movements import MOVEMENT_LABELS
+from ..grade.scales import EFACE_ITEMS, SUNNYBROOK_MOVEMENTS, mm_per_point
+from ..synth import PATTERNS, sunnybrook_case
+from ..synth.amplitude import full_movement_mm
+from .synthetic import _render
 
 # Injected side differences, in Sunnybrook points beyond the healthy range by
 # the mapping in config.py (a perfect measurement gives these plus one: the
 # points start above the healthy range).
 SCALE_POINTS = (1, 2)
-# The synthetic responder's region in synkan.regions.
+# The synthetic responder's region in synkan.measure.regions.
 _RESPONDER_REGION = {"eye": "eye", "mouth": "mouth", "cheek": "midface", "chin": "chin"}
 REAL_SCALE_K = (0.35, 0.6)
 REAL_CHIN_K = 1.0  # a full chin-pad lift (synkan.synth.from_video.CHIN_LIFT_IOD, ~3 mm) at the person's biggest smile
-# Timeline kinds as synkan.movements names them.
+# Timeline kinds as synkan.grade.movements names them.
 _TRUE_KIND = {"brow_raise": "brow_raise", "eye_closure": "gentle_eye_closure", "tight_eye_closure": "tight_eye_closure",
               "smile": "smile", "snarl": "snarl", "pucker": "pucker"}
 
@@ -104,7 +104,7 @@ def label_agreement(true_events: list[dict], found: pd.DataFrame) -> tuple[int, 
 def evaluate_scale_case(case, pattern: str | None, side: str | None, k: float, mm: float, outdir: str | Path,
                         landmarkers=None) -> dict:
     """Render (or reuse) a case, analyse it with and without the protocol: one table row."""
-    from .analysis import analyze, rescore
+    from ..analysis import analyze, rescore
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -195,8 +195,8 @@ def analyze_with_patches(video: str | Path):
     real videos follow no protocol, so they are tracked as for one and then
     scored with the movements found automatically.
     """
-    from .analysis import rescore, video_summary
-    from .tracking import track_video
+    from ..analysis import rescore, video_summary
+    from ..measure.tracking import track_video
 
     track = track_video(video, Settings(protocol="sunnybrook"))  # tracked only: the stages run once, below
     return rescore(track, video_summary(video, track), Settings())
@@ -229,7 +229,7 @@ def chin_recovery(truth_csv: str | Path, lifted, untouched, side: str) -> dict:
 
 def real_scale_table(videos: list[str | Path], outdir: str | Path, ks: tuple[float, ...] = REAL_SCALE_K) -> pd.DataFrame:
     """Each real healthy video untouched, and with a one-sided narrowing (and a chin lift) locked to the person's smile on each side."""
-    from .synth import synth_from_video
+    from ..synth import synth_from_video
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)

@@ -19,11 +19,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import eyelids, mirror, region_pixels
-from .config import EYE_L, EYE_R, MIRROR_MAX_ABS_YAW_DEG, Settings
-from .errors import InputError, NoFaceError
+from . import eyelids, mirror, texture
+from ..config import EYE_L, EYE_R, MIRROR_MAX_ABS_YAW_DEG, Settings
+from ..errors import InputError, NoFaceError
 from .landmarker import Landmarker, inside_box, only_box, patient_box, select_face
-from .npz import write_npz
+from .._util.npz import write_npz
 from .video import VideoInfo, iter_frames, probe
 
 N_LANDMARKS = 478
@@ -48,7 +48,7 @@ _TRACK_ARRAYS = {"t_s": ((), "f"), "frame_index": ((), "iu"), "landmarks": ((N_L
 _OPTIONAL_ARRAYS = {"mirror_eyes": ((2, len(EYE_POINTS), 3), "f"), "mirror_valid": ((2,), "b"),
                     "mirror_residual": ((), "f"), "eye_patches": ((2, *eyelids.PATCH_SHAPE), "u"),
                     "lid_closure": ((2,), "f"), "lid_match": ((2,), "f"),
-                    "region_patches": (region_pixels.PATCH_SHAPE, "u"), "region_raise": ((region_pixels.PATCH_SHAPE[0],), "f")}
+                    "region_patches": (texture.PATCH_SHAPE, "u"), "region_raise": ((texture.PATCH_SHAPE[0],), "f")}
 _TEXT_ARRAYS = ("blendshape_names", "info")
 MAX_TEXT_BYTES = 1 << 20  # names and the info JSON are a few kB
 # save() stores arrays uncompressed, so a track's data is about its size on
@@ -88,17 +88,17 @@ class Track:
         eye widths (mirror QC).
     eye_patches : (N, 2, rows, columns) uint8 or None
         Grey patches of the subject's right and left eye in eye coordinates
-        (:mod:`synkan.eyelids`), from which the lids are measured; zero
+        (:mod:`synkan.measure.eyelids`), from which the lids are measured; zero
         where ``valid`` is False. Not stored by ``--laterality plain``
         (None), which measures the lids by the mesh alone, nor by a
         de-identified track (they are face pixels), which keeps
         ``lid_closure`` / ``lid_match`` instead.
     lid_closure, lid_match : (N, 2) float64 or None
-        The pixel lid measurement (:func:`synkan.eyelids.eyelids_process`)
+        The pixel lid measurement (:func:`synkan.measure.eyelids.eyelids_process`)
         of a de-identified track, made from the eye patches it no longer holds.
     region_patches : (N, 4, rows, columns) uint8 or None
         Grey patches of the right and left cheek and chin
-        (:mod:`synkan.region_pixels`); zero where ``valid`` is False. Stored
+        (:mod:`synkan.measure.texture`); zero where ``valid`` is False. Stored
         for a clinic protocol (``--protocol``) with the eye patches; a
         de-identified track keeps ``region_raise``
         instead.
@@ -297,7 +297,7 @@ def track_video(
         ``stride``, ``max_size``, ``rotate`` and ``laterality`` apply here.
     model_path : str or Path, optional
         The ``face_landmarker.task`` bundle; resolved by
-        :func:`synkan.models.resolve_model` when not given.
+        :func:`synkan.measure.models.resolve_model` when not given.
     landmarkers : list of Landmarker, optional
         Reuse landmarkers (one, or three for mirror mode) across videos, as
         batch workers do; they are reset first.
@@ -370,7 +370,7 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
     if use_patches:
         columns["eye_patches"] = ((2, *eyelids.PATCH_SHAPE), np.uint8)
     if use_skin:
-        columns["region_patches"] = (region_pixels.PATCH_SHAPE, np.uint8)
+        columns["region_patches"] = (texture.PATCH_SHAPE, np.uint8)
     if use_mirror:
         columns.update(mirror_eyes=((2, len(EYE_POINTS), 3), np.float32), mirror_valid=((2,), bool), mirror_residual=((), np.float32))
     declared = info.n_frames_nominal // settings.stride + 2 if info.n_frames_nominal > 0 else 1024
@@ -424,7 +424,7 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
                 if use_patches:
                     row["eye_patches"] = eyelids.extract_eye_patches(frame.rgb, xy_px)
                 if use_skin:
-                    row["region_patches"] = region_pixels.extract_region_patches(frame.rgb, xy_px)
+                    row["region_patches"] = texture.extract_region_patches(frame.rgb, xy_px)
                 eyes, eyes_ok, residual = nan_eyes, (False, False), np.nan
                 if use_mirror:
                     eyes, eyes_ok, residual = _mirror_passes(frame, face, matrix, landmarkers[1:], center)

@@ -4,9 +4,9 @@ The track grows with the video (about 13 KB per frame with the eye
 patches); everything else must stay flat with length. What keeps the peak
 down (``benchmarks/memory.py`` measures it):
 
-- The stages after tracking work in blocks of frames (:mod:`synkan.align`,
-  :func:`synkan.eyelids.lid_margins`), never on float64 copies of the whole
-  track; the report writer copies no array (:mod:`synkan.npz`) and formats
+- The stages after tracking work in blocks of frames (:mod:`synkan.measure.align`,
+  :func:`synkan.measure.eyelids.lid_margins`), never on float64 copies of the whole
+  track; the report writer copies no array (:mod:`synkan._util.npz`) and formats
   signals.csv a few hundred rows at a time.
 - scipy (about 60 MB resident) is imported where it is first used, in the
   signal stage, not while tracking holds MediaPipe, the decoder and the

@@ -32,8 +32,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .errors import ModelError
+from .._version import __version__
+from ..errors import ModelError
 
 __all__ = [
     "MODEL_URL",

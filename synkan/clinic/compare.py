@@ -5,7 +5,7 @@ better than last time, and is the change real?". For each direction the
 measure is the side difference (``asymmetry_pp``) oriented to one side for
 all visits (the known affected side, else the first visit's), and its
 uncertainty is each visit's between-event standard error
-(``asymmetry_se_pp``, :func:`synkan.scoring.side_difference`).
+(``asymmetry_se_pp``, :func:`synkan.grade.grades.side_difference`).
 
 A change counts as real when it exceeds the minimal detectable change at 95%
 confidence: ``MDC95 = 1.96 * sqrt(SE_before**2 + SE_after**2)``, the
@@ -35,9 +35,9 @@ import json
 import math
 from pathlib import Path
 
-from .errors import InputError
+from ..errors import InputError
 
-COMPARE_SCHEMA = "synkan.compare/1"
+COMPARE_SCHEMA = "synkan.clinic.compare/1"
 MDC_Z = 1.96  # two-sided 95% normal quantile (Weir 2005; Haley & Fragala-Pinkham 2006)
 DIRECTIONS = ("oral_ocular", "ocular_oral")
 MEASURE_UNIT = "percentage points"
@@ -215,7 +215,7 @@ def load_reports(folders: list[str | Path]) -> list[dict]:
     InputError
         A folder without a readable synkan report.json.
     """
-    from .analysis import REPORT_SCHEMA
+    from ..analysis import REPORT_SCHEMA
 
     reports = []
     for folder in map(Path, folders):

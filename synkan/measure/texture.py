@@ -3,7 +3,7 @@
 MediaPipe's mesh infers the cheek and chin points from the face's overall
 shape: on the synthetic faces a 2 mm one-sided cheek lift during eye closure
 moved its cheek points by about 0.3 mm (as with the lids, see
-:mod:`synkan.eyelids`). The skin's own texture (pores, freckles, the
+:mod:`synkan.measure.eyelids`). The skin's own texture (pores, freckles, the
 nasolabial fold, the lower lip's edge) does move. So during tracking a small
 grey patch is cut around each side's cheek and chin points, in face
 coordinates (rows run down the face, scaled by the face's size); here each
@@ -19,7 +19,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .config import CHEEK_L, CHEEK_R, CHIN_L, CHIN_R, EYE_L, EYE_R, MIN_TEXTURE_GREY, TEMPLATE_ROWS
+from ..config import CHEEK_L, CHEEK_R, CHIN_L, CHIN_R, EYE_L, EYE_R, MIN_TEXTURE_GREY, TEMPLATE_ROWS
 from .eyelids import face_scale_px
 
 REGIONS = ("cheek", "chin")

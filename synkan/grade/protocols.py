@@ -23,14 +23,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from ..errors import InputError
 
 
 @dataclass(frozen=True)
 class Step:
     """One protocol step: the movement, what to tell the patient, how long to hold it."""
 
-    movement: str  # a synkan.movements kind, or "rest"
+    movement: str  # a synkan.grade.movements kind, or "rest"
     instruction: str
     hold_s: float = 3.0
     variant: str = ""
@@ -125,7 +125,7 @@ def label(table: pd.DataFrame, protocol: str) -> tuple[pd.DataFrame, dict]:
     Parameters
     ----------
     table : pandas.DataFrame
-        Movements (:attr:`synkan.movements.Movements.table`), in time order.
+        Movements (:attr:`synkan.grade.movements.Movements.table`), in time order.
         User-given rows keep their kind, and are matched like the others.
     protocol : {"sunnybrook", "bell"}
 

@@ -14,7 +14,7 @@ the face, not the eye: :data:`EYE_WIDTH_PER_FACE_SCALE` times the spread of
 the stable landmarks (forehead, nose, temples). A smile pulls the eye
 corners by up to 10% of the eye's width; a patch scaled by the corners would
 magnify the eye in a smile and read a narrowing as a widening. The patches are kept in
-the :class:`~synkan.tracking.Track`, so the measurement can be redone without
+the :class:`~synkan.measure.tracking.Track`, so the measurement can be redone without
 decoding the video again.
 
 After tracking, a rest template (the median patch over the rest frames) and
@@ -38,7 +38,7 @@ import warnings
 import cv2
 import numpy as np
 
-from .config import EYE_L, EYE_R, STABLE_POINTS
+from ..config import EYE_L, EYE_R, STABLE_POINTS
 
 PATCH_PX_PER_EW = 48  # patch pixels per eye width (a 640x480 webcam face has eyes ~45 px wide)
 PATCH_U_EW = (-0.7, 0.7)  # patch extent along the corner axis, eye widths from the corners' midpoint
@@ -374,7 +374,7 @@ def eyelids_process(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray
         Rest frames: the template and the rest margins come from these.
     gaze_ew : (N, 2) array, optional
         Each eye's sideways iris shift from rest, in eye widths
-        (:func:`synkan.mirror.gaze_offset` minus its rest value).
+        (:func:`synkan.measure.mirror.gaze_offset` minus its rest value).
 
     Returns
     -------

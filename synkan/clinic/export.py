@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import InputError, OutputError, SynkanError
+from ..errors import InputError, OutputError, SynkanError
 
 FORMATS = ("csv", "parquet")
 
@@ -45,9 +45,9 @@ def export_landmarks(outdir: str | Path, fmt: str = "csv", output: str | Path | 
     SynkanError
         No readable track, an existing file without ``force``, or no pyarrow for Parquet.
     """
-    from .batch.files import atomic_write
-    from .tables import landmarks_table
-    from .tracking import Track
+    from .._util.files import atomic_write
+    from ..tables import landmarks_table
+    from ..measure.tracking import Track
 
     if fmt not in FORMATS:
         raise InputError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")

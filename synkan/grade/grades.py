@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .config import (
+from ..config import (
     ASYMMETRY_Z, GRADE_ASYMMETRY_PP, GRADE_MAX_ABS_LAG_S, GRADE_MIN_R, GRADE_NAMES, HEALTHY_ASYMMETRY_PP, LOCKED_R_FRACTION, MAX_ABS_ROLL_DEG,
     EYE_L, EYE_R, MAX_ABS_YAW_DEG, MAX_UPRIGHT_ROLL_DEG, MIN_EYE_WIDTH_PX, MIN_FACE_FRACTION, SIDEWAYS_GAZE_WARN_FRACTION,
 )
 from .coupling import Coupling, SideCoupling, normalized_xcorr, peak_masks, value_at_peaks, xcorr_peak
 from .events import Events, mouth_driver
-from .signals import Signals
-from .tracking import Track
+from ..measure.signals import Signals
+from ..measure.tracking import Track
 
 OTHER = {"right": "left", "left": "right"}
 DIRECTION_LABELS = {"oral_ocular": "Oral-ocular", "ocular_oral": "Ocular-oral"}

@@ -19,7 +19,7 @@ The mapping lives in :mod:`synkan.config`:
   judgement of the palpebral fissure, nasolabial fold depth and mouth corner
   against the healthy side): ``null`` with the reason, and so the composite.
 * **eFACE synkinesis** (0-100, 100 = none): ocular is the auto-eFACE ratio
-  (:func:`synkan.scoring.eface_ocular_synkinesis`); midfacial (midface and
+  (:func:`synkan.grade.grades.eface_ocular_synkinesis`); midfacial (midface and
   mouth corner during eye closure) and mentalis (chin during the other
   movements) fall linearly from 100 at the healthy range to 0 at
   ``EFACE_ZERO_POINTS`` Sunnybrook points beyond it; platysmal (neck bands)
@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import (
+from ..config import (
     EFACE_ZERO_POINTS, SUNNYBROOK_DEFAULT_MM_PER_POINT, SUNNYBROOK_MM_PER_POINT,
     SUNNYBROOK_VOLUNTARY_RATIO, SYNKINESIS_REGIONS,
 )
 from .matrix import Matrix
 from .movements import MOVEMENT_LABELS, Movements
-from .scoring import is_locked
+from .grades import is_locked
 
 SUNNYBROOK_MOVEMENTS = tuple(SYNKINESIS_REGIONS)
 EFACE_ITEMS = ("ocular", "midfacial", "mentalis")  # the eFACE synkinesis items a face mesh can see (not platysmal)

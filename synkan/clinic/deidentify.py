@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .events import parse_segments
-from .region_pixels import PIXEL_RAISE_COLUMNS
-from .signals import SIDES, pixel_lids
+from ..grade.events import parse_segments
+from ..measure.texture import PIXEL_RAISE_COLUMNS
+from ..measure.signals import SIDES, pixel_lids
 
 if TYPE_CHECKING:
-    from .analysis import Analysis
-    from .tracking import Track
+    from ..analysis import Analysis
+    from ..measure.tracking import Track
 
 # What a de-identified report.json says it kept and removed (shown in the report too).
 KEPT = ("the video's SHA-256, frame rate, frame count, duration and frame size; face landmarks; the pixel lid "

@@ -17,15 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-# FFmpeg's own log lines ("moov atom not found", "error while decoding MB")
-# would break the one-line error promise; the error we raise says it all.
-# Must be set before OpenCV's FFmpeg backend first opens a file.
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+import cv2
+import numpy as np
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .errors import InputError, SynkanError  # noqa: E402
+from ..errors import InputError, SynkanError
 
 QUEUE_FRAMES = 8  # decoded frames buffered ahead of the landmarker
 FRAME_ALIGNMENT_BYTES = 64  # MediaPipe's LiteRT runner copies (and warns about) less aligned images

@@ -7,7 +7,7 @@ grade synkinesis *during named voluntary movements*. This stage names them:
     Both brows up (frontalis): the mean ``brow_raise`` above
     :data:`~synkan.config.BROW_RAISE_MIN_IOD`.
 ``gentle_eye_closure`` / ``tight_eye_closure``
-    A voluntary eye closure (:mod:`synkan.events`); it is tight when the
+    A voluntary eye closure (:mod:`synkan.grade.events`); it is tight when the
     orbital part of orbicularis oculi squeezes, pulling the brows down
     and the cheeks up (:data:`~synkan.config.TIGHT_SQUEEZE_IOD`).
 ``smile``
@@ -22,7 +22,7 @@ grade synkinesis *during named voluntary movements*. This stage names them:
 Movements that overlap in time form one bout, named after the movement that
 exceeds its own detection threshold the most. ``--segments`` spans
 (``brow:1-3,gentle_close:4-6,snarl:9-11``) replace detection where they lie,
-and a protocol (:mod:`synkan.protocols`) renames bouts to the steps the video
+and a protocol (:mod:`synkan.grade.protocols`) renames bouts to the steps the video
 is known to follow.
 """
 from __future__ import annotations
@@ -33,12 +33,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import (
+from ..config import (
     BROW_RAISE_MIN_IOD, EVENT_MIN_GAP_S, OPEN_MOUTH_GAP_IOD, SNARL_LATERAL_WEIGHT, SNARL_MIN_IOD, TIGHT_SQUEEZE_IOD,
 )
 from .coupling import peak_masks
 from .events import Events, _merge, finite_mean, hysteresis_runs, parse_segments, thresholds
-from .signals import Signals
+from ..measure.signals import Signals
 
 MOVEMENT_KINDS = ("brow_raise", "gentle_eye_closure", "tight_eye_closure", "smile", "snarl", "pucker")
 MOVEMENT_LABELS = {"brow_raise": "brow raise", "gentle_eye_closure": "gentle eye closure",
@@ -182,14 +182,14 @@ def movements_process(signals: Signals, events: Events, segments: str | Path | N
     ----------
     signals : Signals
     events : Events
-        The voluntary events (:func:`synkan.events.events_process`); its eye
+        The voluntary events (:func:`synkan.grade.events.events_process`); its eye
         closures, smiles and puckers are movements here too.
     segments : str or Path, optional
-        User spans (:func:`synkan.events.parse_segments`); movement kinds
+        User spans (:func:`synkan.grade.events.parse_segments`); movement kinds
         among them replace detection within their spans.
     protocol : {"sunnybrook", "bell"}, optional
         The sequence the video follows; bouts are renamed to its steps
-        (:func:`synkan.protocols.label`).
+        (:func:`synkan.grade.protocols.label`).
 
     Returns
     -------

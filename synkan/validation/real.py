@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import Settings
+from ..config import Settings
 
 REAL_K = (0.35, 0.6)
 METHODS = ("pixel", "plain")
@@ -102,8 +102,8 @@ def real_face_table(videos: list[str | Path], outdir: str | Path, ks: tuple[floa
     settings : Settings, optional
         Analysis settings (default: synkan's defaults).
     """
-    from .analysis import analyze
-    from .synth import synth_from_video
+    from ..analysis import analyze
+    from ..synth import synth_from_video
 
     settings = settings or Settings()
     outdir = Path(outdir)

@@ -1,14 +1,14 @@
-"""Head-pose-free, scale-free per-side signals from a :class:`~synkan.tracking.Track`.
+"""Head-pose-free, scale-free per-side signals from a :class:`~synkan.measure.tracking.Track`.
 
 Every frame's landmarks are aligned to the video's rest shape by a 3-D
-similarity fit of stable landmarks (forehead, nose bridge, temples; :mod:`synkan.align`), which
+similarity fit of stable landmarks (forehead, nose bridge, temples; :mod:`synkan.measure.align`), which
 removes head pose and distance to the camera and yields yaw, pitch and roll.
 All signals are dimensionless and expressed against rest:
 
 ``eye_closure_r/l``
     0 at rest, 1 fully closed, negative when wider: the lids' movement as a
     share of the rest opening. By default (``laterality="pixel"``) it is
-    measured from the image (:mod:`synkan.eyelids`); the mesh's
+    measured from the image (:mod:`synkan.measure.eyelids`); the mesh's
     ``1 - EAR / EAR_rest`` is kept as ``eye_closure_plain_r/l`` (and the
     mirror estimate as ``eye_closure_mirror_r/l`` in mirror mode).
 ``mouth_excursion_r/l``
@@ -21,7 +21,7 @@ All signals are dimensionless and expressed against rest:
     Brow height above the eye relative to rest, in IOD.
 ``cheek_raise_r/l``, ``upper_lip_raise_r/l``, ``chin_raise_r/l``, ``nose_raise_r/l``, ``lip_gap``
     The other facial regions, upward displacement from rest in IOD (see
-    :mod:`synkan.regions`, which also gives the millimetre calibration).
+    :mod:`synkan.measure.regions`, which also gives the millimetre calibration).
 ``yaw_deg``, ``pitch_deg``, ``roll_deg``
     Head rotation relative to the rest pose.
 
@@ -34,12 +34,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .config import (
+from ..config import (
     BROW_L, BROW_R, EYE_L, EYE_R, MAX_ABS_PITCH_DEG, MAX_ABS_ROLL_DEG, MAX_ABS_YAW_DEG, MAX_GAP_S, MOUTH_CORNER_L,
     MIRROR_MAX_ABS_YAW_DEG, MIRROR_MAX_GAZE_EW, EYE_MAX_GAZE_EW, MIRROR_MAX_RESIDUAL_EW, MOUTH_CORNER_R, REST_QUANTILE, STABLE_POINTS,
     Settings,
 )
-from . import eyelids, mirror, region_pixels, regions
+from . import eyelids, mirror, texture, regions
 from .align import aligned_blocks, euler_deg, similarity_align
 from .tracking import Track
 
@@ -206,7 +206,7 @@ def lowpass(t: np.ndarray, x: np.ndarray, cutoff_hz: float) -> np.ndarray:
     fs = 1.0 / dt if dt > 0 else 0.0
     if fs <= 2.5 * cutoff_hz:
         return out  # the signal is already slower than the cutoff can shape
-    from scipy import signal as sps  # on first use, after tracking: see synkan.memory
+    from scipy import signal as sps  # on first use, after tracking: see synkan._util.memory
 
     sos = sps.butter(2, cutoff_hz / (fs / 2), output="sos")
     finite = np.isfinite(x)
@@ -226,7 +226,7 @@ def lowpass(t: np.ndarray, x: np.ndarray, cutoff_hz: float) -> np.ndarray:
 def pixel_lids(track: Track, rest: np.ndarray, gaze_dev: np.ndarray, gaze_frontal: np.ndarray,
                user_rest: bool = False) -> tuple[np.ndarray, np.ndarray, dict] | None:
     """The pixel lid measurement of a track (``closure``, ``match``, ``info`` of
-    :func:`synkan.eyelids.eyelids_process`), or None without eye patches.
+    :func:`synkan.measure.eyelids.eyelids_process`), or None without eye patches.
 
     A de-identified track holds no eye patches (they are face pixels) but the
     measurement made from them, against the automatic rest frames; that is
@@ -244,7 +244,7 @@ def pixel_lids(track: Track, rest: np.ndarray, gaze_dev: np.ndarray, gaze_fronta
     if track.lid_closure is None:
         return None
     if user_rest:
-        from .errors import InputError
+        from ..errors import InputError
 
         raise InputError("a de-identified track keeps its lid measurement, not the eye images: a new rest segment "
                          "needs the video (or use laterality='plain')")
@@ -274,7 +274,7 @@ def _rest_and_shape(landmarks: np.ndarray, t: np.ndarray, valid: np.ndarray, ix:
     if rest_s is not None:
         rest = valid & (t >= rest_s[0]) & (t <= rest_s[1])
         if not rest.any():
-            from .errors import InputError
+            from ..errors import InputError
 
             raise InputError(f"rest segment {rest_s[0]}-{rest_s[1]} s holds no frame with a face")
     else:
@@ -322,7 +322,7 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
     Parameters
     ----------
     track : Track
-        Landmarks from :func:`synkan.tracking.track_video` (or ``Track.load``).
+        Landmarks from :func:`synkan.measure.tracking.track_video` (or ``Track.load``).
     settings : Settings
         ``cutoff_hz`` and ``laterality`` apply here.
     rest_s : (float, float), optional
@@ -353,12 +353,12 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
     face_scale_iod = float(np.sqrt(((stable - stable.mean(axis=0)) ** 2).sum(axis=1).mean())) / iod  # as eyelids.face_scale_px
     # A de-identified track keeps the pixel measurement instead of the skin patches.
     pixel_raise = (track.region_raise if track.region_patches is None
-                   else region_pixels.pixel_raise_iod(track.region_patches, rest, face_scale_iod))
+                   else texture.pixel_raise_iod(track.region_patches, rest, face_scale_iod))
     region_cols, region_info = regions.region_signals(xy, rest_xy, rest, iod, down, ix.pos, pixel_raise)
     del xy  # the largest array of the stage: gone before the eyelids' matching
     cols.update(region_cols)
     if pixel_raise is not None:
-        extra.update(zip(region_pixels.PIXEL_RAISE_COLUMNS, pixel_raise.T))
+        extra.update(zip(texture.PIXEL_RAISE_COLUMNS, pixel_raise.T))
 
     laterality = _laterality_used(settings.laterality, track)
     mirror_used = np.zeros(len(t), bool)

@@ -23,19 +23,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import (
+from ..config import (
     BLINK_MAX_S, EVENT_MIN_GAP_S, EYE_CLOSURE_MIN, HYSTERESIS_HIGH, HYSTERESIS_LOW, LOW_FLOOR_FRACTION, PUCKER_MIN_NARROWING, PUCKER_MIN_S,
     RESPONSE_MIN_OVERLAP, SMILE_MIN_EXCURSION, SMILE_MIN_S,
 )
-from .errors import InputError
-from .signals import Signals
+from ..errors import InputError
+from ..measure.signals import Signals
 
 EVENT_KINDS = ("blink", "eye_closure", "smile", "pucker")
 _ALIASES = {"close": "eye_closure", "closure": "eye_closure", "eye_closure": "eye_closure", "blink": "blink",
             "smile": "smile", "pucker": "pucker", "brow": "brow_raise", "brow_raise": "brow_raise",
             "gentle_eye_closure": "gentle_eye_closure", "gentle_close": "gentle_eye_closure",
             "tight_eye_closure": "tight_eye_closure", "tight_close": "tight_eye_closure", "snarl": "snarl"}
-# What a segment of a clinical movement (synkan.movements) is to the two
+# What a segment of a clinical movement (synkan.grade.movements) is to the two
 # coupling directions: a closure of either kind is an eye closure; a brow
 # raise and a snarl drive neither (the movements stage measures them).
 _EVENT_OF = {"gentle_eye_closure": "eye_closure", "tight_eye_closure": "eye_closure", "brow_raise": None, "snarl": None}

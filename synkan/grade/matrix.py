@@ -1,15 +1,15 @@
 """The synkinesis matrix: every movement x region x side.
 
-For each kind of movement in the video (:mod:`synkan.movements`) the driver is
+For each kind of movement in the video (:mod:`synkan.grade.movements`) the driver is
 the movement's own region, both sides' mean (the brows in a brow raise, the
 mouth corners in a smile...). Every region on each side is a responder
-(:mod:`synkan.regions`), in millimetres through the iris. Per cell:
+(:mod:`synkan.measure.regions`), in millimetres through the iris. Per cell:
 
 * ``moves_mm``: the responder's median value at the movement's peaks (the
   driver within 80% of its maximum), median over the movement's events;
 * ``r``, ``lag_s``: the peak normalised cross-correlation with the driver
   within the movement's windows (other movements masked), as in
-  :mod:`synkan.coupling`; graded cells must be time-locked;
+  :mod:`synkan.grade.coupling`; graded cells must be time-locked;
 * per movement and region, the side difference (``difference_mm``, the
   side moving more minus the other, paired per event, with its standard
   error) against the healthy range of that region (``healthy_mm``).
@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .config import EVENT_PAD_S, HEALTHY_SIDE_DIFFERENCE_MM, LAG_WINDOW_S
+from ..config import EVENT_PAD_S, HEALTHY_SIDE_DIFFERENCE_MM, LAG_WINDOW_S
 from .coupling import Coupling, normalized_xcorr, remove_blinks, value_at_peaks, xcorr_peak
 from .events import Events
 from .movements import MOVEMENT_KINDS, VOLUNTARY_REGION, Movements, driver
-from .regions import REGION_COLUMN, REGIONS, to_mm
-from .scoring import side_difference, time_locked
-from .signals import Signals
+from ..measure.regions import REGION_COLUMN, REGIONS, to_mm
+from .grades import side_difference, time_locked
+from ..measure.signals import Signals
 
 SIDE_NAMES = {"r": "right", "l": "left"}
 
@@ -46,7 +46,7 @@ class Matrix:
     cells : pandas.DataFrame
         One row per movement, region and side: ``movement``, ``region``,
         ``side``, ``voluntary`` (the movement's own region), ``moves_mm``,
-        ``r``, ``lag_s`` (time-locked, see :func:`synkan.scoring.time_locked`),
+        ``r``, ``lag_s`` (time-locked, see :func:`synkan.grade.grades.time_locked`),
         ``n_events``.
     voluntary : pandas.DataFrame
         One row per movement and side: ``moves_mm``, the movement's own

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import LATERALITY_MODES, Settings
-from .synth import Action, Case, narrow_case, render_case
+from ..config import LATERALITY_MODES, Settings
+from ..synth import Action, Case, narrow_case, render_case
 
 AMPLITUDES = (0.2, 0.35, 0.5, 0.7)
 SYMMETRIC_AMPLITUDES = (0.35, 0.7)
@@ -56,8 +56,8 @@ def _render(case: Case, outdir: Path) -> Path:
 
 def measure_case(case: Case, video: str | Path, landmarkers=None) -> list[dict]:
     """Pixel, plain and mirror readings of one laterality case (one row per mode)."""
-    from .signals import signals_process
-    from .tracking import Track, track_video
+    from ..measure.signals import signals_process
+    from ..measure.tracking import Track, track_video
 
     cached = Path(video).with_suffix(".track.npz")
     if cached.exists() and cached.stat().st_mtime >= Path(video).stat().st_mtime:
@@ -105,8 +105,8 @@ def laterality_table(outdir: str | Path, sizes: tuple[float, ...] = AMPLITUDES,
         One row per case and mode: true and read closure per side, |R-L|
         (median and 95th percentile over the plateau), leakage, recovered.
     """
-    from .models import resolve_model
-    from .tracking import Landmarker
+    from ..measure.models import resolve_model
+    from ..measure.tracking import Landmarker
 
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
@@ -189,7 +189,7 @@ EVENT_TOLERANCE_S = 0.15  # a detected event matches a true one if start and end
 
 def coupling_cases(quick: bool = False, size: int = 320) -> list[Case]:
     """Controls, a bilateral Duchenne smile, a k_oo sweep on both sides, ocular-oral cases and a delayed case."""
-    from .synth import standard_case
+    from ..synth import standard_case
 
     duration = 8.0 if quick else 10.0
     kw = dict(duration_s=duration, size=size, pucker=False)
@@ -218,7 +218,7 @@ def match_events(true_events: list[dict], found: pd.DataFrame, tolerance_s: floa
 
 def evaluate_case(case: Case, outdir: str | Path, laterality: str = Settings().laterality, landmarkers=None) -> dict:
     """Render (or reuse) a case, analyse it, and compare with its truth: one table row."""
-    from .analysis import analyze
+    from ..analysis import analyze
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -274,11 +274,11 @@ def gaze_sweep(shifts: tuple[float, ...] = (-0.25, -0.2, -0.15, -0.1, -0.075, -0
     import mediapipe as mp
     from mediapipe.tasks.python import BaseOptions, vision
 
-    from . import mirror
-    from .config import EYE_L, EYE_R
-    from .models import resolve_model
-    from .signals import eye_aspect_ratio
-    from .synth.face import face_rig
+    from ..measure import mirror
+    from ..config import EYE_L, EYE_R
+    from ..measure.models import resolve_model
+    from ..measure.signals import eye_aspect_ratio
+    from ..synth.face import face_rig
 
     rig = face_rig(size)
     still = np.ascontiguousarray(rig.image[:, :, ::-1])

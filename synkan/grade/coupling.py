@@ -22,7 +22,7 @@ time-locked, so a large lag argues against it.
 
 The other direction's driver events are masked out of each window as
 confounds. Events only ever hold voluntary movements (see
-:func:`synkan.events.responses`): an eye shutting during a smile is not an
+:func:`synkan.grade.events.responses`): an eye shutting during a smile is not an
 ``eye_closure`` event, so it stays in the oral-ocular analysis as the
 responder, however large; only closures without the mouth movement, or given
 by the user's protocol, are masked. Likewise a mouth movement made while the
@@ -35,9 +35,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from .config import BLINK_MASK_PAD_S, EVENT_PAD_S, LAG_WINDOW_S, MIN_EVENTS, MIN_LAG_PAIRS, MIN_LAG_VARIANCE
+from ..config import BLINK_MASK_PAD_S, EVENT_PAD_S, LAG_WINDOW_S, MIN_EVENTS, MIN_LAG_PAIRS, MIN_LAG_VARIANCE
 from .events import Events, eye_driver, mouth_driver
-from .signals import SIDES, Signals
+from ..measure.signals import SIDES, Signals
 
 DIRECTIONS = ("oral_ocular", "ocular_oral")
 PEAK_FRACTION = 0.8  # an event's "peak" is where the driver is within 80% of its maximum
@@ -107,7 +107,7 @@ def _standardised(s: np.ndarray, usable: np.ndarray) -> np.ndarray:
 
 def _lagged_sum(a: np.ndarray, b: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """``sum_t a[t] * b[t + k]`` for every lag ``k`` of the full correlation, then the ``keep`` ones."""
-    from scipy import signal as sps  # on first use, after tracking: see synkan.memory
+    from scipy import signal as sps  # on first use, after tracking: see synkan._util.memory
 
     return sps.correlate(b, a, mode="full")[keep]
 
@@ -140,7 +140,7 @@ def normalized_xcorr(x: np.ndarray, y: np.ndarray, window: np.ndarray, max_lag: 
     in_y = window & np.isfinite(y)
     zx, zy = _standardised(x, in_x), _standardised(y, in_y)
     mx, my = in_x.astype(float), in_y.astype(float)
-    from scipy import signal as sps  # on first use, after tracking: see synkan.memory
+    from scipy import signal as sps  # on first use, after tracking: see synkan._util.memory
 
     lags = sps.correlation_lags(len(y), len(x), mode="full")
     keep = np.abs(lags) <= max_lag
