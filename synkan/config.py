@@ -14,35 +14,11 @@ from typing import Any
 
 from .errors import InputError
 
-# --- MediaPipe mesh indices (subject's anatomical sides) -------------------
-# Subject's right is image-left in an unmirrored video.
-EYE_R = (33, 160, 158, 133, 153, 144)  # p0 outer, p1, p2 upper lid, p3 inner, p4, p5 lower lid
-EYE_L = (362, 385, 387, 263, 373, 380)  # p0 inner, p1, p2 upper lid, p3 outer, p4, p5 lower lid
-MOUTH_CORNER_R = 61
-MOUTH_CORNER_L = 291
-BROW_R = (70, 63, 105, 66, 107)
-BROW_L = (300, 293, 334, 296, 336)
-IRIS_R = 468  # iris centres (subject's right / left)
-IRIS_L = 473
-# Horizontal iris edges (subject's right / left iris), for millimetres.
-IRIS_EDGES_R = (469, 471)
-IRIS_EDGES_L = (474, 476)
+# --- Anatomy ---------------------------------------------------------------
 # The visible iris diameter is nearly constant between adults, about 11.77 mm
 # (the value Emotrics uses to calibrate facial photographs): landmark
 # distances divided by it and multiplied by 11.77 are millimetres.
 IRIS_DIAMETER_MM = 11.77
-# Facial regions, (subject's right, subject's left) points; each region's
-# signal is the upward displacement of its points' centroid from rest.
-CHEEK_R, CHEEK_L = (50, 101, 205), (280, 330, 425)  # malar eminence / nasolabial region (midface)
-UPPER_LIP_R, UPPER_LIP_L = (39, 40), (269, 270)  # upper lip lateral to the philtrum (levator labii: snarl)
-CHIN_R, CHIN_L = (201, 208), (421, 428)  # chin pad beside the midline (mentalis)
-NOSE_ALA_R, NOSE_ALA_L = (64, 129), (294, 358)  # nasal ala (levator labii alaeque nasi: nose wrinkle)
-LIP_INNER = (13, 14)  # inner upper / lower lip on the midline (mouth opening)
-# Landmarks that move little with expression: forehead, nose bridge, temples.
-# Head pose is removed by a similarity fit of these to the rest shape.
-STABLE_POINTS = (10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 127, 356, 234, 454, 21, 251, 54, 284, 103, 332)
-# Facial midline (no lip points), for hemiface mirroring.
-MIDLINE_POINTS = (10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 19, 94, 2, 164, 152, 175, 199, 200)
 
 # --- Cleaning -----------------------------------------------------------------
 LOWPASS_CUTOFF_HZ = 6.0  # facial movements of interest are < 5 Hz; blinks ~ 3 Hz content
@@ -94,6 +70,7 @@ RESPONSE_MIN_OVERLAP = 0.2
 
 # --- Coupling -----------------------------------------------------------------
 LAG_WINDOW_S = 0.5
+PEAK_FRACTION = 0.8  # an event's "peak" is where the driver is within 80% of its maximum
 EVENT_PAD_S = 0.5  # context kept around driver events for cross-correlation
 BLINK_MASK_PAD_S = 0.1
 MIN_EVENTS = 1  # fewer driver events than this -> null scores

@@ -9,7 +9,7 @@ import numpy as np
 
 from synkan.measure import eyelids
 from synkan.measure.align import similarity_align
-from synkan.config import STABLE_POINTS
+from synkan.measure.mesh import STABLE_POINTS
 from synkan._util.npz import write_npz
 
 N_FRAMES = 157  # not a multiple of the block sizes below: the last block is short

@@ -6,7 +6,8 @@ import pytest
 
 from conftest import make_signals, pulses
 from synkan.config import EYE_CLOSURE_MIN, MIN_LAG_PAIRS, SMILE_MIN_EXCURSION, SMILE_MIN_S
-from synkan.grade.coupling import coupling_process, lagged_gain, normalized_xcorr, remove_blinks
+from synkan.grade.coupling import coupling_process, remove_blinks
+from synkan.grade.series import lagged_gain, normalized_xcorr
 from synkan.grade.events import events_find, events_process, eye_driver, mouth_driver
 from synkan.grade.grades import eface_ocular_synkinesis, grade, score_direction
 

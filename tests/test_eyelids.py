@@ -40,7 +40,7 @@ def draw_eye(margins: np.ndarray, rng: np.random.Generator, iris_col: float | No
 
 def test_patch_is_scaled_by_the_face_not_the_eye():
     """Corners land on the nominal columns when the eye has its nominal width; narrower eyes do not magnify."""
-    from synkan.config import STABLE_POINTS
+    from synkan.measure.mesh import STABLE_POINTS
 
     rng = np.random.default_rng(0)
     xy = np.zeros((478, 2))

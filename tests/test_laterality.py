@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from synkan.measure import mirror
-from synkan.config import BROW_L, BROW_R, EYE_L, EYE_R, IRIS_L, IRIS_R, MIDLINE_POINTS, MIRROR_MAX_GAZE_EW
+from synkan.config import MIRROR_MAX_GAZE_EW
+from synkan.measure.mesh import BROW_L, BROW_R, EYE_L, EYE_R, IRIS_L, IRIS_R, MIDLINE_POINTS
 
 N = 478
 

@@ -4,7 +4,8 @@ import pytest
 
 from conftest import make_signals, pulses
 from synkan.errors import InputError
-from synkan.grade.events import events_find, events_process, hysteresis_runs, parse_segments
+from synkan.grade.events import events_find, events_process, parse_segments
+from synkan.grade.series import hysteresis_runs
 from synkan.measure.align import euler_deg, similarity_align
 from synkan.measure.signals import eye_aspect_ratio, fill_gaps, lowpass, rest_frames
 

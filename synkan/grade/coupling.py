@@ -35,12 +35,12 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from ..config import BLINK_MASK_PAD_S, EVENT_PAD_S, LAG_WINDOW_S, MIN_EVENTS, MIN_LAG_PAIRS, MIN_LAG_VARIANCE
+from ..config import BLINK_MASK_PAD_S, EVENT_PAD_S, LAG_WINDOW_S, MIN_EVENTS
 from .events import Events, eye_driver, mouth_driver
+from .series import lagged_gain, normalized_xcorr, span_mask, subsample_offset, value_at_peaks
 from ..measure.signals import SIDES, Signals
 
 DIRECTIONS = ("oral_ocular", "ocular_oral")
-PEAK_FRACTION = 0.8  # an event's "peak" is where the driver is within 80% of its maximum
 MIN_WINDOW_S = 1.0  # less in-window time than this gives no correlation
 
 
@@ -76,104 +76,16 @@ class Coupling:
     driver_events: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
 
 
-def _mask(t: np.ndarray, table, pad_s: float) -> np.ndarray:
-    mask = np.zeros(len(t), bool)
-    # Plain columns: itertuples() builds a namedtuple class on every call.
-    for start_s, end_s in zip(table["start_s"], table["end_s"]):
-        mask |= (t >= start_s - pad_s) & (t <= end_s + pad_s)
-    return mask
-
 
 def remove_blinks(t: np.ndarray, x: np.ndarray, blinks, pad_s: float = BLINK_MASK_PAD_S) -> np.ndarray:
     """Replace blink spans (plus padding) by linear interpolation across them."""
     out = np.asarray(x, float).copy()
-    masked = _mask(t, blinks, pad_s)
+    masked = span_mask(t, blinks, pad_s)
     keep = ~masked & np.isfinite(out)
     if masked.any() and keep.sum() >= 2:
         out[masked] = np.interp(t[masked], t[keep], out[keep])
     return out
 
-
-def _standardised(s: np.ndarray, usable: np.ndarray) -> np.ndarray:
-    """``s`` centred and scaled over its usable samples, zero elsewhere.
-
-    Pearson's r does not change under this; it keeps the per-lag sums of
-    squares O(n), so their differences do not lose precision.
-    """
-    values = s[usable]
-    sd = values.std() if values.size else 0.0
-    return np.where(usable, (s - values.mean()) / sd, 0.0) if sd > 0 else np.zeros(len(s))
-
-
-def _lagged_sum(a: np.ndarray, b: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """``sum_t a[t] * b[t + k]`` for every lag ``k`` of the full correlation, then the ``keep`` ones."""
-    from scipy import signal as sps  # on first use, after tracking: see synkan._util.memory
-
-    return sps.correlate(b, a, mode="full")[keep]
-
-
-def normalized_xcorr(x: np.ndarray, y: np.ndarray, window: np.ndarray, max_lag: int) -> tuple[np.ndarray, np.ndarray]:
-    """Normalised cross-correlation of ``y`` against ``x`` within ``window``.
-
-    ``r[k]`` is the Pearson correlation of the pairs ``(x[t], y[t + k])``
-    where both samples are in the window and finite, with the means and
-    standard deviations taken over exactly those pairs, so it always lies in
-    [-1, 1]. A positive lag means ``y`` follows ``x``. The per-lag counts,
-    sums and sums of squares come from cross-correlating the masked series,
-    their squares and the masks.
-
-    Returns
-    -------
-    lags : (2 * max_lag + 1,) int array
-    r : array of the same shape (NaN at lags with fewer than
-        :data:`~synkan.config.MIN_LAG_PAIRS` pairs or a constant series)
-
-    Examples
-    --------
-    >>> t = np.arange(300)
-    >>> x = np.sin(t / 10.0)
-    >>> lags, r = normalized_xcorr(x, np.roll(x, 3), np.ones(300, bool), 10)
-    >>> int(lags[np.nanargmax(r)])
-    3
-    """
-    in_x = window & np.isfinite(x)
-    in_y = window & np.isfinite(y)
-    zx, zy = _standardised(x, in_x), _standardised(y, in_y)
-    mx, my = in_x.astype(float), in_y.astype(float)
-    from scipy import signal as sps  # on first use, after tracking: see synkan._util.memory
-
-    lags = sps.correlation_lags(len(y), len(x), mode="full")
-    keep = np.abs(lags) <= max_lag
-    n = np.round(_lagged_sum(mx, my, keep))  # FFT sums of 0/1 masks are integers up to rounding
-    sx, sy = _lagged_sum(zx, my, keep), _lagged_sum(mx, zy, keep)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cov = _lagged_sum(zx, zy, keep) - sx * sy / n
-        var_x = _lagged_sum(zx ** 2, my, keep) - sx ** 2 / n
-        var_y = _lagged_sum(mx, zy ** 2, keep) - sy ** 2 / n
-        # A lag whose pairs hardly vary (relative to the whole window's spread,
-        # which is 1 after standardising) has no meaningful correlation.
-        usable = (n >= MIN_LAG_PAIRS) & (var_x > MIN_LAG_VARIANCE * n) & (var_y > MIN_LAG_VARIANCE * n)
-        r = np.where(usable, cov / np.sqrt(var_x * var_y), np.nan)
-    # Clipping only absorbs floating-point rounding (FFT sums), never a real excess.
-    return lags[keep], np.clip(r, -1.0, 1.0)
-
-
-def subsample_offset(r: np.ndarray, k: int) -> float:
-    """Offset (-0.5..0.5 samples) of the true peak from sample ``k``, by a parabola through ``k-1..k+1``.
-
-    A lag of 100 ms at 30 fps falls between frames; the parabola recovers it.
-
-    Examples
-    --------
-    >>> r = 1 - (np.arange(7) - 3.3) ** 2 / 10
-    >>> round(subsample_offset(r, 3), 2)
-    0.3
-    """
-    if k <= 0 or k >= len(r) - 1 or not np.isfinite(r[k - 1:k + 2]).all():
-        return 0.0
-    a, b, c = r[k - 1], r[k], r[k + 1]
-    denominator = a - 2 * b + c
-    return float(np.clip(0.5 * (a - c) / denominator, -0.5, 0.5)) if denominator < 0 else 0.0
 
 
 def xcorr_peak(lags: np.ndarray, r: np.ndarray, dt: float, n_events: int = 0) -> SideCoupling:
@@ -195,39 +107,6 @@ def xcorr_peak(lags: np.ndarray, r: np.ndarray, dt: float, n_events: int = 0) ->
     return SideCoupling(float(r[best]), float((lags[best] + subsample_offset(r, best)) * dt), None, None, n_events,
                         lags * dt, r)
 
-
-def lagged_gain(x: np.ndarray, y: np.ndarray, window: np.ndarray, lag: int) -> float:
-    """Least-squares slope of ``y[t + lag]`` on ``x[t]`` over the pairs behind :func:`normalized_xcorr`'s r at ``lag``."""
-    n = len(x)
-    idx = np.arange(max(0, -lag), min(n, n - lag))
-    ok = window[idx] & window[idx + lag] & np.isfinite(x[idx]) & np.isfinite(y[idx + lag])
-    xs, ys = x[idx][ok], y[idx + lag][ok]
-    if len(xs) < MIN_LAG_PAIRS or np.var(xs) == 0:
-        return float("nan")
-    return float(np.cov(xs, ys, bias=True)[0, 1] / np.var(xs))
-
-
-def peak_masks(t: np.ndarray, driver: np.ndarray, events, *responders: np.ndarray) -> list[np.ndarray]:
-    """Per event with data, the samples where its driver is within :data:`PEAK_FRACTION` of its maximum.
-
-    Only samples where the driver and every responder are finite count, so
-    two sides compared through these masks are compared on the same frames.
-    """
-    finite = np.isfinite(driver)
-    for responder in responders:
-        finite &= np.isfinite(responder)
-    masks = []
-    for start_s, end_s in zip(events["start_s"], events["end_s"]):
-        inside = (t >= start_s) & (t <= end_s) & finite
-        if inside.any():
-            masks.append(inside & (driver >= PEAK_FRACTION * np.max(driver[inside])))
-    return masks
-
-
-def value_at_peaks(t: np.ndarray, driver: np.ndarray, responder: np.ndarray, events) -> tuple[float, int]:
-    """Median responder value where each event's driver is near its peak; and events used."""
-    per_event = [float(np.median(responder[m])) for m in peak_masks(t, driver, events, responder)]
-    return (float(np.median(per_event)) if per_event else float("nan")), len(per_event)
 
 
 def _uniform(signals: Signals, columns: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
@@ -290,7 +169,7 @@ def coupling_process(signals: Signals, events: Events, direction: str, lag_windo
         missing = "no blink or eye closure found"
     t, series, pose_ok = _uniform(signals, columns)
     driver = series["driver"]
-    window = _mask(t, driver_events, EVENT_PAD_S) & ~_mask(t, confounds, 0.0) & pose_ok
+    window = span_mask(t, driver_events, EVENT_PAD_S) & ~span_mask(t, confounds, 0.0) & pose_ok
     dt = float(np.median(np.diff(t)))
     max_lag = max(1, int(round(lag_window_s / dt)))
     reason = None

@@ -24,10 +24,11 @@ import numpy as np
 import pandas as pd
 
 from ..config import (
-    BLINK_MAX_S, EVENT_MIN_GAP_S, EYE_CLOSURE_MIN, HYSTERESIS_HIGH, HYSTERESIS_LOW, LOW_FLOOR_FRACTION, PUCKER_MIN_NARROWING, PUCKER_MIN_S,
+    BLINK_MAX_S, EVENT_MIN_GAP_S, EYE_CLOSURE_MIN, PUCKER_MIN_NARROWING, PUCKER_MIN_S,
     RESPONSE_MIN_OVERLAP, SMILE_MIN_EXCURSION, SMILE_MIN_S,
 )
 from ..errors import InputError
+from .series import finite_mean, hysteresis_runs, merge_runs, thresholds
 from ..measure.signals import Signals
 
 EVENT_KINDS = ("blink", "eye_closure", "smile", "pucker")
@@ -69,23 +70,6 @@ class Events:
         return {k: int((self.table["kind"] == k).sum()) for k in EVENT_KINDS}
 
 
-def finite_mean(x: np.ndarray, axis: int | None = None) -> np.ndarray | float:
-    """Mean of the finite values along ``axis``; NaN where there are none.
-
-    Like :func:`numpy.nanmean`, without its "Mean of empty slice" warning on
-    all-NaN slices (frames with no face on either side are expected).
-
-    Examples
-    --------
-    >>> finite_mean(np.array([[1.0, np.nan], [3.0, np.nan]]), axis=0)
-    array([ 2., nan])
-    """
-    x = np.asarray(x, float)
-    finite = np.isfinite(x)
-    count = finite.sum(axis=axis)
-    total = np.where(finite, x, 0.0).sum(axis=axis)
-    return np.where(count > 0, total / np.maximum(count, 1), np.nan)[()]
-
 
 def eye_driver(signals: Signals) -> np.ndarray:
     """Bilateral eye closure: the mean of both sides' ``eye_closure``."""
@@ -96,38 +80,6 @@ def mouth_driver(signals: Signals) -> np.ndarray:
     """Bilateral mouth movement: the mean of both corners' excursion (smile or pucker)."""
     return finite_mean(np.vstack([signals["mouth_excursion_r"], signals["mouth_excursion_l"]]), axis=0)
 
-
-def hysteresis_runs(x: np.ndarray, high: float, low: float) -> list[tuple[int, int]]:
-    """Index runs ``[start, stop)`` where ``x`` rises above ``high``, extended while above ``low``.
-
-    Examples
-    --------
-    >>> hysteresis_runs(np.array([0, .3, .6, .4, .1, .7, 0]), high=.5, low=.25)
-    [(1, 4), (5, 6)]
-    """
-    x = np.nan_to_num(np.asarray(x, float), nan=-np.inf)
-    above_low = x > low
-    edges = np.flatnonzero(np.diff(np.r_[0, above_low.astype(int), 0]))
-    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2]) if (x[a:b] > high).any()]
-
-
-def thresholds(x: np.ndarray, floor: float) -> tuple[float, float]:
-    """Hysteresis (high, low) from the signal's robust range, floored at ``floor`` and a fraction of it."""
-    finite = x[np.isfinite(x)]
-    top = float(np.percentile(finite, 99)) if finite.size else 0.0
-    high = max(floor, HYSTERESIS_HIGH * top)
-    low = max(LOW_FLOOR_FRACTION * floor, HYSTERESIS_LOW * top)
-    return high, min(low, high)
-
-
-def _merge(runs: list[tuple[int, int]], t: np.ndarray, gap_s: float) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for a, b in runs:
-        if merged and t[a] - t[merged[-1][1] - 1] < gap_s:
-            merged[-1] = (merged[-1][0], b)
-        else:
-            merged.append((a, b))
-    return merged
 
 
 def _rows(kind: str, runs: list[tuple[int, int]], t: np.ndarray, x: np.ndarray, source: str = "auto") -> list[dict]:
@@ -236,19 +188,19 @@ def _detect(signals: Signals) -> tuple[pd.DataFrame, dict]:
 
     hi, lo = thresholds(eye, EYE_CLOSURE_MIN)
     info["eye"] = {"high": hi, "low": lo}
-    for a, b in _merge(hysteresis_runs(eye, hi, lo), t, EVENT_MIN_GAP_S):
+    for a, b in merge_runs(hysteresis_runs(eye, hi, lo), t, EVENT_MIN_GAP_S):
         duration = t[b - 1] - t[a]
         if duration >= MIN_BLINK_S or b - a >= 2:
             rows += _rows("blink" if duration < BLINK_MAX_S else "eye_closure", [(a, b)], t, eye)
 
     hi, lo = thresholds(narrowing, PUCKER_MIN_NARROWING)
     info["pucker"] = {"high": hi, "low": lo}
-    puckers = [(a, b) for a, b in _merge(hysteresis_runs(narrowing, hi, lo), t, EVENT_MIN_GAP_S) if t[b - 1] - t[a] >= PUCKER_MIN_S]
+    puckers = [(a, b) for a, b in merge_runs(hysteresis_runs(narrowing, hi, lo), t, EVENT_MIN_GAP_S) if t[b - 1] - t[a] >= PUCKER_MIN_S]
     rows += _rows("pucker", puckers, t, narrowing)
 
     hi, lo = thresholds(mouth, SMILE_MIN_EXCURSION)
     info["smile"] = {"high": hi, "low": lo}
-    for a, b in _merge(hysteresis_runs(mouth, hi, lo), t, EVENT_MIN_GAP_S):
+    for a, b in merge_runs(hysteresis_runs(mouth, hi, lo), t, EVENT_MIN_GAP_S):
         if t[b - 1] - t[a] < SMILE_MIN_S:
             continue
         # A pucker also moves the corners; a smile widens the mouth.

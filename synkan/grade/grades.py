@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..config import (
-    ASYMMETRY_Z, GRADE_ASYMMETRY_PP, GRADE_MAX_ABS_LAG_S, GRADE_MIN_R, GRADE_NAMES, HEALTHY_ASYMMETRY_PP, LOCKED_R_FRACTION, MAX_ABS_ROLL_DEG,
-    EYE_L, EYE_R, MAX_ABS_YAW_DEG, MAX_UPRIGHT_ROLL_DEG, MIN_EYE_WIDTH_PX, MIN_FACE_FRACTION, SIDEWAYS_GAZE_WARN_FRACTION,
+    ASYMMETRY_Z, GRADE_ASYMMETRY_PP, GRADE_MAX_ABS_LAG_S, GRADE_MIN_R, GRADE_NAMES, HEALTHY_ASYMMETRY_PP, LOCKED_R_FRACTION, MAX_ABS_ROLL_DEG, MAX_ABS_YAW_DEG, MAX_UPRIGHT_ROLL_DEG, MIN_EYE_WIDTH_PX, MIN_FACE_FRACTION, SIDEWAYS_GAZE_WARN_FRACTION,
 )
-from .coupling import Coupling, SideCoupling, normalized_xcorr, peak_masks, value_at_peaks, xcorr_peak
+from ..measure.mesh import EYE_L, EYE_R
+from .coupling import Coupling, SideCoupling, xcorr_peak
+from .series import normalized_xcorr, peak_masks, value_at_peaks
 from .events import Events, mouth_driver
 from ..measure.signals import Signals
 from ..measure.tracking import Track

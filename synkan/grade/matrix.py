@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from ..config import EVENT_PAD_S, HEALTHY_SIDE_DIFFERENCE_MM, LAG_WINDOW_S
-from .coupling import Coupling, normalized_xcorr, remove_blinks, value_at_peaks, xcorr_peak
+from .coupling import Coupling, remove_blinks, xcorr_peak
+from .series import normalized_xcorr, value_at_peaks
 from .events import Events
 from .movements import MOVEMENT_KINDS, VOLUNTARY_REGION, Movements, driver
 from ..measure.regions import REGION_COLUMN, REGIONS, to_mm

@@ -36,8 +36,9 @@ import pandas as pd
 from ..config import (
     BROW_RAISE_MIN_IOD, EVENT_MIN_GAP_S, OPEN_MOUTH_GAP_IOD, SNARL_LATERAL_WEIGHT, SNARL_MIN_IOD, TIGHT_SQUEEZE_IOD,
 )
-from .coupling import peak_masks
-from .events import Events, _merge, finite_mean, hysteresis_runs, parse_segments, thresholds
+from .series import peak_masks
+from .events import Events, parse_segments
+from .series import merge_runs, finite_mean, hysteresis_runs, thresholds
 from ..measure.signals import Signals
 
 MOVEMENT_KINDS = ("brow_raise", "gentle_eye_closure", "tight_eye_closure", "smile", "snarl", "pucker")
@@ -131,7 +132,7 @@ def _candidates(signals: Signals, events: Events) -> pd.DataFrame:
     for kind, floor in (("brow_raise", BROW_RAISE_MIN_IOD), ("snarl", SNARL_MIN_IOD)):
         x = np.where(ok, driver(signals, kind), np.nan)
         hi, lo = thresholds(x, floor)
-        for a, b in _merge(hysteresis_runs(x, hi, lo), t, EVENT_MIN_GAP_S):
+        for a, b in merge_runs(hysteresis_runs(x, hi, lo), t, EVENT_MIN_GAP_S):
             if t[b - 1] - t[a] >= MOVEMENT_MIN_S:
                 rows.append(dict(kind=kind, start_s=float(t[a]), end_s=float(t[b - 1]), strength=float(np.nanmax(x[a:b])) / hi))
     for ev in events.of("eye_closure", "smile", "pucker").itertuples():

@@ -11,7 +11,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ..config import STABLE_POINTS
+from .mesh import STABLE_POINTS
 
 ALIGN_CHUNK_FRAMES = 1024  # frames fitted at once (under 2 MB of float64 per working copy of 69 landmarks)
 

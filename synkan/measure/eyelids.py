@@ -38,7 +38,7 @@ import warnings
 import cv2
 import numpy as np
 
-from ..config import EYE_L, EYE_R, STABLE_POINTS
+from .mesh import EYE_L, EYE_R, LOWER_LID, STABLE_POINTS, UPPER_LID
 
 PATCH_PX_PER_EW = 48  # patch pixels per eye width (a 640x480 webcam face has eyes ~45 px wide)
 PATCH_U_EW = (-0.7, 0.7)  # patch extent along the corner axis, eye widths from the corners' midpoint
@@ -52,9 +52,6 @@ PATCH_SHAPE = (round((PATCH_V_EW[1] - PATCH_V_EW[0]) * PATCH_PX_PER_EW),
 
 # Corners in image-left -> image-right order, per subject side (right eye is image-left).
 CORNERS = {"r": (EYE_R[0], EYE_R[3]), "l": (EYE_L[0], EYE_L[3])}
-# Lid contours of MediaPipe's mesh (corner to corner), used only at rest.
-UPPER_LID = {"r": (33, 246, 161, 160, 159, 158, 157, 173, 133), "l": (362, 398, 384, 385, 386, 387, 388, 466, 263)}
-LOWER_LID = {"r": (33, 7, 163, 144, 145, 153, 154, 155, 133), "l": (362, 382, 381, 380, 374, 373, 390, 249, 263)}
 
 STRIPS = 4  # column strips across the open middle of the eye, matched separately
 STRIP_MIN_OPENING = 0.6  # strips cover columns whose rest opening is >= this share of the widest

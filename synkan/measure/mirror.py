@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..config import BROW_L, BROW_R, EYE_L, EYE_R, IRIS_L, IRIS_R, MIDLINE_POINTS
+from .mesh import BROW_L, BROW_R, EYE_L, EYE_R, IRIS_L, IRIS_R, MIDLINE_POINTS
 
 BAND_ABOVE_BROW_EW = 0.4  # band top, eye widths above the brows
 BAND_BELOW_LID_EW = 0.9  # band bottom, eye widths below the lower lids...

@@ -31,9 +31,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import texture
-from ..config import (
-    CHIN_L, CHIN_R, CHEEK_L, CHEEK_R, EYE_L, EYE_R, IRIS_DIAMETER_MM, IRIS_EDGES_L, IRIS_EDGES_R, LIP_INNER, NOSE_ALA_L,
-    NOSE_ALA_R, UPPER_LIP_L, UPPER_LIP_R,
+from ..config import IRIS_DIAMETER_MM
+from .mesh import (
+    CHIN_L, CHIN_R, CHEEK_L, CHEEK_R, EYE_L, EYE_R, IRIS_EDGES_L, IRIS_EDGES_R, LIP_INNER, NOSE_ALA_L, NOSE_ALA_R, UPPER_LIP_L, UPPER_LIP_R,
 )
 
 REGIONS = ("brow", "eye", "midface", "mouth", "upper_lip", "chin")

@@ -35,10 +35,9 @@ import numpy as np
 import pandas as pd
 
 from ..config import (
-    BROW_L, BROW_R, EYE_L, EYE_R, MAX_ABS_PITCH_DEG, MAX_ABS_ROLL_DEG, MAX_ABS_YAW_DEG, MAX_GAP_S, MOUTH_CORNER_L,
-    MIRROR_MAX_ABS_YAW_DEG, MIRROR_MAX_GAZE_EW, EYE_MAX_GAZE_EW, MIRROR_MAX_RESIDUAL_EW, MOUTH_CORNER_R, REST_QUANTILE, STABLE_POINTS,
-    Settings,
+    MAX_ABS_PITCH_DEG, MAX_ABS_ROLL_DEG, MAX_ABS_YAW_DEG, MAX_GAP_S, MIRROR_MAX_ABS_YAW_DEG, MIRROR_MAX_GAZE_EW, EYE_MAX_GAZE_EW, MIRROR_MAX_RESIDUAL_EW, REST_QUANTILE, Settings,
 )
+from .mesh import BROW_L, BROW_R, EYE_L, EYE_R, MOUTH_CORNER_L, MOUTH_CORNER_R, STABLE_POINTS
 from . import eyelids, mirror, texture, regions
 from .align import aligned_blocks, euler_deg, similarity_align
 from .tracking import Track
@@ -93,7 +92,7 @@ def eye_aspect_ratio(eye: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     eye : (..., 6, D) array
-        Points p0..p5 in the order of :data:`synkan.config.EYE_R`.
+        Points p0..p5 in the order of :data:`synkan.measure.mesh.EYE_R`.
 
     Examples
     --------

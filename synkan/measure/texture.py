@@ -19,7 +19,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..config import CHEEK_L, CHEEK_R, CHIN_L, CHIN_R, EYE_L, EYE_R, MIN_TEXTURE_GREY, TEMPLATE_ROWS
+from ..config import MIN_TEXTURE_GREY, TEMPLATE_ROWS
+from .mesh import CHEEK_L, CHEEK_R, CHIN_L, CHIN_R, EYE_L, EYE_R
 from .eyelids import face_scale_px
 
 REGIONS = ("cheek", "chin")

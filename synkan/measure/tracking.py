@@ -20,7 +20,8 @@ from typing import Any, Callable
 import numpy as np
 
 from . import eyelids, mirror, texture
-from ..config import EYE_L, EYE_R, MIRROR_MAX_ABS_YAW_DEG, Settings
+from ..config import MIRROR_MAX_ABS_YAW_DEG, Settings
+from .mesh import EYE_L, EYE_R
 from ..errors import InputError, NoFaceError
 from .landmarker import Landmarker, inside_box, only_box, patient_box, select_face
 from .._util.npz import write_npz

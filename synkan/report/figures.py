@@ -31,8 +31,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from .style import (DIRECTION_TITLES, DPI, DRIVER_LABELS, EVENT_COLORS, EVENT_LABELS, EYE_CONTOUR, LIPS_INNER, LIPS_OUTER,
-                    MARGINS, MOUTH_CORNER, RESPONDER_LABELS, SIDE_COLORS, SIDE_LABELS, format_gain)
+from .style import (
+    DIRECTION_TITLES, DPI, DRIVER_LABELS, EVENT_COLORS, EVENT_LABELS, MARGINS, RESPONDER_LABELS, SIDE_COLORS, SIDE_LABELS, format_gain,
+)
+from ..measure.mesh import EYE_CONTOUR, LIPS_INNER, LIPS_OUTER, MOUTH_CORNER
 from .summary_matrix import plot_summary_matrix
 from .text import lag_text
 

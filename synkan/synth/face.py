@@ -31,27 +31,21 @@ import numpy as np
 from scipy.spatial import Delaunay
 
 from ..errors import ModelError
+from ..measure.mesh import (
+    BROW_L, BROW_LOWER, BROW_R, CHEEK_L, CHEEK_R, CHIN_L, CHIN_R, LIP_INNER_LOWER, LIP_INNER_UPPER, LIP_OUTER_LOWER,
+    LIP_OUTER_UPPER, LOWER_LID, MOUTH_CORNER, NOSE_ALA_L, NOSE_ALA_R, UPPER_LID, UPPER_LIP_L, UPPER_LIP_R,
+)
 
 #: Crop of the 512x512 astronaut photo (x0, y0, side) that frames the face.
 CROP = (144, 34, 168)
 #: Size at which landmarks are detected on the still (then scaled).
 DETECT_SIZE = 512
 
-# Eye contours (MediaPipe indices), outer corner to inner corner.
-# Subject's right eye is image-left.
-EYE_UPPER = {"right": (33, 246, 161, 160, 159, 158, 157, 173, 133),
-             "left": (263, 466, 388, 387, 386, 385, 384, 398, 362)}
-EYE_LOWER = {"right": (33, 7, 163, 144, 145, 153, 154, 155, 133),
-             "left": (263, 249, 390, 373, 374, 380, 381, 382, 362)}
-BROW_LOWER = {"right": (46, 53, 52, 65, 55), "left": (276, 283, 282, 295, 285)}
-MOUTH_CORNER = {"right": 61, "left": 291}
+# Eye contours, outer corner to inner corner (the mesh's lids, reversed for the left eye).
+EYE_UPPER = {"right": UPPER_LID["r"], "left": UPPER_LID["l"][::-1]}
+EYE_LOWER = {"right": LOWER_LID["r"], "left": LOWER_LID["l"][::-1]}
 #: Fraction of the lid gap closed by the upper lid; the lower lid does the rest.
 UPPER_LID_SHARE = 0.75
-# Lip contours, image-left (subject's right corner) to image-right.
-LIP_INNER_UPPER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
-LIP_INNER_LOWER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
-LIP_OUTER_UPPER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
-LIP_OUTER_LOWER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
 #: Fraction of the lip gap closed by the upper lip (the jaw and lower lip do more).
 UPPER_LIP_SHARE = 0.4
 #: How far (in mouth widths) the inner-lip margins are pulled onto the lips.
@@ -74,10 +68,9 @@ CHIN_SIGMA = 0.15
 SNARL_LIP_UP = 0.12  # upper lip lateral to the philtrum (levator labii superioris)
 SNARL_ALA_UP = 0.06  # nasal ala (levator labii superioris alaeque nasi)
 SNARL_SIGMA = 0.12
-REGION_POINTS = {"brow": {"right": (70, 63, 105, 66, 107), "left": (300, 293, 334, 296, 336)},
-                 "cheek": {"right": (50, 101, 205), "left": (280, 330, 425)},
-                 "chin": {"right": (201, 208), "left": (421, 428)},
-                 "lip": {"right": (39, 40), "left": (269, 270)}, "ala": {"right": (64, 129), "left": (294, 358)}}
+REGION_POINTS = {"brow": {"right": BROW_R, "left": BROW_L}, "cheek": {"right": CHEEK_R, "left": CHEEK_L},
+                 "chin": {"right": CHIN_R, "left": CHIN_L}, "lip": {"right": UPPER_LIP_R, "left": UPPER_LIP_L},
+                 "ala": {"right": NOSE_ALA_R, "left": NOSE_ALA_L}}
 
 
 @dataclass(frozen=True)

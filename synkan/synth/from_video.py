@@ -34,7 +34,8 @@ from scipy.interpolate import PchipInterpolator
 
 from .._version import __version__
 from ..measure import eyelids
-from ..config import BROW_L, BROW_R, CHIN_L, CHIN_R, EYE_L, EYE_R, MOUTH_CORNER_L, MOUTH_CORNER_R, Settings
+from ..config import Settings
+from ..measure.mesh import BROW_L, BROW_R, CHIN_L, CHIN_R, EYE_L, EYE_R, MOUTH_CORNER_L, MOUTH_CORNER_R
 from ..errors import InputError, OutputError
 from ..grade.events import eye_driver, mouth_driver
 from ..measure.models import sha256_file
