@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -29,8 +28,8 @@ import pandas as pd
 
 from ._version import __version__
 from .config import Settings
+from .report_json import REPORT_SCHEMA, read_report
 from .grade.coupling import DIRECTIONS, Coupling, coupling_process
-from .errors import InputError
 from .grade.events import Events, events_process
 from .measure.models import model_info, resolve_model, sha256_file
 from .grade.matrix import Matrix, matrix_process
@@ -42,7 +41,6 @@ from .measure.signals import Signals, signals_process
 from .measure.tracking import Landmarker, Track, decode_warnings, track_video
 from .clinic.visit import Visit
 
-REPORT_SCHEMA = "synkan.report/1"
 
 
 @dataclass(frozen=True)
@@ -294,12 +292,7 @@ def load(outdir: str | Path) -> Analysis:
     >>> result = synkan.load("demo_out")  # doctest: +SKIP
     """
     outdir = Path(outdir)
-    try:
-        report = json.loads((outdir / "report.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{outdir}: no readable report.json ({exc})") from None
-    if report.get("schema") != REPORT_SCHEMA:
-        raise InputError(f"{outdir}/report.json: unknown schema {report.get('schema')!r}")
+    report = read_report(outdir)
     tr = Track.load(outdir / "track.npz")
     again = rescore(tr, report["video"], Settings(**report.get("settings", {})), report.get("model"),
                     visit=Visit.from_dict(report.get("visit")), created=report.get("created"))

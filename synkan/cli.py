@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ._version import __version__  # noqa: E402
 from .config import LATERALITY_MODES, PROTOCOL_NAMES, Settings  # noqa: E402
-from .errors import SynkanError  # noqa: E402
+from .errors import SynkanError, one_line  # noqa: E402
 from ._util.native_stderr import filtered_native_stderr  # noqa: E402
 
 
@@ -354,11 +354,6 @@ def build_parser() -> argparse.ArgumentParser:
                    "Sunnybrook-protocol ground truth (and, with --real, on the real videos)")
     p.set_defaults(func=cmd_validate)
     return parser
-
-
-def one_line(message: str) -> str:
-    """``message`` with control characters escaped: a file name holding a newline must not split the error line."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,20 +1,45 @@
-"""How a batch writes its own files: atomically, private by default, safe to open in a spreadsheet."""
+"""How synkan writes files: atomically, private by default, safe to open in a spreadsheet.
+
+Private: files are 0600 and folders 0700 (reports, key frames and tracks show
+or describe the patient's face), unless ``$SYNKAN_SHARED_OUTPUTS=1``, which
+makes them follow the umask instead. Reading goes through
+:func:`read_regular_text`: only a regular file of bounded size, so that a
+FIFO or ``/dev/zero`` named like an input can neither hang nor exhaust memory.
+"""
 from __future__ import annotations
 
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 
+from ..errors import InputError
+
+ENV_SHARED_OUTPUTS = "SYNKAN_SHARED_OUTPUTS"
+PRIVATE_FILE_MODE, PRIVATE_DIR_MODE = 0o600, 0o700
 # Spreadsheets run a cell that starts with one of these as a formula (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def output_modes() -> tuple[int, int]:
-    """Modes of what a batch writes: the same as each analysis folder's (private by default)."""
-    from ..report.writer import output_modes as modes
+def _umask() -> int:
+    try:  # read the umask without changing it (os.umask is process-wide, racy with threads)
+        status = Path("/proc/self/status").read_text()
+        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("Umask:")), 8)
+    except (OSError, StopIteration, ValueError, IndexError):
+        return 0o022
 
-    return modes()
+
+def output_modes() -> tuple[int, int]:
+    """``(file_mode, folder_mode)`` of everything synkan writes.
+
+    Private (0600, 0700) by default; with ``$SYNKAN_SHARED_OUTPUTS=1`` the
+    user's umask decides, as for any other program.
+    """
+    if os.environ.get(ENV_SHARED_OUTPUTS, "") not in ("", "0"):
+        mask = _umask()
+        return 0o666 & ~mask, 0o777 & ~mask
+    return PRIVATE_FILE_MODE, PRIVATE_DIR_MODE
 
 
 def make_dir(path: Path) -> None:
@@ -59,3 +84,33 @@ def save_figure(fig, path: Path, dpi: int = 110) -> None:
 
     FigureCanvasAgg(fig)
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"))
+
+
+def read_regular_text(path: str | Path, max_bytes: int, what: str = "file") -> str:
+    """The UTF-8 text of ``path``, which must be a regular file of at most ``max_bytes``.
+
+    Raises
+    ------
+    InputError
+        Missing, not a regular file (a FIFO, device, socket or folder), too
+        large, or not UTF-8 text; in one line.
+    """
+    path = Path(path)
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(f"{path}: the {what} is not a regular file")
+        if st.st_size > max_bytes:
+            raise InputError(f"{path}: the {what} is too large ({st.st_size} bytes; at most {max_bytes})")
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise InputError(f"{path}: the {what} is too large (more than {max_bytes} bytes)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: the {what} is not UTF-8 text") from None

@@ -18,7 +18,8 @@ from .state import (INTERRUPTED, PENDING, Failures, Item, Lock, ShaCache, clean_
                     settings_hash)
 from .summary import previous_rows, write_summary
 from .trends import write_trends
-from .worker import frames_in_progress, one_line, started
+from .worker import frames_in_progress, started
+from ..errors import one_line
 
 
 def _num_or_none(value) -> float | None:

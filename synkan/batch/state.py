@@ -19,7 +19,8 @@ from typing import Any
 
 from .._version import __version__
 from ..config import Settings
-from ..errors import OutputError
+from .. import report_json
+from ..errors import InputError, OutputError
 from .._util.files import atomic_write_text, make_dir
 from .jobs import Job
 
@@ -55,12 +56,11 @@ def settings_hash(settings: dict[str, Any], version: str = __version__) -> str:
 
 
 def read_report(folder: Path) -> dict | None:
-    """``folder/report.json`` as a dict, or None when missing or unreadable."""
+    """``folder/report.json`` (:func:`synkan.report_json.read_report`), or None when there is no usable one."""
     try:
-        report = json.loads((folder / "report.json").read_text())
-    except (OSError, ValueError):
+        return report_json.read_report(folder)
+    except InputError:
         return None
-    return report if isinstance(report, dict) else None
 
 
 def report_key(report: dict) -> tuple[str | None, str]:

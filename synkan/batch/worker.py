@@ -22,7 +22,7 @@ from typing import Callable
 
 from .._version import __version__
 from ..config import Settings
-from ..errors import InputError, SynkanError
+from ..errors import InputError, one_line
 from .state import read_report
 
 MARKER_INTERVAL_S = 1.0  # workers note their frames this often; the bar shows them
@@ -56,13 +56,6 @@ def init_worker(model: str, n_landmarkers: int) -> None:
     # workers, so they ignore SIGINT rather than each printing a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     landmarkers(model, n_landmarkers)
-
-
-def one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    if isinstance(exc, SynkanError):
-        return text or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def reusable_track(folder: Path, sha256: str | None, settings: Settings):

@@ -31,11 +31,11 @@ Examples
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 from ..errors import InputError
+from ..report_json import read_report
 
 COMPARE_SCHEMA = "synkan.clinic.compare/1"
 MDC_Z = 1.96  # two-sided 95% normal quantile (Weir 2005; Haley & Fragala-Pinkham 2006)
@@ -215,15 +215,4 @@ def load_reports(folders: list[str | Path]) -> list[dict]:
     InputError
         A folder without a readable synkan report.json.
     """
-    from ..analysis import REPORT_SCHEMA
-
-    reports = []
-    for folder in map(Path, folders):
-        try:
-            report = json.loads((folder / "report.json").read_text())
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{folder}: no readable report.json ({type(exc).__name__})") from None
-        if not isinstance(report, dict) or report.get("schema") != REPORT_SCHEMA:
-            raise InputError(f"{folder}/report.json: not a synkan report")
-        reports.append(report)
-    return reports
+    return [read_report(folder) for folder in folders]

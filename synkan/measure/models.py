@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from ..errors import ModelError
+from ..errors import ModelError, one_line
 
 __all__ = [
     "MODEL_URL",
@@ -189,10 +189,6 @@ def _remember(path: Path, source: str) -> Path:
     return path
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
-
-
 # --- Public API ----------------------------------------------------------------
 def resolve_model(explicit: str | Path | None = None, *, download: bool = True) -> Path:
     """Find (or fetch) a verified copy of the landmark model.
@@ -258,7 +254,7 @@ def resolve_model(explicit: str | Path | None = None, *, download: bool = True) 
         got = fetch_model(cache)
     except ModelError as exc:
         raise ModelError(
-            f"model not found and download failed ({_one_line(exc)}): {_HINT}"
+            f"model not found and download failed ({one_line(exc, with_type=False)}): {_HINT}"
         ) from None
     return _remember(got, "download")
 
@@ -359,9 +355,9 @@ def fetch_model(
         except urllib.error.HTTPError as exc:
             raise ModelError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from None
         except urllib.error.URLError as exc:
-            raise ModelError(f"download of {url} failed: {_one_line(exc.reason)}") from None
+            raise ModelError(f"download of {url} failed: {one_line(exc.reason, with_type=False)}") from None
         except (OSError, ValueError, http.client.HTTPException) as exc:  # timeouts, resets, truncation, bad URLs, disk full
-            raise ModelError(f"download of {url} failed: {_one_line(exc)}") from None
+            raise ModelError(f"download of {url} failed: {one_line(exc, with_type=False)}") from None
         digest = h.hexdigest()
         if digest != sha256:
             raise ModelError(

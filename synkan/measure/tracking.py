@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from ..config import MIRROR_MAX_ABS_YAW_DEG, Settings
 from .mesh import EYE_L, EYE_R
 from ..errors import InputError, NoFaceError
 from .landmarker import Landmarker, inside_box, only_box, patient_box, select_face
+from .._util.files import atomic_write
 from .._util.npz import write_npz
 from .video import VideoInfo, iter_frames, probe
 
@@ -159,16 +159,12 @@ class Track:
         for name in ("eye_patches", "lid_closure", "lid_match", "region_patches", "region_raise"):
             if getattr(self, name) is not None:
                 arrays[name] = getattr(self, name)
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".track-", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as fh:
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as fh:
                 # Uncompressed: float32 landmarks deflate by only ~5%, at ~0.5 ms per frame.
                 write_npz(fh, arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+
+        atomic_write(Path(path), write)
 
     @classmethod
     def load(cls, path: str | Path) -> "Track":

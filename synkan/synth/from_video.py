@@ -42,7 +42,7 @@ from ..measure.models import sha256_file
 from ..measure.signals import signals_process
 from ..measure.tracking import Track, track_video
 from ..measure.video import iter_frames, probe
-from .render import _write_text
+from .._util.files import atomic_write_text
 
 SCHEMA = "synkan.synth_from_video/1"
 SIDES = {"right": "r", "left": "l"}
@@ -491,7 +491,7 @@ def synth_from_video(video: str | Path, out_dir: str | Path, side: str, k_oo: fl
             "truth": {"affected_side": side, "k_oo": k_oo, "k_ocul": k_ocul}}
     if k_chin:
         case["k_chin"] = case["truth"]["k_chin"] = k_chin
-    _write_text(paths["json"], json.dumps(case, indent=2) + "\n")
+    atomic_write_text(paths["json"], json.dumps(case, indent=2) + "\n")
     table = pd.DataFrame({c: truth[c] for c in GT_COLUMNS + (CHIN_COLUMNS if k_chin else ())})
-    _write_text(paths["gt_csv"], table.to_csv(index=False, float_format="%.6f", lineterminator="\n"))
+    atomic_write_text(paths["gt_csv"], table.to_csv(index=False, float_format="%.6f", lineterminator="\n"))
     return paths
