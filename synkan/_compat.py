@@ -17,7 +17,7 @@ MOVED_MODULES = {
     "eyelids": "measure.eyelids", "regions": "measure.regions", "region_pixels": "measure.texture",
     "signals": "measure.signals", "events": "grade.events", "movements": "grade.movements",
     "protocols": "grade.protocols", "coupling": "grade.coupling", "scoring": "grade.grades",
-    "matrix": "grade.matrix", "scales": "grade.scales", "visit": "clinic.visit", "compare": "clinic.compare",
+    "matrix": "grade.matrix", "scales": "grade.scales", "compare": "clinic.compare",
     "deidentify": "clinic.deidentify", "export": "clinic.export", "validate": "validation.synthetic",
     "validate_real": "validation.real", "validate_scales": "validation.scales", "npz": "_util.npz",
     "memory": "_util.memory", "native_stderr": "_util.native_stderr", "batch.files": "_util.files",

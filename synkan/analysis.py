@@ -39,7 +39,7 @@ from .grade.scales import scales_process
 from .grade.grades import Scores, scores_process
 from .measure.signals import Signals, signals_process
 from .measure.tracking import Landmarker, Track, decode_warnings, track_video
-from .clinic.visit import Visit
+from .visit import Visit
 
 
 
@@ -135,7 +135,7 @@ class Analysis:
         >>> print(result.summary().splitlines()[0])  # doctest: +SKIP
         Oral-ocular synkinesis, LEFT, mild (grade 1): the left eye narrows 31% during smiles and puckers ...
         """
-        from .report.text import summary_lines
+        from .text import summary_lines
 
         return "\n".join(summary_lines(self.report))
 

@@ -85,7 +85,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from .clinic.compare import compare_reports
     from .report.writer import claim_outdir, write_outputs
     from .measure.video import probe
-    from .clinic.visit import Visit
+    from .visit import Visit
 
     settings = settings_from_args(args)
     visit = Visit(patient_id=args.patient_id, visit_date=args.visit_date, clinician=args.clinician, note=args.note)

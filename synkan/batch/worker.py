@@ -119,7 +119,7 @@ def process_video(path: str, settings: dict, model: str, folder: str, figures: b
     ``rescored`` that an earlier track was reused.
     """
     from ..analysis import analyze, rescore
-    from ..clinic.visit import Visit
+    from ..visit import Visit
     from ..report.writer import write_outputs
 
     marker = Path(marker_dir) / f"{Path(folder).name}.{os.getpid()}" if marker_dir else None

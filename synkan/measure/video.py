@@ -105,6 +105,32 @@ def _rotation(cap: cv2.VideoCapture, rotate: int | None) -> int:
     return int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360
 
 
+def read_frames_at(path: str | Path, frame_indices: list[int], rotate: int | None = None) -> dict[int, np.ndarray]:
+    """Upright RGB frames by file frame index (seeking; for a few key frames, not for streaming).
+
+    Frames that cannot be decoded are left out of the result.
+
+    Raises
+    ------
+    InputError
+        The file cannot be opened as a video.
+    """
+    cap = _open(Path(path), rotate)
+    frames: dict[int, np.ndarray] = {}
+    try:
+        for index in sorted(set(frame_indices)):
+            cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+            ok, bgr = cap.read()
+            if not ok or bgr is None:
+                continue
+            if rotate:
+                bgr = cv2.rotate(bgr, _ROTATE_CODES[rotate])
+            frames[index] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    finally:
+        cap.release()
+    return frames
+
+
 def probe(path: str | Path, rotate: int | None = None) -> VideoInfo:
     """Open a video, decode its first frame and describe it.
 

@@ -16,7 +16,8 @@ from matplotlib.patches import Rectangle
 
 from ..grade.movements import MOVEMENT_LABELS
 from ..measure.regions import REGIONS
-from .figures import DPI, SIDE_COLORS, _note, plot_face_frames
+from .frames import note, plot_face_frames
+from .style import DPI, SIDE_COLORS
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -39,7 +40,7 @@ def plot_movement_matrix(analysis: "Analysis") -> Figure:
     fig = Figure(figsize=(10, 1.4 + 0.42 * max(len(kinds), 1)), dpi=DPI)
     ax = fig.subplots()
     if not kinds:
-        _note(ax, "no brow raise, eye closure, smile, snarl or pucker found")
+        note(ax, "no brow raise, eye closure, smile, snarl or pucker found")
         return fig
     columns = [(region, side) for region in REGIONS for side in ("right", "left")]
     for i, kind in enumerate(kinds):

@@ -34,7 +34,7 @@ from ..grade.movements import MOVEMENT_LABELS
 from ..grade.scales import EFACE_ITEMS, SUNNYBROOK_MOVEMENTS, mm_per_point
 from ..synth import PATTERNS, sunnybrook_case
 from ..synth.amplitude import full_movement_mm
-from .synthetic import _render
+from .synthetic import render_cached
 
 # Injected side differences, in Sunnybrook points beyond the healthy range by
 # the mapping in config.py (a perfect measurement gives these plus one: the
@@ -108,7 +108,7 @@ def evaluate_scale_case(case, pattern: str | None, side: str | None, k: float, m
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    video = _render(case, outdir)
+    video = render_cached(case, outdir)
     truth = json.loads(video.with_suffix(".json").read_text())
     result = analyze(video, Settings(protocol="sunnybrook"), landmarkers=landmarkers)
     auto = rescore(result.track, result.video, result.settings, protocol=None)

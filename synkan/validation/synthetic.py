@@ -42,7 +42,7 @@ def laterality_cases(sizes: tuple[float, ...] = AMPLITUDES, symmetric: tuple[flo
     return cases
 
 
-def _render(case: Case, outdir: Path) -> Path:
+def render_cached(case: Case, outdir: Path) -> Path:
     """Render ``case`` unless an identical rendering is already there."""
     video, meta = outdir / f"{case.name}.mp4", outdir / f"{case.name}.json"
     if video.exists() and meta.exists():
@@ -115,7 +115,7 @@ def laterality_table(outdir: str | Path, sizes: tuple[float, ...] = AMPLITUDES,
     rows = []
     try:
         for case in laterality_cases(sizes, symmetric, controls, duration_s):
-            rows += measure_case(case, _render(case, out), landmarkers)
+            rows += measure_case(case, render_cached(case, out), landmarkers)
     finally:
         for lm in landmarkers:
             lm.close()
@@ -222,7 +222,7 @@ def evaluate_case(case: Case, outdir: str | Path, laterality: str = Settings().l
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    video = _render(case, outdir)
+    video = render_cached(case, outdir)
     truth = json.loads(video.with_suffix(".json").read_text())
     result = analyze(video, Settings(laterality=laterality), landmarkers=landmarkers)
     scores = result.scores.scores
