@@ -35,7 +35,7 @@ from .measure.models import model_info, resolve_model, sha256_file
 from .grade.matrix import Matrix, matrix_process
 from ._util.memory import release_free_memory
 from .grade.movements import Movements, movements_process
-from .grade.scales import scales_process
+from .grade.scales import Scales, scales_process
 from .grade.grades import Scores, scores_process
 from .measure.signals import Signals, signals_process
 from .measure.tracking import Landmarker, Track, decode_warnings, track_video
@@ -92,6 +92,7 @@ class Analysis:
     comparison: dict | None = None
     movements: Movements | None = None
     matrix: Matrix | None = None
+    scales: Scales | None = None
 
     @property
     def report(self) -> dict:
@@ -116,15 +117,21 @@ class Analysis:
             "model": {k: self.model.get(k) for k in ("name", "sha256")},
             "environment": environment(),
             "qc": self.scores.qc,
-            "scores": self.scores.scores,
+            "scores": {**self.scores.scores, **(self.scales.to_scores() if self.scales else {})},
             "events": self.events.table.round(3).to_dict("records"),
             "movements": [] if self.movements is None else _records(self.movements.table),
             "matrix": [] if self.matrix is None else self.matrix.to_records(),
-            "warnings": list(self.scores.warnings),
+            "warnings": self.warnings,
         }
         if self.comparison is not None:
             report["comparison"] = self.comparison
         return report
+
+    @property
+    def warnings(self) -> list[str]:
+        """Every warning of the analysis: scoring's, the scales', then the video decoder's."""
+        scales = list(self.scales.warnings) if self.scales else []
+        return [*self.scores.warnings, *scales, *decode_warnings(self.track)]
 
     def summary(self) -> str:
         """A short human summary, one line per direction.
@@ -228,13 +235,10 @@ def rescore(track: Track, video: dict, settings: Settings | None = None, model: 
     sc = scores_process(track, sig, ev, couplings, s.affected)
     mv = movements_process(sig, ev, s.segments, s.protocol)
     mx = matrix_process(sig, ev, mv, s.lag_window_s)
-    scales, scale_warnings = scales_process(mx, mv, sc.scores, s.affected)
-    sc.scores.update(scales)
-    sc.warnings.extend(scale_warnings)
-    sc.warnings.extend(decode_warnings(track))
+    scales = scales_process(mx, mv, sc.scores, s.affected)
     release_free_memory()  # the stages' temporaries, before the report is written (see synkan._util.memory)
     return Analysis(video, s, track, sig, ev, couplings, sc, model or {}, visit or Visit(), created or now_utc(),
-                    movements=mv, matrix=mx)
+                    movements=mv, matrix=mx, scales=scales)
 
 
 def analyze(path: str | Path, settings: Settings | None = None, *, model: str | Path | None = None,

@@ -478,7 +478,7 @@ def test_sideways_face_is_not_scored_and_the_fix_is_named(real_video, tmp_path):
     result = synkan.analyze(video)
     assert abs(result.scores.qc["camera_roll_deg"]) > 80
     assert result.scores.scores["oral_ocular"]["grade"] is None and result.scores.scores["eface_ocular_synkinesis"] is None
-    reason = next(w for w in result.scores.warnings if "not upright" in w)
+    reason = next(w for w in result.warnings if "not upright" in w)
     turn = int(reason.rsplit("--rotate ", 1)[1].rstrip(")"))
     fixed = synkan.rescore(synkan.track_video(video, synkan.Settings(rotate=turn)), result.video)
     assert abs(fixed.scores.qc["camera_roll_deg"]) < 15 and fixed.scores.scores["oral_ocular"]["grade"] == 0

@@ -27,6 +27,8 @@ The mapping lives in :mod:`synkan.config`:
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..config import (
@@ -193,8 +195,22 @@ def eface_synkinesis(matrix: Matrix, movements: Movements, ocular: float | None,
             "measured_on": {"midfacial": mid_behind, "mentalis": chin_behind}, "note": NOTE}
 
 
-def scales_process(matrix: Matrix, movements: Movements, scores: dict, affected: str | None = None) -> tuple[dict, list[str]]:
-    """The ``sunnybrook`` and ``eface_synkinesis`` entries of report.json's ``scores``, and warnings.
+@dataclass(frozen=True)
+class Scales:
+    """Measured estimates of the clinical synkinesis scales: report.json's ``scores.sunnybrook`` and
+    ``scores.eface_synkinesis``, and their warnings."""
+
+    sunnybrook: dict
+    eface_synkinesis: dict
+    warnings: tuple[str, ...] = ()
+
+    def to_scores(self) -> dict:
+        """The two entries as they appear in report.json's ``scores``."""
+        return {"sunnybrook": self.sunnybrook, "eface_synkinesis": self.eface_synkinesis}
+
+
+def scales_process(matrix: Matrix, movements: Movements, scores: dict, affected: str | None = None) -> Scales:
+    """Sunnybrook synkinesis and eFACE synkinesis estimates from the movement x region matrix.
 
     Parameters
     ----------
@@ -218,7 +234,7 @@ def scales_process(matrix: Matrix, movements: Movements, scores: dict, affected:
             ([f"no movement found for {', '.join(info['missing'])}"] if info["missing"] else [])
             + ([f"movements beyond the protocol: {', '.join(info['extra'])}"] if info["extra"] else [])))
     ef = eface_synkinesis(matrix, movements, scores.get("eface_ocular_synkinesis"), sb["affected_side"])
-    return {"sunnybrook": sb, "eface_synkinesis": ef}, warnings
+    return Scales(sb, ef, tuple(warnings))
 
 
 def _round(x):

@@ -74,7 +74,7 @@ _HINT = (
 
 def _source_model_dir() -> Path | None:
     """The checkout's ``models/`` directory, or None when not run from a checkout."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]  # synkan/measure/models.py -> the checkout
     if (root / "pyproject.toml").is_file() and (root / "models").is_dir():
         return root / "models"
     return None
@@ -88,8 +88,6 @@ _CHUNK = 1 << 20
 _lock = threading.Lock()
 # (resolved path, size, mtime_ns) -> sha256 hex digest
 _sha_cache: dict[tuple[str, int, int], str] = {}
-# resolved path -> rule that resolved it ("explicit", "env", "source", "cache", "download")
-_sources: dict[str, str] = {}
 
 
 # --- Helpers ---------------------------------------------------------------------
@@ -183,12 +181,6 @@ def _as_model_file(p: str | Path) -> Path:
     return path
 
 
-def _remember(path: Path, source: str) -> Path:
-    with _lock:
-        _sources[str(path.resolve())] = source
-    return path
-
-
 # --- Public API ----------------------------------------------------------------
 def resolve_model(explicit: str | Path | None = None, *, download: bool = True) -> Path:
     """Find (or fetch) a verified copy of the landmark model.
@@ -216,27 +208,27 @@ def resolve_model(explicit: str | Path | None = None, *, download: bool = True) 
     if explicit is not None and str(explicit) != "":
         path = _as_model_file(explicit)
         _verify(path, "model")
-        return _remember(path, "explicit")
+        return path
 
     env = os.environ.get(ENV_MODEL)
     if env:
         path = _as_model_file(env)
         _verify(path, f"{ENV_MODEL} model")
-        return _remember(path, "env")
+        return path
 
     src_dir = SOURCE_MODEL_DIR
     if src_dir is not None:
         path = Path(src_dir) / MODEL_FILENAME
         if path.exists():
             _verify(path, "source-tree model")
-            return _remember(path, "source")
+            return path
 
     cache = user_cache_dir()
     path = cache / MODEL_FILENAME
     if path.exists():
         try:
             _verify(path, "cached model")
-            return _remember(path, "cache")
+            return path
         except ModelError:
             if not download:
                 raise
@@ -256,7 +248,7 @@ def resolve_model(explicit: str | Path | None = None, *, download: bool = True) 
         raise ModelError(
             f"model not found and download failed ({one_line(exc, with_type=False)}): {_HINT}"
         ) from None
-    return _remember(got, "download")
+    return got
 
 
 def fetch_model(
@@ -454,8 +446,9 @@ def model_info(path: str | Path | None = None) -> dict[str, Any]:
     -------
     dict
         ``path`` (absolute, str), ``sha256``, ``size`` (bytes), ``source``
-        (the rule that found it: ``"explicit"``, ``"env"``, ``"source"``,
-        ``"cache"`` or ``"download"``), ``verified`` (the SHA-256 matches
+        (``"explicit"`` when ``path`` is given, else where the resolution
+        order found it: ``"env"``, ``"source"`` or ``"cache"``; a download
+        lands in the cache), ``verified`` (the SHA-256 matches
         :data:`MODEL_SHA256`), plus ``name``, ``url`` and ``license``.
 
     Raises
@@ -471,13 +464,11 @@ def model_info(path: str | Path | None = None) -> dict[str, Any]:
     except OSError as exc:
         raise ModelError(f"cannot read model {p}: {exc.strerror or exc}: {_HINT}") from None
     abspath = p.resolve()
-    with _lock:
-        source = _sources.get(str(abspath))
     return {
         "path": str(abspath),
         "sha256": digest,
         "size": size,
-        "source": source or _classify(p),
+        "source": "explicit" if path is not None else _classify(p),
         "verified": digest == MODEL_SHA256,
         "name": MODEL_FILENAME,
         "url": MODEL_URL,

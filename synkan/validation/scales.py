@@ -117,12 +117,12 @@ def evaluate_scale_case(case, pattern: str | None, side: str | None, k: float, m
         hits, n_true, right, n_found = label_agreement(truth["events"], r.movements.table)
         row.update({f"{name}_labels_right": hits, f"{name}_labels_true": n_true, f"{name}_found_right": right,
                     f"{name}_found": n_found})
-    sb = result.scores.scores["sunnybrook"]
+    sb = result.scales.sunnybrook
     row.update(sb_side=sb["affected_side"], sb_total=sb["synkinesis"]["total"])
     for item in SUNNYBROOK_MOVEMENTS:
         d = sb["details"].get(item, {})
         row[f"{item}_r"], row[f"{item}_l"] = d.get("points_right"), d.get("points_left")
-    ef = result.scores.scores["eface_synkinesis"]
+    ef = result.scales.eface_synkinesis
     row.update({f"eface_{x}": ef[x] for x in EFACE_ITEMS})
     return row
 
@@ -236,14 +236,14 @@ def real_scale_table(videos: list[str | Path], outdir: str | Path, ks: tuple[flo
     rows = []
 
     def row(video: Path, side: str | None, k: float, result) -> dict:
-        sb = result.scores.scores["sunnybrook"]
+        sb = result.scales.sunnybrook
         smile = sb["details"].get("smile", {})
         return {"video": video.stem, "true_side": side, "k_oo": k, "total": sb["synkinesis"]["total"],
                 "present": len(sb["synkinesis_movements"]), "null_items": ", ".join(MOVEMENT_LABELS[m] for m in sb["missing"]) or "-",
                 "side_named": sb["affected_side"], "smile_r": smile.get("points_right"), "smile_l": smile.get("points_left"),
                 "smile_mm": smile.get("difference_mm"), "smile_region": smile.get("region"),
-                "eface_ocular": result.scores.scores["eface_synkinesis"]["ocular"],
-                "eface_mentalis": result.scores.scores["eface_synkinesis"]["mentalis"], "k_chin": 0.0,
+                "eface_ocular": result.scales.eface_synkinesis["ocular"],
+                "eface_mentalis": result.scales.eface_synkinesis["mentalis"], "k_chin": 0.0,
                 "chin_share": np.nan, "chin_leak": np.nan, "chin_share_mesh": np.nan}
 
     for video in map(Path, videos):
