@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import asdict, dataclass, fields
 
-from ..errors import InputError
+from .errors import InputError
 
 MAX_FIELD_CHARS = 2000  # a note is a few lines; more is a pasted file, not a note
 

@@ -7,6 +7,8 @@ corners are 33 (outer) / 133 (inner) and its mouth corner is 61.
 """
 from __future__ import annotations
 
+import numpy as np
+
 EYE_R = (33, 160, 158, 133, 153, 144)  # p0 outer, p1, p2 upper lid, p3 inner, p4, p5 lower lid
 EYE_L = (362, 385, 387, 263, 373, 380)  # p0 inner, p1, p2 upper lid, p3 outer, p4, p5 lower lid
 MOUTH_CORNER_R = 61
@@ -49,3 +51,37 @@ LIP_INNER_LOWER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
 LIP_OUTER_UPPER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
 LIP_OUTER_LOWER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
 MOUTH_CORNER = {"right": MOUTH_CORNER_R, "left": MOUTH_CORNER_L}
+
+
+def eye_aspect_ratio(eye: np.ndarray) -> np.ndarray:
+    """EAR = (|p1-p5| + |p2-p4|) / (2 |p0-p3|) over the last-but-one axis.
+
+    Parameters
+    ----------
+    eye : (..., 6, D) array
+        Points p0..p5 in the order of :data:`synkan.measure.mesh.EYE_R`.
+
+    Examples
+    --------
+    >>> eye = np.array([[0, 0], [1, -1], [2, -1], [3, 0], [2, 1], [1, 1]], float)
+    >>> float(eye_aspect_ratio(eye))
+    0.6666666666666666
+    """
+    dist = lambda a, b: np.linalg.norm(eye[..., a, :] - eye[..., b, :], axis=-1)  # noqa: E731
+    return (dist(1, 5) + dist(2, 4)) / (2.0 * dist(0, 3))
+
+
+class MeshIndex:
+    """The mesh indices the signals use, renumbered into a subset ``points`` of the landmarks.
+
+    The signals need about 50 of the 478 landmarks; aligning only those keeps
+    the stage fast and its memory a small multiple of the track's.
+    """
+
+    def __init__(self, points) -> None:
+        self.points = tuple(points)
+        self.pos = pos = {g: k for k, g in enumerate(points)}
+        self.stable = tuple(pos[i] for i in STABLE_POINTS)
+        self.eye_r, self.eye_l = tuple(pos[i] for i in EYE_R), tuple(pos[i] for i in EYE_L)
+        self.brow_r, self.brow_l = tuple(pos[i] for i in BROW_R), tuple(pos[i] for i in BROW_L)
+        self.mouth_r, self.mouth_l = pos[MOUTH_CORNER_R], pos[MOUTH_CORNER_L]

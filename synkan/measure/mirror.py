@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .mesh import BROW_L, BROW_R, EYE_L, EYE_R, IRIS_L, IRIS_R, MIDLINE_POINTS
+from ..config import MIRROR_MAX_ABS_YAW_DEG, MIRROR_MAX_GAZE_EW, MIRROR_MAX_RESIDUAL_EW
+from .mesh import BROW_L, BROW_R, EYE_L, EYE_R, IRIS_L, IRIS_R, MIDLINE_POINTS, eye_aspect_ratio
 
 BAND_ABOVE_BROW_EW = 0.4  # band top, eye widths above the brows
 BAND_BELOW_LID_EW = 0.9  # band bottom, eye widths below the lower lids...
@@ -147,3 +148,60 @@ def gaze_offset(xy: np.ndarray) -> np.ndarray:
         width2 = np.maximum((axis ** 2).sum(axis=-1), 1e-12)
         out.append(((xy[..., iris, :2].astype(np.float64) - a) * axis).sum(axis=-1) / width2 - 0.5)
     return np.stack(out, axis=-1)
+
+
+def mediapipe_yaw_deg(matrix: np.ndarray) -> np.ndarray:
+    """Yaw of MediaPipe's facial transformation matrices (N, 4, 4), degrees (the tracker's mirror gate)."""
+    return np.degrees(np.arcsin(np.clip(-matrix[:, 2, 0].astype(float), -1.0, 1.0)))
+
+
+def mirror_closure(mirror_eyes: np.ndarray, mirror_valid: np.ndarray, mirror_residual: np.ndarray,
+                   pose_matrix: np.ndarray, rest: np.ndarray, valid: np.ndarray, conjugate_gaze: np.ndarray
+                   ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, dict[str, int]]:
+    """Each eye's closure from its mirrored composite, and where the composites can be trusted.
+
+    Parameters
+    ----------
+    mirror_eyes : (N, 2, 12, 3) array
+        Per side, both eyes' six EAR points in that side's composite (a Track's ``mirror_eyes``).
+    mirror_valid, mirror_residual : (N, 2) arrays
+        Whether each composite had a face, and the fitted midline's residual (eye widths).
+    pose_matrix : (N, 4, 4) array
+        MediaPipe's transformation matrices (the tracker's yaw gate).
+    rest, valid : (N,) bool
+    conjugate_gaze : (N,) array
+        Both eyes' mean horizontal gaze from rest, eye widths.
+
+    Returns
+    -------
+    columns : ``eye_closure_mirror_r/l``
+    extra : ``mirror_residual`` (per-frame QC)
+    usable : (N,) bool, frames where both composites pass every gate
+    gate : frames lost to each gate (yaw, no face in a composite, gaze, midline residual)
+    """
+    composites_ok = mirror_valid.all(axis=1)
+    # Gaze gate: a mirrored eye looks the other way, so when the eyes turn
+    # sideways together from their rest position (conjugate gaze c) both
+    # composites are cross- or wall-eyed (their vergence is off by +/- c)
+    # and their lids are misread; those frames use the plain pass. The
+    # vergence part of the gaze survives mirroring and needs no gate.
+    with np.errstate(invalid="ignore"):
+        gaze_ok = conjugate_gaze <= MIRROR_MAX_GAZE_EW
+        residual_ok = mirror_residual <= MIRROR_MAX_RESIDUAL_EW
+    usable = composites_ok & gaze_ok & residual_ok
+    n = len(EYE_R)
+    columns = {}
+    for k, side in enumerate(("r", "l")):
+        eyes = mirror_eyes[:, k, :, :2].astype(float)
+        # In a side's composite both eyes are that side's eye: average them.
+        ear = (eye_aspect_ratio(eyes[:, :n]) + eye_aspect_ratio(eyes[:, n:])) / 2
+        ok = mirror_valid[:, k]
+        base = rest & ok & usable
+        ear_rest = float(np.nanmedian(ear[base])) if base.any() else np.nan
+        columns[f"eye_closure_mirror_{side}"] = np.where(ok, 1.0 - ear / ear_rest, np.nan)
+    yaw_gated = valid & (np.abs(mediapipe_yaw_deg(pose_matrix)) > MIRROR_MAX_ABS_YAW_DEG)
+    gate = {"yaw": int(yaw_gated.sum()),
+            "no_face_in_composite": int((valid & ~yaw_gated & ~composites_ok).sum()),
+            "gaze": int((valid & composites_ok & ~gaze_ok).sum()),
+            "midline_residual": int((valid & composites_ok & gaze_ok & ~residual_ok).sum())}
+    return columns, {"mirror_residual": mirror_residual.astype(float)}, usable, gate

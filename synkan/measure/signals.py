@@ -35,15 +35,19 @@ import numpy as np
 import pandas as pd
 
 from ..config import (
-    MAX_ABS_PITCH_DEG, MAX_ABS_ROLL_DEG, MAX_ABS_YAW_DEG, MAX_GAP_S, MIRROR_MAX_ABS_YAW_DEG, MIRROR_MAX_GAZE_EW, EYE_MAX_GAZE_EW, MIRROR_MAX_RESIDUAL_EW, REST_QUANTILE, Settings,
+    MAX_ABS_PITCH_DEG, MAX_ABS_ROLL_DEG, MAX_ABS_YAW_DEG, MAX_GAP_S, EYE_MAX_GAZE_EW, Settings,
 )
-from .mesh import BROW_L, BROW_R, EYE_L, EYE_R, MOUTH_CORNER_L, MOUTH_CORNER_R, STABLE_POINTS
+from .mesh import BROW_L, BROW_R, EYE_L, EYE_R, MOUTH_CORNER_L, MOUTH_CORNER_R, STABLE_POINTS, MeshIndex, eye_aspect_ratio
+from .rest import rest_and_shape
 from . import eyelids, mirror, texture, regions
-from .align import aligned_blocks, euler_deg, similarity_align
+from .align import euler_deg, similarity_align
 from .tracking import Track
 
 SIDES = ("r", "l")
-REFERENCE_MAX_FRAMES = 2000
+# The signals need about 50 of the 478 landmarks; aligning only those keeps
+# the stage fast and its memory a small multiple of the track's.
+SIGNAL_POINTS = tuple(sorted(set(STABLE_POINTS + EYE_R + EYE_L + BROW_R + BROW_L + (MOUTH_CORNER_R, MOUTH_CORNER_L)
+                                 + regions.POINTS)))
 
 
 @dataclass(frozen=True)
@@ -81,93 +85,7 @@ def _finite_median(x: np.ndarray) -> float | None:
     return float(np.median(x)) if len(x) else None
 
 
-def _mp_yaw_deg(matrix: np.ndarray) -> np.ndarray:
-    """Yaw of MediaPipe's facial transformation matrices (N, 4, 4), degrees (the tracker's mirror gate)."""
-    return np.degrees(np.arcsin(np.clip(-matrix[:, 2, 0].astype(float), -1.0, 1.0)))
 
-
-def eye_aspect_ratio(eye: np.ndarray) -> np.ndarray:
-    """EAR = (|p1-p5| + |p2-p4|) / (2 |p0-p3|) over the last-but-one axis.
-
-    Parameters
-    ----------
-    eye : (..., 6, D) array
-        Points p0..p5 in the order of :data:`synkan.measure.mesh.EYE_R`.
-
-    Examples
-    --------
-    >>> eye = np.array([[0, 0], [1, -1], [2, -1], [3, 0], [2, 1], [1, 1]], float)
-    >>> float(eye_aspect_ratio(eye))
-    0.6666666666666666
-    """
-    dist = lambda a, b: np.linalg.norm(eye[..., a, :] - eye[..., b, :], axis=-1)  # noqa: E731
-    return (dist(1, 5) + dist(2, 4)) / (2.0 * dist(0, 3))
-
-
-def rest_frames(features: np.ndarray, valid: np.ndarray, quantile: float = REST_QUANTILE) -> np.ndarray:
-    """Boolean mask of the frames nearest the neutral expression.
-
-    Parameters
-    ----------
-    features : (N, 4) array
-        Right EAR, left EAR, mouth width and mouth-corner elevation per frame.
-    valid : (N,) bool
-
-    Notes
-    -----
-    A patient video may spend more time smiling than at rest, so neither
-    the mode nor the median is safe. Instead each feature's neutral value
-    follows from physiology: the eyes are open at rest (EAR high: its 75th
-    percentile, short of rare widening), the corners are not raised
-    (elevation low: its 25th percentile), and the mouth width is the typical
-    width among frames with unraised corners. A frame's distance is its
-    largest deviation in robust units (MAD); the closest ``quantile`` of
-    valid frames are rest frames.
-    """
-    rows = valid & np.isfinite(features).all(axis=1)
-    f = features[rows]
-    ear_r, ear_l, width, elevation = f.T
-    low_corners = elevation <= np.percentile(elevation, 30)
-    target = np.array([np.percentile(ear_r, 75), np.percentile(ear_l, 75), np.median(width[low_corners]),
-                       np.percentile(elevation, 25)])
-    mad = np.median(np.abs(f - np.median(f, axis=0)), axis=0) + 1e-9
-    distance = np.max(np.abs(f - target) / mad, axis=1)
-    keep = distance <= np.quantile(distance, quantile)
-    mask = np.zeros(len(features), bool)
-    mask[np.flatnonzero(rows)[keep]] = True
-    return mask
-
-
-def _rest_features(aligned: np.ndarray, ix=None) -> np.ndarray:
-    ix = ix or _Index(range(aligned.shape[1]))
-    xy = aligned[..., :2]
-    return np.column_stack([
-        eye_aspect_ratio(xy[:, list(ix.eye_r)]), eye_aspect_ratio(xy[:, list(ix.eye_l)]),
-        np.linalg.norm(xy[:, ix.mouth_r] - xy[:, ix.mouth_l], axis=1),
-        -(xy[:, ix.mouth_r, 1] + xy[:, ix.mouth_l, 1]) / 2,  # image y points down
-    ])
-
-
-class _Index:
-    """The mesh indices the signals use, renumbered into a subset of the landmarks.
-
-    The signals need about 50 of the 478 landmarks; aligning only those keeps
-    the stage fast and its memory a small multiple of the track's.
-    """
-
-    USED = tuple(sorted(set(STABLE_POINTS + EYE_R + EYE_L + BROW_R + BROW_L + (MOUTH_CORNER_R, MOUTH_CORNER_L) + regions.POINTS)))
-
-    def __init__(self, points) -> None:
-        self.pos = pos = {g: k for k, g in enumerate(points)}
-        self.stable = tuple(pos[i] for i in STABLE_POINTS)
-        self.eye_r, self.eye_l = tuple(pos[i] for i in EYE_R), tuple(pos[i] for i in EYE_L)
-        self.brow_r, self.brow_l = tuple(pos[i] for i in BROW_R), tuple(pos[i] for i in BROW_L)
-        self.mouth_r, self.mouth_l = pos[MOUTH_CORNER_R], pos[MOUTH_CORNER_L]
-
-
-def _median0(a: np.ndarray) -> np.ndarray:
-    """Median over axis 0, ignoring NaN (np.nanmedian is ~20x slower on NaN-free data)."""
-    return np.median(a, axis=0) if np.isfinite(a).all() else np.nanmedian(a, axis=0)
 
 
 # --- cleaning --------------------------------------------------------------------
@@ -259,32 +177,8 @@ def _laterality_used(requested: str, track: Track) -> str:
     return requested
 
 
-def _rest_and_shape(landmarks: np.ndarray, t: np.ndarray, valid: np.ndarray, ix: _Index,
-                    rest_s: tuple[float, float] | None) -> tuple[np.ndarray, np.ndarray]:
-    """The rest frames (the user's segment, or :func:`rest_frames`) and the rest shape: their median aligned landmarks.
 
-    ``landmarks`` are the track's (N, 478, 3); the rest shape holds the :attr:`_Index.USED` points.
-    """
-    used = list(_Index.USED)
-    # A first reference shape for the rest search: a median over at most
-    # REFERENCE_MAX_FRAMES evenly spaced frames is as good as over all of them.
-    some = np.flatnonzero(valid)
-    reference = _median0(landmarks[np.ix_(some[:: max(1, len(some) // REFERENCE_MAX_FRAMES)], used)].astype(np.float64))
-    if rest_s is not None:
-        rest = valid & (t >= rest_s[0]) & (t <= rest_s[1])
-        if not rest.any():
-            from ..errors import InputError
-
-            raise InputError(f"rest segment {rest_s[0]}-{rest_s[1]} s holds no frame with a face")
-    else:
-        # Only the rest features of each block are kept, not the aligned landmarks.
-        blocks = aligned_blocks(landmarks, reference, ix.stable, columns=used)
-        rest = rest_frames(np.concatenate([_rest_features(block, ix) for _, block, _ in blocks]), valid)
-    # The fit is per frame, so aligning only the rest frames gives the same shape.
-    return rest, _median0(similarity_align(landmarks[np.ix_(rest, used)], reference, ix.stable)[0])
-
-
-def _mesh_columns(xy: np.ndarray, rest_xy: np.ndarray, rest: np.ndarray, ix: _Index
+def _mesh_columns(xy: np.ndarray, rest_xy: np.ndarray, rest: np.ndarray, ix: MeshIndex
                   ) -> tuple[dict[str, np.ndarray], dict[str, float], float, np.ndarray]:
     """Eye (mesh EAR), mouth and brow columns of the aligned landmarks ``xy`` (N, P, 2).
 
@@ -340,10 +234,10 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
     """
     t = track.t_s.astype(float)
     valid = track.valid.copy()
-    ix = _Index(_Index.USED)
-    rest, rest_shape = _rest_and_shape(track.landmarks, t, valid, ix, rest_s)
+    ix = MeshIndex(SIGNAL_POINTS)
+    rest, rest_shape = rest_and_shape(track.landmarks, t, valid, ix, rest_s)
     # Only the points used below, aligned in float64 blocks; only x, y are used.
-    xy, rotation = similarity_align(track.landmarks, rest_shape, ix.stable, columns=list(_Index.USED), dims=2)
+    xy, rotation = similarity_align(track.landmarks, rest_shape, ix.stable, columns=list(SIGNAL_POINTS), dims=2)
     yaw, pitch, roll = euler_deg(rotation)
     rest_xy = rest_shape[:, :2]
     cols, rest_values, iod, down = _mesh_columns(xy, rest_xy, rest, ix)
@@ -381,33 +275,12 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
             cols[f"eye_closure_pixel_{side}"] = closure[:, k]
             extra[f"lid_match_{side}"] = match[:, k]
     if track.mirror_eyes is not None:
-        composites_ok = track.mirror_valid.all(axis=1)
-        # Gaze gate: a mirrored eye looks the other way, so when the eyes turn
-        # sideways together from their rest position (conjugate gaze c) both
-        # composites are cross- or wall-eyed (their vergence is off by +/- c)
-        # and their lids are misread; those frames use the plain pass. The
-        # vergence part of the gaze survives mirroring and needs no gate.
-        with np.errstate(invalid="ignore"):
-            gaze_ok = conjugate_gaze <= MIRROR_MAX_GAZE_EW
-            residual_ok = track.mirror_residual <= MIRROR_MAX_RESIDUAL_EW
-        usable = composites_ok & gaze_ok & residual_ok
-        n = len(EYE_R)
-        for k, side in enumerate(SIDES):
-            eyes = track.mirror_eyes[:, k, :, :2].astype(float)
-            # In a side's composite both eyes are that side's eye: average them.
-            ear = (eye_aspect_ratio(eyes[:, :n]) + eye_aspect_ratio(eyes[:, n:])) / 2
-            ok = track.mirror_valid[:, k]
-            base = rest & ok & usable
-            ear_rest = float(np.nanmedian(ear[base])) if base.any() else np.nan
-            cols[f"eye_closure_mirror_{side}"] = np.where(ok, 1.0 - ear / ear_rest, np.nan)
-        extra["mirror_residual"] = track.mirror_residual.astype(float)
+        mirror_cols, mirror_extra, usable, gate = mirror.mirror_closure(
+            track.mirror_eyes, track.mirror_valid, track.mirror_residual, track.pose_matrix, rest, valid, conjugate_gaze)
+        cols.update(mirror_cols)
+        extra.update(mirror_extra)
         mirror_used = (usable & np.isfinite(cols["eye_closure_mirror_r"]) & np.isfinite(cols["eye_closure_mirror_l"])
                        & (laterality == "mirror"))
-        yaw_gated = valid & (np.abs(_mp_yaw_deg(track.pose_matrix)) > MIRROR_MAX_ABS_YAW_DEG)
-        gate = {"yaw": int(yaw_gated.sum()),
-                "no_face_in_composite": int((valid & ~yaw_gated & ~composites_ok).sum()),
-                "gaze": int((valid & composites_ok & ~gaze_ok).sum()),
-                "midline_residual": int((valid & composites_ok & gaze_ok & ~residual_ok).sum())}
     for side in SIDES:
         plain = cols[f"eye_closure_plain_{side}"]
         if laterality == "pixel":
