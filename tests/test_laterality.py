@@ -146,7 +146,7 @@ class _FakeLandmarker:
 
 
 def test_yaw_gate_feeds_the_raw_frame_and_marks_composites_invalid():
-    from synkan.measure.tracking import _mirror_passes
+    from synkan.measure.mirror import landmark_composites
 
     xy = _face()
     img = _image()
@@ -156,11 +156,11 @@ def test_yaw_gate_feeds_the_raw_frame_and_marks_composites_invalid():
     matrix = np.eye(4, dtype=np.float32)
     matrix[:3, :3] = [[np.cos(yaw), 0, np.sin(yaw)], [0, 1, 0], [-np.sin(yaw), 0, np.cos(yaw)]]
     fakes = [_FakeLandmarker(), _FakeLandmarker()]
-    eyes, ok, _ = _mirror_passes(frame, face, matrix, fakes, face[:, :2].mean(axis=0))
+    eyes, ok, _ = landmark_composites(frame, face, matrix, fakes, face[:, :2].mean(axis=0))
     assert ok == (False, False) and np.isnan(eyes).all()
     assert all(len(f.frames) == 1 and f.frames[0] is img for f in fakes)  # kept in step, raw frame
     fakes = [_FakeLandmarker(), _FakeLandmarker()]
-    _mirror_passes(frame, face, np.eye(4, dtype=np.float32), fakes, face[:, :2].mean(axis=0))
+    landmark_composites(frame, face, np.eye(4, dtype=np.float32), fakes, face[:, :2].mean(axis=0))
     assert all(len(f.frames) == 1 and f.frames[0] is not img for f in fakes)  # frontal: composites
 
 

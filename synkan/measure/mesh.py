@@ -31,6 +31,7 @@ LIP_INNER = (13, 14)  # inner upper / lower lip on the midline (mouth opening)
 # Head pose is removed by a similarity fit of these to the rest shape.
 STABLE_POINTS = (10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 127, 356, 234, 454, 21, 251, 54, 284, 103, 332)
 # Facial midline (no lip points), for hemiface mirroring.
+EYE_POINTS = EYE_R + EYE_L  # the 12 eye-aperture points stored from mirrored passes
 MIDLINE_POINTS = (10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 19, 94, 2, 164, 152, 175, 199, 200)
 # Contours. Lids run corner to corner: the right eye outer (33) to inner
 # (133), the left eye inner (362) to outer (263), i.e. image-left to

@@ -15,7 +15,8 @@ import cv2
 import numpy as np
 
 from ..config import MIRROR_MAX_ABS_YAW_DEG, MIRROR_MAX_GAZE_EW, MIRROR_MAX_RESIDUAL_EW
-from .mesh import BROW_L, BROW_R, EYE_L, EYE_R, IRIS_L, IRIS_R, MIDLINE_POINTS, eye_aspect_ratio
+from .landmarker import select_face
+from .mesh import BROW_L, BROW_R, EYE_L, EYE_POINTS, EYE_R, IRIS_L, IRIS_R, MIDLINE_POINTS, eye_aspect_ratio
 
 BAND_ABOVE_BROW_EW = 0.4  # band top, eye widths above the brows
 BAND_BELOW_LID_EW = 0.9  # band bottom, eye widths below the lower lids...
@@ -205,3 +206,30 @@ def mirror_closure(mirror_eyes: np.ndarray, mirror_valid: np.ndarray, mirror_res
             "gaze": int((valid & composites_ok & ~gaze_ok).sum()),
             "midline_residual": int((valid & composites_ok & gaze_ok & ~residual_ok).sum())}
     return columns, {"mirror_residual": mirror_residual.astype(float)}, usable, gate
+
+
+def landmark_composites(frame, face: np.ndarray, matrix: np.ndarray, landmarkers: list, center: np.ndarray):
+    """Landmark the two eye-band composites of ``frame``: ``(eye points in original pixels, found, midline residual)``.
+
+    ``face`` are the plain pass's normalised landmarks, ``matrix`` its pose
+    (a turned head is not mirrored), ``landmarkers`` one per side.
+    """
+    h, w = frame.rgb.shape[:2]
+    xy = face[:, :2] * np.array([w, h], np.float32)
+    eyes = np.full((2, len(EYE_POINTS), 3), np.nan, np.float32)
+    ok = [False, False]
+    midline = fit_midline(xy)
+    if abs(float(mediapipe_yaw_deg(matrix[None])[0])) > MIRROR_MAX_ABS_YAW_DEG:
+        # Every composite also keeps the landmarker fed, so its tracking and
+        # timestamps stay in step with the plain pass.
+        for landmarker in landmarkers:
+            landmarker.detect(frame.rgb, frame.t_s)
+        return eyes, tuple(ok), midline.residual
+    for side, landmarker in enumerate(landmarkers):
+        composite = eye_band_composite(frame.rgb, xy, midline, side="right" if side == 0 else "left")
+        faces = landmarker.detect_arrays(composite, frame.t_s).faces
+        chosen = select_face(faces, center)
+        if chosen is not None:
+            eyes[side] = faces[chosen][list(EYE_POINTS)] * np.array([w / frame.scale, h / frame.scale, w / frame.scale], np.float32)
+            ok[side] = True
+    return eyes, tuple(ok), midline.residual

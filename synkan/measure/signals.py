@@ -209,6 +209,31 @@ def _mesh_columns(xy: np.ndarray, rest_xy: np.ndarray, rest: np.ndarray, ix: Mes
     return cols, rest_values, iod, down
 
 
+def _gaze(landmarks: np.ndarray, rest: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each eye's horizontal gaze from rest (N, 2), their conjugate mean's size (N,) and the frontal frames (N,).
+
+    Eye widths. Looking far sideways reshapes both lid fissures, unequally:
+    frames beyond :data:`~synkan.config.EYE_MAX_GAZE_EW` do not measure
+    involuntary eye narrowing.
+    """
+    gaze = mirror.gaze_offset(landmarks)  # reads 6 points: no full-track float64 copy
+    gaze_dev = gaze - np.nanmedian(gaze[rest], axis=0)
+    with np.errstate(invalid="ignore"):
+        conjugate_gaze = np.abs(gaze_dev.mean(axis=1))
+        frontal = ~(conjugate_gaze > EYE_MAX_GAZE_EW)
+    return gaze_dev, conjugate_gaze, frontal
+
+
+def _eye_closure(cols: dict[str, np.ndarray], side: str, laterality: str, mirror_used: np.ndarray) -> np.ndarray:
+    """The ``eye_closure`` of ``side`` that ``laterality`` selects (the mirror estimate only where usable)."""
+    plain = cols[f"eye_closure_plain_{side}"]
+    if laterality == "pixel":
+        return cols[f"eye_closure_pixel_{side}"]
+    if laterality == "mirror":
+        return np.where(mirror_used, cols[f"eye_closure_mirror_{side}"], plain)
+    return plain
+
+
 def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple[float, float] | None = None) -> Signals:
     """Compute the per-side signals of a track.
 
@@ -256,17 +281,8 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
     laterality = _laterality_used(settings.laterality, track)
     mirror_used = np.zeros(len(t), bool)
     gate: dict[str, int] = {}
-    # Conjugate horizontal gaze relative to rest (mean iris shift, eye widths).
-    gaze = mirror.gaze_offset(track.landmarks)  # reads 6 points: no full-track float64 copy
-    gaze_dev = gaze - np.nanmedian(gaze[rest], axis=0)
-    with np.errstate(invalid="ignore"):
-        conjugate_gaze = np.abs(gaze_dev.mean(axis=1))
-        # Looking far sideways reshapes both lid fissures, unequally: such
-        # frames do not measure involuntary eye narrowing.
-        gaze_frontal = ~(conjugate_gaze > EYE_MAX_GAZE_EW)
-    for k, side in enumerate(SIDES):
-        extra[f"gaze_dev_{side}"] = gaze_dev[:, k]
-    extra["gaze_ok"] = gaze_frontal
+    gaze_dev, conjugate_gaze, gaze_frontal = _gaze(track.landmarks, rest)
+    extra.update({f"gaze_dev_{side}": gaze_dev[:, k] for k, side in enumerate(SIDES)}, gaze_ok=gaze_frontal)
     lids = pixel_lids(track, rest, gaze_dev, gaze_frontal, user_rest=rest_s is not None)
     pixel_info = None
     if lids is not None:
@@ -282,13 +298,7 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
         mirror_used = (usable & np.isfinite(cols["eye_closure_mirror_r"]) & np.isfinite(cols["eye_closure_mirror_l"])
                        & (laterality == "mirror"))
     for side in SIDES:
-        plain = cols[f"eye_closure_plain_{side}"]
-        if laterality == "pixel":
-            cols[f"eye_closure_{side}"] = cols[f"eye_closure_pixel_{side}"]
-        elif laterality == "mirror":
-            cols[f"eye_closure_{side}"] = np.where(mirror_used, cols[f"eye_closure_mirror_{side}"], plain)
-        else:
-            cols[f"eye_closure_{side}"] = plain
+        cols[f"eye_closure_{side}"] = _eye_closure(cols, side, laterality, mirror_used)
 
     cleaned = {name: lowpass(t, fill_gaps(t, np.where(valid, x, np.nan)), settings.cutoff_hz) for name, x in cols.items()}
     pose_ok = valid & (np.abs(yaw) <= MAX_ABS_YAW_DEG) & (np.abs(pitch) <= MAX_ABS_PITCH_DEG) & (np.abs(roll) <= MAX_ABS_ROLL_DEG)

@@ -19,12 +19,12 @@ from typing import Any, Callable
 import numpy as np
 
 from . import eyelids, mirror, texture
-from ..config import MIRROR_MAX_ABS_YAW_DEG, Settings
-from .mesh import EYE_L, EYE_R
+from ..config import Settings
 from ..errors import InputError, NoFaceError
 from .landmarker import Landmarker, inside_box, only_box, patient_box, select_face
 from .._util.files import atomic_write
-from .._util.npz import write_npz
+from .._util.columns import FrameColumns
+from .._util.npz import read_npz_checked, write_npz
 from .video import VideoInfo, iter_frames, probe
 
 N_LANDMARKS = 478
@@ -35,7 +35,6 @@ N_BLENDSHAPES = 52
 # detector on its own: every FACE_COUNT_INTERVAL_S to count faces (QC), and
 # whenever the patient is lost, to show the landmarker only the patient.
 FACE_COUNT_INTERVAL_S = 1.0
-EYE_POINTS = EYE_R + EYE_L  # the 12 eye-aperture points stored from mirrored passes
 TRACK_SCHEMA = "synkan.track/1"
 # A container's frame count is a claim (a damaged AVI said 2**31 - 1). It is
 # believed up to one frame per MIN_BYTES_PER_FRAME of the file (no codec
@@ -178,7 +177,8 @@ class Track:
             are not finite and increasing, or a bad info record.
         """
         try:
-            arrays = _read_track_arrays(Path(path))
+            arrays = read_npz_checked(Path(path), _TRACK_ARRAYS, _OPTIONAL_ARRAYS, _TEXT_ARRAYS, MAX_TEXT_BYTES,
+                                      MAX_TRACK_EXPANSION)
             info = json.loads(str(arrays.pop("info")))
             schema = info.get("schema") if isinstance(info, dict) else None
             if schema != TRACK_SCHEMA:
@@ -196,84 +196,6 @@ class Track:
             raise InputError(f"{path}: cannot read track ({' '.join(str(exc).split()) or type(exc).__name__})") from None
 
 
-def _npy_header(zf: zipfile.ZipFile, member: zipfile.ZipInfo) -> tuple[tuple[int, ...], np.dtype, int]:
-    """``(shape, dtype, header bytes)`` of one ``.npy`` member, read without reading its data."""
-    with zf.open(member) as fh:
-        version = np.lib.format.read_magic(fh)
-        readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-        if version not in readers:
-            raise ValueError(f"{member.filename}: unsupported .npy version {version}")
-        shape, _, dtype = readers[version](fh)
-        return tuple(shape), dtype, fh.tell()
-
-
-def _check_array(name: str, shape: tuple[int, ...], dtype: np.dtype, n: int, spec) -> None:
-    trailing, kinds = spec
-    want = (n, *trailing)
-    if dtype.hasobject or dtype.kind not in kinds or len(shape) != len(want) or any(
-            w is not None and s != w for s, w in zip(shape, want)):
-        raise ValueError(f"array {name} has shape {shape} and type {dtype}, expected {want} of kind {kinds!r}")
-
-
-def _read_track_arrays(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of a track.npz, each checked from its header before any data is read."""
-    specs = {**_TRACK_ARRAYS, **_OPTIONAL_ARRAYS}
-    with zipfile.ZipFile(path) as zf:
-        members = {i.filename[:-4]: i for i in zf.infolist() if i.filename[:-4] in (*specs, *_TEXT_ARRAYS)}
-        missing = [k for k in (*_TRACK_ARRAYS, *_TEXT_ARRAYS) if k not in members]
-        if missing:
-            raise KeyError(f"no {', '.join(missing)} in the file")
-        declared, size = sum(m.file_size for m in members.values()), path.stat().st_size
-        if declared > MAX_TRACK_EXPANSION * size:
-            raise ValueError(f"it declares {declared} bytes of data in a file of {size} (a zip bomb?)")
-        headers = {k: _npy_header(zf, m) for k, m in members.items()}
-    n = headers["t_s"][0][0] if len(headers["t_s"][0]) == 1 else -1
-    for name, (shape, dtype, header_bytes) in headers.items():
-        if name in _TEXT_ARRAYS:
-            if dtype.kind != "U" or len(shape) > 1 or members[name].file_size > MAX_TEXT_BYTES:
-                raise ValueError(f"array {name} is not a short text array")
-            continue
-        _check_array(name, shape, dtype, n, specs[name])
-        if members[name].file_size > header_bytes + int(np.prod(shape)) * dtype.itemsize:
-            raise ValueError(f"array {name} declares more data than its shape holds")
-    with np.load(path, allow_pickle=False) as data:
-        return {k: data[k] for k in headers}
-
-
-def _yaw_deg(matrix: np.ndarray) -> float:
-    # Yaw of MediaPipe's face transformation (rotation about the vertical axis).
-    return float(np.degrees(np.arcsin(np.clip(-matrix[2, 0], -1.0, 1.0))))
-
-
-class _Arrays:
-    """Per-frame columns in preallocated numpy arrays, grown geometrically when needed.
-
-    No per-frame Python objects are kept, and the final arrays are the
-    buffers themselves (trimmed in place), so memory is one copy of the
-    data, not a list of small arrays plus their stacked copy.
-    """
-
-    def __init__(self, capacity: int, columns: dict[str, tuple[tuple[int, ...], Any]]) -> None:
-        self.n = 0
-        self.capacity = max(int(capacity), 16)
-        self.columns = {k: np.empty((self.capacity, *shape), dtype) for k, (shape, dtype) in columns.items()}
-
-    def add(self, **values: Any) -> None:
-        if self.n == self.capacity:
-            self.capacity = int(self.capacity * 1.5) + 16
-            for k, a in self.columns.items():
-                grown = np.empty((self.capacity, *a.shape[1:]), a.dtype)
-                grown[: self.n] = a[: self.n]
-                self.columns[k] = grown
-        for key, value in values.items():
-            self.columns[key][self.n] = value
-        self.n += 1
-
-    def stack(self, key: str, dtype=None) -> np.ndarray:
-        a = self.columns[key]
-        if len(a) != self.n:
-            a.resize((self.n, *a.shape[1:]), refcheck=False)  # shrinks in place
-        return a
 
 
 def track_video(
@@ -353,8 +275,8 @@ def decode_warnings(track: Track) -> list[str]:
             f"truncated or damaged file; results cover the decoded part"]
 
 
-def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmarker], use_mirror: bool, progress) -> Track:
-    plain = landmarkers[0]
+def _column_specs(settings: Settings, use_mirror: bool) -> dict[str, tuple[tuple[int, ...], Any]]:
+    """The per-frame arrays a track of these settings stores: ``name -> (shape after the frame axis, dtype)``."""
     columns = dict(t_s=((), np.float64), frame_index=((), np.int64), n_faces=((), np.int8), valid=((), bool),
                    landmarks=((N_LANDMARKS, 3), np.float32), blendshapes=((N_BLENDSHAPES,), np.float32),
                    pose_matrix=((4, 4), np.float32))
@@ -363,68 +285,91 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
     # measures by the mesh alone. Cheek and chin patches (as much memory again)
     # only for a recorded clinic protocol, whose scales use them.
     keys = settings.tracking_key()
-    use_patches, use_skin = keys["eye_patches"], keys["skin_patches"]
-    if use_patches:
+    if keys["eye_patches"]:
         columns["eye_patches"] = ((2, *eyelids.PATCH_SHAPE), np.uint8)
-    if use_skin:
+    if keys["skin_patches"]:
         columns["region_patches"] = (texture.PATCH_SHAPE, np.uint8)
     if use_mirror:
-        columns.update(mirror_eyes=((2, len(EYE_POINTS), 3), np.float32), mirror_valid=((2,), bool), mirror_residual=((), np.float32))
+        columns.update(mirror_eyes=((2, len(EYE_POINTS), 3), np.float32), mirror_valid=((2,), bool),
+                       mirror_residual=((), np.float32))
+    return columns
+
+
+class _Follow:
+    """Which face is the patient's, carried from frame to frame (position, width, faces counted lately)."""
+
+    def __init__(self) -> None:
+        self.center: np.ndarray | None = None
+        self.width: float | None = None
+        self.faces_seen, self.counted_at = 0, -np.inf
+        self.names: tuple[str, ...] = ()
+
+    def choose(self, plain: Landmarker, frame, result):
+        """``(result, index of the patient's face or None)``; re-detects on the patient alone when needed."""
+        chosen = select_face(result.faces, self.center)
+        if chosen is None or self.center is None or frame.t_s - self.counted_at >= FACE_COUNT_INTERVAL_S:
+            boxes = plain.face_boxes(frame.rgb)
+            self.faces_seen, self.counted_at = len(boxes), frame.t_s
+            target = patient_box(boxes, self.center, self.width)
+            # Lost, or on someone else (the gate refused them), or at the
+            # start not on the largest face: show the landmarker only the patient.
+            if target is not None and (chosen is None or (self.center is None
+                                                          and not inside_box(result.faces[chosen], target))):
+                plain.reset()  # drop the face it tracks now, so it detects afresh in this very frame
+                result = plain.detect_arrays(only_box(frame.rgb, target), frame.t_s)
+                chosen = select_face(result.faces, self.center)
+        return result, chosen
+
+
+def _face_row(frame, result, chosen: int, follow: _Follow, to_px: np.ndarray, columns: dict) -> dict[str, Any]:
+    """The stored values of a frame with the patient's face; updates ``follow``."""
+    face = result.faces[chosen]
+    follow.center, follow.width = face[:, :2].mean(axis=0), float(np.ptp(face[:, 0]))
+    shapes = result.blendshapes[chosen] if chosen < len(result.blendshapes) else None
+    full = shapes is not None and len(shapes) == N_BLENDSHAPES
+    if full and not follow.names:
+        follow.names = result.names
+    matrix = result.matrices[chosen] if chosen < len(result.matrices) else np.full((4, 4), np.nan, np.float32)
+    # Normalised -> original pixels; MediaPipe's z uses roughly the x scale.
+    row = dict(landmarks=face * to_px, blendshapes=shapes if full else np.nan, pose_matrix=matrix, valid=True)
+    xy_px = face[:, :2] * np.array(frame.rgb.shape[1::-1], np.float32)  # the decoded (maybe downscaled) frame
+    if "eye_patches" in columns:
+        row["eye_patches"] = eyelids.extract_eye_patches(frame.rgb, xy_px)
+    if "region_patches" in columns:
+        row["region_patches"] = texture.extract_region_patches(frame.rgb, xy_px)
+    return row
+
+
+def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmarker], use_mirror: bool,
+                  progress) -> Track:
+    """Landmark every decoded frame (plus the mirrored passes) into a :class:`Track`."""
+    plain = landmarkers[0]
+    columns = _column_specs(settings, use_mirror)
     declared = info.n_frames_nominal // settings.stride + 2 if info.n_frames_nominal > 0 else 1024
-    expected = min(declared, os.path.getsize(info.path) // MIN_BYTES_PER_FRAME + 2)
-    store = _Arrays(expected, columns)
+    store = FrameColumns(min(declared, os.path.getsize(info.path) // MIN_BYTES_PER_FRAME + 2), columns)
     nan_eyes = np.full((2, len(EYE_POINTS), 3), np.nan, np.float32)
-    center = width = None
-    faces_seen, counted_at = 0, -np.inf
-    names: tuple[str, ...] = ()
+    follow = _Follow()
     # Normalised -> original pixels, per axis (a downscaled frame's rounded size
     # would otherwise stretch the aspect ratio); z uses the x scale, as MediaPipe's.
     to_px = np.array([info.width, info.height, info.width], np.float32)
-    frame_px = None  # normalised -> the decoded (possibly downscaled) frame's pixels
     # closing(): an exception or Ctrl-C in the loop stops the decoder thread now,
     # not when the traceback is garbage-collected.
-    frames = contextlib.closing(iter_frames(info.path, rotate=settings.rotate, stride=settings.stride, max_size=settings.max_size))
+    frames = contextlib.closing(iter_frames(info.path, rotate=settings.rotate, stride=settings.stride,
+                                            max_size=settings.max_size))
     with frames as stream:
         for count, frame in enumerate(stream, 1):
-            result = plain.detect_arrays(frame.rgb, frame.t_s)
-            if frame_px is None:
-                frame_px = np.array(frame.rgb.shape[1::-1], np.float32)
-            chosen = select_face(result.faces, center)
-            if chosen is None or center is None or frame.t_s - counted_at >= FACE_COUNT_INTERVAL_S:
-                boxes = plain.face_boxes(frame.rgb)
-                faces_seen, counted_at = len(boxes), frame.t_s
-                target = patient_box(boxes, center, width)
-                # Lost, or on someone else (the gate refused them), or at the
-                # start not on the largest face: show the landmarker only the patient.
-                if target is not None and (chosen is None or (center is None and not inside_box(result.faces[chosen], target))):
-                    plain.reset()  # drop the face it tracks now, so it detects afresh in this very frame
-                    result = plain.detect_arrays(only_box(frame.rgb, target), frame.t_s)
-                    chosen = select_face(result.faces, center)
-            faces = result.faces
-            row: dict[str, Any] = dict(t_s=frame.t_s, frame_index=frame.index, n_faces=max(faces_seen, int(chosen is not None)))
+            result, chosen = follow.choose(plain, frame, plain.detect_arrays(frame.rgb, frame.t_s))
+            row: dict[str, Any] = dict(t_s=frame.t_s, frame_index=frame.index,
+                                       n_faces=max(follow.faces_seen, int(chosen is not None)))
+            eyes, eyes_ok, residual = nan_eyes, (False, False), np.nan
             if chosen is None:
                 row.update(landmarks=np.nan, blendshapes=np.nan, pose_matrix=np.nan, valid=False)
                 row.update({k: 0 for k in ("eye_patches", "region_patches") if k in columns})
-                eyes, eyes_ok, residual = nan_eyes, (False, False), np.nan
             else:
-                face = faces[chosen]
-                center, width = face[:, :2].mean(axis=0), float(np.ptp(face[:, 0]))
-                # Normalised -> original pixels; MediaPipe's z uses roughly the x scale.
-                px = face * to_px
-                shapes = result.blendshapes[chosen] if chosen < len(result.blendshapes) else None
-                if shapes is not None and len(shapes) == N_BLENDSHAPES and not names:
-                    names = result.names
-                matrix = result.matrices[chosen] if chosen < len(result.matrices) else np.full((4, 4), np.nan, np.float32)
-                row.update(landmarks=px, blendshapes=shapes if shapes is not None and len(shapes) == N_BLENDSHAPES else np.nan,
-                           pose_matrix=matrix, valid=True)
-                xy_px = face[:, :2] * frame_px
-                if use_patches:
-                    row["eye_patches"] = eyelids.extract_eye_patches(frame.rgb, xy_px)
-                if use_skin:
-                    row["region_patches"] = texture.extract_region_patches(frame.rgb, xy_px)
-                eyes, eyes_ok, residual = nan_eyes, (False, False), np.nan
+                row.update(_face_row(frame, result, chosen, follow, to_px, columns))
                 if use_mirror:
-                    eyes, eyes_ok, residual = _mirror_passes(frame, face, matrix, landmarkers[1:], center)
+                    eyes, eyes_ok, residual = mirror.landmark_composites(frame, result.faces[chosen], row["pose_matrix"],
+                                                             landmarkers[1:], follow.center)
             if use_mirror:
                 row.update(mirror_eyes=eyes, mirror_valid=eyes_ok, mirror_residual=residual)
             store.add(**row)
@@ -432,43 +377,21 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
                 progress(count)
     if not store.n:
         raise InputError(f"{info.path}: no decodable video frame")
-    mirror_fields = {}
-    if use_mirror:
-        mirror_fields = dict(mirror_eyes=store.stack("mirror_eyes", np.float32), mirror_valid=store.stack("mirror_valid", bool),
-                             mirror_residual=store.stack("mirror_residual", np.float32))
+    return _to_track(store, info, settings, follow.names)
+
+
+def _to_track(store: FrameColumns, info: VideoInfo, settings: Settings, names: tuple[str, ...]) -> Track:
+    """The stored columns as a :class:`Track` (optional arrays None when not stored)."""
+    optional = {k: store.stack(k) if k in store.columns else None
+                for k in ("eye_patches", "region_patches", "mirror_eyes", "mirror_valid", "mirror_residual")}
     return Track(
-        t_s=store.stack("t_s", np.float64), frame_index=store.stack("frame_index", np.int64),
-        landmarks=store.stack("landmarks", np.float32), blendshapes=store.stack("blendshapes", np.float32),
-        pose_matrix=store.stack("pose_matrix", np.float32), valid=store.stack("valid", bool),
-        n_faces=store.stack("n_faces", np.int8), eye_patches=store.stack("eye_patches") if use_patches else None,
-        region_patches=store.stack("region_patches") if use_skin else None,
+        t_s=store.stack("t_s"), frame_index=store.stack("frame_index"), landmarks=store.stack("landmarks"),
+        blendshapes=store.stack("blendshapes"), pose_matrix=store.stack("pose_matrix"), valid=store.stack("valid"),
+        n_faces=store.stack("n_faces"), **optional,
         blendshape_names=names or tuple(f"blendshape_{i}" for i in range(N_BLENDSHAPES)),
         width=info.width, height=info.height,
         meta={"video": info.path, "fps_nominal": info.fps_nominal, "rotation_deg": info.rotation_deg,
-              "n_frames_nominal": info.n_frames_nominal,
-              "settings": settings.tracking_key()},
-        **mirror_fields,
+              "n_frames_nominal": info.n_frames_nominal, "settings": settings.tracking_key()},
     )
 
 
-def _mirror_passes(frame, face: np.ndarray, matrix: np.ndarray, landmarkers: list[Landmarker], center: np.ndarray):
-    """Landmark the two eye-band composites; eye points in original pixels."""
-    h, w = frame.rgb.shape[:2]
-    xy = face[:, :2] * np.array([w, h], np.float32)
-    eyes = np.full((2, len(EYE_POINTS), 3), np.nan, np.float32)
-    ok = [False, False]
-    midline = mirror.fit_midline(xy)
-    if abs(_yaw_deg(matrix)) > MIRROR_MAX_ABS_YAW_DEG:
-        # Every composite also keeps the landmarker fed, so its tracking and
-        # timestamps stay in step with the plain pass.
-        for landmarker in landmarkers:
-            landmarker.detect(frame.rgb, frame.t_s)
-        return eyes, tuple(ok), midline.residual
-    for side, landmarker in enumerate(landmarkers):
-        composite = mirror.eye_band_composite(frame.rgb, xy, midline, side="right" if side == 0 else "left")
-        faces = landmarker.detect_arrays(composite, frame.t_s).faces
-        chosen = select_face(faces, center)
-        if chosen is not None:
-            eyes[side] = faces[chosen][list(EYE_POINTS)] * np.array([w / frame.scale, h / frame.scale, w / frame.scale], np.float32)
-            ok[side] = True
-    return eyes, tuple(ok), midline.residual
