@@ -20,6 +20,7 @@ import numpy as np
 
 from . import eyelids, mirror, texture
 from ..config import Settings
+from .mesh import EYE_POINTS
 from ..errors import InputError, NoFaceError
 from .landmarker import Landmarker, inside_box, only_box, patient_box, select_face
 from .._util.files import atomic_write
