@@ -31,7 +31,8 @@ from .config import Settings
 from .report_json import REPORT_SCHEMA, read_report
 from .grade.coupling import DIRECTIONS, Coupling, coupling_process
 from .grade.events import Events, events_process
-from .measure.models import model_info, resolve_model, sha256_file
+from .measure.models import model_info, resolve_model
+from ._util.files import sha256_file
 from .grade.matrix import Matrix, matrix_process
 from ._util.memory import release_free_memory
 from .grade.movements import Movements, movements_process

@@ -19,7 +19,7 @@ import pytest
 import synkan
 from synkan.cli import main
 from synkan.errors import InputError
-from synkan.measure.models import sha256_file
+from synkan._util.files import sha256_file
 from synkan.report.privacy import deidentify_frame, visible_mask
 from synkan.measure.signals import signals_process
 

@@ -8,6 +8,7 @@ FIFO or ``/dev/zero`` named like an input can neither hang nor exhaust memory.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import stat
@@ -114,3 +115,33 @@ def read_regular_text(path: str | Path, max_bytes: int, what: str = "file") -> s
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{path}: the {what} is not UTF-8 text") from None
+
+
+def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
+    """SHA-256 of a file, read in chunks (constant memory for large videos).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to hash.
+    chunk_size : int
+        Bytes read at a time.
+
+    Returns
+    -------
+    str
+        The lowercase hex digest.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be read.
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(chunk_size)
+            if not block:
+                break
+            h.update(block)
+    return h.hexdigest()

@@ -87,7 +87,7 @@ class ShaCache(JsonStore):
     """SHA-256 of input videos, remembered by (path, size, mtime) in OUTDIR so reruns do not re-read every video."""
 
     def get(self, path: Path) -> str:
-        from ..measure.models import sha256_file
+        from .._util.files import sha256_file
 
         st = path.stat()
         key = f"{path}|{st.st_size}|{st.st_mtime_ns}"

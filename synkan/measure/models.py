@@ -19,21 +19,18 @@ synkan never silently falls back to another copy the user did not ask for.
 """
 from __future__ import annotations
 
-import hashlib
-import http.client
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import threading
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from .._version import __version__
 from ..errors import ModelError, one_line
+from .._util.files import sha256_file
+from .download import CHUNK_BYTES, download_verified
 
 __all__ = [
     "MODEL_URL",
@@ -84,7 +81,6 @@ def _source_model_dir() -> Path | None:
 #: synkan is installed from a wheel).
 SOURCE_MODEL_DIR: Path | None = _source_model_dir()
 
-_CHUNK = 1 << 20
 _lock = threading.Lock()
 # (resolved path, size, mtime_ns) -> sha256 hex digest
 _sha_cache: dict[tuple[str, int, int], str] = {}
@@ -107,35 +103,6 @@ def user_cache_dir() -> Path:
     base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
     return base / "synkan"
 
-
-def sha256_file(path: str | Path, chunk_size: int = _CHUNK) -> str:
-    """SHA-256 of a file, read in chunks (constant memory for large videos).
-
-    Parameters
-    ----------
-    path : str or Path
-        The file to hash.
-    chunk_size : int
-        Bytes read at a time.
-
-    Returns
-    -------
-    str
-        The lowercase hex digest.
-
-    Raises
-    ------
-    OSError
-        If the file cannot be read.
-    """
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            block = f.read(chunk_size)
-            if not block:
-                break
-            h.update(block)
-    return h.hexdigest()
 
 
 def _cached_sha256(path: Path) -> str:
@@ -262,10 +229,8 @@ def fetch_model(
 ) -> Path:
     """Download the model, verify it and move it into place atomically.
 
-    The data goes to a hidden ``*.part`` temporary file in ``dest_dir``; only
-    a file whose SHA-256 matches is renamed (``os.replace``) to
-    ``face_landmarker.task``. A partial or corrupt download never carries the
-    final name, and the temporary file is removed on any failure.
+    See :func:`synkan.measure.download.download_verified`: a partial or
+    corrupt download never carries the final name.
 
     Parameters
     ----------
@@ -296,71 +261,8 @@ def fetch_model(
     """
     url = url or os.environ.get(ENV_MODEL_URL) or MODEL_URL
     dest_dir = Path(dest_dir).expanduser() if dest_dir is not None else user_cache_dir()
-    final = dest_dir / MODEL_FILENAME
-    try:
-        dest_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{MODEL_FILENAME}.", suffix=".part", dir=dest_dir)
-    except OSError as exc:
-        raise ModelError(f"cannot write the model into {dest_dir}: {exc.strerror or exc}") from None
-    tmp = Path(tmp_name)
-    out = os.fdopen(fd, "wb")
-    too_big = ModelError(f"download of {url} failed: the server sends more than the model's {size} bytes; "
-                         "stopped and removed the partial file")
-    try:
-        h = hashlib.sha256()
-        try:
-            request = urllib.request.Request(url, headers={"User-Agent": f"synkan/{__version__}"})
-            with out, urllib.request.urlopen(request, timeout=timeout_s) as resp:
-                total = resp.headers.get("Content-Length")
-                expected = int(total) if total and total.isdigit() else None
-                if expected is not None and expected > size:
-                    raise too_big
-                received = 0
-                from tqdm import tqdm
-
-                bar = tqdm(
-                    total=expected,
-                    unit="B",
-                    unit_scale=True,
-                    unit_divisor=1024,
-                    desc=f"downloading {MODEL_FILENAME}",
-                    disable=not progress or not sys.stderr.isatty(),
-                    leave=False,
-                )
-                with bar:
-                    while True:
-                        block = resp.read(min(_CHUNK, size + 1 - received))  # one byte over the size is enough
-                        if not block:
-                            break
-                        if received + len(block) > size:
-                            raise too_big
-                        out.write(block)
-                        h.update(block)
-                        received += len(block)
-                        bar.update(len(block))
-                if expected is not None and received != expected:
-                    raise ModelError(
-                        f"download of {url} failed: incomplete, got {received} of {expected} bytes"
-                    )
-                out.flush()
-                os.fsync(out.fileno())
-        except urllib.error.HTTPError as exc:
-            raise ModelError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from None
-        except urllib.error.URLError as exc:
-            raise ModelError(f"download of {url} failed: {one_line(exc.reason, with_type=False)}") from None
-        except (OSError, ValueError, http.client.HTTPException) as exc:  # timeouts, resets, truncation, bad URLs, disk full
-            raise ModelError(f"download of {url} failed: {one_line(exc, with_type=False)}") from None
-        digest = h.hexdigest()
-        if digest != sha256:
-            raise ModelError(
-                f"download of {url} fails its checksum (sha256 {digest[:12]}..., expected "
-                f"{sha256[:12]}...); nothing was installed: {_HINT}"
-            )
-        os.replace(tmp, final)
-    except BaseException:
-        out.close()
-        tmp.unlink(missing_ok=True)
-        raise
+    final = download_verified(url, dest_dir / MODEL_FILENAME, sha256, size, progress=progress, timeout_s=timeout_s,
+                              user_agent=f"synkan/{__version__}", hint=_HINT)
     log.info("model downloaded to %s", final)
     return final
 
@@ -404,7 +306,7 @@ def import_model(src: Path, dest_dir: Path | None = None) -> Path:
     try:
         try:
             with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
-                shutil.copyfileobj(inp, out, _CHUNK)
+                shutil.copyfileobj(inp, out, CHUNK_BYTES)
                 out.flush()
                 os.fsync(out.fileno())
             digest = sha256_file(tmp)

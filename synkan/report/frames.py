@@ -35,7 +35,7 @@ def read_frames(analysis: "Analysis", frame_indices: list[int]) -> dict[int, np.
 
     The video must still be at the recorded path with the recorded SHA-256.
     """
-    from ..measure.models import sha256_file
+    from .._util.files import sha256_file
     from ..measure.video import read_frames_at
 
     if not analysis.video.get("path"):

@@ -38,7 +38,7 @@ from ..config import Settings
 from ..measure.mesh import BROW_L, BROW_R, CHIN_L, CHIN_R, EYE_L, EYE_R, MOUTH_CORNER_L, MOUTH_CORNER_R
 from ..errors import InputError, OutputError
 from ..grade.events import eye_driver, mouth_driver
-from ..measure.models import sha256_file
+from .._util.files import sha256_file
 from ..measure.signals import signals_process
 from ..measure.tracking import Track, track_video
 from ..measure.video import iter_frames, probe
