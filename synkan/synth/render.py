@@ -22,7 +22,8 @@ from .._version import __version__
 from .._util.files import atomic_write_text
 from ..errors import InputError, OutputError
 from .case import Action, Case
-from .face import NEUTRAL_SMILE, FaceRig, LayerRig, face_rig, layer_offset
+from .face import NEUTRAL_SMILE, FaceRig, face_rig
+from .layers import LayerRig, layer_offset
 
 #: Raised-cosine onset / offset of sustained actions, seconds.
 RAMP_S = 0.15
