@@ -31,7 +31,7 @@ import numpy as np
 from scipy.spatial import Delaunay
 
 from ..errors import ModelError
-from .layers import EYE_LOWER, EYE_UPPER, LayerRig, eye_rig, lips_rig
+from .layers import EYE_LOWER, EYE_UPPER, eye_rig, lips_rig
 from ..measure.mesh import (
     BROW_L, BROW_R, CHEEK_L, CHEEK_R, CHIN_L, CHIN_R, MOUTH_CORNER, NOSE_ALA_L, NOSE_ALA_R, UPPER_LIP_L, UPPER_LIP_R,
 )
