@@ -44,7 +44,9 @@ from .config import Settings
 OO_SMILE_K = (0.35, 0.6)
 OO_PUCKER_K = (0.6,)
 OCUL_BLINK_K = (0.6, 1.0)
-DIRECTIONS = {"oral_ocular": ("eye_closure", "added_closure"), "ocular_oral": ("mouth_vertical", "corner_lift")}
+# Per direction: the responder the coupling uses, and the truth column of what was added to it.
+DIRECTIONS = {"oral_ocular": ("eye_closure", "added_closure"),
+              "ocular_oral": ("mouth_vertical", "corner_lift")}
 SIDES = ("right", "left")
 
 SettingsFor = Callable[[str], Settings]
@@ -70,7 +72,7 @@ class RealCase:
 
     @property
     def amplitude(self) -> float:
-        """Share of the lid opening at a full driver (oral-ocular), or millimetres of corner lift (ocular-oral)."""
+        """Share of the lid opening at a full driver (oral-ocular), or mm of corner lift (ocular-oral)."""
         from .synth.from_video import LIFT_FULL_MM
 
         return self.k * LIFT_FULL_MM if self.direction == "ocular_oral" else self.k
@@ -105,7 +107,8 @@ def leave_one_person_out(persons: Iterable[str], build: Callable[[list[str]], Se
 
     Examples
     --------
-    >>> settings_for = leave_one_person_out(["a", "b", "c"], lambda others: Settings(lag_window_s=len(others) / 4))
+    >>> build = lambda others: Settings(lag_window_s=len(others) / 4)
+    >>> settings_for = leave_one_person_out(["a", "b", "c"], build)
     >>> settings_for("a").lag_window_s
     0.5
     """
@@ -125,7 +128,7 @@ def _default_settings(person: str) -> Settings:
 
 
 def cached_track(video: Path, settings: Settings, cache: Path):
-    """The video's track for ``settings``, from ``cache`` when tracked before with the same tracking settings."""
+    """The video's track for ``settings``, from ``cache`` if tracked before with the same tracking key."""
     from .tracking import Track, track_video
 
     key = hashlib.sha256(json.dumps(settings.tracking_key(), sort_keys=True).encode()).hexdigest()[:10]
@@ -187,7 +190,8 @@ def recovery(control, modified, truth: pd.DataFrame, side: str, direction: str) 
     if direction == "oral_ocular":
         use &= a["gaze_ok"].to_numpy(bool)[:n] & b["gaze_ok"].to_numpy(bool)[:n]
     x = np.where(use, truth[f"{added}_{s}"].to_numpy(float)[:n], np.nan)
-    change = {c: b[f"{measured}_{c}"].to_numpy(float)[:n] - a[f"{measured}_{c}"].to_numpy(float)[:n] for c in (s, o)}
+    column = lambda data, c: data[f"{measured}_{c}"].to_numpy(float)[:n]  # noqa: E731
+    change = {c: column(b, c) - column(a, c) for c in (s, o)}
     return {"recovered": _slope(x, change[s]), "leak": _slope(x, change[o])}
 
 
@@ -283,43 +287,48 @@ def _spearman(cases: pd.DataFrame, controls: pd.DataFrame, short: str) -> float:
 
     both = pd.concat([cases, controls])
     truth = np.where(both["true_side"] == "left", 1.0, -1.0) * both["amplitude"].astype(float)
-    asym = np.where(both[f"{short}_named_side"] == "left", 1.0, -1.0) * both[f"{short}_asymmetry_pp"].astype(float)
+    named_left = both[f"{short}_named_side"] == "left"
+    asym = np.where(named_left, 1.0, -1.0) * both[f"{short}_asymmetry_pp"].astype(float)
     ok = np.isfinite(truth) & np.isfinite(asym)
     return float(spearmanr(truth[ok], asym[ok]).statistic) if ok.sum() > 2 else float("nan")
 
 
 def real_face_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per direction, driver and k, plus one ``all`` row per direction with the controls and Spearman."""
+    """A row per direction, driver and k, and an ``all`` row per direction with the controls and Spearman."""
     rows = []
     for direction in DIRECTIONS:
         cases, controls, short = _direction_view(table, direction)
         groups = [(d, k, g) for (d, k), g in cases.groupby(["driver", "k"])] + [("all", float("nan"), cases)]
         for driver, k, group in groups:
             hit, wrong = _hits(group, short)
-            row = {"direction": direction, "driver": driver, "k": k, "cases": len(group), "side_named": int(hit.sum()),
-                   "wrong_side": int(wrong.sum()), "recovered_median": group.get("recovered", pd.Series()).median(),
-                   "leak_median": group.get("leak", pd.Series()).median()}
+            row = {"direction": direction, "driver": driver, "k": k, "cases": len(group),
+                   "side_named": int(hit.sum()), "wrong_side": int(wrong.sum()), **_medians(group)}
             if driver == "all":
-                row |= {"controls": len(controls), "controls_flagged": int((controls[f"{short}_grade"].astype(float)
-                                                                            .fillna(0) >= 1).sum()),
+                flagged = controls[f"{short}_grade"].astype(float).fillna(0) >= 1
+                row |= {"controls": len(controls), "controls_flagged": int(flagged.sum()),
                         "spearman": _spearman(cases, controls, short)}
             rows.append(row)
     return pd.DataFrame(rows)
 
 
 def per_person_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Per person and direction: cases, side named, wrong side, control flagged, median recovered share and leak."""
+    """Per person and direction: cases, side named, wrong side, the control's grade, recovered share, leak."""
     rows = []
     for person, own in table.groupby("person", sort=False):
         for direction in DIRECTIONS:
             cases, controls, short = _direction_view(own, direction)
             hit, wrong = _hits(cases, short)
-            rows.append({"person": person, "direction": direction, "cases": len(cases), "side_named": int(hit.sum()),
-                         "wrong_side": int(wrong.sum()),
+            rows.append({"person": person, "direction": direction, "cases": len(cases),
+                         "side_named": int(hit.sum()), "wrong_side": int(wrong.sum()),
                          "control_grade": controls[f"{short}_grade"].iloc[0] if len(controls) else None,
-                         "recovered_median": cases.get("recovered", pd.Series()).median(),
-                         "leak_median": cases.get("leak", pd.Series()).median()})
+                         **_medians(cases)})
     return pd.DataFrame(rows)
+
+
+def _medians(cases: pd.DataFrame) -> dict[str, float]:
+    """Median recovered share and leak of ``cases`` (NaN without any)."""
+    return {f"{c}_median": float(cases[c].median()) if c in cases and len(cases) else float("nan")
+            for c in ("recovered", "leak")}
 
 
 def _f(x, spec: str = ".2f") -> str:
@@ -331,25 +340,29 @@ def real_face_markdown(table: pd.DataFrame) -> str:
     """The summary by direction, driver and k, and per person, as markdown (for the README)."""
     labels = sorted(set(table["settings"]))
     how = ("default `Settings()` for every person" if labels == ["default"] else
-           f"per-person settings from {', '.join(labels)}, built without the person tested (leave one person out)")
-    lines = [f"Settings: {how}.", "", "| direction | driver | k | cases | side named, grade >= 1 | wrong side, grade >= 1 "
-             "| controls flagged | Spearman | median recovered | median leak |", "|---|---|---|---|---|---|---|---|---|---|"]
+           f"per-person settings from {', '.join(labels)}, built without the person tested "
+           "(leave one person out)")
+    lines = [f"Settings: {how}.", "",
+             "| direction | driver | k | cases | side named, grade >= 1 | wrong side, grade >= 1 "
+             "| controls flagged | Spearman | median recovered | median leak |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in real_face_summary(table).itertuples():
         k = "all" if r.driver == "all" else _f(r.k, "g")
         controls = f"{int(r.controls_flagged)} of {int(r.controls)}" if r.driver == "all" else ""
         spearman = _f(r.spearman) if r.driver == "all" else ""
-        lines.append(f"| {r.direction} | {r.driver} | {k} | {r.cases} | {r.side_named} | {r.wrong_side} | {controls} "
-                     f"| {spearman} | {_f(r.recovered_median)} | {_f(r.leak_median)} |")
+        lines.append(f"| {r.direction} | {r.driver} | {k} | {r.cases} | {r.side_named} | {r.wrong_side} "
+                     f"| {controls} | {spearman} | {_f(r.recovered_median)} | {_f(r.leak_median)} |")
     lines += ["", "| person | direction | cases | side named | wrong side | control grade | median recovered "
               "| median leak |", "|---|---|---|---|---|---|---|---|"]
     for r in per_person_summary(table).itertuples():
-        grade = "-" if r.control_grade is None or not np.isfinite(r.control_grade) else str(int(r.control_grade))
+        grade = _f(r.control_grade, ".0f")
         lines.append(f"| {r.person} | {r.direction} | {r.cases} | {r.side_named} | {r.wrong_side} | {grade} "
                      f"| {_f(r.recovered_median)} | {_f(r.leak_median)} |")
     return "\n".join(lines)
 
 
-def run_real_validation(videos: list[str | Path], output: str | Path, settings_for: SettingsFor | None = None) -> str:
+def run_real_validation(videos: list[str | Path], output: str | Path,
+                        settings_for: SettingsFor | None = None) -> str:
     """Write ``real_faces.csv`` and ``real_faces.md`` into ``output``; return the markdown."""
     out = Path(output)
     table = real_face_table(videos, out / "real_faces", settings_for)

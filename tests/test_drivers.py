@@ -11,7 +11,7 @@ from synkan.synth import drivers
 from synkan.synth.drivers import drivers_from_landmarks, face_frame
 
 FPS = 30.0
-# Timeline (s): rest, smile 1-2.5, rest, pucker 3.5-5, rest, blink 6-6.2, rest, closure 7.5-9, rest, wink 10-10.2.
+# Timeline (s): smile 1-2.5, pucker 3.5-5, blink 6-6.2, closure 7.5-9, wink 10-10.2; rest between.
 SMILE, PUCKER, BLINK, CLOSURE, WINK = (1.0, 2.5), (3.5, 5.0), (6.0, 6.2), (7.5, 9.0), (10.0, 10.2)
 T = np.arange(0, 11.0, 1 / FPS)
 
@@ -29,7 +29,8 @@ def synthetic_face(roll_deg: float = 0.0, scale: float = 1.0, seed: int = 0) -> 
     """(N, 478, 3) image-pixel landmarks of a face that smiles, puckers, blinks, closes its eyes and winks."""
     n = len(T)
     lm = np.zeros((n, 478, 3))
-    rest = {33: (100, 200), 133: (160, 200), 362: (240, 200), 263: (300, 200), 61: (140, 340), 291: (260, 340),
+    rest = {33: (100, 200), 133: (160, 200), 362: (240, 200), 263: (300, 200), 61: (140, 340),
+            291: (260, 340),
             13: (200, 338), 14: (200, 338)}
     for i, xy in rest.items():
         lm[:, i, :2] = xy
@@ -37,7 +38,7 @@ def synthetic_face(roll_deg: float = 0.0, scale: float = 1.0, seed: int = 0) -> 
     lm[:, 61, 0] -= 14 * smile - 20 * pucker   # out (image-left) in a smile, in during a pucker
     lm[:, 291, 0] += 14 * smile - 20 * pucker
     lm[:, [61, 291], 1] -= (14 * smile)[:, None]  # up
-    lm[:, 14, 1] += 12 * smile + 4 * pucker       # a toothy smile opens the lips; a pucker parts them a little
+    lm[:, 14, 1] += 12 * smile + 4 * pucker  # a toothy smile opens the lips; a pucker parts them a little
     both = np.maximum(_ramp(BLINK, 0.05), _ramp(CLOSURE))
     closed = {"r": np.maximum(both, _ramp(WINK, 0.05)), "l": both}  # a wink: the right eye only
     for side, x0 in (("r", 100), ("l", 240)):

@@ -104,7 +104,7 @@ class Drivers:
         return {"smile": self.smile, "pucker": self.pucker, "any": np.maximum(self.smile, self.pucker)}[name]
 
     def ocular_oral(self, name: str) -> np.ndarray:
-        """The ocular-oral driver ``name``: the closure inside blink, closure or any closure events, else 0."""
+        """The ocular-oral driver ``name``: the closure inside its events (blink, closure, any); else 0."""
         if name not in OCUL_DRIVERS:
             raise ValueError(f"ocular-oral driver must be one of {OCUL_DRIVERS}, not {name!r}")
         kinds = ("blink", "closure") if name == "any" else (name,)
@@ -116,7 +116,9 @@ class Drivers:
 
 
 def face_frame(landmarks: np.ndarray) -> np.ndarray:
-    """Landmarks in each frame's eye-corner frame: origin between the eyes, x to the subject's left, y down, IOD.
+    """Landmarks in each frame's eye-corner frame: origin between the eyes, x to the subject's left, y down.
+
+    The unit is the distance between the eye centres (IOD).
 
     Parameters
     ----------
@@ -139,9 +141,10 @@ def face_frame(landmarks: np.ndarray) -> np.ndarray:
     axis = c_l - c_r
     iod = np.linalg.norm(axis, axis=1, keepdims=True)
     e_x = axis / iod
-    e_y = np.stack([-e_x[:, 1], e_x[:, 0]], axis=1)  # x rotated by +90 deg in image coordinates: down the face
+    e_y = np.stack([-e_x[:, 1], e_x[:, 0]], axis=1)  # x turned +90 deg in image coordinates: down the face
     d = xy - ((c_r + c_l) / 2)[:, None]
-    return np.stack([np.einsum("npk,nk->np", d, e_x), np.einsum("npk,nk->np", d, e_y)], axis=-1) / iod[:, None]
+    along = [np.einsum("npk,nk->np", d, e) for e in (e_x, e_y)]
+    return np.stack(along, axis=-1) / iod[:, None]
 
 
 def running_mean(x: np.ndarray, n: int) -> np.ndarray:
@@ -210,7 +213,8 @@ def mouth_drivers(face: np.ndarray, valid: np.ndarray, n_smooth: int) -> tuple[n
     # A smile pulls each corner up and out: half the widening is each corner's outward movement.
     smile, span = normalised((up - up_rest) + (width - width_rest) / 2.0, SMILE_DEAD_IOD, SMILE_SPAN_MIN_IOD)
     smile = smile * fade(narrowing, *PUCKER_GATE)
-    pucker, pucker_span = normalised(narrowing * fade(gap - gap_rest, *OPEN_GATE_IOD), PUCKER_DEAD, PUCKER_SPAN_MIN)
+    closed_narrowing = narrowing * fade(gap - gap_rest, *OPEN_GATE_IOD)
+    pucker, pucker_span = normalised(closed_narrowing, PUCKER_DEAD, PUCKER_SPAN_MIN)
     info = {"corner_rest_up_iod": up_rest, "mouth_width_rest_iod": width_rest, "lip_gap_rest_iod": gap_rest,
             "smile_span_iod": span, "pucker_span": pucker_span}
     return smile, pucker, info
@@ -246,7 +250,8 @@ def runs_above(x: np.ndarray, high: float, low: float) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2]) if np.nanmax(x[a:b]) > high]
 
 
-def closure_events(t: np.ndarray, opening_r: np.ndarray, opening_l: np.ndarray) -> list[tuple[str, float, float]]:
+def closure_events(t: np.ndarray, opening_r: np.ndarray, opening_l: np.ndarray
+                   ) -> list[tuple[str, float, float]]:
     """Bilateral eye-closure events, named blink (< :data:`BLINK_MAX_S`) or closure, with start and end (s).
 
     Both eyes must close past the lower threshold at the event's peak, so a wink is no blink.
@@ -264,7 +269,8 @@ def closure_events(t: np.ndarray, opening_r: np.ndarray, opening_l: np.ndarray) 
 
 
 def mouth_events(t: np.ndarray, x: np.ndarray, kind: str) -> list[tuple[str, float, float]]:
-    """Runs of a normalised mouth driver above 0.5 (extended while above 0.25) lasting :data:`MOUTH_EVENT_MIN_S`."""
+    """Runs of a normalised mouth driver above 0.5 (extended while above 0.25), at least
+    :data:`MOUTH_EVENT_MIN_S` long."""
     dt = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
     return [(kind, float(t[a]), float(t[b - 1])) for a, b in runs_above(x, 0.5, 0.25)
             if t[b - 1] - t[a] + dt >= MOUTH_EVENT_MIN_S]

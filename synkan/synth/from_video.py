@@ -59,9 +59,9 @@ LIFT_ANGLE_DEG = 45.0
 #: A full mentalis lift of the chin pad at k_chin = 1, IOD (~3 mm: clearly visible chin dimpling).
 CHIN_LIFT_IOD = 0.05
 
-GT_COLUMNS = ("t", "frame", "valid", "smile_norm", "pucker_norm", "eye_closure_own", "driver_oo", "driver_ocul",
-              "added_closure_r", "added_closure_l", "corner_lift_r", "corner_lift_l", "corner_lift_mm_r",
-              "corner_lift_mm_l")
+GT_COLUMNS = ("t", "frame", "valid", "smile_norm", "pucker_norm", "eye_closure_own", "driver_oo",
+              "driver_ocul", "added_closure_r", "added_closure_l", "corner_lift_r", "corner_lift_l",
+              "corner_lift_mm_r", "corner_lift_mm_l")
 CHIN_COLUMNS = ("chin_lift_r", "chin_lift_l")  # written when k_chin > 0
 
 
@@ -142,6 +142,7 @@ def _render(video: Path, tr: Track, out_path: Path, side: str, truth: dict[str, 
     s = SIDES[side]
     narrow = np.where(truth["valid"], k_oo * truth["driver_oo"], 0.0)
     angle = math.radians(LIFT_ANGLE_DEG)
+    direction = np.array([math.cos(angle), math.sin(angle)])  # (outward, upward)
     lift_iod = truth[f"corner_lift_mm_{s}"] / mm_iod
     fps = _writer_fps(video, tr.t_s)
     row_of = {int(f): k for k, f in enumerate(tr.frame_index)}
@@ -159,7 +160,7 @@ def _render(video: Path, tr: Track, out_path: Path, side: str, truth: dict[str, 
                 if narrow[k] > 0:
                     img = lower_upper_lid(img, xy, side, float(narrow[k]))
                 if lift_iod[k] > 0:
-                    img = lift_mouth_corner(img, xy, side, lift_iod[k] * np.array([math.cos(angle), math.sin(angle)]))
+                    img = lift_mouth_corner(img, xy, side, lift_iod[k] * direction)
                 if truth[f"chin_lift_{s}"][k] > 0:
                     img = lift_chin(img, xy, side, float(truth[f"chin_lift_{s}"][k]))
             writer.write(img)
@@ -170,6 +171,15 @@ def _render(video: Path, tr: Track, out_path: Path, side: str, truth: dict[str, 
     return fps, n_frames
 
 
+def _output_paths(out: Path, name: str) -> dict[str, Path]:
+    """The video, case and truth paths of ``name`` in ``out`` (created)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output directory {out}: {exc.strerror or exc}") from None
+    return {"video": out / f"{name}.mp4", "json": out / f"{name}.json", "gt_csv": out / f"{name}_gt.csv"}
+
+
 def _default_name(stem: str, side: str, k: dict[str, float], driver_oo: str, driver_ocul: str) -> str:
     name = f"{stem}_{side}_oo{k['k_oo']:g}_ocul{k['k_ocul']:g}"
     name += f"_{driver_oo}" if k["k_oo"] and driver_oo != "smile" else ""
@@ -177,9 +187,25 @@ def _default_name(stem: str, side: str, k: dict[str, float], driver_oo: str, dri
     return name + (f"_chin{k['k_chin']:g}" if k["k_chin"] else "")
 
 
-def synth_from_video(video: str | Path, out_dir: str | Path, side: str, k_oo: float = 0.0, k_ocul: float = 0.0,
-                     name: str | None = None, model: str | Path | None = None, track: Track | None = None,
-                     k_chin: float = 0.0, driver_oo: str = "smile", driver_ocul: str = "blink") -> dict[str, Path]:
+def _case_json(video: Path, side: str, k: dict[str, float], drivers: dict[str, str], drv: Drivers,
+               tr: Track, mm_iod: float) -> dict:
+    """The case file: the source, what was added and following which driver, and the truth."""
+    kind, lift_mm = case_kind(k["k_oo"], k["k_ocul"]), k["k_ocul"] * LIFT_FULL_MM
+    return {"schema": SCHEMA, "synkan_version": __version__,
+            "source": {"path": str(video), "sha256": sha256_file(video)},
+            "side": side, "kind": kind, **k, **drivers, "width": tr.width, "height": tr.height,
+            "mm_per_iod": mm_iod,
+            "corner_lift": {"full_mm": LIFT_FULL_MM, "angle_deg": LIFT_ANGLE_DEG, "mm": lift_mm},
+            "drivers": {"module": "synkan.synth.drivers", **drv.info,
+                        "events": {e: drv.count(e) for e in ("smile", "pucker", "blink", "closure")}},
+            "margin_offset_ew": MARGIN_OFFSET_EW,
+            "truth": {"affected_side": side, "kind": kind, **k, **drivers, "corner_lift_mm": lift_mm}}
+
+
+def synth_from_video(video: str | Path, out_dir: str | Path, side: str, k_oo: float = 0.0,
+                     k_ocul: float = 0.0, name: str | None = None, model: str | Path | None = None,
+                     track: Track | None = None, k_chin: float = 0.0, driver_oo: str = "smile",
+                     driver_ocul: str = "blink") -> dict[str, Path]:
     """Add a known one-sided synkinesis to a real video of a healthy person.
 
     Parameters
@@ -218,13 +244,10 @@ def synth_from_video(video: str | Path, out_dir: str | Path, side: str, k_oo: fl
     Raises
     ------
     InputError
-        A missing or unreadable video, no face, no iris to calibrate millimetres, or a bad side, k or driver.
+        A missing or unreadable video, no face, no iris to calibrate mm, or a bad side, k or driver.
     OutputError
         The output directory or video cannot be written.
 
-    Examples
-    --------
-    >>> paths = synth_from_video("healthy.mp4", "out", "left", k_oo=0.5, driver_oo="pucker")  # doctest: +SKIP
     """
     k = {"k_oo": k_oo, "k_ocul": k_ocul, "k_chin": k_chin}
     _check(side, k, name, driver_oo, driver_ocul)
@@ -235,25 +258,10 @@ def synth_from_video(video: str | Path, out_dir: str | Path, side: str, k_oo: fl
     if mm_iod is None:
         raise InputError(f"{video}: no frame shows both irises, so millimetres cannot be calibrated")
     truth = truth_table(drv, side, k, driver_oo, driver_ocul, mm_iod)
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create output directory {out}: {exc.strerror or exc}") from None
-    name = name or _default_name(video.stem, side, k, driver_oo, driver_ocul)
-    paths = {"video": out / f"{name}.mp4", "json": out / f"{name}.json", "gt_csv": out / f"{name}_gt.csv"}
+    paths = _output_paths(Path(out_dir), name or _default_name(video.stem, side, k, driver_oo, driver_ocul))
     fps, n_frames = _render(video, tr, paths["video"], side, truth, k_oo, mm_iod)
-    kind = case_kind(k_oo, k_ocul)
-    drivers = {"driver_oo": driver_oo, "driver_ocul": driver_ocul}
-    case = {"schema": SCHEMA, "synkan_version": __version__,
-            "source": {"path": str(video), "sha256": sha256_file(video)},
-            "side": side, "kind": kind, **k, **drivers, "fps": fps, "frames": n_frames,
-            "width": tr.width, "height": tr.height, "mm_per_iod": mm_iod,
-            "corner_lift": {"full_mm": LIFT_FULL_MM, "angle_deg": LIFT_ANGLE_DEG, "mm": k_ocul * LIFT_FULL_MM},
-            "drivers": {"module": "synkan.synth.drivers", **drv.info,
-                        "events": {e: drv.count(e) for e in ("smile", "pucker", "blink", "closure")}},
-            "margin_offset_ew": MARGIN_OFFSET_EW,
-            "truth": {"affected_side": side, "kind": kind, **k, **drivers, "corner_lift_mm": k_ocul * LIFT_FULL_MM}}
+    case = _case_json(video, side, k, {"driver_oo": driver_oo, "driver_ocul": driver_ocul}, drv, tr, mm_iod)
+    case |= {"fps": fps, "frames": n_frames}
     _write_text(paths["json"], json.dumps(case, indent=2) + "\n")
     truth["frame"] = tr.frame_index
     table = pd.DataFrame({c: truth[c] for c in GT_COLUMNS + (CHIN_COLUMNS if k_chin else ())})

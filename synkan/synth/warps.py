@@ -1,4 +1,4 @@
-"""Image warps that add a movement to one frame of a real video: a lid moving down, a mouth corner or chin lifting.
+"""Image warps that add a movement to one frame of a real video: a lid down, a mouth corner or chin up.
 
 Each warp is one ``cv2.remap`` of a small box around the eye or the mouth
 corner, so the rest of the image is untouched up to the codec. All take one
@@ -15,8 +15,8 @@ from scipy.interpolate import PchipInterpolator
 
 from .. import eyelids
 from ..config import (
-    BROW_L, BROW_R, CHIN_L, CHIN_R, EYE_L, EYE_R, IRIS_DIAMETER_MM, IRIS_EDGES_L, IRIS_EDGES_R, MOUTH_CORNER_L,
-    MOUTH_CORNER_R,
+    BROW_L, BROW_R, CHIN_L, CHIN_R, EYE_L, EYE_R, IRIS_DIAMETER_MM, IRIS_EDGES_L, IRIS_EDGES_R,
+    MOUTH_CORNER_L, MOUTH_CORNER_R,
 )
 
 # Lid contours and eye corners of MediaPipe's mesh, keyed by subject side.
@@ -211,14 +211,15 @@ def lift_mouth_corner(img: np.ndarray, xy: np.ndarray, side: str, lift_iod: np.n
     """
     iod, towards_left, down = face_axes(xy)
     outward = towards_left if side == "left" else -towards_left
-    return _gaussian_warp(img, xy[MOUTH_CORNER[side]], iod * (lift_iod[0] * outward - lift_iod[1] * down), LIFT_SIGMA_IOD * iod)
+    lift_px = iod * (lift_iod[0] * outward - lift_iod[1] * down)
+    return _gaussian_warp(img, xy[MOUTH_CORNER[side]], lift_px, LIFT_SIGMA_IOD * iod)
 
 
 def lift_chin(img: np.ndarray, xy: np.ndarray, side: str, lift_iod: float) -> np.ndarray:
-    """Move ``side``'s chin pad up by ``lift_iod`` with a Gaussian-weighted warp (see :func:`lift_mouth_corner`)."""
+    """Move ``side``'s chin pad up by ``lift_iod``, Gaussian-weighted (see :func:`lift_mouth_corner`)."""
     iod, _, down = face_axes(xy)
-    return _gaussian_warp(img, xy[list(CHIN_R if side == "right" else CHIN_L)].mean(axis=0), -iod * lift_iod * down,
-                          CHIN_SIGMA_IOD * iod)
+    pad = xy[list(CHIN_R if side == "right" else CHIN_L)].mean(axis=0)
+    return _gaussian_warp(img, pad, -iod * lift_iod * down, CHIN_SIGMA_IOD * iod)
 
 
 def face_axes(xy: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -261,7 +262,8 @@ def mm_per_iod(landmarks: np.ndarray, valid: np.ndarray) -> float | None:
     """
     xy = landmarks[valid][..., :2].astype(np.float64)
     iod = np.linalg.norm(xy[:, list(EYE_L)].mean(axis=1) - xy[:, list(EYE_R)].mean(axis=1), axis=1)
-    iris = np.mean([np.linalg.norm(xy[:, a] - xy[:, b], axis=1) for a, b in (IRIS_EDGES_R, IRIS_EDGES_L)], axis=0)
+    edges = (IRIS_EDGES_R, IRIS_EDGES_L)
+    iris = np.mean([np.linalg.norm(xy[:, a] - xy[:, b], axis=1) for a, b in edges], axis=0)
     ratio = iod / iris
     ratio = ratio[np.isfinite(ratio) & (iris > 0)]
     return float(IRIS_DIAMETER_MM * np.median(ratio)) if ratio.size else None
