@@ -326,3 +326,19 @@ def summary_lines(report: dict) -> list[str]:
                      + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in ev.items()))
     lines += [f"warning: {w}" for w in report.get("warnings", [])]
     return lines
+
+
+def change_values(before: float | None, after: float | None) -> tuple[str, str, str] | None:
+    """Before, after and change as printed: the change is the difference of the two shown numbers.
+
+    One rounding: "+0.1 -> +5.1, change +5.0", never "change +4.9" beside them.
+
+    Examples
+    --------
+    >>> change_values(0.14, 5.06), change_values(None, 1.0), change_values(-0.04, 0.04)
+    (('+0.1', '+5.1', '+5.0'), None, ('0.0', '0.0', '0.0'))
+    """
+    if before is None or after is None:
+        return None
+    b, a = round(before, 1), round(after, 1)
+    return _number(b, 1, signed=True), _number(a, 1, signed=True), _number(round(a - b, 1), 1, signed=True)

@@ -14,7 +14,7 @@ from .html_parts import CSS, data_uri, esc, na
 from .scales_html import scales_section
 from .style import SCALE_FIGURE_NAMES, format_gain
 from ..text import (
-    DIRECTION_TEXT, direction_line, error_text, is_finding, lag_phrase, report_side, shown_values, sunnybrook_line,
+    DIRECTION_TEXT, OTHER, direction_line, error_text, is_finding, lag_phrase, report_side, shown_values, sunnybrook_line,
 )
 
 FIGURES = (  # name, title, caption
@@ -154,7 +154,7 @@ def _difference_row(report: dict, direction: str, entry: dict) -> str:
     n = max(entry.get(s, {}).get("n_events") or 0 for s in ("right", "left"))
     side = entry.get("affected_side")
     text = (na(reason) if asym is None else
-            f"{esc(side)} minus other side, median of the per-event differences: {esc(asym)} percentage points "
+            f"{esc(side)} minus {esc(OTHER.get(side, 'other'))} side, median of the per-event differences: {esc(asym)} percentage points "
             f"({esc(error_text(shown['asymmetry_se'], n))})")
     reference = f" (healthy faces: up to {_fmt(healthy, '.1f')})" if healthy is not None else ""
     timing = ""
