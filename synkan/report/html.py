@@ -155,7 +155,7 @@ def _difference_row(report: dict, direction: str, entry: dict) -> str:
     side = entry.get("affected_side")
     text = (na(reason) if asym is None else
             f"{esc(side)} minus {esc(OTHER.get(side, 'other'))} side, median of the per-event differences: {esc(asym)} percentage points "
-            f"({esc(error_text(shown['asymmetry_se'], n))})")
+            f"({esc(error_text(shown['asymmetry_se'], n, unit=' percentage points'))})")
     reference = f" (healthy faces: up to {_fmt(healthy, '.1f')})" if healthy is not None else ""
     timing = ""
     if entry.get("asymmetry_r") is not None:
