@@ -291,7 +291,7 @@ def timing_text(direction: str, entry: dict, report: dict, fps: float | None) ->
 
 
 def sunnybrook_line(report: dict) -> str | None:
-    """The Sunnybrook synkinesis total on the report's one affected side, on the scale's 0-15."""
+    """The Sunnybrook synkinesis total on the report's one affected side, on the scale of 0 to 15."""
     sb = (report.get("scores") or {}).get("sunnybrook")
     if not sb or sb.get("synkinesis", {}).get("total") is None:
         return None
@@ -304,7 +304,7 @@ def sunnybrook_line(report: dict) -> str | None:
         value = f"right {points['right']}, left {points['left']} (affected side not determined)"
     else:
         value = f"{points[side]} on the {side} ({side.upper()})"
-    return f"Sunnybrook synkinesis (measured estimate, scale 0-15): {value}; {measured}"
+    return f"Sunnybrook synkinesis (measured estimate, scale 0 to 15): {value}; {measured}"
 
 
 def summary_lines(report: dict) -> list[str]:

@@ -74,7 +74,7 @@ def _sunnybrook(sb: dict, report: dict) -> str:
         total_text = f"right <b>{points['right']}</b>, left <b>{points['left']}</b>"
     else:
         total_text = f"<b>{points[side]}</b> on the {esc(side)}"
-    total_text += (f" on the scale's 0-15, from {len(present)} of its 5 movements"
+    total_text += (f" on the scale of 0 to 15, from {len(present)} of its 5 movements"
                    if present else "")
     side_text = (f'<b>{esc(side.upper())}</b> ({esc(why)})' if side else f"<b>not determined</b> ({esc(why)})")
     resting = sb.get("resting", {})
