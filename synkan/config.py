@@ -54,17 +54,18 @@ TIGHT_SQUEEZE_IOD = 0.03
 # Lips parted by this much more than at rest (~3 mm, the teeth show) make a
 # smile open-mouthed.
 OPEN_MOUTH_GAP_IOD = 0.05
-# Snarl driver: upper-lip rise minus this times the corners' sideways
-# movement, either way. A snarl (levator labii superioris alaeque nasi)
-# lifts the lip while the corners stay nearly still; a smile moves them out,
-# a pucker or an "oh" mouth in. On the 15 real healthy videos, smiles lift
-# the lip 0.5-1.1 times as much as the corners move (a child's and some
-# closed smiles lift the corners up more than out): no weight on the
-# outward movement alone separates them from a snarl (the previous 2.0 gave
-# the real smiles 0.02-0.18 IOD, the synthetic snarl 0.06). So the snarl
-# never claims a smile's or a pucker's frames (movements._candidates), and
-# the weight is 1, the criterion itself: the lip rises more than the corners move.
-SNARL_LATERAL_WEIGHT = 1.0
+# Snarl driver: upper-lip rise minus this times the corners' outward
+# movement. A snarl (levator labii superioris alaeque nasi) lifts the lip
+# while the corners stay nearly still; a smile moves them out. Checked on the
+# 15 real healthy videos: at their smiles' peaks the lip rises 0.5-1.1 times
+# as much as the corners move, and a child's and some closed smiles lift the
+# corners up more than out, so this driver reaches 0.02-0.18 IOD in real
+# smiles (0.06 in the synthetic snarl): no weight separates the two. So a
+# snarl never claims a smile's or a pucker's frames (movements._own_runs):
+# the geometry only has to tell a lip lift from rest. Unchanged from 2.0,
+# which keeps the synthetic snarl (the corners move slightly in) well above
+# SNARL_MIN_IOD.
+SNARL_LATERAL_WEIGHT = 2.0
 SNARL_MIN_IOD = 0.03
 # A voluntary brow raise (frontalis) rises from rest, is held for the
 # protocol's few seconds and returns: the instruction sheet asks for a 3 s

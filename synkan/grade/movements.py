@@ -99,9 +99,9 @@ def driver(signals: Signals, kind: str) -> np.ndarray:
     if kind == "smile":
         return _mean(signals, "mouth_excursion")
     if kind == "snarl":
-        # The lip rises in a smile too, but there the corners move outward as
-        # much; in a pucker or an "oh" mouth they move inward.
-        return _mean(signals, "upper_lip_raise") - SNARL_LATERAL_WEIGHT * np.abs(_mean(signals, "mouth_lateral"))
+        # The lip rises in a smile too, but there the corners move outward.
+        outward = np.clip(_mean(signals, "mouth_lateral"), 0.0, None)
+        return _mean(signals, "upper_lip_raise") - SNARL_LATERAL_WEIGHT * outward
     if kind == "brow_raise":
         return _above_baseline(signals.t, _mean(signals, "brow_raise"))
     column = {"brow": "brow_raise", "eye": "eye_closure", "midface": "cheek_raise", "upper_lip": "upper_lip_raise",
