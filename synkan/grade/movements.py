@@ -139,20 +139,28 @@ def _own_runs(signals: Signals, events: Events, kind: str, floor: float) -> list
     """The brow raises or snarls in a video, each with its strength (peak over the detection threshold).
 
     The brows are not read during blinks (the lid moves the eye centre they
-    are measured from); a snarl never claims a smile's or a pucker's frames
+    are measured from): they are bridged from either side; a snarl never claims a smile's or a pucker's frames
     (both lift the upper lip too). Runs longer than
     :data:`~synkan.config.VOLUNTARY_MAX_S` are a posture or drift, not a movement.
     """
     t = signals.t
     x = np.where(signals.data["pose_ok"].to_numpy(), driver(signals, kind), np.nan)
     if kind == "brow_raise":
-        x[blink_frames(t, events.table)] = np.nan
+        x = _bridged(x, blink_frames(t, events.table))
     else:
         x[span_mask(t, events.of("smile", "pucker"), EVENT_MIN_GAP_S)] = np.nan
     hi, lo = thresholds(x, floor)
     return [dict(kind=kind, start_s=float(t[a]), end_s=float(t[b - 1]), strength=float(np.nanmax(x[a:b])) / hi)
             for a, b in merge_runs(hysteresis_runs(x, hi, lo), t, EVENT_MIN_GAP_S)
             if MOVEMENT_MIN_S <= t[b - 1] - t[a] <= VOLUNTARY_MAX_S]
+
+
+def _bridged(x: np.ndarray, gaps: np.ndarray) -> np.ndarray:
+    """``x`` with the ``gaps`` frames replaced by a straight line between the finite samples either side."""
+    known = np.flatnonzero(np.isfinite(x) & ~gaps)
+    if known.size < 2:
+        return np.where(gaps, np.nan, x)
+    return np.where(gaps, np.interp(np.arange(len(x)), known, x[known]), x)
 
 
 def _candidates(signals: Signals, events: Events) -> pd.DataFrame:
