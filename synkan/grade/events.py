@@ -84,7 +84,7 @@ def mouth_driver(signals: Signals) -> np.ndarray:
 
 def _rows(kind: str, runs: list[tuple[int, int]], t: np.ndarray, x: np.ndarray, source: str = "auto",
           avoid: np.ndarray | None = None) -> list[dict]:
-    """Event rows of index runs; each peak is the largest ``x`` in its run, off the ``avoid`` frames (blinks)."""
+    """Event rows of index runs; each peak is the largest ``x`` in its run off the ``avoid`` frames."""
     rows = []
     for a, b in runs:
         peak = peak_index(x, a, b, avoid)
@@ -94,7 +94,7 @@ def _rows(kind: str, runs: list[tuple[int, int]], t: np.ndarray, x: np.ndarray, 
 
 
 def blink_frames(t: np.ndarray, table: pd.DataFrame) -> np.ndarray:
-    """Frames of ``table``'s blinks, padded by :data:`~synkan.config.BLINK_MASK_PAD_S` (the lids' run-up and return).
+    """Frames of ``table``'s blinks, padded by :data:`~synkan.config.BLINK_MASK_PAD_S` (the lids' run-up).
 
     No movement's peak frame is chosen among them (see :func:`~synkan.grade.series.peak_index`).
     """

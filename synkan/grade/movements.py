@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 
 from ..config import (
-    BROW_BASELINE_S, BROW_RAISE_MIN_IOD, EVENT_MIN_GAP_S, OPEN_MOUTH_GAP_IOD, SNARL_LATERAL_WEIGHT, SNARL_MIN_IOD,
-    TIGHT_SQUEEZE_IOD, VOLUNTARY_MAX_S,
+    BROW_BASELINE_S, BROW_RAISE_MIN_IOD, EVENT_MIN_GAP_S, OPEN_MOUTH_GAP_IOD, SNARL_LATERAL_WEIGHT,
+    SNARL_MIN_IOD, TIGHT_SQUEEZE_IOD, VOLUNTARY_MAX_S,
 )
 from .events import Events, blink_frames, parse_segments
 from .series import finite_mean, hysteresis_runs, merge_runs, peak_index, peak_masks, span_mask, thresholds
@@ -150,7 +150,8 @@ def _own_runs(signals: Signals, events: Events, kind: str, floor: float) -> list
     else:
         x[span_mask(t, events.of("smile", "pucker"), EVENT_MIN_GAP_S)] = np.nan
     hi, lo = thresholds(x, floor)
-    return [dict(kind=kind, start_s=float(t[a]), end_s=float(t[b - 1]), strength=float(np.nanmax(x[a:b])) / hi)
+    return [dict(kind=kind, start_s=float(t[a]), end_s=float(t[b - 1]),
+                 strength=float(np.nanmax(x[a:b])) / hi)
             for a, b in merge_runs(hysteresis_runs(x, hi, lo), t, EVENT_MIN_GAP_S)
             if MOVEMENT_MIN_S <= t[b - 1] - t[a] <= VOLUNTARY_MAX_S]
 
@@ -165,7 +166,8 @@ def _bridged(x: np.ndarray, gaps: np.ndarray) -> np.ndarray:
 
 def _candidates(signals: Signals, events: Events) -> pd.DataFrame:
     """Every movement found, with its strength relative to its own detection threshold."""
-    rows = _own_runs(signals, events, "brow_raise", BROW_RAISE_MIN_IOD) + _own_runs(signals, events, "snarl", SNARL_MIN_IOD)
+    rows = (_own_runs(signals, events, "brow_raise", BROW_RAISE_MIN_IOD)
+            + _own_runs(signals, events, "snarl", SNARL_MIN_IOD))
     for ev in events.of("eye_closure", "smile", "pucker").itertuples():
         high = events.info.get({"eye_closure": "eye", "smile": "smile", "pucker": "pucker"}[ev.kind], {}).get("high")
         strength = ev.peak / high if high else 1.0
@@ -188,12 +190,14 @@ def exclusive(table: pd.DataFrame) -> pd.DataFrame:
 
     Examples
     --------
-    >>> rows = pd.DataFrame({"kind": ["brow_raise", "pucker", "smile", "smile"], "start_s": [0.0, 1.5, 1.8, 4.0],
-    ...                      "end_s": [2.0, 2.5, 3.0, 5.0], "strength": [3.0, 1.2, 2.0, 1.5]})
+    >>> rows = pd.DataFrame({"kind": ["brow_raise", "pucker", "smile", "smile"],
+    ...                      "start_s": [0.0, 1.5, 1.8, 4.0], "end_s": [2.0, 2.5, 3.0, 5.0],
+    ...                      "strength": [3.0, 1.2, 2.0, 1.5]})
     >>> exclusive(rows)["kind"].tolist()
     ['pucker', 'smile']
     """
-    order = table.assign(first=table["kind"] != "pucker").sort_values(["first", "strength"], ascending=[True, False])
+    later = table["kind"] != "pucker"
+    order = table.assign(later=later).sort_values(["later", "strength"], ascending=[True, False])
     kept: list[tuple[float, float]] = []
     keep = []
     for index, start, end in zip(order.index, order["start_s"], order["end_s"]):
@@ -207,7 +211,9 @@ def _row(signals: Signals, kind: str, start_s: float, end_s: float, source: str,
     """A movement row; its peak is the driver's largest value in the span off the ``avoid`` (blink) frames."""
     t = signals.t
     inside = np.flatnonzero((t >= start_s) & (t <= end_s))
-    peak_s = float(t[peak_index(driver(signals, kind), inside[0], inside[-1] + 1, avoid)]) if inside.size else start_s
+    peak_s = start_s
+    if inside.size:
+        peak_s = float(t[peak_index(driver(signals, kind), inside[0], inside[-1] + 1, avoid)])
     return dict(kind=kind, variant=_variant(signals, kind, start_s, end_s), start_s=start_s, end_s=end_s,
                 duration_s=end_s - start_s, peak_s=peak_s, source=source, step=np.nan)
 
