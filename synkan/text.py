@@ -93,10 +93,12 @@ def is_time_locked(r: float | None, lag_s: float | None) -> bool:
 
     Examples
     --------
-    >>> is_time_locked(0.9, 0.03), is_time_locked(0.15, 0.0), is_time_locked(0.5, 0.5), is_time_locked(None, 0)
-    (True, False, False, False)
+    >>> [is_time_locked(*rl) for rl in ((0.9, 0.03), (0.15, 0.0), (0.5, 0.5), (None, 0))]
+    [True, False, False, False]
     """
-    return r is not None and lag_s is not None and r >= GRADE_MIN_R and abs(lag_s) <= GRADE_MAX_ABS_LAG_S + 1e-9
+    if r is None or lag_s is None:
+        return False
+    return r >= GRADE_MIN_R and abs(lag_s) <= GRADE_MAX_ABS_LAG_S + 1e-9
 
 
 def lag_phrase(r: float | None, lag_s: float | None, fps: float | None) -> str:
@@ -135,7 +137,7 @@ def count_text(n: int, noun: str) -> str:
 
 
 def is_finding(entry: dict | None) -> bool:
-    """Whether a direction's entry is a conclusive synkinesis finding (issue 22's verdict, else a grade >= 1)."""
+    """Whether a direction's entry is a conclusive synkinesis finding (issue 22's verdict, else grade >= 1)."""
     if not entry or entry.get("affected_side") is None:
         return False
     if "verdict" in entry:
@@ -187,7 +189,9 @@ def _unit(direction: str, report: dict) -> tuple[float, str, str]:
     if direction == "oral_ocular":
         return 1.0, "%", " percentage points"
     mm_per_iod = ((report.get("scores") or {}).get("sunnybrook") or {}).get("mm_per_iod")
-    return (mm_per_iod / 100.0, " mm", " mm") if mm_per_iod else (1.0, "% of eye distance", "% of eye distance")
+    if mm_per_iod:
+        return mm_per_iod / 100.0, " mm", " mm"
+    return 1.0, "% of eye distance", "% of eye distance"
 
 
 def amounts_text(direction: str, entry: dict, report: dict) -> str:
@@ -260,10 +264,15 @@ def direction_line(direction: str, entry: dict, fps: float | None = None, report
     Examples
     --------
     >>> entry = {"affected_side": "left", "grade": 2, "grade_name": "moderate", "asymmetry_pp": 25.0,
-    ...          "asymmetry_se_pp": 3.0, "left": {"involuntary_pct": 34.0, "r": 0.91, "lag_s": 0.03, "n_events": 5},
+    ...          "asymmetry_se_pp": 3.0,
+    ...          "left": {"involuntary_pct": 34.0, "r": 0.91, "lag_s": 0.03, "n_events": 5},
     ...          "right": {"involuntary_pct": 9.0, "n_events": 5}}
-    >>> direction_line("oral_ocular", entry, fps=30.0)
-    'Oral-ocular synkinesis, LEFT, moderate (grade 2), during smiles and puckers: eye narrowing: right 9.0%, left 34.0%; left minus right +25.0 percentage points (median of the per-event differences; ± 3.0 percentage points); the left eye follows in time: r = 0.91, lag 33 ms (±17 ms)'
+    >>> for part in direction_line("oral_ocular", entry, fps=30.0).split("; "):
+    ...     print(part)
+    Oral-ocular synkinesis, LEFT, moderate (grade 2), during smiles and puckers: eye narrowing: right 9.0%, left 34.0%
+    left minus right +25.0 percentage points (median of the per-event differences
+    ± 3.0 percentage points)
+    the left eye follows in time: r = 0.91, lag 33 ms (±17 ms)
     """
     report = report if report is not None else {"scores": {direction: entry}}
     label = DIRECTION_TEXT[direction][0]
@@ -287,7 +296,9 @@ def timing_text(direction: str, entry: dict, report: dict, fps: float | None) ->
     timing = phrase(side)
     if entry.get("time_locked") is False and timing.startswith("r ="):
         timing = "no time-locked peak"
-    return f"the {side} {region} follows in time: {timing}" if timing.startswith("r =") else f"{side} {region}: {timing}"
+    if timing.startswith("r ="):
+        return f"the {side} {region} follows in time: {timing}"
+    return f"{side} {region}: {timing}"
 
 
 def sunnybrook_line(report: dict) -> str | None:
@@ -315,7 +326,8 @@ def summary_lines(report: dict) -> list[str]:
     lines = [f"Affected side: {side.upper() if side else 'not determined'} ({why})"]
     lines += [direction_line(d, scores[d], fps, report) for d in DIRECTION_TEXT if d in scores]
     eface = scores.get("eface_ocular_synkinesis")
-    lines.append(f"eFACE-style ocular synkinesis: {'n/a' if eface is None else f'{eface:.0f}'} (100 = no synkinesis)")
+    shown = "n/a" if eface is None else f"{eface:.0f}"
+    lines.append(f"eFACE-style ocular synkinesis: {shown} (100 = no synkinesis)")
     sunnybrook = sunnybrook_line(report)
     if sunnybrook:
         lines.append(sunnybrook)

@@ -13,7 +13,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import shared_video
 
 VIDEOS = ("cosanlab_single_face.mp4", "KwaiVGI_d18.mp4", "KwaiVGI_d10.mp4")
@@ -100,7 +99,8 @@ def test_pdf_text_holds_the_events_table_and_page_one(analyses):
     pdf = folder / "report.pdf"
     if not pdf.is_file():
         pytest.skip("no pdftotext (apt-get install poppler-utils)")
-    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    done = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True)
+    text = done.stdout
     assert "Events (start and end, seconds)" in text
     for event in result.report["events"]:
         assert f"{event['start_s']:.2f}" in text and f"{event['end_s']:.2f}" in text

@@ -18,7 +18,8 @@ from ..errors import OutputError
 ENV_CHROMIUM = "SYNKAN_CHROMIUM"
 PAPERS = {"a4": "A4", "letter": "letter"}  # --paper value -> CSS @page size
 # Countries that print on Letter (ISO 3166 codes in a locale name such as en_US.UTF-8); elsewhere A4.
-LETTER_COUNTRIES = frozenset({"US", "CA", "MX", "PH", "CL", "CO", "VE", "GT", "CR", "PA", "SV", "NI", "DO", "PR", "BZ"})
+LETTER_COUNTRIES = frozenset({"US", "CA", "MX", "PH", "CL", "CO", "VE", "GT", "CR", "PA", "SV", "NI", "DO", "PR",
+                              "BZ"})
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 PRINT_TIMEOUT_S = 120
 
@@ -41,7 +42,7 @@ def find_chromium() -> str:
 
 
 def default_paper(environ: dict | None = None) -> str:
-    """``"letter"`` when the locale's country prints on Letter (LC_PAPER, else LC_ALL, else LANG), else ``"a4"``.
+    """``"letter"`` when the locale's country prints on Letter (LC_PAPER, LC_ALL or LANG), else ``"a4"``.
 
     Examples
     --------
