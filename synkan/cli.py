@@ -255,9 +255,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_batch(args: argparse.Namespace) -> int:
     from .batch import Tls, run_batch
 
+    _check_pdf(args)
     tls = Tls(ca=args.tls_ca, cert=args.tls_cert, key=args.tls_key)
     return run_batch(args.inputs, args.output, settings_from_args(args), jobs=args.jobs, scheduler=args.scheduler,
-                     tls=tls, force=args.force, model=args.model, figures=not args.no_figures)
+                     tls=tls, force=args.force, retry_failed=args.retry_failed, model=args.model,
+                     figures=not args.no_figures, pdf=args.pdf, paper=args.paper, deidentify=args.deidentify)
 
 
 def cmd_export_landmarks(args: argparse.Namespace) -> int:
@@ -268,10 +270,13 @@ def cmd_export_landmarks(args: argparse.Namespace) -> int:
 
 
 def cmd_trends(args: argparse.Namespace) -> int:
-    from .batch import write_trends
+    from .batch import NO_TRENDS_NOTE, write_trends
 
-    for path in write_trends(args.outdir):
+    written = write_trends(args.outdir)
+    for path in written:
         print(path)
+    if not any(p.name == "trends.csv" for p in written):
+        print(NO_TRENDS_NOTE, file=sys.stderr)
     return 0
 
 
@@ -296,6 +301,13 @@ the order; two manifests giving one video different values are an error.
 Example: sample_videos/manifest.csv.
 
   synkan batch sessions/ manifest.csv -o cohort_out --jobs 2
+
+A rerun into the same OUTDIR does only what is missing: videos not done yet, interrupted or whose worker crashed.
+A video that failed because of what it is (unreadable, no face) is listed as failed again without being run, as
+it would fail again with the same settings: --retry-failed runs those again, --force runs every video again.
+
+exit status: 0 when every video is ok or was done before, 1 when any video failed (see the status column of
+OUTDIR/summary.csv), 2 for a usage, input or output error (one line on stderr), 130 after Ctrl-C.
 """
 
 DEIDENTIFY_HELP = ("no path, file name or eye image of the video in any output (a generated ID; the SHA-256 stays); "
@@ -345,8 +357,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-ca", metavar="PEM", help="with tls://: the CA that signed the scheduler's certificate")
     p.add_argument("--tls-cert", metavar="PEM", help="with tls://: this client's certificate")
     p.add_argument("--tls-key", metavar="PEM", help="with tls://: this client's private key (if not in --tls-cert)")
-    p.add_argument("--force", action="store_true", help="re-analyse videos already done")
+    p.add_argument("--force", action="store_true", help="re-analyse every video, those already done too")
+    p.add_argument("--retry-failed", action="store_true", help="also run again the videos that failed before "
+                   "because of what they are (by default not retried: they would fail again)")
     p.add_argument("--no-figures", action="store_true", help="skip each video's figures and report.html (faster)")
+    p.add_argument("--deidentify", action="store_true", help=DEIDENTIFY_HELP + "; folders are named by the ID "
+                   "(summary.csv keeps each video's path: do not share it)")
+    _pdf_args(p, " for each video")
     _settings_args(p)
     p.set_defaults(func=cmd_batch)
 

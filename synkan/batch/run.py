@@ -14,12 +14,13 @@ from .cluster import Tls, check_scheduler, run_dask
 from .._util.files import safe_name
 from .jobs import Job, collect_jobs
 from .local import cpu_count, run_local
-from .state import (INTERRUPTED, PENDING, Failures, Item, Lock, ShaCache, clean_stale, prepare_state, read_report,
-                    settings_hash)
+from .state import (INTERRUPTED, PENDING, SCORED_FROM, Failures, Item, Lock, ShaCache, clean_stale, prepare_state,
+                    read_report, settings_hash)
 from .summary import previous_rows, write_summary
 from .trends import write_trends
 from .worker import frames_in_progress, started
 from ..errors import one_line
+from .._util.words import plural
 
 
 def _num_or_none(value) -> float | None:
@@ -30,9 +31,45 @@ def _num_or_none(value) -> float | None:
     return None if v != v else v
 
 
+@dataclasses.dataclass(frozen=True)
+class Outputs:
+    """What each analysis folder of a batch holds besides report.json (as ``synkan analyze``'s flags)."""
+
+    figures: bool = True
+    html: bool = True
+    pdf: bool = False
+    paper: str | None = None
+    deidentify: bool = False
+
+    def folder_name(self, path: Path, sha256: str) -> str:
+        """The video's analysis folder: its name and hash, or only the generated ID when de-identified."""
+        from ..clinic.deidentify import video_id
+
+        return video_id(sha256) if self.deidentify else f"{safe_name(path.stem)}-{sha256[:8]}"
+
+    def complete(self, folder: Path) -> bool:
+        """``folder`` holds every file asked for (a report.pdf asked for now was maybe not before)."""
+        return not self.pdf or (folder / "report.pdf").is_file()
+
+
+def status_text(status: str, path: Path) -> str:
+    """A row's status without the video's path, which the row's ``path`` column already holds.
+
+    Examples
+    --------
+    >>> status_text("failed: /v/a.mp4: cannot decode /v/a.mp4", Path("/v/a.mp4"))
+    'failed: cannot decode a.mp4'
+    """
+    return status.replace(f"{path}: ", "").replace(str(path), path.name)
+
+
 def _plan(jobs: list[Job], settings: Settings, outdir: Path, state: Path, previous: dict[str, dict],
-          failures: Failures, force: bool) -> list[Item]:
-    """One item per job: its input hash and output folder, and whether it is done, known to fail, or to run."""
+          failures: Failures, redo: str, outputs: Outputs) -> list[Item]:
+    """One item per job: its input hash and output folder, and whether it is done, known to fail, or to run.
+
+    ``redo`` is ``"all"`` (``--force``), ``"failed"`` (``--retry-failed``: the videos known to fail too) or
+    ``""`` (only what is missing).
+    """
     shas = ShaCache(state / "sha256.json")
     items: list[Item] = []
     owners: dict[str, Item] = {}
@@ -44,12 +81,12 @@ def _plan(jobs: list[Job], settings: Settings, outdir: Path, state: Path, previo
             check_regular_file(job.path)  # hashing a FIFO or /dev/zero would never end
             item.sha256 = shas.get(job.path)
         except InputError as exc:
-            item.status = f"failed: {one_line(exc)}"
+            item.status = status_text(f"failed: {one_line(exc)}", job.path)
             continue
         except OSError as exc:
-            item.status = f"failed: cannot read {job.path} ({exc.strerror or exc})"
+            item.status = f"failed: cannot read the video ({exc.strerror or exc})"
             continue
-        name = f"{safe_name(job.path.stem)}-{item.sha256[:8]}"
+        name = outputs.folder_name(job.path, item.sha256)
         other = owners.get(name)
         if other is not None and other.shash != item.shash:
             name = f"{name}-{item.shash[:6]}"  # same video listed twice with different settings
@@ -60,11 +97,12 @@ def _plan(jobs: list[Job], settings: Settings, outdir: Path, state: Path, previo
             continue
         owners[name] = item
         earlier = previous.get(name, {})
-        if not force and (report := item.finished(outdir)) is not None:
-            item.status, item.report = "skipped", report
+        report = None if redo == "all" else item.finished(outdir)
+        if report is not None and outputs.complete(outdir / name):
+            item.status, item.report, item.scored_from = "skipped", report, str(earlier.get("scored_from") or "")
             item.elapsed_s = _num_or_none(earlier.get("elapsed_s"))
-        elif not force and (known := failures.get(name, item.sha256, item.shash)):
-            item.status = known  # a bad video fails again the same way; --force retries it
+        elif not redo and (known := failures.get(name, item.sha256, item.shash)):
+            item.status = status_text(known, job.path)  # a bad video fails again the same way; --retry-failed or --force retries it
             item.elapsed_s = _num_or_none(earlier.get("elapsed_s"))
     shas.save()
     return items
@@ -95,6 +133,7 @@ class _Run:
         for it in self.items:  # rows that list a video a second time take the result of its first row
             if it.dup_of is not None:
                 it.status, it.report, it.elapsed_s = it.dup_of.status, it.dup_of.report, it.dup_of.elapsed_s
+                it.scored_from = it.dup_of.scored_from
         return write_summary(self.outdir, self.items, self.kept)
 
     def start_bar(self, where: str, progress: bool | None) -> None:
@@ -108,7 +147,8 @@ class _Run:
 
     def finish(self, item: Item, res: dict) -> None:
         """Record one video's result (a worker's answer, checked against its folder)."""
-        item.status, item.elapsed_s = res["status"], res.get("elapsed_s")
+        item.status, item.elapsed_s = status_text(res["status"], item.job.path), res.get("elapsed_s")
+        item.scored_from = SCORED_FROM[bool(res.get("rescored"))] if item.status == "ok" else ""
         if item.status == "ok":
             item.report = item.finished(self.outdir)
             if item.report is None:
@@ -133,7 +173,7 @@ class _Run:
         if not self.bar.disable:
             frames = frames_in_progress(self.state / "running")
             self.bar.set_postfix_str(f"ok={self.counts['ok']} failed={self.counts['failed']}"
-                                     + (f", {frames} frames tracked in the videos under way" if frames else ""))
+                                     + (f", {plural(frames, 'frame')} tracked in the videos under way" if frames else ""))
 
     def interrupted(self) -> None:
         """After Ctrl-C or SIGTERM: videos that had started are failed (rerun to finish), the others pending."""
@@ -147,15 +187,16 @@ class _Run:
         self.write()
 
 
-def _execute(run: _Run, scheduler: str | None, security, jobs: int | None, model_path: str, figures: bool,
-             html: bool, progress: bool | None) -> None:
+def _execute(run: _Run, scheduler: str | None, security, jobs: int | None, model_path: str, outputs: Outputs,
+             progress: bool | None) -> None:
     """Run the videos to do, on Dask or a local pool; Ctrl-C or SIGTERM leaves summary.csv current."""
     todo, running = run.todo, run.state / "running"
     n_jobs = max(1, min(jobs or cpu_count(), len(todo)))
-    run.start_bar(f"Dask at {scheduler}" if scheduler else f"{n_jobs} worker{'s' * (n_jobs > 1)}", progress)
+    run.start_bar(f"Dask at {scheduler}" if scheduler else plural(n_jobs, "worker"), progress)
     n_lm = 3 if any(it.settings.laterality == "mirror" for it in todo) else 1
     tasks = [(it, (str(it.job.path), it.settings.to_dict(), model_path, str((run.outdir / it.output).absolute()),
-                   figures, html, str(running.absolute()), it.sha256, it.job.visit)) for it in todo]
+                   outputs.figures, outputs.html, str(running.absolute()), it.sha256, it.job.visit, outputs.deidentify,
+                   outputs.pdf, outputs.paper)) for it in todo]
     old_term = _sigterm_as_interrupt()
     try:
         if scheduler:
@@ -172,8 +213,9 @@ def _execute(run: _Run, scheduler: str | None, security, jobs: int | None, model
 
 def run_batch(inputs: Iterable[str | Path], outdir: str | Path, settings: Settings | None = None, *,
               jobs: int | None = None, scheduler: str | None = None, tls: Tls | None = None, force: bool = False,
-              model: str | Path | None = None, figures: bool = True, html: bool | None = None,
-              trends: bool = True, progress: bool | None = None) -> int:
+              retry_failed: bool = False, model: str | Path | None = None, figures: bool = True,
+              html: bool | None = None, trends: bool = True, progress: bool | None = None, pdf: bool = False,
+              paper: str | None = None, deidentify: bool = False) -> int:
     """Analyse many videos; write one folder per video, summary.csv and trends.
 
     Parameters
@@ -194,11 +236,25 @@ def run_batch(inputs: Iterable[str | Path], outdir: str | Path, settings: Settin
     tls : Tls, optional
         Certificates for a ``tls://`` scheduler.
     force : bool
-        Analyse again videos already done.
+        Analyse again every video, those already done too.
+    retry_failed : bool
+        Try again the videos that failed because of what they are (not
+        readable, no face); without it a rerun with the same settings lists
+        them as failed without running them, since they would fail again.
+        Interrupted videos and worker crashes are always tried again.
     model : str or Path, optional
         The landmark model; see :func:`synkan.measure.models.resolve_model`.
     figures, html : bool
         Write figures and report.html per video (``html`` defaults to ``figures``).
+    pdf, paper : bool, str
+        Also print each report.html to report.pdf, on ``paper`` (as
+        ``synkan analyze --pdf --paper``); a folder done without its
+        report.pdf is re-scored from its track to add it.
+    deidentify : bool
+        De-identify every analysis folder as ``synkan analyze --deidentify``;
+        the folders are named by the generated ID (``video-<sha256>``), not
+        the video's name. summary.csv still lists each video's path and name:
+        it is the lab's key back to its files, not a file to share.
     trends : bool
         Write trends.csv and the figures of :func:`write_trends` at the end.
     progress : bool, optional
@@ -217,7 +273,7 @@ def run_batch(inputs: Iterable[str | Path], outdir: str | Path, settings: Settin
         raise SynkanError(f"{next(iter(tls.given()))} needs --scheduler tls://HOST:PORT")
     security = check_scheduler(scheduler, tls) if scheduler else None  # before anything is written
     settings = settings or Settings()
-    html = figures if html is None else html
+    outputs = Outputs(figures, figures if html is None else html, pdf, paper, deidentify)
     outdir = Path(outdir)
     if outdir.exists() and not outdir.is_dir():
         raise OutputError(f"{outdir}: exists and is not a folder")
@@ -231,12 +287,13 @@ def run_batch(inputs: Iterable[str | Path], outdir: str | Path, settings: Settin
             marker.unlink(missing_ok=True)
         previous = previous_rows(outdir)
         failures = Failures(state / "failures.json")
-        items = _plan(all_jobs, settings, outdir, state, previous, failures, force)
+        redo = "all" if force else "failed" if retry_failed else ""
+        items = _plan(all_jobs, settings, outdir, state, previous, failures, redo, outputs)
         todo = [it for it in items if it.status == PENDING and it.dup_of is None]
         run = _Run(outdir, state, items, _kept_rows(previous, items, outdir), failures, todo)
         summary = run.write()
         if todo:
-            _execute(run, scheduler, security, jobs, model_path, figures, html, progress)
+            _execute(run, scheduler, security, jobs, model_path, outputs, progress)
             summary = run.write()
     if trends:
         try:
@@ -254,7 +311,7 @@ def _report(items: list[Item], todo: list[Item], summary: Path) -> int:
     ran = {id(it) for it in todo}
     n_known = sum(it.status.startswith("failed") and id(it) not in ran and it.dup_of is None for it in items)
     parts = ([f"{n_ok} ok"] + ([f"{n_skip} already done"] if n_skip else [])
-             + [f"{n_fail} failed" + (f" ({n_known} known, not retried without --force)" if n_known else "")])
+             + [f"{n_fail} failed" + (f" ({n_known} known, not retried without --retry-failed)" if n_known else "")])
     print(f"batch: {len(items)} videos: {', '.join(parts)}; summary in {summary}")
     return 1 if n_fail else 0
 

@@ -27,6 +27,8 @@ from .jobs import Job
 STATE_DIR = ".synkan-batch"  # hidden bookkeeping inside OUTDIR (lock, sha cache, running markers)
 PENDING = "pending"  # not started yet (also after an interrupt)
 INTERRUPTED = "failed: interrupted (rerun to finish)"
+# summary.csv's scored_from of a video analysed now: tracked from the video, or re-scored from an earlier track
+SCORED_FROM = {False: "video", True: "track.npz"}
 
 
 @dataclass(eq=False)
@@ -40,6 +42,7 @@ class Item:
     output: str = ""
     status: str = PENDING
     elapsed_s: float | None = None
+    scored_from: str = ""  # a value of SCORED_FROM once analysed
     report: dict | None = None
     dup_of: "Item | None" = None  # the same video listed twice: analysed once, reported on both rows
 
@@ -100,7 +103,7 @@ class Failures(JsonStore):
     """Videos that failed because of what they are (unreadable, no face), by output folder name.
 
     A rerun with the same input and settings lists them as failed again
-    without re-running them; ``--force`` retries them. Worker crashes and
+    without re-running them; ``--retry-failed`` (or ``--force``) retries them. Worker crashes and
     interruptions are not recorded: those videos are tried again.
     """
 

@@ -2,7 +2,11 @@
 
 Statuses: ``ok`` (analysed now), ``skipped`` (done by an earlier run with
 the same input and settings), ``pending`` (not started: the batch was
-interrupted first; a rerun does it), ``failed: <reason>``.
+interrupted first; a rerun does it), ``failed: <reason>`` (the reason
+without the video's path, which is in the ``path`` column).
+``scored_from`` says how a finished video was scored: ``video`` (tracked)
+or ``track.npz`` (re-scored from the track of an earlier analysis, because
+only scoring settings changed).
 """
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ SCORE_COLUMNS = tuple(
     + ["sunnybrook_composite"] + [f"eface_synkinesis_{k}" for k in EFACE_ITEMS]
 )
 QC_COLUMNS = ("face_fraction", "max_abs_yaw_deg") + tuple(f"events_{k}" for k in EVENT_KINDS) + ("n_warnings",)
-SUMMARY_COLUMNS = TEXT_COLUMNS + SCORE_COLUMNS + QC_COLUMNS + ("status", "elapsed_s")
+SUMMARY_COLUMNS = TEXT_COLUMNS + SCORE_COLUMNS + QC_COLUMNS + ("status", "scored_from", "elapsed_s")
 
 
 def _units() -> dict[str, str]:
@@ -92,6 +96,7 @@ def summary_row(item: Item) -> dict[str, Any]:
         row[f"events_{k}"] = _get(qc, "events", k)
     row["n_warnings"] = len(r.get("warnings") or []) if r else None
     row["status"] = item.status
+    row["scored_from"] = item.scored_from
     row["elapsed_s"] = item.elapsed_s
     return row
 
@@ -138,14 +143,14 @@ def read_summary(path_or_outdir: str | Path):
     if path.is_dir() or path.suffix.lower() != ".csv":
         path = path / SUMMARY_NAME
     try:
-        table = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS + ("status",)}, keep_default_na=False,
+        table = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS + ("status", "scored_from")}, keep_default_na=False,
                             na_values={c: [""] for c in SCORE_COLUMNS + QC_COLUMNS + ("elapsed_s",)})
     except FileNotFoundError:
         raise InputError(f"{path}: not found (run `synkan batch ... -o {path.parent}` first)") from None
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: cannot read ({' '.join(str(exc).split())})") from None
     for column in set(SUMMARY_COLUMNS) - set(table.columns):  # written by an older synkan
-        table[column] = "" if column in TEXT_COLUMNS else float("nan")
+        table[column] = "" if column in TEXT_COLUMNS + ("scored_from",) else float("nan")
     table = table[[*SUMMARY_COLUMNS, *(c for c in table.columns if c not in SUMMARY_COLUMNS)]]
     table.attrs["units"] = {c: u for c, u in UNITS.items() if c in table.columns}
     return table

@@ -6,13 +6,19 @@ Figure made without pyplot.
 """
 from __future__ import annotations
 
+import textwrap
+
 from ..tables import DIRECTIONS
+from .._util.words import plural
 
 _DIR_TITLE = {"oral_ocular": "oral-ocular (eye moves when mouth moves)",
               "ocular_oral": "ocular-oral (mouth moves when eyes close)"}
 _DIR_SHORT = {"oral_ocular": "oral-ocular", "ocular_oral": "ocular-oral"}
 _DIR_COLOR = {"oral_ocular": "#1f77b4", "ocular_oral": "#d62728"}
 _GRADE_NAMES = ("none", "mild", "moderate", "severe")
+# A cohort group's tick label is wrapped to this many characters a line: the figure gives each group
+# about 0.9 inch of each panel's width, which holds about 13 characters at the ticks' font size.
+TICK_CHARS = 13
 
 
 def _thresholds(ax, direction: str) -> None:
@@ -72,7 +78,7 @@ def patient_figure(pid: str, rows):
         off = (i - 0.5) * 0.14
         gok = g.notna()
         grade_ax.plot(dates[gok], g[gok] + off, "-s", color=_DIR_COLOR[d], lw=2, ms=6, label=_DIR_SHORT[d])
-    fig.suptitle(f"Patient {pid}: synkinesis over {n} session{'s' * (n != 1)}", x=0.01, ha="left", fontsize=12)
+    fig.suptitle(f"Patient {pid}: synkinesis over {plural(n, 'session')}", x=0.01, ha="left", fontsize=12)
     grade_ax.set_ylim(-0.4, 3.4)
     grade_ax.set_yticks(range(4), [f"{k} {name}" for k, name in enumerate(_GRADE_NAMES)])
     grade_ax.set_ylabel("grade (heuristic)")
@@ -90,6 +96,26 @@ def patient_figure(pid: str, rows):
     return fig
 
 
+def cohort_tick(group: str, n_videos: int, rows) -> str:
+    """A cohort group's tick label: its name wrapped to :data:`TICK_CHARS`, its videos and patients below.
+
+    ``n_videos`` are those with a score in the panel; ``rows`` are the group's rows (their ``patient_id``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> print(cohort_tick("synkinesis after Bell's palsy", 3, pd.DataFrame({"patient_id": ["P1", "P1", ""]})))
+    synkinesis
+    after Bell's
+    palsy
+    3 videos
+    1 patient
+    """
+    n = rows.loc[rows["patient_id"] != "", "patient_id"].nunique()
+    lines = textwrap.wrap(group, TICK_CHARS) + [plural(n_videos, "video")] + ([plural(n, "patient")] if n else [])
+    return "\n".join(lines)
+
+
 def cohort_figure(done):
     """Each score's distribution over the finished videos, one group per patient label (``done["group"]``)."""
     import numpy as np
@@ -105,9 +131,6 @@ def cohort_figure(done):
             return done
         return done[done["group"] == ("" if g == "(no label)" else g)]
 
-    def patients(rows) -> str:
-        n = rows.loc[rows["patient_id"] != "", "patient_id"].nunique()
-        return f", {n} patient{'s' * (n != 1)}" if n else ""
 
     panels = [(f"{d}_asymmetry_pp", f"{_DIR_SHORT[d]} asymmetry (pp)\naffected minus other side") for d in DIRECTIONS]
     panels.append(("eface_ocular_synkinesis", "eFACE ocular synkinesis\n(100 = none)"))
@@ -127,7 +150,7 @@ def cohort_figure(done):
         for i, v in enumerate(data):
             ax.scatter(i + rng.uniform(-0.13, 0.13, len(v)), v, s=30, alpha=0.85, color=colors[i % len(colors)],
                        edgecolor="white", linewidth=0.5, zorder=3)
-        ax.set_xticks(pos, [f"{g}\n{len(v)} video{'s' * (len(v) != 1)}{patients(members(g))}" for g, v in zip(groups, data)], fontsize=9)
+        ax.set_xticks(pos, [cohort_tick(g, len(v), members(g)) for g, v in zip(groups, data)], fontsize=8)
         ax.set_xlim(-0.6, len(groups) - (0.05 if col.endswith("asymmetry_pp") else 0.4))  # room for threshold names
         ax.set_title(title, fontsize=10)
         if not any(len(v) for v in data):
@@ -142,6 +165,6 @@ def cohort_figure(done):
             ax.grid(axis="y", color="0.93")
             ax.set_ylim(min(-2.0, ax.get_ylim()[0]), 103)
     n = len(done)
-    fig.suptitle(f"Cohort: {n} analysed video{'s' * (n != 1)}" + (" by patient label" if labels else "")
+    fig.suptitle(f"Cohort: {plural(n, 'analysed video')}" + (" by patient label" if labels else "")
                  + " (one dot per video; grade thresholds dashed)", fontsize=11, x=0.01, ha="left")
     return fig

@@ -106,10 +106,13 @@ def frames_in_progress(marker_dir: Path) -> int:
 
 
 def process_video(path: str, settings: dict, model: str, folder: str, figures: bool = True, html: bool = True,
-                  marker_dir: str | None = None, sha256: str | None = None, visit: dict | None = None) -> dict:
+                  marker_dir: str | None = None, sha256: str | None = None, visit: dict | None = None,
+                  deidentify: bool = False, pdf: bool = False, paper: str | None = None) -> dict:
     """Analyse one video in a worker and write its folder; never raises for a bad video.
 
-    ``visit`` (the manifest's :attr:`Job.visit`) goes into its report.json.
+    ``visit`` (the manifest's :attr:`Job.visit`) goes into its report.json;
+    ``figures``, ``html``, ``deidentify``, ``pdf`` and ``paper`` are
+    :func:`~synkan.report.writer.write_outputs`' (``synkan analyze``'s flags).
     When ``folder`` already holds an analysis of this video (``sha256``)
     with the same tracking settings, it is re-scored from its ``track.npz``.
 
@@ -138,7 +141,8 @@ def process_video(path: str, settings: dict, model: str, folder: str, figures: b
             lms = landmarkers(model, 3 if s.laterality == "mirror" else 1)
             result = analyze(path, s, landmarkers=lms[: 3 if s.laterality == "mirror" else 1],
                              progress=None if marker is None else frames_to(marker), visit=Visit.from_dict(visit))
-        write_outputs(result, folder, force=True, figures=figures, html=html)
+        write_outputs(result, folder, force=True, figures=figures, html=html, deidentify=deidentify, pdf=pdf,
+                      paper=paper)
         status = "ok"
     except InputError as exc:
         status, input_error = f"failed: {one_line(exc)}", True
