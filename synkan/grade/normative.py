@@ -1,0 +1,126 @@
+"""The healthy reference: how much the two sides differ, per movement, in people without synkinesis.
+
+Built from healthy people's recordings (:func:`build_normative`), shipped as
+``synkan/data/normative.json`` with its provenance, and read back by
+:func:`load_normative`. For each direction and driver movement it holds:
+
+* ``limit``: the healthy limit of a recording's side difference, the
+  :data:`~synkan.config.NORMATIVE_PERCENTILE` th percentile of the people's
+  absolute per-recording side differences (median over that person's events);
+* ``event_sd``: the pooled between-event SD within a person's recording (the
+  prior of :func:`synkan.grade.detection.pooled_sd`);
+* ``people`` and ``events`` behind them, and the per-person medians themselves.
+
+A movement made by fewer than :data:`~synkan.config.NORMATIVE_MIN_PEOPLE`
+people takes its direction's values, pooled over all its movements. For a
+leave-one-person-out check, build a reference without the person tested and
+pass its path as ``Settings(normative=...)``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .._util.files import read_regular_text
+from ..config import NORMATIVE_MIN_PEOPLE, NORMATIVE_PERCENTILE
+from ..errors import InputError
+
+NORMATIVE_SCHEMA = "synkan.normative/1"
+SHIPPED = Path(__file__).resolve().parents[1] / "data" / "normative.json"
+MAX_NORMATIVE_BYTES = 5_000_000
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One movement's healthy reference (in its direction's unit)."""
+
+    limit: float
+    event_sd: float
+    people: int
+    source: str  # "movement", or "direction" when pooled over the direction's movements
+
+
+def build_normative(differences: dict[str, dict[str, dict[str, list[float]]]], provenance: dict,
+                    percentile: float = NORMATIVE_PERCENTILE) -> dict:
+    """The normative record from healthy people's per-event side differences.
+
+    Parameters
+    ----------
+    differences : dict
+        ``{direction: {movement: {person: [per-event side differences]}}}``,
+        left minus right, in the direction's unit.
+    provenance : dict
+        Where the recordings come from (names, checksums, licences, how made).
+
+    Examples
+    --------
+    >>> people = {f"p{i}": [float(i - 5), float(i - 4)] for i in range(10)}
+    >>> ref = build_normative({"oral_ocular": {"smile": people}}, {"videos": []})
+    >>> m = ref["movements"]["oral_ocular"]["smile"]
+    >>> m["people"], round(m["limit"], 2), round(m["event_sd"], 3)
+    (10, 4.55, 0.707)
+    """
+    out = {"schema": NORMATIVE_SCHEMA, "percentile": percentile, "provenance": provenance, "movements": {}}
+    for direction, movements in differences.items():
+        out["movements"][direction] = {kind: _summary(people, percentile) for kind, people in movements.items()
+                                       if people}
+        pooled: dict[str, list[float]] = {}
+        for kind, people in movements.items():
+            for person, values in people.items():
+                pooled.setdefault(f"{person}/{kind}", []).extend(values)
+        out["movements"][direction]["all"] = _summary(pooled, percentile)
+    return out
+
+
+def _summary(people: dict[str, list[float]], percentile: float) -> dict:
+    medians = {p: float(np.median(v)) for p, v in people.items() if len(v)}
+    within = [np.asarray(v, float) - np.mean(v) for v in people.values() if len(v) >= 2]
+    df = sum(len(w) - 1 for w in within)
+    sd = math.sqrt(sum(float((w ** 2).sum()) for w in within) / df) if df else float("nan")
+    limit = float(np.percentile(np.abs(list(medians.values())), percentile)) if medians else float("nan")
+    return {"limit": limit, "event_sd": sd, "event_sd_df": df, "people": len(medians),
+            "events": int(sum(len(v) for v in people.values())), "person_medians": medians}
+
+
+@lru_cache(maxsize=8)
+def _read(path: str) -> dict:
+    text = read_regular_text(path, MAX_NORMATIVE_BYTES, what="normative reference")
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise InputError(f"{path}: the normative reference is not JSON") from None
+    if not isinstance(data, dict) or data.get("schema") != NORMATIVE_SCHEMA or not isinstance(data.get("movements"),
+                                                                                               dict):
+        raise InputError(f"{path}: not a synkan normative reference ({NORMATIVE_SCHEMA})")
+    return data
+
+
+def load_normative(path: str | Path | None = None) -> dict:
+    """The normative record at ``path`` (default: the one shipped with synkan)."""
+    return _read(str(Path(path) if path is not None else SHIPPED))
+
+
+def reference(normative: dict, direction: str, movement: str) -> Reference:
+    """The healthy reference of one movement, or its direction's pooled one when too few people made it.
+
+    Raises
+    ------
+    InputError
+        The record has neither (a damaged or foreign file).
+    """
+    entries = normative["movements"].get(direction, {})
+    own, pooled = entries.get(movement), entries.get("all")
+    for entry, source in ((own, "movement"), (pooled, "direction")):
+        if (isinstance(entry, dict) and entry.get("people", 0) >= (NORMATIVE_MIN_PEOPLE if source == "movement" else 1)
+                and _finite(entry.get("limit")) and _finite(entry.get("event_sd"))):
+            return Reference(float(entry["limit"]), float(entry["event_sd"]), int(entry["people"]), source)
+    raise InputError(f"the normative reference has no usable entry for {direction} / {movement}")
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
