@@ -26,6 +26,8 @@ from ..measure.tracking import Track
 
 OTHER = {"right": "left", "left": "right"}
 DIRECTION_LABELS = {"oral_ocular": "Oral-ocular", "ocular_oral": "Ocular-oral"}
+MOVEMENT_WORDS = {"smile": "smile", "pucker": "pucker", "snarl": "snarl", "blink": "blink",
+                  "eye_closure": "eye closure"}
 
 
 @dataclass(frozen=True)
@@ -265,6 +267,23 @@ def score_direction(direction: str, by_movement: dict[str, Coupling], normative:
     return {**entries[chosen], "movement": chosen, "movements": entries}
 
 
+def not_conclusive_text(direction: str, entry: dict) -> str:
+    """What a recording that is not conclusive can say, and what it needs.
+
+    Examples
+    --------
+    >>> not_conclusive_text("oral_ocular", {"movement": "smile", "n_events": 2, "rules_out_above_pp": 25.0,
+    ...                                     "repetitions_needed": 6, "healthy_max_pp": 9.5})
+    'Oral-ocular: not conclusive from 2 smiles (healthy limit 9.5 pp): it rules out side differences above 25.0 pp, \
+not synkinesis; record at least 4 more smiles to decide'
+    """
+    kind, n = MOVEMENT_WORDS.get(entry["movement"], entry["movement"]), entry["n_events"]
+    more = max(1, (entry["repetitions_needed"] or 0) - n)
+    return (f"{DIRECTION_LABELS[direction]}: not conclusive from {n} {kind}{'s' if n != 1 else ''} (healthy limit "
+            f"{entry['healthy_max_pp']:.1f} pp): it rules out side differences above {entry['rules_out_above_pp']:.1f}"
+            f" pp, not synkinesis; record at least {more} more {kind}s to decide")
+
+
 def empty_direction() -> dict:
     """A direction with nothing to measure: every value null."""
     nulls = ("affected_side", "asymmetry_pp", "asymmetry_se_pp", "detectable_pp", "conclusive", "verdict",
@@ -371,6 +390,8 @@ def scores_process(track: Track, signals: Signals, events: Events, couplings: di
             if entry["movement"] is None:
                 warnings.append(f"{DIRECTION_LABELS[direction]}: {coupling.reason or 'no driver event with data'}; "
                                 "scores are null")
+            elif not entry["conclusive"]:
+                warnings.append(not_conclusive_text(direction, entry))
         scores[direction] = entry
     eface_side = affected or scores.get("oral_ocular", {}).get("affected_side")
     eface, reason = eface_ocular_synkinesis(signals, events, eface_side) if enough_face else (None, None)

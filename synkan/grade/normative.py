@@ -63,7 +63,7 @@ def build_normative(differences: dict[str, dict[str, dict[str, list[float]]]], p
     >>> ref = build_normative({"oral_ocular": {"smile": people}}, {"videos": []})
     >>> m = ref["movements"]["oral_ocular"]["smile"]
     >>> m["people"], round(m["limit"], 2), round(m["event_sd"], 3)
-    (10, 4.55, 0.707)
+    (10, 4.5, 0.707)
     """
     out = {"schema": NORMATIVE_SCHEMA, "percentile": percentile, "provenance": provenance, "movements": {}}
     for direction, movements in differences.items():
