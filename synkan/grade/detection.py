@@ -111,7 +111,7 @@ def conclude(differences: np.ndarray, limit: float, prior_sd: float, n_tests: in
     (True, True, 3.9)
     >>> one = conclude(np.array([14.0]), limit=10, prior_sd=5)
     >>> one.conclusive, one.repetitions_needed
-    (False, 10)
+    (False, 8)
     """
     d = np.asarray(differences, float)
     n = len(d)
