@@ -224,7 +224,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 0
     text = run_validation(args.output, laterality=args.laterality or Settings().laterality, quick=args.quick)
     if videos:
-        text += "\n\n" + run_real_validation(videos, args.output)
+        from .validation.normative import leave_one_person_out
+
+        # Every person is graded against a healthy reference built without them.
+        settings_for = leave_one_person_out(videos, Path(args.output) / "real_faces")
+        text += "\n\n" + run_real_validation(videos, args.output, settings_for)
     print(text)
     return 0
 

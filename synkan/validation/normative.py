@@ -17,13 +17,13 @@ from pathlib import Path
 from .._util.files import atomic_write_text, sha256_file
 from .._version import __version__
 from ..analysis import rescore, video_summary
+from ..batch.jobs import VIDEO_EXTENSIONS
 from ..config import Settings
 from ..grade.coupling import DIRECTIONS, movement_couplings
 from ..grade.grades import paired_differences
 from ..grade.normative import build_normative
 from ..measure.tracking import Track, track_video
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".wmv", ".mov", ".mkv", ".webm")
 
 
 def cached_analysis(video: Path, cache: Path, settings: Settings = Settings()):
@@ -82,7 +82,7 @@ def reference_without(people: dict[str, dict], excluded: set[str] = frozenset(),
 
 def write_reference(videos_dir: str | Path, output: str | Path) -> Path:
     """Build ``output/normative.json`` from every video in ``videos_dir`` (one person per video)."""
-    videos = sorted(p for p in Path(videos_dir).iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+    videos = sorted(p for p in Path(videos_dir).iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
     out = Path(output)
     people = collect(videos, out / "tracks")
     record = reference_without(people, source=str(videos_dir))
@@ -90,3 +90,24 @@ def write_reference(videos_dir: str | Path, output: str | Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(record, indent=1) + "\n")
     return path
+
+
+def leave_one_person_out(videos: list[Path], cache: Path):
+    """``settings_for(person)``: settings whose healthy reference is built from every other person's video.
+
+    The references are written to ``cache/normative/PERSON.json`` (a person
+    is a video's stem, as in :func:`synkan.validation.real.person_id`) and the
+    videos' tracks cached in ``cache/tracks``.
+    """
+    people = collect(list(videos), cache / "tracks")
+    folder = cache / "normative"
+
+    def settings_for(person: str) -> Settings:
+        path = folder / f"{person}.json"
+        if not path.is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(path, json.dumps(reference_without(people, {person}), indent=1) + "\n")
+        return Settings(normative=str(path))
+
+    settings_for.__name__ = "leave_one_person_out(normative)"
+    return settings_for
