@@ -217,6 +217,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if not folder.is_dir():
             raise SynkanError(f"--real: {folder} is not a folder of videos")
         videos = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
+    if args.normative:
+        from .validation.normative import write_reference
+
+        if not args.real:
+            raise SynkanError("--normative needs --real DIR: the healthy people's videos")
+        print(write_reference(args.real, args.output))
+        return 0
     if args.scales:
         from .validation.scales import run_scale_validation
 
@@ -380,6 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "narrowing added (synth --from-video)")
     p.add_argument("--scales", action="store_true", help="instead: the movements and the Sunnybrook / eFACE estimates on "
                    "Sunnybrook-protocol ground truth (and, with --real, on the real videos)")
+    p.add_argument("--normative", action="store_true", help="instead: build the healthy reference (normative.json) "
+                   "from the healthy videos in --real DIR")
     p.set_defaults(func=cmd_validate)
     return parser
 
