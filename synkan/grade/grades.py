@@ -195,14 +195,18 @@ def score_movement(coupling: Coupling, ref: Reference, n_tests: int, affected: s
     candidates = [time_locked(coupling.sides[side]), (r_diff, lag_diff)]
     measured = any(rl[0] is not None for rl in candidates)
     locked = any(is_locked(*rl) for rl in candidates)
-    positive = verdict.positive and (locked or not measured)
-    conclusive = positive or verdict.negative
+    # A side difference beyond the healthy range that does not follow the
+    # driver in time is not synkinesis (a voluntary one-sided grimace): grade 0.
+    unlocked = verdict.positive and measured and not locked
+    positive = verdict.positive and not unlocked
+    conclusive = verdict.conclusive
     g = grade(verdict.estimate, coupling.direction, ref.limit) if positive else (0 if conclusive else None)
     return {
         "n_events": verdict.n_events, "affected_side": side, "asymmetry_pp": _round(verdict.estimate, 2),
         "asymmetry_se_pp": _round(verdict.se, 2) if verdict.n_events >= MIN_EVENTS_FOR_SE else None,
         "detectable_pp": _round(verdict.detectable, 2), "conclusive": conclusive,
-        "verdict": "synkinesis" if positive else "ruled out" if conclusive else "not conclusive",
+        "verdict": ("synkinesis" if positive else "not time-locked" if unlocked else "ruled out" if conclusive
+                    else "not conclusive"),
         "rules_out_above_pp": _round(verdict.rules_out_above, 2),
         "repetitions_needed": None if conclusive else verdict.repetitions_needed,
         "healthy_max_pp": _round(ref.limit, 2), "healthy_source": ref.source,
