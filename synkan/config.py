@@ -136,6 +136,11 @@ MAX_REPETITIONS_ASKED = 10
 # else its direction's, pooled over movements.
 NORMATIVE_PERCENTILE = 95.0
 NORMATIVE_MIN_PEOPLE = 5
+# No healthy limit is below these, however alike the reference's people:
+# oral-ocular 5 pp (half a millimetre of a ~10 mm fissure, below what a
+# clinician sees); ocular-oral 1 IOD-% (about 0.6 mm of corner movement, two
+# pixels of a webcam face: tracking jitter).
+LIMIT_FLOOR = {"oral_ocular": 5.0, "ocular_oral": 1.0}
 # Grades 1-3 (mild, moderate, severe) start at these multiples of the healthy
 # limit. Oral-ocular: from a 10 pp limit each further grade adds about one
 # Sunnybrook synkinesis point, 0.77 mm of fissure change in a smile

@@ -4,9 +4,11 @@ Built from healthy people's recordings (:func:`build_normative`), shipped as
 ``synkan/data/normative.json`` with its provenance, and read back by
 :func:`load_normative`. For each direction and driver movement it holds:
 
-* ``limit``: the healthy limit of a recording's side difference, the
-  :data:`~synkan.config.NORMATIVE_PERCENTILE` th percentile of the people's
-  absolute per-recording side differences (median over that person's events);
+* ``limit``: the healthy limit of a person's true side difference, the
+  :data:`~synkan.config.NORMATIVE_PERCENTILE` th percentile of its absolute
+  value, after removing each recording's own noise from the people's
+  per-recording medians (:func:`build_normative`); never below the
+  direction's :data:`~synkan.config.LIMIT_FLOOR`;
 * ``event_sd``: the pooled between-event SD within a person's recording (the
   prior of :func:`synkan.grade.detection.pooled_sd`);
 * ``people`` and ``events`` behind them, and the per-person medians themselves.
@@ -27,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .._util.files import read_regular_text
-from ..config import NORMATIVE_MIN_PEOPLE, NORMATIVE_PERCENTILE
+from ..config import LIMIT_FLOOR, NORMATIVE_MIN_PEOPLE, NORMATIVE_PERCENTILE
 from ..errors import InputError
 
 NORMATIVE_SCHEMA = "synkan.normative/1"
@@ -63,7 +65,7 @@ def build_normative(differences: dict[str, dict[str, dict[str, list[float]]]], p
     >>> ref = build_normative({"oral_ocular": {"smile": people}}, {"videos": []})
     >>> m = ref["movements"]["oral_ocular"]["smile"]
     >>> m["people"], round(m["limit"], 2), round(m["event_sd"], 3)
-    (10, 4.5, 0.707)
+    (10, 5.54, 0.707)
     """
     out = {"schema": NORMATIVE_SCHEMA, "percentile": percentile, "provenance": provenance, "movements": {}}
     for direction, movements in differences.items():
@@ -78,13 +80,29 @@ def build_normative(differences: dict[str, dict[str, dict[str, list[float]]]], p
 
 
 def _summary(people: dict[str, list[float]], percentile: float) -> dict:
+    """One movement's healthy reference from each person's per-event side differences.
+
+    A person's median mixes their true side difference with their
+    recording's own noise (about ``event_sd / sqrt(n)``), which each
+    recording's interval already covers (:mod:`synkan.grade.detection`); the
+    limit describes the true differences only. Their spread ``tau`` follows
+    by the method of moments, ``tau^2 = mean(median^2) - mean(event_sd^2 / n)``,
+    and the limit is the ``percentile`` th percentile of ``|difference|`` in a
+    normal population of that spread.
+    """
+    from scipy.stats import norm
+
     medians = {p: float(np.median(v)) for p, v in people.items() if len(v)}
+    counts = {p: len(v) for p, v in people.items() if len(v)}
     within = [np.asarray(v, float) - np.mean(v) for v in people.values() if len(v) >= 2]
     df = sum(len(w) - 1 for w in within)
     sd = math.sqrt(sum(float((w ** 2).sum()) for w in within) / df) if df else float("nan")
-    limit = float(np.percentile(np.abs(list(medians.values())), percentile)) if medians else float("nan")
-    return {"limit": limit, "event_sd": sd, "event_sd_df": df, "people": len(medians),
-            "events": int(sum(len(v) for v in people.values())), "person_medians": medians}
+    tau2 = (float(np.mean([m ** 2 for m in medians.values()]))
+            - float(np.mean([sd ** 2 / counts[p] for p in medians]))) if medians and df else float("nan")
+    limit = float(norm.ppf(0.5 + percentile / 200.0)) * math.sqrt(max(tau2, 0.0)) if math.isfinite(tau2) else tau2
+    return {"limit": limit, "true_sd": math.sqrt(max(tau2, 0.0)) if math.isfinite(tau2) else None,
+            "event_sd": sd, "event_sd_df": df, "people": len(medians), "events": int(sum(counts.values())),
+            "person_medians": medians, "person_events": counts}
 
 
 @lru_cache(maxsize=8)
@@ -118,7 +136,8 @@ def reference(normative: dict, direction: str, movement: str) -> Reference:
     for entry, source in ((own, "movement"), (pooled, "direction")):
         if (isinstance(entry, dict) and entry.get("people", 0) >= (NORMATIVE_MIN_PEOPLE if source == "movement" else 1)
                 and _finite(entry.get("limit")) and _finite(entry.get("event_sd"))):
-            return Reference(float(entry["limit"]), float(entry["event_sd"]), int(entry["people"]), source)
+            limit = max(float(entry["limit"]), LIMIT_FLOOR[direction])
+            return Reference(limit, float(entry["event_sd"]), int(entry["people"]), source)
     raise InputError(f"the normative reference has no usable entry for {direction} / {movement}")
 
 
