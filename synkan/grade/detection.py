@@ -14,7 +14,8 @@ the recording's own event-to-event spread, not against one fixed limit:
   wide interval instead of none. With several movements tested, ``t`` is
   Bonferroni-corrected (``n_tests``).
 * The recording is **conclusive** when that interval lies wholly above the
-  healthy limit (synkinesis, graded) or wholly below it (ruled out). Else it
+  healthy limit (synkinesis, graded) or, uncorrected, wholly below it (ruled
+  out during that movement). Else it
   says what it rules out (side differences above the interval's top) and
   how many repetitions would decide.
 """
@@ -50,6 +51,8 @@ class Conclusion:
         Events in all that would make it conclusive at the same spread (None
         when conclusive; :data:`~synkan.config.MAX_REPETITIONS_ASKED` means "at
         least that many").
+    rules_out_above : float
+        Side differences above this are ruled out (the uncorrected interval's top).
     """
 
     estimate: float
@@ -60,16 +63,12 @@ class Conclusion:
     negative: bool
     limit: float
     repetitions_needed: int | None
+    rules_out_above: float
 
     @property
     def conclusive(self) -> bool:
         """Either verdict holds."""
         return self.positive or self.negative
-
-    @property
-    def rules_out_above(self) -> float:
-        """Side differences above this are ruled out (the interval's top)."""
-        return self.estimate + self.detectable
 
 
 def pooled_sd(differences: np.ndarray, prior_sd: float, prior_df: float = PRIOR_DF) -> tuple[float, float]:
@@ -118,12 +117,14 @@ def conclude(differences: np.ndarray, limit: float, prior_sd: float, n_tests: in
     estimate = float(np.median(d))
     sd, df = pooled_sd(d, prior_sd, prior_df)
     se = sd / math.sqrt(n)
-    half = t_quantile(df, n_tests) * se
-    positive, negative = estimate - half > limit, estimate + half < limit
+    # Claiming synkinesis is corrected for the movements tested; ruling it out
+    # during one movement is a claim about that movement alone.
+    half, half_one = t_quantile(df, n_tests) * se, t_quantile(df) * se
+    positive, negative = estimate - half > limit, estimate + half_one < limit
     needed = None
     if not (positive or negative):
         needed = _repetitions_needed(abs(estimate - limit), sd, n, prior_df, n_tests)
-    return Conclusion(estimate, se, half, n, positive, negative, limit, needed)
+    return Conclusion(estimate, se, half, n, positive, negative, limit, needed, estimate + half_one)
 
 
 def _repetitions_needed(margin: float, sd: float, n: int, prior_df: float, n_tests: int) -> int:
