@@ -9,8 +9,9 @@ Built from healthy people's recordings (:func:`build_normative`), shipped as
   value, after removing each recording's own noise from the people's
   per-recording medians (:func:`build_normative`); never below the
   direction's :data:`~synkan.config.LIMIT_FLOOR`;
-* ``event_sd``: the pooled between-event SD within a person's recording (the
-  prior of :func:`synkan.grade.detection.pooled_sd`);
+* ``event_sd``: a typical healthy person's between-event SD within one
+  recording, the median over people of their own (the prior of
+  :func:`synkan.grade.detection.pooled_sd`);
 * ``people`` and ``events`` behind them, and the per-person medians themselves.
 
 A movement made by fewer than :data:`~synkan.config.NORMATIVE_MIN_PEOPLE`
@@ -35,6 +36,7 @@ from ..errors import InputError
 NORMATIVE_SCHEMA = "synkan.normative/1"
 SHIPPED = Path(__file__).resolve().parents[1] / "data" / "normative.json"
 MAX_NORMATIVE_BYTES = 5_000_000
+CHI2_1_MEDIAN = 0.4549  # median of a chi-square variable with one degree of freedom
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ def build_normative(differences: dict[str, dict[str, dict[str, list[float]]]], p
     >>> ref = build_normative({"oral_ocular": {"smile": people}}, {"videos": []})
     >>> m = ref["movements"]["oral_ocular"]["smile"]
     >>> m["people"], round(m["limit"], 2), round(m["event_sd"], 3)
-    (10, 5.54, 0.707)
+    (10, 7.2, 0.707)
     """
     out = {"schema": NORMATIVE_SCHEMA, "percentile": percentile, "provenance": provenance, "movements": {}}
     for direction, movements in differences.items():
@@ -86,7 +88,7 @@ def _summary(people: dict[str, list[float]], percentile: float) -> dict:
     recording's own noise (about ``event_sd / sqrt(n)``), which each
     recording's interval already covers (:mod:`synkan.grade.detection`); the
     limit describes the true differences only. Their spread ``tau`` follows
-    by the method of moments, ``tau^2 = mean(median^2) - mean(event_sd^2 / n)``,
+    by robust moments, ``tau^2 = median(median^2) / 0.455 - median(event_sd^2 / n)``,
     and the limit is the ``percentile`` th percentile of ``|difference|`` in a
     normal population of that spread.
     """
@@ -94,11 +96,16 @@ def _summary(people: dict[str, list[float]], percentile: float) -> dict:
 
     medians = {p: float(np.median(v)) for p, v in people.items() if len(v)}
     counts = {p: len(v) for p, v in people.items() if len(v)}
-    within = [np.asarray(v, float) - np.mean(v) for v in people.values() if len(v) >= 2]
-    df = sum(len(w) - 1 for w in within)
-    sd = math.sqrt(sum(float((w ** 2).sum()) for w in within) / df) if df else float("nan")
-    tau2 = (float(np.mean([m ** 2 for m in medians.values()]))
-            - float(np.mean([sd ** 2 / counts[p] for p in medians]))) if medians and df else float("nan")
+    # Each person counts once: a typical person's between-event SD (the median
+    # over people of their own variance), so one person repeating many
+    # unusual events (grimaces during blinks) does not set everyone's prior.
+    variances = [float(np.var(v, ddof=1)) for v in people.values() if len(v) >= 2]
+    df = sum(len(v) - 1 for v in people.values() if len(v) >= 2)
+    sd = math.sqrt(float(np.median(variances))) if variances else float("nan")
+    # Robustly, so that one person's unusual recording does not set the limit:
+    # median(m^2) of N(0, v) is 0.455 v (chi-square, 1 dof).
+    tau2 = (float(np.median([m ** 2 for m in medians.values()])) / CHI2_1_MEDIAN
+            - float(np.median([sd ** 2 / counts[p] for p in medians]))) if medians and df else float("nan")
     limit = float(norm.ppf(0.5 + percentile / 200.0)) * math.sqrt(max(tau2, 0.0)) if math.isfinite(tau2) else tau2
     return {"limit": limit, "true_sd": math.sqrt(max(tau2, 0.0)) if math.isfinite(tau2) else None,
             "event_sd": sd, "event_sd_df": df, "people": len(medians), "events": int(sum(counts.values())),
