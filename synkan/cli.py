@@ -298,31 +298,34 @@ def cmd_protocol(args: argparse.Namespace) -> int:
     return 0
 
 
-BATCH_EPILOG = """\
-manifest CSV (one row per video; only path is required):
-  path            the video, absolute or relative to the manifest's folder
-  patient_id      groups a patient's sessions into one trend (trends/<patient>-<hash>.png)
-  session_date    the visit's date, YYYY-MM-DD
-  affected_side   right or left (subject's side); overrides --affected for that video
-  label           the patient's group (e.g. synkinesis, control), the same on all their rows; groups cohort.png
-  clinician       who filmed or rated the visit
-  note            a remark on the visit
-A manifest's metadata wins over a folder or glob naming the same video, whatever
-the order; two manifests giving one video different values are an error.
-Example: sample_videos/manifest.csv.
-
-  synkan batch sessions/ manifest.csv -o cohort_out --jobs 2
-
-A rerun into the same OUTDIR does only what is missing: videos not done yet, interrupted or whose worker crashed.
-A video that failed because of what it is (unreadable, no face) is listed as failed again without being run, as
-it would fail again with the same settings: --retry-failed runs those again, --force runs every video again.
-
-exit status: 0 when every video is ok or was done before, 1 when any video failed (see the status column of
-OUTDIR/summary.csv), 2 for a usage, input or output error (one line on stderr), 130 after Ctrl-C.
-"""
 
 DEIDENTIFY_HELP = ("no path, file name or eye image of the video in any output (a generated ID; the SHA-256 stays); "
                    "key frames and overlay show only the eyes and mouth")
+
+
+def _batch_parser(sub) -> None:
+    from .batch.help import BATCH_EPILOG
+
+    p = sub.add_parser("batch", help="analyse many videos (folders, globs or a manifest CSV)",
+                       description="Analyse many videos: one analysis folder each, summary.csv, per-patient trends.",
+                       epilog=BATCH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="folders (searched recursively), globs, videos, manifest CSVs")
+    p.add_argument("-o", "--output", metavar="OUTDIR", required=True)
+    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: number of cores)")
+    p.add_argument("--scheduler", metavar="URL", help="run on a Dask cluster: tcp://HOST:PORT (unauthenticated) or "
+                   "tls://HOST:PORT (with --tls-*)")
+    p.add_argument("--tls-ca", metavar="PEM", help="with tls://: the CA that signed the scheduler's certificate")
+    p.add_argument("--tls-cert", metavar="PEM", help="with tls://: this client's certificate")
+    p.add_argument("--tls-key", metavar="PEM", help="with tls://: this client's private key (if not in --tls-cert)")
+    p.add_argument("--force", action="store_true", help="re-analyse every video, those already done too")
+    p.add_argument("--retry-failed", action="store_true", help="also run again the videos that failed before "
+                   "because of what they are (by default not retried: they would fail again)")
+    p.add_argument("--no-figures", action="store_true", help="skip each video's figures and report.html (faster)")
+    p.add_argument("--deidentify", action="store_true", help=DEIDENTIFY_HELP + "; folders are named by the ID "
+                   "(summary.csv keeps each video's path: do not share it)")
+    _pdf_args(p, " for each video")
+    _settings_args(p)
+    p.set_defaults(func=cmd_batch)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -357,26 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an earlier comparison in DIR")
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("batch", help="analyse many videos (folders, globs or a manifest CSV)",
-                       description="Analyse many videos: one analysis folder each, summary.csv, per-patient trends.",
-                       epilog=BATCH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="folders (searched recursively), globs, videos, manifest CSVs")
-    p.add_argument("-o", "--output", metavar="OUTDIR", required=True)
-    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: number of cores)")
-    p.add_argument("--scheduler", metavar="URL", help="run on a Dask cluster: tcp://HOST:PORT (unauthenticated) or "
-                   "tls://HOST:PORT (with --tls-*)")
-    p.add_argument("--tls-ca", metavar="PEM", help="with tls://: the CA that signed the scheduler's certificate")
-    p.add_argument("--tls-cert", metavar="PEM", help="with tls://: this client's certificate")
-    p.add_argument("--tls-key", metavar="PEM", help="with tls://: this client's private key (if not in --tls-cert)")
-    p.add_argument("--force", action="store_true", help="re-analyse every video, those already done too")
-    p.add_argument("--retry-failed", action="store_true", help="also run again the videos that failed before "
-                   "because of what they are (by default not retried: they would fail again)")
-    p.add_argument("--no-figures", action="store_true", help="skip each video's figures and report.html (faster)")
-    p.add_argument("--deidentify", action="store_true", help=DEIDENTIFY_HELP + "; folders are named by the ID "
-                   "(summary.csv keeps each video's path: do not share it)")
-    _pdf_args(p, " for each video")
-    _settings_args(p)
-    p.set_defaults(func=cmd_batch)
+    _batch_parser(sub)
 
     p = sub.add_parser("trends", help="per-patient trends over sessions from a batch folder")
     p.add_argument("outdir")
