@@ -321,8 +321,8 @@ def _batch_parser(sub) -> None:
     p.add_argument("--retry-failed", action="store_true", help="also run again the videos that failed before "
                    "because of what they are (by default not retried: they would fail again)")
     p.add_argument("--no-figures", action="store_true", help="skip each video's figures and report.html (faster)")
-    p.add_argument("--deidentify", action="store_true", help=DEIDENTIFY_HELP + "; folders are named by the ID "
-                   "(summary.csv keeps each video's path: do not share it)")
+    p.add_argument("--deidentify", action="store_true", help=DEIDENTIFY_HELP + "; folders are named by "
+                   "the ID (summary.csv keeps each video's path: do not share it)")
     _pdf_args(p, " for each video")
     _settings_args(p)
     p.set_defaults(func=cmd_batch)

@@ -15,10 +15,12 @@ Example: sample_videos/manifest.csv.
 
   synkan batch sessions/ manifest.csv -o cohort_out --jobs 2
 
-A rerun into the same OUTDIR does only what is missing: videos not done yet, interrupted or whose worker crashed.
-A video that failed because of what it is (unreadable, no face) is listed as failed again without being run, as
-it would fail again with the same settings: --retry-failed runs those again, --force runs every video again.
+A rerun into the same OUTDIR does only what is missing: videos not done yet, interrupted, or whose
+worker crashed. A video that failed because of what it is (unreadable, no face) is listed as failed
+again without being run, as it would fail again with the same settings: --retry-failed runs those
+again, --force runs every video again.
 
-exit status: 0 when every video is ok or was done before, 1 when any video failed (see the status column of
-OUTDIR/summary.csv), 2 for a usage, input or output error (one line on stderr), 130 after Ctrl-C.
+exit status: 0 when every video is ok or was done before, 1 when any video failed (see the status
+column of OUTDIR/summary.csv), 2 for a usage, input or output error (one line on stderr), 130 after
+Ctrl-C.
 """

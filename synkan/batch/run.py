@@ -14,8 +14,8 @@ from .cluster import Tls, check_scheduler, run_dask
 from .._util.files import safe_name
 from .jobs import Job, collect_jobs
 from .local import cpu_count, run_local
-from .state import (INTERRUPTED, PENDING, SCORED_FROM, Failures, Item, Lock, ShaCache, clean_stale, prepare_state,
-                    read_report, settings_hash)
+from .state import (INTERRUPTED, PENDING, SCORED_FROM, Failures, Item, Lock, ShaCache, clean_stale,
+                    prepare_state, read_report, settings_hash)
 from .summary import previous_rows, write_summary
 from .trends import write_trends
 from .worker import frames_in_progress, started
@@ -99,10 +99,12 @@ def _plan(jobs: list[Job], settings: Settings, outdir: Path, state: Path, previo
         earlier = previous.get(name, {})
         report = None if redo == "all" else item.finished(outdir)
         if report is not None and outputs.complete(outdir / name):
-            item.status, item.report, item.scored_from = "skipped", report, str(earlier.get("scored_from") or "")
+            item.status, item.report = "skipped", report
+            item.scored_from = str(earlier.get("scored_from") or "")
             item.elapsed_s = _num_or_none(earlier.get("elapsed_s"))
         elif not redo and (known := failures.get(name, item.sha256, item.shash)):
-            item.status = status_text(known, job.path)  # a bad video fails again the same way; --retry-failed or --force retries it
+            # A bad video fails again the same way; --retry-failed or --force retries it.
+            item.status = status_text(known, job.path)
             item.elapsed_s = _num_or_none(earlier.get("elapsed_s"))
     shas.save()
     return items
@@ -172,8 +174,8 @@ class _Run:
         """Show the frames tracked in the videos under way."""
         if not self.bar.disable:
             frames = frames_in_progress(self.state / "running")
-            self.bar.set_postfix_str(f"ok={self.counts['ok']} failed={self.counts['failed']}"
-                                     + (f", {plural(frames, 'frame')} tracked in the videos under way" if frames else ""))
+            under_way = f", {plural(frames, 'frame')} tracked in the videos under way" if frames else ""
+            self.bar.set_postfix_str(f"ok={self.counts['ok']} failed={self.counts['failed']}{under_way}")
 
     def interrupted(self) -> None:
         """After Ctrl-C or SIGTERM: videos that had started are failed (rerun to finish), the others pending."""
@@ -195,8 +197,8 @@ def _execute(run: _Run, scheduler: str | None, security, jobs: int | None, model
     run.start_bar(f"Dask at {scheduler}" if scheduler else plural(n_jobs, "worker"), progress)
     n_lm = 3 if any(it.settings.laterality == "mirror" for it in todo) else 1
     tasks = [(it, (str(it.job.path), it.settings.to_dict(), model_path, str((run.outdir / it.output).absolute()),
-                   outputs.figures, outputs.html, str(running.absolute()), it.sha256, it.job.visit, outputs.deidentify,
-                   outputs.pdf, outputs.paper)) for it in todo]
+                   outputs.figures, outputs.html, str(running.absolute()), it.sha256, it.job.visit,
+                   outputs.deidentify, outputs.pdf, outputs.paper)) for it in todo]
     old_term = _sigterm_as_interrupt()
     try:
         if scheduler:
@@ -310,8 +312,8 @@ def _report(items: list[Item], todo: list[Item], summary: Path) -> int:
     n_fail = sum(it.status.startswith("failed") for it in items)
     ran = {id(it) for it in todo}
     n_known = sum(it.status.startswith("failed") and id(it) not in ran and it.dup_of is None for it in items)
-    parts = ([f"{n_ok} ok"] + ([f"{n_skip} already done"] if n_skip else [])
-             + [f"{n_fail} failed" + (f" ({n_known} known, not retried without --retry-failed)" if n_known else "")])
+    known = f" ({n_known} known, not retried without --retry-failed)" if n_known else ""
+    parts = [f"{n_ok} ok"] + ([f"{n_skip} already done"] if n_skip else []) + [f"{n_fail} failed{known}"]
     print(f"batch: {len(items)} videos: {', '.join(parts)}; summary in {summary}")
     return 1 if n_fail else 0
 

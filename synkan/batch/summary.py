@@ -147,7 +147,8 @@ def read_summary(path_or_outdir: str | Path):
     if path.is_dir() or path.suffix.lower() != ".csv":
         path = path / SUMMARY_NAME
     try:
-        table = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS + ("status", "scored_from")}, keep_default_na=False,
+        text = TEXT_COLUMNS + ("status", "scored_from")
+        table = pd.read_csv(path, dtype={c: str for c in text}, keep_default_na=False,
                             na_values={c: [""] for c in SCORE_COLUMNS + QC_COLUMNS + ("elapsed_s",)})
     except FileNotFoundError:
         raise InputError(f"{path}: not found (run `synkan batch ... -o {path.parent}` first)") from None

@@ -122,7 +122,8 @@ def cohort_tick(group: str, n_videos: int, rows) -> str:
     1 patient
     """
     n = rows.loc[rows["patient_id"] != "", "patient_id"].nunique()
-    lines = textwrap.wrap(group, TICK_CHARS) + [plural(n_videos, "video")] + ([plural(n, "patient")] if n else [])
+    lines = textwrap.wrap(group, TICK_CHARS) + [plural(n_videos, "video")]
+    lines += [plural(n, "patient")] if n else []
     return "\n".join(lines)
 
 

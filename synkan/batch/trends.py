@@ -9,8 +9,8 @@ from .._util.files import atomic_write_text, csv_safe, make_dir, safe_name, save
 from .summary import read_summary
 from .trend_figures import cohort_figure, patient_figure
 
-NO_TRENDS_NOTE = ("note: no per-patient trends, only cohort.png: no finished video has both a patient_id and a "
-                  "session_date; give them in a manifest CSV (synkan batch --help) and run the batch again")
+NO_TRENDS_NOTE = ("note: no per-patient trends, only cohort.png: no finished video has both a patient_id "
+                  "and a session_date; give them in a manifest CSV (synkan batch --help) and run the batch again")
 TREND_COLUMNS = (["patient_id", "session_date", "label", "clinician", "note", "name", "output"]
                  + [f"{d}_{k}" for d in DIRECTIONS for k in ("affected_side", "asymmetry_pp", "grade")]
                  + ["eface_ocular_synkinesis", "face_fraction", "path"])
