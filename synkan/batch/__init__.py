@@ -45,8 +45,8 @@ from .summary import SCORE_COLUMNS, SUMMARY_COLUMNS, read_summary, write_summary
 from .trends import NO_TRENDS_NOTE, trend_figure_name, write_trends
 from .worker import frames_in_progress, process_video, reusable_track
 
-__all__ = ["MANIFEST_COLUMNS", "NO_TRENDS_NOTE", "SCHEDULER_CONNECT_TIMEOUT_S", "SCORE_COLUMNS", "SUMMARY_COLUMNS",
-           "VIDEO_EXTENSIONS",
+__all__ = ["MANIFEST_COLUMNS", "NO_TRENDS_NOTE", "SCHEDULER_CONNECT_TIMEOUT_S", "SCORE_COLUMNS",
+           "SUMMARY_COLUMNS", "VIDEO_EXTENSIONS",
            "Job", "Tls", "check_scheduler", "collect_jobs", "csv_safe", "frames_in_progress", "process_video",
            "read_manifest", "read_summary", "reusable_track", "run_batch", "settings_hash", "trend_figure_name",
            "write_summary", "write_trends"]

@@ -6,7 +6,8 @@ manifest CSV (one row per video; only path is required):
   patient_id      groups a patient's sessions into one trend (trends/<patient>-<hash>.png)
   session_date    the visit's date, YYYY-MM-DD
   affected_side   right or left (subject's side); overrides --affected for that video
-  label           the patient's group (e.g. synkinesis, control), the same on all their rows; groups cohort.png
+  label           the patient's group (e.g. synkinesis, control), the same on all their rows;
+                  groups cohort.png
   clinician       who filmed or rated the visit
   note            a remark on the visit
 A manifest's metadata wins over a folder or glob naming the same video, whatever

@@ -27,7 +27,7 @@ from .jobs import Job
 STATE_DIR = ".synkan-batch"  # hidden bookkeeping inside OUTDIR (lock, sha cache, running markers)
 PENDING = "pending"  # not started yet (also after an interrupt)
 INTERRUPTED = "failed: interrupted (rerun to finish)"
-# summary.csv's scored_from of a video analysed now: tracked from the video, or re-scored from its earlier track
+# summary.csv's scored_from of a video analysed now: tracked from the video, or re-scored from its track
 SCORED_FROM = {False: "video", True: "track.npz"}
 
 

@@ -10,7 +10,7 @@ from .summary import read_summary
 from .trend_figures import cohort_figure, patient_figure
 
 NO_TRENDS_NOTE = ("note: no per-patient trends, only cohort.png: no finished video has both a patient_id "
-                  "and a session_date; give them in a manifest CSV (synkan batch --help) and run the batch again")
+                  "and a session_date; give them in a manifest CSV (synkan batch --help) and rerun the batch")
 TREND_COLUMNS = (["patient_id", "session_date", "label", "clinician", "note", "name", "output"]
                  + [f"{d}_{k}" for d in DIRECTIONS for k in ("affected_side", "asymmetry_pp", "grade")]
                  + ["eface_ocular_synkinesis", "face_fraction", "path"])
