@@ -284,7 +284,7 @@ not synkinesis; record at least 4 more smiles to decide'
     kind, n = MOVEMENT_WORDS.get(entry["movement"], entry["movement"]), entry["n_events"]
     more = max(1, (entry["repetitions_needed"] or 0) - n)
     return (f"{DIRECTION_LABELS[direction]}: not conclusive from {n} {kind}{'s' if n != 1 else ''} (healthy limit "
-            f"{entry['healthy_max_pp']:.1f} pp): it rules out side differences above {entry['rules_out_above_pp']:.1f}"
+            f"{entry['healthy_max_pp']:.1f} pp): it rules out side differences above {entry['rules_out_above_pp']:.0f}"
             f" pp, not synkinesis; record at least {more} more {kind}s to decide")
 
 
