@@ -223,17 +223,19 @@ def _round(x: float | None, digits: int) -> float | None:
 def choose_movement(entries: dict[str, dict]) -> str | None:
     """The movement that decides the direction.
 
-    The strongest synkinesis (largest lower bound of its side difference),
-    else the movement that rules it out with the most events, else the
-    movement with the most events.
+    The strongest synkinesis (largest lower bound of its side difference).
+    Without one, a movement that is not conclusive keeps the direction open
+    (the one with the most events; synkinesis may follow just that movement);
+    only when every movement rules it out (or is not time-locked) is the
+    direction settled, by the movement with the most events.
     """
     if not entries:
         return None
     positive = {k: e for k, e in entries.items() if e["verdict"] == "synkinesis"}
     if positive:
         return max(positive, key=lambda k: positive[k]["asymmetry_pp"] - positive[k]["detectable_pp"])
-    ruled_out = {k: e for k, e in entries.items() if e["verdict"] == "ruled out"}
-    pool = ruled_out or entries
+    open_ = {k: e for k, e in entries.items() if not e["conclusive"]}
+    pool = open_ or entries
     return max(pool, key=lambda k: pool[k]["n_events"])
 
 
