@@ -223,17 +223,19 @@ def _round(x: float | None, digits: int) -> float | None:
 def choose_movement(entries: dict[str, dict]) -> str | None:
     """The movement that decides the direction.
 
-    The strongest synkinesis (largest lower bound of its side difference),
-    else the movement that rules it out with the most events, else the
-    movement with the most events.
+    The strongest synkinesis (largest lower bound of its side difference).
+    Without one, a movement that is not conclusive keeps the direction open
+    (the one with the most events; synkinesis may follow just that movement);
+    only when every movement rules it out (or is not time-locked) is the
+    direction settled, by the movement with the most events.
     """
     if not entries:
         return None
     positive = {k: e for k, e in entries.items() if e["verdict"] == "synkinesis"}
     if positive:
         return max(positive, key=lambda k: positive[k]["asymmetry_pp"] - positive[k]["detectable_pp"])
-    ruled_out = {k: e for k, e in entries.items() if e["verdict"] == "ruled out"}
-    pool = ruled_out or entries
+    open_ = {k: e for k, e in entries.items() if not e["conclusive"]}
+    pool = open_ or entries
     return max(pool, key=lambda k: pool[k]["n_events"])
 
 
@@ -278,13 +280,13 @@ def not_conclusive_text(direction: str, entry: dict) -> str:
     --------
     >>> not_conclusive_text("oral_ocular", {"movement": "smile", "n_events": 2, "rules_out_above_pp": 25.0,
     ...                                     "repetitions_needed": 6, "healthy_max_pp": 9.5})
-    'Oral-ocular: not conclusive from 2 smiles (healthy limit 9.5 pp): it rules out side differences above 25.0 pp, \
+    'Oral-ocular: not conclusive from 2 smiles (healthy limit 9.5 pp): it rules out side differences above 25 pp, \
 not synkinesis; record at least 4 more smiles to decide'
     """
     kind, n = MOVEMENT_WORDS.get(entry["movement"], entry["movement"]), entry["n_events"]
     more = max(1, (entry["repetitions_needed"] or 0) - n)
     return (f"{DIRECTION_LABELS[direction]}: not conclusive from {n} {kind}{'s' if n != 1 else ''} (healthy limit "
-            f"{entry['healthy_max_pp']:.1f} pp): it rules out side differences above {entry['rules_out_above_pp']:.1f}"
+            f"{entry['healthy_max_pp']:.1f} pp): it rules out side differences above {entry['rules_out_above_pp']:.0f}"
             f" pp, not synkinesis; record at least {more} more {kind}s to decide")
 
 
