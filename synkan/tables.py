@@ -17,6 +17,10 @@ Units of the scores (the ``unit`` column of :func:`scores_table`, and
     (oral-ocular: eye closure per IOD of mouth excursion; ocular-oral: IOD
     of corner lift per unit of bilateral eye closure).
 
+The Sunnybrook and eFACE synkinesis estimates (``sunnybrook_synkinesis_<movement>``,
+``sunnybrook_synkinesis_total``, ``sunnybrook_composite``, ``eface_synkinesis_<item>``) are
+rows too, with the names summary.csv gives them.
+
 The signals behind them are fractions (eye closure: 0 at rest, 1 shut)
 and inter-ocular distances; see :mod:`synkan.measure.signals`.
 """
@@ -27,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .grade.scales import EFACE_ITEMS, SUNNYBROOK_MOVEMENTS
+
 if TYPE_CHECKING:  # the tracking module imports MediaPipe; only its type is needed here
     from .measure.tracking import Track
 
@@ -34,18 +40,28 @@ DIRECTIONS = ("oral_ocular", "ocular_oral")
 SIDES = ("right", "left")
 SIDE_MEASURES = ("r", "lag_s", "gain", "involuntary_pct", "n_events")
 DIRECTION_MEASURES = ("asymmetry_pp", "asymmetry_se_pp", "asymmetry_r", "asymmetry_lag_s", "healthy_max_pp", "grade")
-SCORE_COLUMNS = ("direction", "side", "measure", "value", "unit")
+SCORE_COLUMNS = ("direction", "side", "measure", "value", "value_int", "unit")
+BOTH = "both"  # the side of a direction's measure of both sides together (the affected side minus the other)
+SCALE_ROWS = (tuple(f"sunnybrook_synkinesis_{m}" for m in (*SUNNYBROOK_MOVEMENTS, "total")) + ("sunnybrook_composite",)
+              + tuple(f"eface_synkinesis_{k}" for k in EFACE_ITEMS))
+# Measures that are whole numbers (value_int): event counts, grades, Sunnybrook points.
+INTEGER_MEASURES = frozenset({"n_events", "grade", *(m for m in SCALE_ROWS if m.startswith("sunnybrook"))})
 
 _OF = {"oral_ocular": "rest eye opening", "ocular_oral": "inter-ocular distance"}
 _GAIN = {"oral_ocular": "eye closure per IOD of mouth excursion",
          "ocular_oral": "IOD of corner lift per unit of eye closure"}
 _FIXED_UNITS = {"r": "Pearson r", "lag_s": "s", "asymmetry_r": "Pearson r", "asymmetry_lag_s": "s", "n_events": "count",
                 "grade": "grade 0-3 (heuristic)",
-                "eface_ocular_synkinesis": "eFACE score (100 = none)"}
+                "eface_ocular_synkinesis": "eFACE score (100 = none)",
+                **{f"sunnybrook_synkinesis_{m}": "Sunnybrook synkinesis points 0-3 (measured estimate)"
+                   for m in SUNNYBROOK_MOVEMENTS},
+                "sunnybrook_synkinesis_total": "Sunnybrook synkinesis points 0-15, movements present (measured estimate)",
+                "sunnybrook_composite": "Sunnybrook composite 0-100",
+                **{f"eface_synkinesis_{k}": "eFACE score (100 = none; measured estimate)" for k in EFACE_ITEMS}}
 
 
 def unit(direction: str | None, measure: str) -> str:
-    """The unit of one score of report.json (``direction`` None for ``eface_ocular_synkinesis``).
+    """The unit of one score of report.json (``direction`` None for the scales' scores, :data:`SCALE_ROWS`).
 
     Examples
     --------
@@ -71,8 +87,18 @@ def _number(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else np.nan
 
 
+def scale_value(scores: dict, measure: str) -> Any:
+    """One of :data:`SCALE_ROWS` from report.json's ``scores``."""
+    scale, _, item = measure.partition("_")
+    if scale == "sunnybrook":
+        sunnybrook = scores.get("sunnybrook") or {}
+        return sunnybrook.get("composite") if item == "composite" else (sunnybrook.get("synkinesis") or {}).get(
+            item[len("synkinesis_"):])
+    return (scores.get("eface_synkinesis") or {}).get(item[len("synkinesis_"):])
+
+
 def scores_table(scores: dict) -> pd.DataFrame:
-    """report.json's ``scores`` in long format: one row per direction, side and measure.
+    """report.json's ``scores`` in long format: one row per direction, side and measure, then the scales.
 
     Parameters
     ----------
@@ -82,32 +108,44 @@ def scores_table(scores: dict) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Columns ``direction, side, measure, value, unit``. ``side`` is the
-        subject's ``right`` or ``left``, or None for a measure of the
-        direction as a whole (``asymmetry_pp`` is the affected side minus the
-        other). A score that could not be computed is NaN (its reason is in
-        report.json's ``warnings``). ``attrs["affected_side"]`` maps each
-        direction to its affected side.
+        Columns ``direction, side, measure, value, value_int, unit``.
+        ``side`` is the subject's ``right`` or ``left``, or ``"both"`` for a
+        measure of the direction as a whole (``asymmetry_pp`` is the affected
+        side minus the other). The Sunnybrook and eFACE estimates
+        (:data:`SCALE_ROWS`) have no direction and no side (None): they rate
+        the affected side, ``attrs["affected_side"]["sunnybrook"]``.
+        ``value`` is a float, NaN for a score that could not be computed (its
+        reason is in report.json's ``warnings``); ``value_int`` is the same
+        number as a nullable integer (Int64) for counts, grades and
+        Sunnybrook points (:data:`INTEGER_MEASURES`), <NA> for the others.
+        ``attrs["affected_side"]`` maps each direction to its affected side.
 
     Examples
     --------
-    >>> table = scores_table({"oral_ocular": {"right": {"r": 0.9, "involuntary_pct": 30.0},
+    >>> table = scores_table({"oral_ocular": {"right": {"r": 0.9, "involuntary_pct": 30.0, "n_events": 3},
     ...                                        "left": {"r": 0.2}, "affected_side": "right", "asymmetry_pp": 21.0}})
     >>> oo = table[(table.direction == "oral_ocular") & (table.measure == "involuntary_pct")]
     >>> oo[["side", "value", "unit"]].values.tolist()
     [['right', 30.0, '% of rest eye opening'], ['left', nan, '% of rest eye opening']]
+    >>> table.loc[table.measure == "n_events", "value_int"].tolist()[:2]
+    [3, <NA>]
     """
     rows = []
     for d in DIRECTIONS:
         entry = scores.get(d) or {}
         for side in SIDES:
             values = entry.get(side) or {}
-            rows += [(d, side, m, _number(values.get(m)), unit(d, m)) for m in SIDE_MEASURES]
-        rows += [(d, None, m, _number(entry.get(m)), unit(d, m)) for m in DIRECTION_MEASURES]
-    rows.append(("oral_ocular", None, "eface_ocular_synkinesis", _number(scores.get("eface_ocular_synkinesis")),
-                 unit(None, "eface_ocular_synkinesis")))
-    table = pd.DataFrame(rows, columns=list(SCORE_COLUMNS))
+            rows += [(d, side, m, values.get(m)) for m in SIDE_MEASURES]
+        rows += [(d, BOTH, m, entry.get(m)) for m in DIRECTION_MEASURES]
+    rows.append(("oral_ocular", BOTH, "eface_ocular_synkinesis", scores.get("eface_ocular_synkinesis")))
+    rows += [(None, None, m, scale_value(scores, m)) for m in SCALE_ROWS]
+    table = pd.DataFrame([(d, side, m, _number(v), unit(d, m)) for d, side, m, v in rows],
+                         columns=["direction", "side", "measure", "value", "unit"])
+    whole = table["measure"].isin(INTEGER_MEASURES) & table["value"].notna()
+    table.insert(4, "value_int", pd.array([round(v) if w else pd.NA for v, w in zip(table["value"], whole)],
+                                          dtype="Int64"))
     table.attrs["affected_side"] = {d: (scores.get(d) or {}).get("affected_side") for d in DIRECTIONS}
+    table.attrs["affected_side"]["sunnybrook"] = (scores.get("sunnybrook") or {}).get("affected_side")
     return table
 
 

@@ -16,6 +16,7 @@ hold on every page:
 from __future__ import annotations
 
 from .config import GRADE_MAX_ABS_LAG_S, GRADE_MIN_R
+from .measure.regions import REGION_LABELS
 
 # direction -> (label, what the sentence measures, the driver movements, unit)
 DIRECTION_TEXT = {
@@ -289,7 +290,7 @@ def direction_line(direction: str, entry: dict, fps: float | None = None, report
 
 def timing_text(direction: str, entry: dict, report: dict, fps: float | None) -> str:
     """Whether the affected side (or, with none determined, each side) follows the driver in time."""
-    region = "eye" if direction == "oral_ocular" else "mouth corner"
+    region = REGION_LABELS["eye" if direction == "oral_ocular" else "mouth"]
     side = report_side(report)[0]
     phrase = lambda s: lag_phrase(entry.get(s, {}).get("r"), entry.get(s, {}).get("lag_s"), fps)  # noqa: E731
     if side is None:

@@ -15,8 +15,7 @@ from typing import Any
 
 from .._version import __version__
 from ..errors import InputError
-from ..grade.scales import EFACE_ITEMS, SUNNYBROOK_MOVEMENTS
-from ..tables import DIRECTIONS, SIDES, unit
+from ..tables import DIRECTIONS, SCALE_ROWS, SIDES, scale_value, unit
 from .._util.files import atomic_write_text, csv_safe
 from ..text import report_side
 from .state import Item
@@ -32,8 +31,7 @@ SCORE_COLUMNS = tuple(
     [f"{d}_{k}" for d in DIRECTIONS for k in DIRECTION_FIELDS]
     + [f"{d}_{k}_{s}" for d in DIRECTIONS for k in ("r", "lag_s", "involuntary_pct") for s in SIDES]
     + ["eface_ocular_synkinesis", "sunnybrook_affected_side"]
-    + [f"sunnybrook_synkinesis_{m}" for m in (*SUNNYBROOK_MOVEMENTS, "total")]
-    + ["sunnybrook_composite"] + [f"eface_synkinesis_{k}" for k in EFACE_ITEMS]
+    + list(SCALE_ROWS)
 )
 QC_COLUMNS = ("face_fraction", "max_abs_yaw_deg") + tuple(f"events_{k}" for k in EVENT_KINDS) + ("n_warnings",)
 SUMMARY_COLUMNS = TEXT_COLUMNS + SCORE_COLUMNS + QC_COLUMNS + ("status", "scored_from", "elapsed_s")
@@ -43,10 +41,7 @@ def _units() -> dict[str, str]:
     """The unit of every numeric summary column."""
     units = {"face_fraction": "fraction of frames", "max_abs_yaw_deg": "deg", "n_warnings": "count", "elapsed_s": "s",
              **{f"events_{k}": "count" for k in EVENT_KINDS}, "eface_ocular_synkinesis": unit(None, "eface_ocular_synkinesis"),
-             **{f"sunnybrook_synkinesis_{m}": "Sunnybrook synkinesis points 0-3 (measured estimate)" for m in SUNNYBROOK_MOVEMENTS},
-             "sunnybrook_synkinesis_total": "Sunnybrook synkinesis points 0-15, movements present (measured estimate)",
-             "sunnybrook_composite": "Sunnybrook composite 0-100",
-             **{f"eface_synkinesis_{k}": "eFACE score (100 = none; measured estimate)" for k in EFACE_ITEMS}}
+             **{m: unit(None, m) for m in SCALE_ROWS}}
     for d in DIRECTIONS:
         units |= {f"{d}_{k}": unit(d, k) for k in ("asymmetry_pp", "asymmetry_se_pp", "detectable_pp", "grade")}
         units[f"{d}_conclusive"] = "true: the recording decides (synkinesis, or ruled out)"
@@ -88,11 +83,8 @@ def summary_row(item: Item) -> dict[str, Any]:
     for d in DIRECTIONS:
         row[f"{d}_affected_side"] = side
     row["sunnybrook_affected_side"] = side
-    for m in (*SUNNYBROOK_MOVEMENTS, "total"):
-        row[f"sunnybrook_synkinesis_{m}"] = _get(scores, "sunnybrook", "synkinesis", m)
-    row["sunnybrook_composite"] = _get(scores, "sunnybrook", "composite")
-    for k in EFACE_ITEMS:
-        row[f"eface_synkinesis_{k}"] = _get(scores, "eface_synkinesis", k)
+    for m in SCALE_ROWS:
+        row[m] = scale_value(scores, m)
     qc = r.get("qc") or {}
     row["face_fraction"] = qc.get("face_fraction")
     row["max_abs_yaw_deg"] = qc.get("max_abs_yaw_deg")

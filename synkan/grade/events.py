@@ -29,7 +29,7 @@ from ..config import (
 )
 from ..errors import InputError
 from .series import finite_mean, hysteresis_runs, merge_runs, peak_index, span_mask, thresholds
-from ..measure.signals import Signals
+from ..measure.signals import EYE_UNIT, IOD_UNIT, MOUTH_WIDTH_UNIT, Signals
 
 EVENT_KINDS = ("blink", "eye_closure", "smile", "pucker")
 _ALIASES = {"close": "eye_closure", "closure": "eye_closure", "eye_closure": "eye_closure", "blink": "blink",
@@ -40,7 +40,11 @@ _ALIASES = {"close": "eye_closure", "closure": "eye_closure", "eye_closure": "ey
 # coupling directions: a closure of either kind is an eye closure; a brow
 # raise and a snarl drive neither (the movements stage measures them).
 _EVENT_OF = {"gentle_eye_closure": "eye_closure", "tight_eye_closure": "eye_closure", "brow_raise": None, "snarl": None}
-COLUMNS = ["kind", "start_s", "end_s", "duration_s", "peak_s", "peak", "source"]
+COLUMNS = ["kind", "start_s", "end_s", "duration_s", "peak_s", "peak", "peak_unit", "source"]
+# ``peak`` is the driver's value, in that driver's unit: eye closure for the eyes, corner excursion for a
+# smile, mouth narrowing for a pucker.
+PEAK_UNIT = {"blink": EYE_UNIT, "eye_closure": EYE_UNIT, "smile": IOD_UNIT, "pucker": MOUTH_WIDTH_UNIT}
+UNITS = {"start_s": "s", "end_s": "s", "duration_s": "s", "peak_s": "s", "peak": "see peak_unit"}
 MIN_BLINK_S = 0.05  # shorter eye "events" are tracking glitches
 
 
@@ -52,14 +56,19 @@ class Events:
     ----------
     table : pandas.DataFrame
         One row per event: ``kind``, ``start_s``, ``end_s``, ``duration_s``,
-        ``peak_s``, ``peak`` (driver value at its peak) and ``source``
-        (``auto`` or ``user``).
+        ``peak_s``, ``peak`` (driver value at its peak), ``peak_unit``
+        (:data:`PEAK_UNIT`: the eye closure's unit for blinks and closures,
+        IOD for smiles, mouth width for puckers) and ``source`` (``auto`` or
+        ``user``); ``attrs["units"]`` names the numeric columns' units.
     info : dict
         Thresholds used per driver signal.
     """
 
     table: pd.DataFrame
     info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.table.attrs["units"] = dict(UNITS)
 
     def of(self, *kinds: str) -> pd.DataFrame:
         """Rows of the given kinds."""
@@ -89,7 +98,7 @@ def _rows(kind: str, runs: list[tuple[int, int]], t: np.ndarray, x: np.ndarray, 
     for a, b in runs:
         peak = peak_index(x, a, b, avoid)
         rows.append(dict(kind=kind, start_s=float(t[a]), end_s=float(t[b - 1]), duration_s=float(t[b - 1] - t[a]),
-                         peak_s=float(t[peak]), peak=float(x[peak]), source=source))
+                         peak_s=float(t[peak]), peak=float(x[peak]), peak_unit=PEAK_UNIT[kind], source=source))
     return rows
 
 

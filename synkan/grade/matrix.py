@@ -31,7 +31,7 @@ from .coupling import Coupling, remove_blinks, xcorr_peak
 from .series import normalized_xcorr, value_at_peaks
 from .events import Events
 from .movements import MOVEMENT_KINDS, VOLUNTARY_REGION, Movements, driver
-from ..measure.regions import REGION_COLUMN, REGIONS, to_mm
+from ..measure.regions import REGION_COLUMN, REGION_LABELS, REGIONS, to_mm
 from .grades import side_difference, time_locked
 from ..measure.signals import Signals
 
@@ -45,15 +45,17 @@ class Matrix:
     Attributes
     ----------
     cells : pandas.DataFrame
-        One row per movement, region and side: ``movement``, ``region``,
-        ``side``, ``voluntary`` (the movement's own region), ``moves_mm``,
+        One row per movement, region and side: ``movement``, ``region``
+        (report.json's key), ``region_label`` (its display name,
+        :data:`~synkan.measure.regions.REGION_LABELS`: ``midface`` is the
+        cheek, ``mouth`` the mouth corner), ``side``, ``voluntary`` (the movement's own region), ``moves_mm``,
         ``r``, ``lag_s`` (time-locked, see :func:`synkan.grade.grades.time_locked`),
         ``n_events``.
     voluntary : pandas.DataFrame
         One row per movement and side: ``moves_mm``, the movement's own
         pull on that side at its peaks (a pucker: the corner moving inward).
     differences : pandas.DataFrame
-        One row per movement and region: ``more_side`` (the side moving
+        One row per movement and region (with ``region_label``): ``more_side`` (the side moving
         more), ``difference_mm``, ``difference_se_mm``, ``healthy_mm``,
         ``excess`` ((difference - SE) / healthy range; above 1 is outside it).
     info : dict
@@ -188,8 +190,9 @@ def matrix_process(signals: Signals, events: Events, movements: Movements, lag_w
             difference, se = difference / 100.0, (se or 0.0) / 100.0
             differences.append(dict(movement=kind, region=region, more_side=more, difference_mm=difference,
                                     difference_se_mm=se, healthy_mm=healthy, excess=(difference - se) / healthy))
-    return Matrix(pd.DataFrame(cells, columns=["movement", "region", "side", "voluntary", "moves_mm", "r", "lag_s", "n_events"]),
-                  pd.DataFrame(voluntary, columns=["movement", "side", "moves_mm"]),
-                  pd.DataFrame(differences, columns=["movement", "region", "more_side", "difference_mm", "difference_se_mm",
-                                                     "healthy_mm", "excess"]),
-                  dict(info))
+    cells = pd.DataFrame(cells, columns=["movement", "region", "side", "voluntary", "moves_mm", "r", "lag_s", "n_events"])
+    differences = pd.DataFrame(differences, columns=["movement", "region", "more_side", "difference_mm",
+                                                     "difference_se_mm", "healthy_mm", "excess"])
+    for frame in (cells, differences):
+        frame.insert(2, "region_label", frame["region"].map(REGION_LABELS))
+    return Matrix(cells, pd.DataFrame(voluntary, columns=["movement", "side", "moves_mm"]), differences, dict(info))

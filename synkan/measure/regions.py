@@ -15,6 +15,9 @@ upper_lip  ``upper_lip_raise_r/l``  upper lip beside the philtrum upward, IOD
 chin       ``chin_raise_r/l``       chin pad upward (mentalis), IOD
 ========== ======================== =============================================
 
+Tables, figures and the report name them by :data:`REGION_LABELS` (``midface``
+is the cheek, ``mouth`` the mouth corner); report.json keeps the keys above.
+
 ``nose_raise_r/l`` (nasal ala, the snarl's nose wrinkle) and ``lip_gap``
 (mouth opening, an open-mouth smile) help tell movements apart.
 
@@ -39,8 +42,10 @@ from .mesh import (
 REGIONS = ("brow", "eye", "midface", "mouth", "upper_lip", "chin")
 REGION_COLUMN = {"brow": "brow_raise", "eye": "eye_closure", "midface": "cheek_raise", "mouth": "mouth_vertical",
                  "upper_lip": "upper_lip_raise", "chin": "chin_raise"}
-REGION_LABELS = {"brow": "brow", "eye": "eye", "midface": "cheek (midface)", "mouth": "mouth corner",
-                 "upper_lip": "upper lip", "chin": "chin (mentalis)"}
+# What tables, figures and the report call each region: the one place for their display names
+# (report.json and Matrix keep the stable keys of REGIONS; Matrix's tables carry these in ``region_label``).
+REGION_LABELS = {"brow": "brow", "eye": "eye", "midface": "cheek", "mouth": "mouth corner", "upper_lip": "upper lip",
+                 "chin": "chin"}
 # The new displacement signals: name -> (right points, left points).
 RAISE_POINTS = {"cheek_raise": (CHEEK_R, CHEEK_L), "upper_lip_raise": (UPPER_LIP_R, UPPER_LIP_L),
                 "chin_raise": (CHIN_R, CHIN_L), "nose_raise": (NOSE_ALA_R, NOSE_ALA_L)}

@@ -44,6 +44,16 @@ from .align import euler_deg, similarity_align
 from .tracking import Track
 
 SIDES = ("r", "l")
+# The units of the signals (Signals.data.attrs["units"]; events.csv's peak_unit).
+EYE_UNIT = "share of rest eye opening (0 at rest, 1 shut)"
+IOD_UNIT = "IOD (inter-ocular distances)"
+MOUTH_WIDTH_UNIT = "share of rest mouth width"
+_UNIT_OF = {"t": "s", "frame": "frame index", "mouth_narrowing": MOUTH_WIDTH_UNIT, "lip_gap": IOD_UNIT,
+            "mirror_residual": "eye widths", **dict.fromkeys(("valid", "rest", "pose_ok", "mirror_used", "gaze_ok"), "0/1")}
+# The other columns' units by the start of their name, first match wins (``eye_closure`` covers its pixel, plain
+# and mirror estimates; the mouth corner's parts and every ``*_raise*`` are displacements in IOD).
+_UNIT_BY_PREFIX = (("eye_closure", EYE_UNIT), ("mouth_", IOD_UNIT), ("gaze_dev", "eye widths"),
+                   ("lid_match", "normalised cross-correlation with rest (1 = same)"))
 # The signals need about 50 of the 478 landmarks; aligning only those keeps
 # the stage fast and its memory a small multiple of the track's.
 SIGNAL_POINTS = tuple(sorted(set(STABLE_POINTS + EYE_R + EYE_L + BROW_R + BROW_L + (MOUTH_CORNER_R, MOUTH_CORNER_L)
@@ -61,13 +71,18 @@ class Signals:
         expression), ``pose_ok`` and the signals listed in the module
         docstring; ``eye_closure_pixel_*``, ``eye_closure_plain_*`` and
         ``eye_closure_mirror_*`` keep every eye estimate the track allows,
-        ``eye_closure_*`` is the one used.
+        ``eye_closure_*`` is the one used. ``attrs["units"]`` names each
+        column's unit (:func:`signal_unit`).
     info : dict
         Rest values, face scale, rest frames, sampling rate, laterality used.
     """
 
     data: pd.DataFrame
     info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # attrs travel with the table (signals.csv's reader sees the same units); set on every construction
+        self.data.attrs["units"] = {c: signal_unit(c) for c in self.data.columns}
 
     @property
     def t(self) -> np.ndarray:
@@ -78,6 +93,26 @@ class Signals:
 
 
 # --- geometry ------------------------------------------------------------------
+
+def signal_unit(column: str) -> str:
+    """The unit of one column of :attr:`Signals.data`.
+
+    Examples
+    --------
+    >>> signal_unit("eye_closure_pixel_r"), signal_unit("cheek_raise_l"), signal_unit("yaw_deg")
+    ('share of rest eye opening (0 at rest, 1 shut)', 'IOD (inter-ocular distances)', 'deg')
+    """
+    if column in _UNIT_OF:
+        return _UNIT_OF[column]
+    if column.endswith("_deg"):
+        return "deg"
+    if "_raise" in column:
+        return IOD_UNIT
+    unit = next((u for prefix, u in _UNIT_BY_PREFIX if column.startswith(prefix)), None)
+    if unit is None:
+        raise KeyError(f"no unit for signal column {column}")
+    return unit
+
 
 def _finite_median(x: np.ndarray) -> float | None:
     x = np.asarray(x, float)

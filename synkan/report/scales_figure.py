@@ -15,14 +15,13 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from ..grade.movements import MOVEMENT_LABELS
-from ..measure.regions import REGIONS
+from ..measure.regions import REGION_LABELS, REGIONS
 from .frames import note, plot_face_frames
 from .style import DPI, SIDE_COLORS
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
 
-SHORT_LABELS = {"brow": "brow", "eye": "eye", "midface": "cheek", "mouth": "corner", "upper_lip": "upper lip", "chin": "chin"}
 EXCESS_FULL = 4.0  # excess at which the colour saturates (the healthy range plus about three points)
 
 
@@ -58,7 +57,7 @@ def plot_movement_matrix(analysis: "Analysis") -> Figure:
             ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=8.5, color=colour)
     ax.set_xlim(0, len(columns))
     ax.set_ylim(len(kinds), 0)
-    ax.set_xticks(np.arange(len(columns)) + 0.5, [f"{SHORT_LABELS[r]}\n{s[0].upper()}" for r, s in columns], fontsize=8)
+    ax.set_xticks(np.arange(len(columns)) + 0.5, [REGION_LABELS[r].replace(" ", "\n") + f"\n{s[0].upper()}" for r, s in columns], fontsize=8)
     for label, (_, side) in zip(ax.get_xticklabels(), columns):
         label.set_color(SIDE_COLORS[side])
     counts = analysis.movements.table["kind"].value_counts()

@@ -94,7 +94,7 @@ def _mm_per_iod(sb: dict) -> str:
 def _eface(ef: dict) -> str:
     items = []
     for key, label in (("ocular", "ocular (eye narrowing with mouth movement)"),
-                       ("midfacial", "midfacial (midface and mouth corner with eye closure)"),
+                       ("midfacial", "midfacial (cheek and mouth corner with eye closure)"),
                        ("mentalis", "mentalis (chin with smile and other movements)"), ("platysmal", "platysmal (neck bands)")):
         value = ef.get(key)
         shown = na(ef.get("reasons", {}).get(key, ""), inline=True) if value is None else f"<b>{value:.0f}</b>"

@@ -15,6 +15,7 @@ from matplotlib.patches import Rectangle
 
 from ..grade.normative import load_normative, reference
 from ..grade.series import value_at_peaks
+from ..measure.regions import REGION_LABELS
 from .style import DPI, MARGINS, SIDE_COLORS, SIDE_LABELS
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def summary_matrix(analysis: "Analysis") -> tuple[list[str], list[str], np.ndarr
             amplitude, n = value_at_peaks(coupling.t, coupling.driver, coupling.responders[side], events)
             values[i, j] = 100 * amplitude if n else np.nan
     rows = [label for label, _, _ in MATRIX_ROWS]
-    columns = [f"{region}\n{SIDE_LABELS[side]}" for region, side in MATRIX_COLUMNS]
+    columns = [f"{REGION_LABELS[region]}\n{SIDE_LABELS[side]}" for region, side in MATRIX_COLUMNS]
     return rows, columns, values, voluntary
 
 
@@ -92,7 +93,7 @@ def plot_summary_matrix(analysis: "Analysis") -> Figure:
     """One-glance table: provoking movement (rows) x responding region and side (columns).
 
     Each cell is the involuntary amplitude in percent (eye: closure of the
-    rest aperture; mouth: corner lift in % of the eye distance),
+    rest aperture; mouth corner: lift in % of the eye distance),
     measured at the provoking movement's peaks. Grey cells are the voluntary
     movement itself; "-" means no such movement in the video.
     """
@@ -137,7 +138,7 @@ def plot_summary_matrix(analysis: "Analysis") -> Figure:
     ax.axhline(3, color="#444444", linewidth=1.2)
     ax.set_ylabel("provoking (voluntary) movement", fontsize=9)
     ax.set_title("Involuntary movement (%) by responding region and side", fontsize=10, pad=34)
-    fig.text(0.01, 0.01, "eye: closure in % of its rest aperture; mouth: corner lift in % of the eye distance; "
+    fig.text(0.01, 0.01, "eye: closure in % of its rest aperture; mouth corner: lift in % of the eye distance; "
              "both at the provoking movement's peaks.\n"
              "Red: this side moves more than the other beyond the healthy side difference (both sides alike is white). "
              "-: not measurable.  Bold: the movement that decides the direction.",
