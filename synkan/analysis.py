@@ -97,6 +97,11 @@ class Analysis:
     scales: Scales | None = None
 
     @property
+    def report_scores(self) -> dict:
+        """report.json's ``scores``: both directions' and the scales' estimates (Sunnybrook, eFACE)."""
+        return {**self.scores.scores, **(self.scales.to_scores() if self.scales else {})}
+
+    @property
     def report(self) -> dict:
         """The report.json contract (schema ``synkan.report/1``).
 
@@ -119,7 +124,7 @@ class Analysis:
             "model": {k: self.model.get(k) for k in ("name", "sha256")},
             "environment": environment(),
             "qc": self.scores.qc,
-            "scores": {**self.scores.scores, **(self.scales.to_scores() if self.scales else {})},
+            "scores": self.report_scores,
             "events": self.events.table.round(3).to_dict("records"),
             "movements": [] if self.movements is None else _records(self.movements.table),
             "matrix": [] if self.matrix is None else self.matrix.to_records(),
@@ -158,7 +163,7 @@ class Analysis:
         """
         from .tables import scores_table
 
-        return scores_table(self.scores.scores)
+        return scores_table(self.report_scores)
 
     def landmarks_table(self) -> pd.DataFrame:
         """Landmarks and blendshapes, one row per frame; see :func:`synkan.tables.landmarks_table`."""

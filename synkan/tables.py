@@ -139,8 +139,10 @@ def scores_table(scores: dict) -> pd.DataFrame:
         rows += [(d, BOTH, m, entry.get(m)) for m in DIRECTION_MEASURES]
     rows.append(("oral_ocular", BOTH, "eface_ocular_synkinesis", scores.get("eface_ocular_synkinesis")))
     rows += [(None, None, m, scale_value(scores, m)) for m in SCALE_ROWS]
-    table = pd.DataFrame([(d, side, m, _number(v), unit(d, m)) for d, side, m, v in rows],
-                         columns=["direction", "side", "measure", "value", "unit"])
+    table = pd.DataFrame({"direction": pd.Series([r[0] for r in rows], dtype=object),
+                          "side": pd.Series([r[1] for r in rows], dtype=object),  # None stays None, not NaN
+                          "measure": [r[2] for r in rows], "value": [_number(r[3]) for r in rows],
+                          "unit": [unit(d, m) for d, _, m, _ in rows]})
     whole = table["measure"].isin(INTEGER_MEASURES) & table["value"].notna()
     table.insert(4, "value_int", pd.array([round(v) if w else pd.NA for v, w in zip(table["value"], whole)],
                                           dtype="Int64"))

@@ -40,13 +40,17 @@ def analysed(real_video, model_path, tmp_path_factory):
 
 
 def test_scores_table_is_long_and_matches_the_report(analysed):
+    from synkan.tables import SCALE_ROWS, scale_value
+
     result, _ = analysed
     table = result.scores_table()
-    assert list(table.columns) == ["direction", "side", "measure", "value", "unit"]
+    assert list(table.columns) == ["direction", "side", "measure", "value", "value_int", "unit"]
     scores = result.report["scores"]
     for row in table.itertuples():
         if row.measure == "eface_ocular_synkinesis":
             expected = scores["eface_ocular_synkinesis"]
+        elif row.measure in SCALE_ROWS:
+            expected = scale_value(scores, row.measure)
         elif row.side in ("right", "left"):
             expected = scores[row.direction][row.side][row.measure]
         else:
@@ -57,6 +61,90 @@ def test_scores_table_is_long_and_matches_the_report(analysed):
     assert per_side.loc["left", "oral_ocular"] == "% of rest eye opening"
     assert per_side.loc["right", "ocular_oral"] == "% of inter-ocular distance"
     assert table.attrs["affected_side"]["oral_ocular"] == scores["oral_ocular"]["affected_side"]
+    assert table.attrs["affected_side"]["sunnybrook"] == scores["sunnybrook"]["affected_side"]
+
+
+def test_scores_table_has_the_scales_named_sides_and_integer_counts(analysed):
+    """Issue 24: Sunnybrook and eFACE rows, no NaN sides, counts and grades as Int64."""
+    result, _ = analysed
+    table = result.scores_table()
+    scores = result.report["scores"]
+    scales = table[table.measure.str.startswith(("sunnybrook_", "eface_synkinesis_"))]
+    assert {"sunnybrook_synkinesis_smile", "sunnybrook_synkinesis_total", "sunnybrook_composite",
+            "eface_synkinesis_ocular", "eface_synkinesis_mentalis"} <= set(scales.measure)
+    assert scales.direction.isna().all() and scales.side.isna().all()  # None: not one direction, not one side
+    total = scales.set_index("measure").loc["sunnybrook_synkinesis_total"]
+    assert total.value_int == scores["sunnybrook"]["synkinesis"]["total"]
+    directional = table[table.direction.notna()]
+    assert set(directional.side) == {"right", "left", "both"}
+    assert set(directional[directional.side == "both"].measure) >= {"asymmetry_pp", "grade", "eface_ocular_synkinesis"}
+    assert str(table.value_int.dtype) == "Int64"
+    counts = table[table.measure == "n_events"]
+    assert len(counts) == 4 and counts.value_int.notna().all()
+    for row in counts.itertuples():
+        assert row.value_int == scores[row.direction][row.side]["n_events"]
+    assert table.loc[~table.measure.isin(["n_events", "grade"]) & ~table.measure.str.startswith("sunnybrook"),
+                     "value_int"].isna().all()
+
+
+def test_signals_and_events_carry_their_units(analysed):
+    from synkan.grade.events import PEAK_UNIT
+
+    result, folder = analysed
+    units = result.signals.data.attrs["units"]
+    assert set(units) == set(result.signals.data.columns) and all(units.values())
+    assert units["eye_closure_r"].startswith("share of rest eye opening") and units["yaw_deg"] == "deg"
+    assert units["mouth_excursion_l"].startswith("IOD") and units["t"] == "s"
+    events = result.events.table
+    assert events.attrs["units"]["peak_s"] == "s" and "peak_unit" in events.attrs["units"]["peak"]
+    assert not events.empty and (events.peak_unit == events.kind.map(PEAK_UNIT)).all()
+    assert PEAK_UNIT["smile"] != PEAK_UNIT["blink"]
+    on_disk = pd.read_csv(folder / "events.csv")
+    assert list(on_disk.columns) == list(events.columns) and (on_disk.peak_unit == events.peak_unit).all()
+
+
+def test_compare_reads_an_old_events_csv_without_peak_unit(analysed, tmp_path):
+    """events.csv written before peak_unit still feeds ``synkan compare``."""
+    import json
+    import shutil
+
+    _, folder = analysed
+    visits = []
+    for k, date in enumerate(("2024-01-10", "2024-04-12")):
+        visit = tmp_path / f"v{k}"
+        shutil.copytree(folder, visit)
+        report = json.loads((visit / "report.json").read_text())
+        report["visit"] = {**(report.get("visit") or {}), "patient_id": "P1", "visit_date": date}
+        (visit / "report.json").write_text(json.dumps(report))
+        visits.append(visit)
+    old = pd.read_csv(visits[0] / "events.csv").drop(columns="peak_unit")
+    old.to_csv(visits[0] / "events.csv", index=False)
+    res = _cli("compare", *visits, "-o", tmp_path / "cmp")
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "cmp" / "figures" / "timeseries.png").is_file()
+
+
+def test_regions_have_one_display_name(analysed):
+    """The matrix's tables, its figures and the report's text call midface the cheek and mouth the mouth corner."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from synkan.measure.regions import REGION_LABELS
+    from synkan.report.scales_figure import plot_movement_matrix
+    from synkan.report.summary_matrix import summary_matrix
+
+    result, _ = analysed
+    cells, differences = result.matrix.cells, result.matrix.differences
+    assert (cells.region_label == cells.region.map(REGION_LABELS)).all()
+    assert (differences.region_label == differences.region.map(REGION_LABELS)).all()
+    assert set(cells.region) >= {"midface", "mouth"}  # report.json's keys stay
+    assert {r["region"] for r in result.report["matrix"]} >= {"midface", "mouth"}
+    assert REGION_LABELS["midface"] == "cheek" and REGION_LABELS["mouth"] == "mouth corner"
+    fig = plot_movement_matrix(result)
+    FigureCanvasAgg(fig).draw()
+    ticks = " ".join(t.get_text().replace("\n", " ") for ax in fig.axes for t in ax.get_xticklabels())
+    assert "cheek" in ticks and "mouth corner" in ticks and "midface" not in ticks and "corner R" in ticks
+    _, columns, _, _ = summary_matrix(result)
+    assert columns[2].startswith("mouth corner\n")
 
 
 def test_landmarks_table_is_openface_like(analysed):
