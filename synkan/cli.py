@@ -28,6 +28,7 @@ def _settings_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-size", type=int, help="downscale frames whose longer side exceeds this (px) before landmarking")
     g.add_argument("--rotate", type=int, choices=(0, 90, 180, 270), help="rotate clockwise instead of using metadata")
     g.add_argument("--cutoff-hz", type=float, help="low-pass cutoff of the signals")
+    g.add_argument("--rest", metavar="START-END", help="a rest segment in seconds, e.g. 0-3 (default: found in the video)")
     g.add_argument("--lag-window-s", type=float, help="cross-correlation lags searched, +/- seconds")
     p.add_argument("--model", metavar="PATH", help="face_landmarker.task (default: $SYNKAN_MODEL, models/, cache, download)")
 
@@ -35,7 +36,7 @@ def _settings_args(p: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Build :class:`Settings` from a settings file and command-line flags."""
     flags = {k: getattr(args, k) for k in ("laterality", "affected", "segments", "protocol", "stride", "max_size", "rotate",
-                                            "cutoff_hz", "lag_window_s")}
+                                            "cutoff_hz", "lag_window_s", "rest")}
     if args.settings:
         return Settings.from_file(args.settings, **flags)
     return Settings(**{k: v for k, v in flags.items() if v is not None})

@@ -277,6 +277,9 @@ class Settings:
     protocol : {"sunnybrook", "bell"} or None
         The movement sequence the video follows (:mod:`synkan.protocols`):
         each movement is named by its place in it.
+    rest : str or None
+        A rest segment ``"START-END"`` in seconds (the face relaxed), e.g.
+        a live session's calibration; otherwise rest is found in the video.
     """
 
     laterality: str = "pixel"
@@ -288,6 +291,7 @@ class Settings:
     affected: str | None = None
     segments: str | None = None
     protocol: str | None = None
+    rest: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.laterality, str) or self.laterality not in LATERALITY_MODES:
@@ -308,6 +312,26 @@ class Settings:
             raise InputError(f"segments must be a text like \"smile:2-5,close:7-9\" or a file path, not {self.segments!r}")
         if self.protocol is not None and self.protocol not in PROTOCOL_NAMES:
             raise InputError(f"protocol must be one of {PROTOCOL_NAMES}, not {self.protocol!r}")
+        if self.rest is not None:
+            self.rest_span_s()
+
+    def rest_span_s(self) -> tuple[float, float] | None:
+        """The rest segment as ``(start, end)`` seconds, or None.
+
+        Examples
+        --------
+        >>> Settings(rest="0-3.5").rest_span_s()
+        (0.0, 3.5)
+        """
+        if self.rest is None:
+            return None
+        try:
+            start, end = (float(x) for x in str(self.rest).split("-"))
+        except ValueError:
+            start = end = float("nan")
+        if not (0 <= start < end < float("inf")):
+            raise InputError(f"rest must be a segment \"START-END\" in seconds, like \"0-3\", not {self.rest!r}")
+        return start, end
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a plain dict (for report.json and batch resume keys)."""

@@ -34,9 +34,11 @@ lighting changes.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .config import EYE_L, EYE_R, STABLE_POINTS
 
@@ -213,13 +215,20 @@ def _band_ncc(stack: np.ndarray, templates: np.ndarray, which: np.ndarray, rows:
               shifts: np.ndarray) -> np.ndarray:
     """NCC of each frame's template band with its own band shifted by each of ``shifts`` rows: (N, shifts).
 
+    ``shifts`` are increasing whole rows.
+
     ``templates`` (T, rows, columns) are the candidate templates and
     ``which`` (N,) picks each frame's; the frames' bands are normalised once
     per shift, whatever template they meet.
     """
     (r0, r1), (c0, c1) = rows, cols
     refs = _normalise(templates[:, r0:r1, c0:c1])[which]
-    return np.stack([np.einsum("nij,nij->n", _normalise(stack[:, r0 + s:r1 + s, c0:c1]), refs) for s in shifts], axis=1)
+    # All shifts at once (N, shifts, band rows, columns): one vectorised pass, not
+    # one per shift, which matters for a single live frame as much as for a file.
+    lo, hi = int(shifts[0]), int(shifts[-1])
+    windows = sliding_window_view(stack[:, r0 + lo:r1 + hi, c0:c1], r1 - r0, axis=1)  # (N, rows', columns, band rows)
+    bands = np.swapaxes(windows[:, np.asarray(shifts) - lo], -1, -2)
+    return np.einsum("nsij,nij->ns", _normalise(bands), refs)
 
 
 def gaze_template(template: np.ndarray, rest: np.ndarray, shift_px: float) -> np.ndarray:
@@ -394,18 +403,77 @@ def eyelids_process(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray
     return closure, score, info
 
 
-def _one_eye(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray, side: str, iris_shift_px: np.ndarray | None
-             ) -> tuple[np.ndarray, np.ndarray, dict]:
-    """One eye's ``eye_closure``, weaker-lid match and info (see :func:`eyelids_process`); ``patches`` (N, rows, columns)."""
+@dataclass(frozen=True)
+class EyeRest:
+    """One eye at rest, against which every frame's lids are matched.
+
+    Attributes
+    ----------
+    template : (rows, columns) float32
+        The median rest patch.
+    margins : (2, columns) float
+        The mesh's upper and lower lid margins at rest (median over the rest frames).
+    """
+
+    template: np.ndarray
+    margins: np.ndarray
+
+
+def eye_rest(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray, side: str) -> EyeRest:
+    """One eye's :class:`EyeRest` from its rest frames.
+
+    Parameters
+    ----------
+    landmarks : (N, 478, 2) array
+        Image-pixel landmarks.
+    patches : (N, rows, columns) uint8
+        That eye's patches.
+    rest : (N,) bool
+        The rest frames.
+    side : {"r", "l"}
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # columns outside the corners are all-NaN
+        margins = np.nanmedian(lid_margins(landmarks[rest], side), axis=0)
+    # A few hundred rest frames make a noise-free template; more only cost memory.
+    some_rest = np.flatnonzero(rest)[:: max(1, int(rest.sum()) // TEMPLATE_MAX_FRAMES)]
+    return EyeRest(np.median(patches[some_rest].astype(np.float32), axis=0), margins)
+
+
+def eye_closure(at_rest: EyeRest, landmarks: np.ndarray, patches: np.ndarray, side: str,
+                iris_shift_px: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One eye's ``eye_closure`` in each frame, matched against its rest.
+
+    Parameters
+    ----------
+    at_rest : EyeRest
+    landmarks : (N, 478, 2) array
+        Image-pixel landmarks (NaN where there is no face).
+    patches : (N, rows, columns) uint8
+    side : {"r", "l"}
+    iris_shift_px : (N,) array, optional
+        Sideways iris shift from rest, in patch columns (see :func:`lid_shifts`).
+
+    Returns
+    -------
+    closure : (N,) array
+    score : (N,) array
+        The weaker lid's match with the rest template.
+    shifts : (N, 2) array
+        Upper and lower lid displacement from rest, patch pixels (down positive).
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # columns outside the corners are all-NaN
         mesh = lid_margins(landmarks, side)
-        rest_rows = np.nanmedian(mesh[rest], axis=0)
-    # A few hundred rest frames make a noise-free template; more only cost memory.
-    some_rest = np.flatnonzero(rest)[:: max(1, int(rest.sum()) // TEMPLATE_MAX_FRAMES)]
-    template = np.median(patches[some_rest].astype(np.float32), axis=0)
-    shifts, match = lid_shifts(patches, template, rest_rows, mesh, iris_shift_px)
-    score = match.min(axis=1)
-    info = {"rest_aperture_ew": round(rest_aperture_px(rest_rows) / PATCH_PX_PER_EW, 4),
+    shifts, match = lid_shifts(patches, at_rest.template, at_rest.margins, mesh, iris_shift_px)
+    return closure_from_shifts(shifts, at_rest.margins), match.min(axis=1), shifts
+
+
+def _one_eye(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray, side: str, iris_shift_px: np.ndarray | None
+             ) -> tuple[np.ndarray, np.ndarray, dict]:
+    """One eye's ``eye_closure``, weaker-lid match and info (see :func:`eyelids_process`); ``patches`` (N, rows, columns)."""
+    at_rest = eye_rest(landmarks, patches, rest, side)
+    closure, score, _ = eye_closure(at_rest, landmarks, patches, side, iris_shift_px)
+    info = {"rest_aperture_ew": round(rest_aperture_px(at_rest.margins) / PATCH_PX_PER_EW, 4),
             "match_median": round(float(np.nanmedian(score)), 3) if np.isfinite(score).any() else None}
-    return closure_from_shifts(shifts, rest_rows), score, info
+    return closure, score, info

@@ -140,7 +140,7 @@ def rest_frames(features: np.ndarray, valid: np.ndarray, quantile: float = REST_
 
 
 def _rest_features(aligned: np.ndarray, ix=None) -> np.ndarray:
-    ix = ix or _Index(range(aligned.shape[1]))
+    ix = ix or PointIndex(range(aligned.shape[1]))
     xy = aligned[..., :2]
     return np.column_stack([
         eye_aspect_ratio(xy[:, list(ix.eye_r)]), eye_aspect_ratio(xy[:, list(ix.eye_l)]),
@@ -149,7 +149,7 @@ def _rest_features(aligned: np.ndarray, ix=None) -> np.ndarray:
     ])
 
 
-class _Index:
+class PointIndex:
     """The mesh indices the signals use, renumbered into a subset of the landmarks.
 
     The signals need about 50 of the 478 landmarks; aligning only those keeps
@@ -223,6 +223,24 @@ def lowpass(t: np.ndarray, x: np.ndarray, cutoff_hz: float) -> np.ndarray:
 
 # --- the stage -------------------------------------------------------------------
 
+def gaze_deviation(gaze: np.ndarray, gaze_rest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each eye's sideways iris shift from rest (N, 2), in eye widths, and whether the gaze is frontal (N,).
+
+    ``gaze`` (N, 2) is :func:`synkan.mirror.gaze_offset` of each frame, ``gaze_rest`` (2,) its rest value.
+    """
+    gaze_dev = gaze - gaze_rest
+    with np.errstate(invalid="ignore"):
+        # Looking far sideways reshapes both lid fissures, unequally: such
+        # frames do not measure involuntary eye narrowing.
+        frontal = ~(np.abs(gaze_dev.mean(axis=1)) > EYE_MAX_GAZE_EW)
+    return gaze_dev, frontal
+
+
+def pixel_rest(rest: np.ndarray, gaze_frontal: np.ndarray) -> np.ndarray:
+    """The rest frames the eye templates come from: the frontal-gaze ones, unless there are none."""
+    return rest & gaze_frontal if (rest & gaze_frontal).any() else rest
+
+
 def pixel_lids(track: Track, rest: np.ndarray, gaze_dev: np.ndarray, gaze_frontal: np.ndarray,
                user_rest: bool = False) -> tuple[np.ndarray, np.ndarray, dict] | None:
     """The pixel lid measurement of a track (``closure``, ``match``, ``info`` of
@@ -239,8 +257,7 @@ def pixel_lids(track: Track, rest: np.ndarray, gaze_dev: np.ndarray, gaze_fronta
         measured again against another rest without the eye images.
     """
     if track.eye_patches is not None:
-        pixel_rest = rest & gaze_frontal if (rest & gaze_frontal).any() else rest
-        return eyelids.eyelids_process(track.landmarks[..., :2], track.eye_patches, pixel_rest, gaze_dev)
+        return eyelids.eyelids_process(track.landmarks[..., :2], track.eye_patches, pixel_rest(rest, gaze_frontal), gaze_dev)
     if track.lid_closure is None:
         return None
     if user_rest:
@@ -260,24 +277,27 @@ def _laterality_used(requested: str, track: Track) -> str:
     return requested
 
 
-def _rest_and_shape(landmarks: np.ndarray, t: np.ndarray, valid: np.ndarray, ix: _Index,
+def rest_and_shape(landmarks: np.ndarray, t: np.ndarray, valid: np.ndarray, ix: PointIndex,
                     rest_s: tuple[float, float] | None) -> tuple[np.ndarray, np.ndarray]:
     """The rest frames (the user's segment, or :func:`rest_frames`) and the rest shape: their median aligned landmarks.
 
-    ``landmarks`` are the track's (N, 478, 3); the rest shape holds the :attr:`_Index.USED` points.
+    ``landmarks`` are the track's (N, 478, 3); the rest shape holds the :attr:`PointIndex.USED` points.
     """
-    used = list(_Index.USED)
-    # A first reference shape for the rest search: a median over at most
-    # REFERENCE_MAX_FRAMES evenly spaced frames is as good as over all of them.
-    some = np.flatnonzero(valid)
-    reference = _median0(landmarks[np.ix_(some[:: max(1, len(some) // REFERENCE_MAX_FRAMES)], used)].astype(np.float64))
+    used = list(PointIndex.USED)
     if rest_s is not None:
         rest = valid & (t >= rest_s[0]) & (t <= rest_s[1])
         if not rest.any():
             from .errors import InputError
 
             raise InputError(f"rest segment {rest_s[0]}-{rest_s[1]} s holds no frame with a face")
+        # The rest frames are their own reference: the rest shape then does not
+        # depend on what follows the rest (a live session has not happened yet).
+        reference = _median0(landmarks[np.ix_(rest, used)].astype(np.float64))
     else:
+        # A first reference shape for the rest search: a median over at most
+        # REFERENCE_MAX_FRAMES evenly spaced frames is as good as over all of them.
+        some = np.flatnonzero(valid)
+        reference = _median0(landmarks[np.ix_(some[:: max(1, len(some) // REFERENCE_MAX_FRAMES)], used)].astype(np.float64))
         # Only the rest features of each block are kept, not the aligned landmarks.
         blocks = aligned_blocks(landmarks, reference, ix.stable, columns=used)
         rest = rest_frames(np.concatenate([_rest_features(block, ix) for _, block, _ in blocks]), valid)
@@ -285,7 +305,7 @@ def _rest_and_shape(landmarks: np.ndarray, t: np.ndarray, valid: np.ndarray, ix:
     return rest, _median0(similarity_align(landmarks[np.ix_(rest, used)], reference, ix.stable)[0])
 
 
-def _mesh_columns(xy: np.ndarray, rest_xy: np.ndarray, rest: np.ndarray, ix: _Index
+def mesh_columns(xy: np.ndarray, rest_xy: np.ndarray, rest: np.ndarray, ix: PointIndex
                   ) -> tuple[dict[str, np.ndarray], dict[str, float], float, np.ndarray]:
     """Eye (mesh EAR), mouth and brow columns of the aligned landmarks ``xy`` (N, P, 2).
 
@@ -341,13 +361,13 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
     """
     t = track.t_s.astype(float)
     valid = track.valid.copy()
-    ix = _Index(_Index.USED)
-    rest, rest_shape = _rest_and_shape(track.landmarks, t, valid, ix, rest_s)
+    ix = PointIndex(PointIndex.USED)
+    rest, rest_shape = rest_and_shape(track.landmarks, t, valid, ix, rest_s)
     # Only the points used below, aligned in float64 blocks; only x, y are used.
-    xy, rotation = similarity_align(track.landmarks, rest_shape, ix.stable, columns=list(_Index.USED), dims=2)
+    xy, rotation = similarity_align(track.landmarks, rest_shape, ix.stable, columns=list(PointIndex.USED), dims=2)
     yaw, pitch, roll = euler_deg(rotation)
     rest_xy = rest_shape[:, :2]
-    cols, rest_values, iod, down = _mesh_columns(xy, rest_xy, rest, ix)
+    cols, rest_values, iod, down = mesh_columns(xy, rest_xy, rest, ix)
     extra: dict[str, np.ndarray] = {}  # per-frame QC, written unfiltered
     stable = rest_xy[list(ix.stable)]
     face_scale_iod = float(np.sqrt(((stable - stable.mean(axis=0)) ** 2).sum(axis=1).mean())) / iod  # as eyelids.face_scale_px
@@ -365,12 +385,7 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
     gate: dict[str, int] = {}
     # Conjugate horizontal gaze relative to rest (mean iris shift, eye widths).
     gaze = mirror.gaze_offset(track.landmarks)  # reads 6 points: no full-track float64 copy
-    gaze_dev = gaze - np.nanmedian(gaze[rest], axis=0)
-    with np.errstate(invalid="ignore"):
-        conjugate_gaze = np.abs(gaze_dev.mean(axis=1))
-        # Looking far sideways reshapes both lid fissures, unequally: such
-        # frames do not measure involuntary eye narrowing.
-        gaze_frontal = ~(conjugate_gaze > EYE_MAX_GAZE_EW)
+    gaze_dev, gaze_frontal = gaze_deviation(gaze, np.nanmedian(gaze[rest], axis=0))
     for k, side in enumerate(SIDES):
         extra[f"gaze_dev_{side}"] = gaze_dev[:, k]
     extra["gaze_ok"] = gaze_frontal
@@ -389,7 +404,7 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
         # and their lids are misread; those frames use the plain pass. The
         # vergence part of the gaze survives mirroring and needs no gate.
         with np.errstate(invalid="ignore"):
-            gaze_ok = conjugate_gaze <= MIRROR_MAX_GAZE_EW
+            gaze_ok = np.abs(gaze_dev.mean(axis=1)) <= MIRROR_MAX_GAZE_EW
             residual_ok = track.mirror_residual <= MIRROR_MAX_RESIDUAL_EW
         usable = composites_ok & gaze_ok & residual_ok
         n = len(EYE_R)

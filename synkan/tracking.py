@@ -356,6 +356,49 @@ def decode_warnings(track: Track) -> list[str]:
             f"truncated or damaged file; results cover the decoded part"]
 
 
+class FaceFollower:
+    """Which face in each frame is the patient's, frame after frame (one landmarker's VIDEO-mode pass).
+
+    The per-frame step of :func:`track_video`, kept apart so that a live
+    camera stream (:mod:`synkan.live`) follows the face exactly as a file is
+    followed. Other people are kept out by the position gate
+    (:func:`~synkan.landmarker.select_face`); the cheap face detector counts
+    faces every :data:`FACE_COUNT_INTERVAL_S` and, whenever the patient is
+    lost, shows the landmarker only the patient.
+    """
+
+    def __init__(self, landmarker: Landmarker) -> None:
+        self.landmarker = landmarker
+        self.center: np.ndarray | None = None  # the patient's landmark centre, normalised
+        self.width: float | None = None
+        self.faces_seen = 0
+        self.counted_at = -np.inf
+
+    def step(self, rgb: np.ndarray, t_s: float):
+        """Landmark one frame: ``(FaceArrays, index of the patient's face or None)``."""
+        landmarker, center = self.landmarker, self.center
+        result = landmarker.detect_arrays(rgb, t_s)
+        chosen = select_face(result.faces, center)
+        if chosen is None or center is None or t_s - self.counted_at >= FACE_COUNT_INTERVAL_S:
+            boxes = landmarker.face_boxes(rgb)
+            self.faces_seen, self.counted_at = len(boxes), t_s
+            target = patient_box(boxes, center, self.width)
+            # Lost, or on someone else (the gate refused them), or at the
+            # start not on the largest face: show the landmarker only the patient.
+            if target is not None and (chosen is None or (center is None and not inside_box(result.faces[chosen], target))):
+                landmarker.reset()  # drop the face it tracks now, so it detects afresh in this very frame
+                result = landmarker.detect_arrays(only_box(rgb, target), t_s)
+                chosen = select_face(result.faces, center)
+        if chosen is not None:
+            face = result.faces[chosen]
+            self.center, self.width = face[:, :2].mean(axis=0), float(np.ptp(face[:, 0]))
+        return result, chosen
+
+    def n_faces(self, chosen: int | None) -> int:
+        """Faces in view by the latest count (at least one when the patient was found)."""
+        return max(self.faces_seen, int(chosen is not None))
+
+
 def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmarker], use_mirror: bool, progress) -> Track:
     plain = landmarkers[0]
     columns = dict(t_s=((), np.float64), frame_index=((), np.int64), n_faces=((), np.int8), valid=((), bool),
@@ -377,8 +420,7 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
     expected = min(declared, os.path.getsize(info.path) // MIN_BYTES_PER_FRAME + 2)
     store = _Arrays(expected, columns)
     nan_eyes = np.full((2, len(EYE_POINTS), 3), np.nan, np.float32)
-    center = width = None
-    faces_seen, counted_at = 0, -np.inf
+    follower = FaceFollower(plain)
     names: tuple[str, ...] = ()
     # Normalised -> original pixels, per axis (a downscaled frame's rounded size
     # would otherwise stretch the aspect ratio); z uses the x scale, as MediaPipe's.
@@ -389,29 +431,18 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
     frames = contextlib.closing(iter_frames(info.path, rotate=settings.rotate, stride=settings.stride, max_size=settings.max_size))
     with frames as stream:
         for count, frame in enumerate(stream, 1):
-            result = plain.detect_arrays(frame.rgb, frame.t_s)
             if frame_px is None:
                 frame_px = np.array(frame.rgb.shape[1::-1], np.float32)
-            chosen = select_face(result.faces, center)
-            if chosen is None or center is None or frame.t_s - counted_at >= FACE_COUNT_INTERVAL_S:
-                boxes = plain.face_boxes(frame.rgb)
-                faces_seen, counted_at = len(boxes), frame.t_s
-                target = patient_box(boxes, center, width)
-                # Lost, or on someone else (the gate refused them), or at the
-                # start not on the largest face: show the landmarker only the patient.
-                if target is not None and (chosen is None or (center is None and not inside_box(result.faces[chosen], target))):
-                    plain.reset()  # drop the face it tracks now, so it detects afresh in this very frame
-                    result = plain.detect_arrays(only_box(frame.rgb, target), frame.t_s)
-                    chosen = select_face(result.faces, center)
+            result, chosen = follower.step(frame.rgb, frame.t_s)
+            center = follower.center
             faces = result.faces
-            row: dict[str, Any] = dict(t_s=frame.t_s, frame_index=frame.index, n_faces=max(faces_seen, int(chosen is not None)))
+            row: dict[str, Any] = dict(t_s=frame.t_s, frame_index=frame.index, n_faces=follower.n_faces(chosen))
             if chosen is None:
                 row.update(landmarks=np.nan, blendshapes=np.nan, pose_matrix=np.nan, valid=False)
                 row.update({k: 0 for k in ("eye_patches", "region_patches") if k in columns})
                 eyes, eyes_ok, residual = nan_eyes, (False, False), np.nan
             else:
                 face = faces[chosen]
-                center, width = face[:, :2].mean(axis=0), float(np.ptp(face[:, 0]))
                 # Normalised -> original pixels; MediaPipe's z uses roughly the x scale.
                 px = face * to_px
                 shapes = result.blendshapes[chosen] if chosen < len(result.blendshapes) else None
