@@ -232,6 +232,13 @@ def cmd_trends(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_live(args: argparse.Namespace) -> int:
+    from .live.run import run_live
+
+    return run_live(affected=args.affected, exercise=args.exercise, reps=args.reps, port=args.port, video=args.video,
+                    output=args.output, model=args.model)
+
+
 def cmd_protocol(args: argparse.Namespace) -> int:
     from .protocols import instruction_sheet
 
@@ -340,6 +347,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--name", help="output base name (default: STEM_SIDE_ooK_oculK)")
     g.add_argument("--model", metavar="PATH", help="face_landmarker.task (default: $SYNKAN_MODEL, models/, cache, download)")
     p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("live", help="camera biofeedback for facial retraining: a local page with live bars")
+    p.add_argument("--affected", choices=("right", "left"), help="the affected side (the subject's side)")
+    p.add_argument("--exercise", default="retraining", metavar="NAME",
+                   help="movements to practise: retraining (gentle smile, then pucker; default), smile, pucker, sunnybrook, bell")
+    p.add_argument("--reps", type=int, default=3, help="repetitions of each movement (default 3)")
+    p.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0: any free port)")
+    p.add_argument("--video", metavar="FILE", help="play a video file instead of the camera (demos, tests)")
+    p.add_argument("-o", "--output", metavar="DIR", default="synkan_sessions",
+                   help="where recorded sessions go (only when Record is ticked; default ./synkan_sessions)")
+    p.add_argument("--model", metavar="PATH", help="face_landmarker.task (default: $SYNKAN_MODEL, models/, cache, download)")
+    p.set_defaults(func=cmd_live)
 
     p = sub.add_parser("protocol", help="print a recording protocol's instruction sheet (to hand to whoever films)")
     p.add_argument("name", choices=PROTOCOL_NAMES)
