@@ -311,32 +311,62 @@ def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, mesh
     score : (N, 2) float
         The matches' normalised cross-correlation (1 = identical to rest).
     """
+    return match_lids(lid_bands(template, rest), patches, mesh, iris_shift_px, chunk)
+
+
+@dataclass(frozen=True)
+class LidBands:
+    """What the lid matching takes from the rest alone (made once per rest, used for every frame).
+
+    Attributes
+    ----------
+    template : (rows, columns) float32
+        The rest patch, blurred as the frames are.
+    rest : (2, columns) array
+        The rest margins.
+    bands : tuple
+        Per lid and strip: ``(lid, strip index, strip columns, band rows, candidate shifts, rest margin row)``.
+    """
+
+    template: np.ndarray
+    rest: np.ndarray
+    bands: tuple
+
+
+def lid_bands(template: np.ndarray, rest: np.ndarray) -> LidBands:
+    """The :class:`LidBands` of a rest template and its rest margins (2, columns)."""
     n_rows = PATCH_SHAPE[0]
-    strips = _strips(rest[0], rest[1])
     lid_px, eye_px = BAND_LID_EW * PATCH_PX_PER_EW, BAND_EYE_EW * PATCH_PX_PER_EW
-    template = cv2.GaussianBlur(template.astype(np.float32), (0, 0), BLUR_SIGMA_PX)
-    shifts = np.full((len(patches), 2, len(strips)), np.nan)
-    score = np.full((len(patches), 2, len(strips)), np.nan)
-    # Half-pixel steps: finer than the iris landmark's own jitter, few templates.
-    gaze = np.zeros(len(patches)) if iris_shift_px is None else np.round(2 * np.nan_to_num(iris_shift_px)) / 2
-    gazes, which = np.unique(gaze, return_inverse=True)
-    templates = np.stack([gaze_template(template, rest, g) for g in gazes])
-    reach = MAX_CORRECTION_EW * PATCH_PX_PER_EW
-    sd = PRIOR_SD_EW * PATCH_PX_PER_EW
-    plans = []  # per (lid, strip): template band rows, candidate shifts, the mesh's guess per frame
+    bands = []
     for lid, (into_lid, into_eye), search_ew in ((0, (-lid_px, eye_px), UPPER_SEARCH_EW), (1, (-eye_px, lid_px), LOWER_SEARCH_EW)):
-        for j, strip in enumerate(strips):
+        for j, strip in enumerate(_strips(rest[0], rest[1])):
             margin = float(_mean_over([strip], rest[lid]))
             band = (int(round(margin + into_lid)), int(round(margin + into_eye)) + 1)
             candidates = np.arange(max(int(np.floor(search_ew[0] * PATCH_PX_PER_EW)), -band[0]),
                                    min(int(np.ceil(search_ew[1] * PATCH_PX_PER_EW)), n_rows - band[1]) + 1)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # frames without a face: all-NaN means
-                guess = _mean_over([strip], mesh[:, lid]) - margin
-            plans.append((lid, j, strip, band, candidates, guess))
+            bands.append((lid, j, strip, band, candidates, margin))
+    return LidBands(cv2.GaussianBlur(template.astype(np.float32), (0, 0), BLUR_SIGMA_PX), rest, tuple(bands))
+
+
+def match_lids(plan: LidBands, patches: np.ndarray, mesh: np.ndarray, iris_shift_px: np.ndarray | None = None,
+               chunk: int = MATCH_CHUNK_FRAMES) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`lid_shifts` with the rest's part made beforehand (:func:`lid_bands`)."""
+    n_strips = 1 + max(j for _, j, *_ in plan.bands)
+    shifts = np.full((len(patches), 2, n_strips), np.nan)
+    score = np.full((len(patches), 2, n_strips), np.nan)
+    # Half-pixel steps: finer than the iris landmark's own jitter, few templates.
+    gaze = np.zeros(len(patches)) if iris_shift_px is None else np.round(2 * np.nan_to_num(iris_shift_px)) / 2
+    gazes, which = np.unique(gaze, return_inverse=True)
+    templates = np.stack([gaze_template(plan.template, plan.rest, g) for g in gazes])
+    reach = MAX_CORRECTION_EW * PATCH_PX_PER_EW
+    sd = PRIOR_SD_EW * PATCH_PX_PER_EW
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # frames without a face: all-NaN means
+        # The mesh's lid displacement in each strip: the starting guess per frame.
+        guesses = [_mean_over([strip], mesh[:, lid]) - margin for lid, _, strip, _, _, margin in plan.bands]
     for start in range(0, len(patches), chunk):
         block = _blur(patches[start:start + chunk])
-        for lid, j, strip, band, candidates, guess in plans:
+        for (lid, j, strip, band, candidates, _), guess in zip(plan.bands, guesses):
             ncc = _band_ncc(block, templates, which[start:start + chunk], band, strip, candidates)
             offset = candidates[None] - guess[start:start + chunk, None]
             with np.errstate(invalid="ignore"):
@@ -413,10 +443,13 @@ class EyeRest:
         The median rest patch.
     margins : (2, columns) float
         The mesh's upper and lower lid margins at rest (median over the rest frames).
+    bands : LidBands
+        The matching's part that depends on the rest alone.
     """
 
     template: np.ndarray
     margins: np.ndarray
+    bands: LidBands
 
 
 def eye_rest(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray, side: str) -> EyeRest:
@@ -437,7 +470,8 @@ def eye_rest(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray, side:
         margins = np.nanmedian(lid_margins(landmarks[rest], side), axis=0)
     # A few hundred rest frames make a noise-free template; more only cost memory.
     some_rest = np.flatnonzero(rest)[:: max(1, int(rest.sum()) // TEMPLATE_MAX_FRAMES)]
-    return EyeRest(np.median(patches[some_rest].astype(np.float32), axis=0), margins)
+    template = np.median(patches[some_rest].astype(np.float32), axis=0)
+    return EyeRest(template, margins, lid_bands(template, margins))
 
 
 def eye_closure(at_rest: EyeRest, landmarks: np.ndarray, patches: np.ndarray, side: str,
@@ -465,7 +499,7 @@ def eye_closure(at_rest: EyeRest, landmarks: np.ndarray, patches: np.ndarray, si
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # columns outside the corners are all-NaN
         mesh = lid_margins(landmarks, side)
-    shifts, match = lid_shifts(patches, at_rest.template, at_rest.margins, mesh, iris_shift_px)
+    shifts, match = match_lids(at_rest.bands, patches, mesh, iris_shift_px)
     return closure_from_shifts(shifts, at_rest.margins), match.min(axis=1), shifts
 
 

@@ -18,7 +18,7 @@ from ..errors import NoFaceError
 from ..eyelids import LOWER_LID, UPPER_LID
 from ..landmarker import Landmarker
 from . import measure, session
-from .recorder import FrameRow, Recorder, session_folder
+from .recorder import FrameRow, Recorder, jpeg_to_bgr, session_folder
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,8 @@ class EngineConfig:
 
 
 def decode_jpeg(jpeg: bytes) -> np.ndarray | None:
-    """An RGB frame from JPEG bytes, or None if they are not an image."""
-    bgr = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    """An RGB frame from JPEG bytes, or None if they are not an image (decoded as the recording is)."""
+    bgr = jpeg_to_bgr(jpeg)
     return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
@@ -62,6 +62,7 @@ class Engine:
         self.landmarker, self.config = landmarker, config
         self.steps = session.exercise_steps(config.exercise)
         self.follower = measure.new_follower(landmarker)
+        self.last_ms = -1
         self.phases: tuple[session.Phase, ...] = ()
         self.reset_session()
 
@@ -76,6 +77,11 @@ class Engine:
         self.reps: list[session.RepResult] = []
         self.recorder: Recorder | None = None
 
+    def restart_tracking(self) -> None:
+        """A fresh face follower, as at the start of a video file: a recorded session's
+        analysis then tracks its first frame exactly as the live path did."""
+        self.follower = measure.new_follower(self.landmarker)
+
     def start(self, record: bool) -> dict:
         """Start a session (calibration first); record it only when asked."""
         if self.recorder is not None:
@@ -83,9 +89,6 @@ class Engine:
         self.reset_session()
         self.phases = session.plan(self.steps, self.config.reps)
         self.active = True
-        # A fresh face follower, as at the start of a video file: a recorded
-        # session's analysis then tracks its first frame exactly as the live path did.
-        self.follower = measure.new_follower(self.landmarker)
         folder = session_folder(self.config.output) if record else None
         self.recorder = Recorder(folder) if folder else None
         return {"type": "started", "record": record, "folder": str(folder) if folder else None,
@@ -101,14 +104,25 @@ class Engine:
         """The analysis settings of a recorded session (the segments and rest are added from its frames)."""
         return Settings(affected=self.config.affected)
 
-    def process(self, jpeg: bytes, capture_ms: float) -> dict:
-        """One frame -> the page's message (``type: frame``)."""
+    def landmark(self, jpeg: bytes, capture_ms: float) -> measure.FaceFrame | None:
+        """The first stage of a frame: decode and landmark it (None: not a JPEG image).
+
+        The capture time is taken in whole milliseconds, increasing: the
+        recording stores exactly these times, and MediaPipe's tracking
+        depends on the time steps.
+        """
         rgb = decode_jpeg(jpeg)
         if rgb is None:
+            return None
+        self.last_ms = max(int(round(capture_ms)), self.last_ms + 1)
+        return measure.landmark(self.follower, rgb, self.last_ms / 1000.0)
+
+    def process(self, frame: measure.FaceFrame | None, jpeg: bytes) -> dict:
+        """The second stage: a landmarked frame -> the page's message (``type: frame``)."""
+        if frame is None:
             return {"type": "error", "message": "a frame was not a JPEG image"}
-        t_s = capture_ms / 1000.0
-        frame = measure.landmark(self.follower, rgb, t_s)
-        message = {"type": "frame", "face": frame.valid, "width": rgb.shape[1], "height": rgb.shape[0]}
+        t_s = frame.t_s
+        message: dict = {"type": "frame", "face": frame.valid}
         if self.active and self.t0 is None:
             self.t0 = t_s  # the session's clock starts at its first frame
         if not self.active:
@@ -118,7 +132,7 @@ class Engine:
         message.update(self._session_step(frame, phase, t_s))
         if self.recorder is not None and phase.name != "done":
             bars = message.get("bars") or {}
-            self.recorder.add(jpeg, FrameRow(t_s - self.t0, phase.name, phase.movement, phase.rep,
+            self.recorder.add(jpeg, FrameRow(int(round(1000 * t_s)), phase.name, phase.movement, phase.rep,
                                              _nan(bars.get("voluntary_pct")), _nan(bars.get("involuntary_pp")),
                                              message["values"]))
             message["rec_frame"] = len(self.recorder.rows) - 1

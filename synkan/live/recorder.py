@@ -2,8 +2,11 @@
 
 While recording is off nothing is written. While it is on, each measured
 frame's JPEG (as the browser sent it) and its live values are appended to a
-private folder; at the end the frames become ``session.avi`` (motion JPEG,
-one video frame per measured frame, at the session's mean rate) and that
+private folder; at the end the frames become ``session.mkv``: one video frame
+per measured frame, at its capture time (whole milliseconds), lossless (FFV1
+via PyAV). So the analysis sees exactly the pixels and the timestamps the
+live bars were measured with: a lossy re-encoding moved the eye closure by
+up to 0.04, and MediaPipe's tracking depends on the frames' time steps. That
 video is analysed by :func:`synkan.analysis.analyze`, with the calibration as
 the rest segment and the holds as the protocol's segments, into
 ``analysis/`` (report.json, report.html...), which ``synkan compare`` can
@@ -17,6 +20,7 @@ import os
 import struct
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from fractions import Fraction
 from itertools import groupby
 from pathlib import Path
 
@@ -29,19 +33,20 @@ from ..events import parse_segments
 from ..report.writer import apply_modes, output_modes
 from .session import Phase, RepResult
 
-VIDEO_NAME = "session.avi"
+VIDEO_NAME = "session.mkv"
 LIVE_CSV = "live.csv"
 SESSION_JSON = "session.json"
 ANALYSIS_DIR = "analysis"
 _FRAMES = ".frames.bin"  # the received JPEGs, length-prefixed, until the video is written
-JPEG_QUALITY = 95  # the video's re-encoding: near-lossless, so the analysis sees the frames the bars saw
+VIDEO_CODEC = "ffv1"  # lossless; about 65 kB a 640x480 frame (80 MB a minute at 20 frames/s)
+MS = Fraction(1, 1000)  # the video's time base: the capture times' whole milliseconds
 
 
 @dataclass(frozen=True)
 class FrameRow:
-    """One recorded frame: its capture time, phase and live values (one row of live.csv)."""
+    """One recorded frame: its capture time (whole ms, the page's clock), phase and live values (live.csv)."""
 
-    t_s: float
+    t_ms: int
     phase: str
     movement: str
     rep: int
@@ -91,17 +96,16 @@ class Recorder:
         self._frames.close()
         if len(self.rows) < 2:
             raise OutputError("too short a recording to analyse")
-        t = np.array([r.t_s for r in self.rows])
-        fps = (len(t) - 1) / float(t[-1] - t[0])
+        t_ms = np.array([r.t_ms for r in self.rows])
         video = self.folder / VIDEO_NAME
-        _write_video(self.folder / _FRAMES, video, fps)
+        _write_video(self.folder / _FRAMES, video, t_ms - t_ms[0])
         (self.folder / _FRAMES).unlink()
-        video_t = np.arange(len(t)) / fps
-        _write_rows(self.folder / LIVE_CSV, self.rows, video_t)
-        settings = Settings(**{**settings.to_dict(), **analysis_segments(self.rows, video_t, fps)})
+        _write_rows(self.folder / LIVE_CSV, self.rows)
+        settings = Settings(**{**settings.to_dict(), **analysis_segments(self.rows)})
         analysis_dir = write_outputs(analyze(video, settings, model=model), self.folder / ANALYSIS_DIR)
+        fps = (len(t_ms) - 1) / (1e-3 * float(t_ms[-1] - t_ms[0]))
         summary = {"schema": "synkan.live-session/1", "exercise": exercise, "fps": round(fps, 3),
-                   "frames": len(t), "phases": [asdict(p) for p in phases if np.isfinite(p.end_s)],
+                   "frames": len(t_ms), "phases": [asdict(p) for p in phases if np.isfinite(p.end_s)],
                    "repetitions": [asdict(r) for r in reps], "settings": settings.to_dict()}
         (self.folder / SESSION_JSON).write_text(json.dumps(summary, indent=2, allow_nan=False, default=_finite))
         apply_modes(self.folder)
@@ -116,21 +120,21 @@ def _finite(x):
     return None if isinstance(x, float) and not np.isfinite(x) else x
 
 
-def analysis_segments(rows: list[FrameRow], video_t: np.ndarray, fps: float) -> dict:
+def analysis_segments(rows: list[FrameRow]) -> dict:
     """The analysis's ``rest`` (the calibration) and ``segments`` (the holds), in the video's time.
 
     Examples
     --------
-    >>> rows = [FrameRow(0.1 * k, p, m, 1, 0.0, 0.0, {}) for k, (p, m) in enumerate(
+    >>> rows = [FrameRow(100 * k, p, m, 1, 0.0, 0.0, {}) for k, (p, m) in enumerate(
     ...     [("calibrate", "rest")] * 3 + [("hold", "smile")] * 2 + [("relax", "smile")])]
-    >>> analysis_segments(rows, np.arange(6) / 10.0, 10.0)
+    >>> analysis_segments(rows)
     {'rest': '0-0.25', 'segments': 'smile:0.3-0.4'}
     """
-    half = 0.5 / fps
-    phase = np.array([r.phase for r in rows])
+    video_t = (np.array([r.t_ms for r in rows]) - rows[0].t_ms) / 1000.0
+    half = float(np.median(np.diff(video_t))) / 2 if len(rows) > 1 else 0.0
     out: dict = {}
-    calibration = np.flatnonzero(phase == "calibrate")
-    if len(calibration) and calibration[0] == 0:
+    if rows[0].phase == "calibrate":
+        calibration = [k for k, r in enumerate(rows) if r.phase == "calibrate"]
         out["rest"] = f"0-{video_t[calibration[-1]] + half:.6g}"
     spans = []
     key = lambda item: (item[1].phase == "hold", item[1].movement, item[1].rep)  # noqa: E731
@@ -153,28 +157,41 @@ def _is_segment(spec: str) -> bool:
     return True
 
 
-def _write_video(frames: Path, video: Path, fps: float) -> None:
-    """The length-prefixed JPEGs in ``frames`` as a motion-JPEG AVI at ``fps``."""
-    writer = None
-    with open(frames, "rb") as fh:
-        while header := fh.read(4):
-            image = cv2.imdecode(np.frombuffer(fh.read(struct.unpack("<I", header)[0]), np.uint8), cv2.IMREAD_COLOR)
-            if writer is None:
-                writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), fps, image.shape[1::-1])
-                writer.set(cv2.VIDEOWRITER_PROP_QUALITY, JPEG_QUALITY)
-            writer.write(image)
-    if writer is not None:
-        writer.release()
+def jpeg_to_bgr(jpeg: bytes) -> np.ndarray | None:
+    """A frame decoded from the browser's JPEG (None if it is not one): the one decoding for bars and video."""
+    return cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
 
 
-def _write_rows(path: Path, rows: list[FrameRow], video_t: np.ndarray) -> None:
+def _write_video(frames: Path, video: Path, pts_ms: np.ndarray) -> None:
+    """The length-prefixed JPEGs in ``frames``, decoded, as a lossless video with these timestamps (ms)."""
+    import av
+
+    with open(frames, "rb") as fh, av.open(str(video), "w") as out:
+        stream = None
+        for pts in pts_ms:
+            image = jpeg_to_bgr(fh.read(struct.unpack("<I", fh.read(4))[0]))
+            if stream is None:
+                stream = out.add_stream(VIDEO_CODEC)
+                stream.width, stream.height, stream.pix_fmt = image.shape[1], image.shape[0], "bgr0"
+                stream.time_base = stream.codec_context.time_base = MS
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts, frame.time_base = int(pts), MS
+            out.mux(stream.encode(frame))
+        if stream is not None:
+            out.mux(stream.encode(None))
+
+
+def _write_rows(path: Path, rows: list[FrameRow]) -> None:
     """live.csv: one row per recorded frame, the live values as the page showed them."""
     names = sorted(rows[0].values)
     with open(path, "w", newline="") as fh:
         out = csv.writer(fh)
-        out.writerow(["frame", "t_video", "t_capture", "phase", "movement", "rep", "voluntary_pct", "involuntary_pp",
-                      *names])
-        for k, (row, tv) in enumerate(zip(rows, video_t)):
-            out.writerow([k, f"{tv:.6f}", f"{row.t_s:.6f}", row.phase, row.movement, row.rep,
-                          f"{row.voluntary_pct:.6g}", f"{row.involuntary_pp:.6g}",
-                          *(f"{row.values[n]:.9g}" for n in names)])
+        out.writerow(["frame", "t_video", "phase", "movement", "rep", "voluntary_pct", "involuntary_pp", *names])
+        for k, row in enumerate(rows):
+            out.writerow([k, f"{(row.t_ms - rows[0].t_ms) / 1000:.3f}", row.phase, row.movement, row.rep,
+                          _cell(row.voluntary_pct), _cell(row.involuntary_pp), *(_cell(row.values[n]) for n in names)])
+
+
+def _cell(x) -> str:
+    """A value of live.csv: empty where there is none (calibration, no face)."""
+    return "" if x is None or not np.isfinite(x) else f"{x:.9g}"

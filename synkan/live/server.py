@@ -6,10 +6,12 @@ session's random token (``?token=``), printed in the URL at start-up, so
 another web page or another local user cannot connect; a WebSocket from a
 browser must also come from this server's own origin.
 
-Frames are measured one at a time in a worker thread. A frame that arrives
-while another is being measured waits in a one-frame slot; a newer frame
-replaces it and the older one is reported ``dropped``: when the measurement
-falls behind the camera, frames are dropped, never queued.
+Frames go through two stages, each in its own thread: landmarking (MediaPipe,
+which releases the GIL) and measuring, so two consecutive frames are worked
+on at once, in order. A frame that arrives while the first stage is busy
+waits in a one-frame slot; a newer frame replaces it and the older one is
+reported ``dropped``: when the measurement falls behind the camera, frames
+are dropped, never queued.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import hmac
 import json
 import secrets
 import struct
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,23 +106,27 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     app["busy"] = True
     ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, heartbeat=30)
     await ws.prepare(request)
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synkan-live")
+    pools = tuple(ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"synkan-live-{k}") for k in range(2))
     try:
-        await _serve(ws, app, pool)
+        await _serve(ws, app, pools)
     finally:
-        pool.shutdown(wait=False)
+        for pool in pools:
+            pool.shutdown(wait=False)
         app["busy"] = False
     return ws
 
 
-async def _serve(ws: web.WebSocketResponse, app: web.Application, pool: ThreadPoolExecutor) -> None:
-    """One connection: a reader fills the one-frame slot, a worker measures what is in it."""
+async def _serve(ws: web.WebSocketResponse, app: web.Application, pools: tuple[ThreadPoolExecutor, ...]) -> None:
+    """One connection: a reader fills the one-frame slot; two stages (landmark, then measure), each in
+    its own thread, work on consecutive frames at once, in order."""
     loop = asyncio.get_running_loop()
     config: LiveConfig = app["config"]
-    engine = await loop.run_in_executor(pool, Engine, app["landmarker"], config.engine)
+    engine = await loop.run_in_executor(pools[0], Engine, app["landmarker"], config.engine)
     slot: dict = {}
     ready = asyncio.Event()
-    worker = asyncio.create_task(_measure(ws, engine, pool, slot, ready))
+    handoff: asyncio.Queue = asyncio.Queue(maxsize=1)
+    stages = [asyncio.create_task(_landmark_stage(ws, engine, pools[0], slot, ready, handoff)),
+              asyncio.create_task(_measure_stage(ws, engine, pools[1], handoff))]
     try:
         async for msg in ws:
             if msg.type == WSMsgType.BINARY and len(msg.data) > FRAME_HEADER.size:
@@ -132,22 +139,41 @@ async def _serve(ws: web.WebSocketResponse, app: web.Application, pool: ThreadPo
                 slot.setdefault("commands", []).append(json.loads(msg.data))
                 ready.set()
     finally:
-        worker.cancel()
+        for stage in stages:
+            stage.cancel()
 
 
-async def _measure(ws: web.WebSocketResponse, engine: Engine, pool: ThreadPoolExecutor, slot: dict,
-                   ready: asyncio.Event) -> None:
+async def _landmark_stage(ws: web.WebSocketResponse, engine: Engine, pool: ThreadPoolExecutor, slot: dict,
+                          ready: asyncio.Event, handoff: asyncio.Queue) -> None:
+    """Landmark the newest frame; commands pass through in order (a start also restarts the tracking)."""
     loop = asyncio.get_running_loop()
     while not ws.closed:
         await ready.wait()
         ready.clear()
         for command in slot.pop("commands", []):
-            await _command(ws, engine, pool, command)
-        if "frame" not in slot:
+            if command.get("type") == "start":
+                await loop.run_in_executor(pool, engine.restart_tracking)
+            await handoff.put(("command", command))
+        if "frame" in slot:
+            jpeg, frame_id, capture_ms = slot.pop("frame")
+            began = time.perf_counter()
+            frame = await loop.run_in_executor(pool, engine.landmark, jpeg, capture_ms)
+            await handoff.put(("frame", (frame, jpeg, frame_id, capture_ms, began)))
+
+
+async def _measure_stage(ws: web.WebSocketResponse, engine: Engine, pool: ThreadPoolExecutor,
+                         handoff: asyncio.Queue) -> None:
+    """Measure landmarked frames and send each result; run the commands."""
+    loop = asyncio.get_running_loop()
+    while not ws.closed:
+        kind, item = await handoff.get()
+        if kind == "command":
+            await _command(ws, engine, pool, item)
             continue
-        jpeg, frame_id, capture_ms = slot.pop("frame")
-        message = await loop.run_in_executor(pool, engine.process, jpeg, capture_ms)
-        await ws.send_json({**message, "id": frame_id, "capture_ms": capture_ms})
+        frame, jpeg, frame_id, capture_ms, began = item
+        message = await loop.run_in_executor(pool, engine.process, frame, jpeg)
+        await ws.send_json({**message, "id": frame_id, "capture_ms": capture_ms,
+                            "server_ms": round(1000 * (time.perf_counter() - began), 1)})
         if message.get("done"):
             await _command(ws, engine, pool, {"type": "stop"})
 
@@ -168,6 +194,9 @@ async def _command(ws: web.WebSocketResponse, engine: Engine, pool: ThreadPoolEx
                 await ws.send_json({"type": "saved", "folder": str(recorder.folder), "analysis": str(folder)})
     except SynkanError as exc:
         await ws.send_json({"type": "error", "message": str(exc)})
+    except Exception as exc:  # a bug: the page must still hear that nothing was saved
+        await ws.send_json({"type": "error", "message": f"internal error: {type(exc).__name__}: {exc}"})
+        raise
 
 
 def build_app(config: LiveConfig, landmarker: Landmarker) -> web.Application:

@@ -9,7 +9,7 @@ const sctx = stage.getContext("2d");
 const source = $("source");
 const grabber = document.createElement("canvas");
 const gctx = grabber.getContext("2d");
-const MAX_IN_FLIGHT = 2;      // frames sent and not yet answered; beyond this, frames are skipped
+const MAX_IN_FLIGHT = 3;      // frames sent and not yet answered; beyond this, frames are skipped
 const JPEG_QUALITY = 0.85;
 const VOL_RANGE = [-10, 50];  // % shown on the movement bar
 const INV_RANGE = [-10, 30];  // percentage points shown on the eye-narrowing bar
@@ -47,7 +47,7 @@ function placeInvoluntaryBar(side) {
   const slot = $(screenSide(side === "left" ? "l" : "r") === "left" ? "slot-left" : "slot-right");
   const bar = $("bar-inv");
   if (bar.parentElement !== slot) slot.appendChild(bar);
-  bar.querySelector(".label").textContent = `${side} eye narrowing (points)`;
+  bar.querySelector(".label").textContent = `${side} eye narrows beyond the other (points)`;
 }
 
 function setBar(id, value, range, zone, over) {
@@ -166,7 +166,7 @@ async function openSource() {
     source.src = `/video?token=${encodeURIComponent(settings.token)}`;
     source.addEventListener("ended", () => { if (live.running) command({ type: "stop" }); });
     await new Promise((resolve, reject) => {
-      source.addEventListener("loadeddata", resolve, { once: true });
+      source.addEventListener("loadeddata", () => { drawFrame(); resolve(); }, { once: true });
       source.addEventListener("error", () => reject(new Error("the video cannot be played")), { once: true });
     });
     return "Video file (played through the same path as the camera).";
@@ -189,6 +189,7 @@ function onFrame(msg) {
   const sent = live.sentAt.get(msg.id);
   live.sentAt.delete(msg.id);
   if (sent !== undefined) live.latencies.push(now - sent);
+  if (msg.server_ms !== undefined) (live.serverMs = live.serverMs || []).push(msg.server_ms);
   live.measured++;
   if (live.firstAt === null) live.firstAt = now;
   live.lastAt = now;
@@ -249,8 +250,8 @@ function drawChart(reps) {
     c.fillStyle = "#333"; c.textAlign = "center";
     c.fillText(`${r.movement.slice(0, 6)} ${r.rep}`, x + step * 0.4, h - 8);
   });
-  c.textAlign = "left"; c.fillStyle = "#2f6db3"; c.fillText("■ peak movement %", w - 210, 12);
-  c.fillStyle = "#c9541c"; c.fillText("■ eye narrowing pts", w - 105, 12);
+  c.textAlign = "left"; c.fillStyle = "#2f6db3"; c.fillText("■ peak movement (%)", 40, 12);
+  c.fillStyle = "#c9541c"; c.fillText("■ eye narrowing (points)", 190, 12);
 }
 
 function onMessage(event) {
@@ -264,6 +265,7 @@ function onMessage(event) {
   } else if (msg.type === "stopped") {
     live.running = false; $("start").disabled = false; $("stop").disabled = true; $("record").disabled = false;
     $("phase-name").textContent = "Session over"; $("countdown").textContent = "";
+    $("instruction").textContent = "Press Start to practise again.";
   } else if (msg.type === "saving") $("message").textContent = "Saving the video and analysing it…";
   else if (msg.type === "saved") { live.saved = msg; $("message").textContent = `Saved: ${msg.analysis}/report.html`; }
   else if (msg.type === "error") { live.errors.push(msg.message); $("message").textContent = msg.message; }
