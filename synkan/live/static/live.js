@@ -123,14 +123,14 @@ function drawOverlay(overlay) {
   });
 }
 
-function drawFrame() {
+// The camera image is the video element itself (mirrored by CSS); only the overlay is drawn, once per
+// result: redrawing every camera frame into a canvas cost Chromium more than the whole measurement.
+function drawOverlayNow() {
   const w = source.videoWidth, h = source.videoHeight;
   if (!w) return;
   if (stage.width !== w || stage.height !== h) { stage.width = w; stage.height = h; }
-  sctx.save();
-  if (mirrored()) sctx.setTransform(-1, 0, 0, 1, w, 0);
-  sctx.drawImage(source, 0, 0, w, h);
-  sctx.restore();
+  source.classList.toggle("mirrored", mirrored());
+  sctx.clearRect(0, 0, w, h);
   if (live.overlay) drawOverlay(live.overlay);
 }
 
@@ -139,7 +139,9 @@ function sendFrame() {
   const ws = live.ws;
   if (!ws || ws.readyState !== WebSocket.OPEN || live.inFlight >= MAX_IN_FLIGHT || !source.videoWidth) return;
   const captured = performance.now();
-  grabber.width = source.videoWidth; grabber.height = source.videoHeight;
+  if (grabber.width !== source.videoWidth || grabber.height !== source.videoHeight) {
+    grabber.width = source.videoWidth; grabber.height = source.videoHeight;  // resizing clears and reallocates
+  }
   gctx.drawImage(source, 0, 0);  // the camera's own pixels: never mirrored for measuring
   const id = live.nextId++;
   live.inFlight++;
@@ -156,7 +158,6 @@ function sendFrame() {
 }
 
 function onVideoFrame() {
-  drawFrame();
   sendFrame();
   source.requestVideoFrameCallback(onVideoFrame);
 }
@@ -166,7 +167,7 @@ async function openSource() {
     source.src = `/video?token=${encodeURIComponent(settings.token)}`;
     source.addEventListener("ended", () => { if (live.running) command({ type: "stop" }); });
     await new Promise((resolve, reject) => {
-      source.addEventListener("loadeddata", () => { drawFrame(); resolve(); }, { once: true });
+      source.addEventListener("loadeddata", () => { drawOverlayNow(); resolve(); }, { once: true });
       source.addEventListener("error", () => reject(new Error("the video cannot be played")), { once: true });
     });
     return "Video file (played through the same path as the camera).";
@@ -183,6 +184,7 @@ function command(message) { if (live.ws && live.ws.readyState === WebSocket.OPEN
 function onFrame(msg) {
   live.inFlight = Math.max(0, live.inFlight - 1);
   live.overlay = msg.overlay || null;
+  drawOverlayNow();
   if (msg.phase) showPhase(msg.phase);
   if (msg.bars) showBars(msg.bars);
   const now = performance.now();
@@ -284,7 +286,7 @@ function stop() {
 }
 
 async function main() {
-  $("mirror").addEventListener("change", () => { showOrientation(); drawFrame(); });
+  $("mirror").addEventListener("change", () => { showOrientation(); drawOverlayNow(); });
   for (const id of ["vol-min", "vol-max", "inv-max"]) $(id).addEventListener("input", () => showBars(null));
   $("start").addEventListener("click", start);
   $("stop").addEventListener("click", stop);
