@@ -10,10 +10,11 @@ import json
 import sys
 from pathlib import Path
 
-from . import __version__  # noqa: E402
+from ._version import __version__  # noqa: E402
 from .config import LATERALITY_MODES, PROTOCOL_NAMES, Settings  # noqa: E402
-from .errors import SynkanError  # noqa: E402
-from .native_stderr import filtered_native_stderr  # noqa: E402
+from .errors import SynkanError, one_line  # noqa: E402
+from ._util.native_stderr import filtered_native_stderr  # noqa: E402
+from .live.command import add_live_parser  # noqa: E402
 
 
 def _settings_args(p: argparse.ArgumentParser) -> None:
@@ -28,7 +29,7 @@ def _settings_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-size", type=int, help="downscale frames whose longer side exceeds this (px) before landmarking")
     g.add_argument("--rotate", type=int, choices=(0, 90, 180, 270), help="rotate clockwise instead of using metadata")
     g.add_argument("--cutoff-hz", type=float, help="low-pass cutoff of the signals")
-    g.add_argument("--rest", metavar="START-END", help="a rest segment in seconds, e.g. 0-3 (default: found in the video)")
+    g.add_argument("--rest", metavar="START-END", help="a rest segment in seconds, e.g. 0-3 (default: found)")
     g.add_argument("--lag-window-s", type=float, help="cross-correlation lags searched, +/- seconds")
     p.add_argument("--model", metavar="PATH", help="face_landmarker.task (default: $SYNKAN_MODEL, models/, cache, download)")
 
@@ -61,7 +62,7 @@ def _previous_report(folder: str | None, visit) -> dict | None:
     """The previous visit's report.json, read and checked against this visit before the slow part."""
     if folder is None:
         return None
-    from .compare import check_visits, load_reports
+    from .clinic.compare import check_visits, load_reports
 
     previous = load_reports([folder])[0]
     check_visits([previous, {"visit": visit.to_dict()}])  # another patient, or a later date: fail now
@@ -83,9 +84,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     import dataclasses
 
     from .analysis import analyze
-    from .compare import compare_reports
+    from .clinic.compare import compare_reports
     from .report.writer import claim_outdir, write_outputs
-    from .video import probe
+    from .measure.video import probe
     from .visit import Visit
 
     settings = settings_from_args(args)
@@ -147,7 +148,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from . import models
+    from .measure import models
 
     if args.action == "path":
         info = models.model_info(args.model)
@@ -166,7 +167,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_synth(args: argparse.Namespace) -> int:
     from .synth import synth_from_video, synth_main
 
-    video_only = {"--side": args.side, "--k-oo": args.k_oo, "--k-ocul": args.k_ocul, "--k-chin": args.k_chin, "--name": args.name}
+    video_only = {"--side": args.side, "--k-oo": args.k_oo, "--k-ocul": args.k_ocul, "--k-chin": args.k_chin,
+                  "--driver": args.driver, "--name": args.name}
     if args.from_video is None:
         given = [flag for flag, value in video_only.items() if value is not None]
         if given:
@@ -180,16 +182,36 @@ def cmd_synth(args: argparse.Namespace) -> int:
         if args.side is None:
             raise SynkanError("--from-video needs --side right|left (the subject's side)")
         paths = synth_from_video(args.from_video, args.output, args.side, k_oo=args.k_oo or 0.0,
-                                 k_ocul=args.k_ocul or 0.0, name=args.name, model=args.model, k_chin=args.k_chin or 0.0).values()
+                                 k_ocul=args.k_ocul or 0.0, name=args.name, model=args.model, k_chin=args.k_chin or 0.0,
+                                 **synth_drivers(args.driver, args.k_oo, args.k_ocul)).values()
     for path in paths:
         print(path)
     return 0
 
 
+def synth_drivers(driver: str | None, k_oo: float | None, k_ocul: float | None) -> dict[str, str]:
+    """``--driver`` as synth_from_video's ``driver_oo`` / ``driver_ocul``: it goes to the direction(s) given.
+
+    ``smile`` and ``pucker`` are oral-ocular drivers, ``blink`` and ``closure``
+    ocular-oral ones, ``any`` either; without ``--driver`` the defaults (smile, blink) hold.
+    """
+    if driver is None:
+        return {}
+    directions = [d for d, k in (("oo", k_oo), ("ocul", k_ocul)) if k]
+    allowed = {"oo": ("smile", "pucker", "any"), "ocul": ("blink", "closure", "any")}
+    if not directions:
+        raise SynkanError("--driver needs --k-oo or --k-ocul")
+    for d in directions:
+        if driver not in allowed[d]:
+            flag = "--k-oo" if d == "oo" else "--k-ocul"
+            raise SynkanError(f"--driver {driver} does not fit {flag}: use {'|'.join(allowed[d])}")
+    return {f"driver_{d}": driver for d in directions}
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .validate import run_validation
+    from .validation.synthetic import run_validation
     from .batch import VIDEO_EXTENSIONS
-    from .validate_real import run_real_validation
+    from .validation.real import run_real_validation
 
     videos = None
     if args.real:
@@ -198,7 +220,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             raise SynkanError(f"--real: {folder} is not a folder of videos")
         videos = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
     if args.scales:
-        from .validate_scales import run_scale_validation
+        from .validation.scales import run_scale_validation
 
         print(run_scale_validation(args.output, videos))
         return 0
@@ -218,7 +240,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_export_landmarks(args: argparse.Namespace) -> int:
-    from .export import export_landmarks
+    from .clinic.export import export_landmarks
 
     print(export_landmarks(args.outdir, args.format, args.output, args.force))
     return 0
@@ -232,15 +254,8 @@ def cmd_trends(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_live(args: argparse.Namespace) -> int:
-    from .live.run import run_live
-
-    return run_live(affected=args.affected, exercise=args.exercise, reps=args.reps, port=args.port, video=args.video,
-                    output=args.output, model=args.model)
-
-
 def cmd_protocol(args: argparse.Namespace) -> int:
-    from .protocols import instruction_sheet
+    from .grade.protocols import instruction_sheet
 
     print(instruction_sheet(args.name))
     return 0
@@ -339,26 +354,19 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--from-video", metavar="VIDEO", help="a healthy person's video to add a known one-sided movement to")
     # Checked by synth_from_video rather than argparse, so a bad side is one line.
     g.add_argument("--side", metavar="right|left", help="the affected side (the subject's side)")
-    g.add_argument("--k-oo", type=float, metavar="K", help="oral-ocular: the eye narrows by K x their own smile (0-1)")
+    g.add_argument("--k-oo", type=float, metavar="K",
+                   help="oral-ocular: the eye narrows by K x their own smile (or --driver) (0-1)")
     g.add_argument("--k-ocul", type=float, metavar="K",
-                   help="ocular-oral: the mouth corner moves by K x their own eye closure (0-1)")
+                   help="ocular-oral: the mouth corner lifts up and out by K x 5 mm at a full eye closure (0-1)")
+    g.add_argument("--driver", metavar="KIND", help="what the added movement follows: smile|pucker|any with --k-oo "
+                   "(default smile), blink|closure|any with --k-ocul (default blink; blink < 0.5 s)")
     g.add_argument("--k-chin", type=float, metavar="K",
                    help="mentalis: the chin pad rises by K x their own smile x 0.05 IOD (0-1)")
     g.add_argument("--name", help="output base name (default: STEM_SIDE_ooK_oculK)")
     g.add_argument("--model", metavar="PATH", help="face_landmarker.task (default: $SYNKAN_MODEL, models/, cache, download)")
     p.set_defaults(func=cmd_synth)
 
-    p = sub.add_parser("live", help="camera biofeedback for facial retraining: a local page with live bars")
-    p.add_argument("--affected", choices=("right", "left"), help="the affected side (the subject's side)")
-    p.add_argument("--exercise", default="retraining", metavar="NAME",
-                   help="movements to practise: retraining (gentle smile, then pucker; default), smile, pucker, sunnybrook, bell")
-    p.add_argument("--reps", type=int, default=3, help="repetitions of each movement (default 3)")
-    p.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0: any free port)")
-    p.add_argument("--video", metavar="FILE", help="play a video file instead of the camera (demos, tests)")
-    p.add_argument("-o", "--output", metavar="DIR", default="synkan_sessions",
-                   help="where recorded sessions go (only when Record is ticked; default ./synkan_sessions)")
-    p.add_argument("--model", metavar="PATH", help="face_landmarker.task (default: $SYNKAN_MODEL, models/, cache, download)")
-    p.set_defaults(func=cmd_live)
+    add_live_parser(sub)
 
     p = sub.add_parser("protocol", help="print a recording protocol's instruction sheet (to hand to whoever films)")
     p.add_argument("name", choices=PROTOCOL_NAMES)
@@ -374,11 +382,6 @@ def build_parser() -> argparse.ArgumentParser:
                    "Sunnybrook-protocol ground truth (and, with --real, on the real videos)")
     p.set_defaults(func=cmd_validate)
     return parser
-
-
-def one_line(message: str) -> str:
-    """``message`` with control characters escaped: a file name holding a newline must not split the error line."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
 
 
 def main(argv: list[str] | None = None) -> int:

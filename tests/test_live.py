@@ -4,6 +4,7 @@ The browser tests run Debian's Chromium (never a downloaded one) with a fake
 camera playing a y4m made by ffmpeg from a shared real video, driven by
 Playwright for Python; they skip, saying why, where any of these is absent.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -13,7 +14,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -21,8 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from conftest import MODEL, shared_video
+from conftest import shared_video
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 LIVE_VIDEO = "KwaiVGI_d18.mp4"  # a frontal man, neutral then smiles: the bars must move
@@ -31,15 +30,20 @@ TOLERANCE = 2e-6
 
 
 def _synkan(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "synkan.cli", *args], capture_output=True, text=True, timeout=600,
-                          **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "synkan.cli", *args], capture_output=True, text=True, timeout=600, **kwargs
+    )
 
 
 @contextlib.contextmanager
 def live_server(*args: str):
     """``synkan live --port 0 ARGS`` in a subprocess; yields the URL it prints."""
-    proc = subprocess.Popen([sys.executable, "-m", "synkan.cli", "live", "--port", "0", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "synkan.cli", "live", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         found = re.search(r"(http://127\.0\.0\.1:\d+/\?token=\S+)", line)
@@ -48,6 +52,35 @@ def live_server(*args: str):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_live_measure_is_the_analysis_measure(real_video, model_path):
+    """The live path's per-frame values are the file pipeline's, with the calibration as the rest segment
+    (no low-pass: --cutoff-hz 15 leaves a 30 fps signal unfiltered). Same frames, same times: exact."""
+    from synkan.config import Settings
+    from synkan.live import measure
+    from synkan.measure.landmarker import Landmarker
+    from synkan.measure.signals import signals_process
+    from synkan.measure.tracking import track_video
+    from synkan.measure.video import iter_frames
+
+    landmarker = Landmarker(model_path)
+    try:
+        follower = measure.new_follower(landmarker)
+        frames = [measure.landmark(landmarker, follower, f.rgb, f.t_s) for f in iter_frames(real_video)]
+    finally:
+        landmarker.close()
+    rest_s = (0.0, 0.8)  # neutral, before the smile
+    live = [
+        measure.measure(measure.calibrate([f for f in frames if f.t_s <= rest_s[1]]), f).values
+        for f in frames
+    ]
+    signals = signals_process(
+        track_video(real_video, model_path=model_path), Settings(cutoff_hz=15), rest_s=rest_s
+    )
+    for name in measure.SIGNALS:
+        np.testing.assert_allclose([v[name] for v in live], signals[name], atol=1e-6, err_msg=name)
+    assert np.ptp(signals["mouth_excursion_r"]) > 0.05  # the smile moved the values being compared
 
 
 def _status(url: str) -> int:
@@ -113,6 +146,7 @@ def _grey_video(path: Path) -> None:
 
 # --- the real page in Chromium --------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def camera_file(tmp_path_factory) -> Path:
     """A 640x480 y4m of a shared real video, for Chromium's fake camera."""
@@ -120,12 +154,29 @@ def camera_file(tmp_path_factory) -> Path:
         pytest.skip("no Debian chromium on PATH (make system-deps)")
     if shutil.which("ffmpeg") is None:
         pytest.skip("no ffmpeg on PATH (make system-deps)")
-    pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed (pip install '.[dev]')")
+    pytest.importorskip(
+        "playwright.sync_api", reason="Playwright for Python is not installed (pip install '.[dev]')"
+    )
     pytest.importorskip("aiohttp", reason="synkan live needs the [live] extra")
     video = shared_video(LIVE_VIDEO)
     out = tmp_path_factory.mktemp("camera") / "camera.y4m"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(video), "-vf", "pad=640:480:80:0,fps=30",
-                    "-pix_fmt", "yuv420p", str(out)], check=True, timeout=120)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(video),
+            "-vf",
+            "pad=640:480:80:0,fps=30",
+            "-pix_fmt",
+            "yuv420p",
+            str(out),
+        ],
+        check=True,
+        timeout=120,
+    )
     return out
 
 
@@ -134,8 +185,11 @@ def browser_page(camera: Path):
     """Headless Debian Chromium with a fake camera playing ``camera``; yields (page, console messages)."""
     from playwright.sync_api import sync_playwright
 
-    flags = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-             f"--use-file-for-fake-video-capture={camera}"]
+    flags = [
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera}",
+    ]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=flags)
         try:
@@ -159,7 +213,9 @@ def _run_session(page, url: str, seconds: float, record: bool) -> dict:
     page.click("#stop")
     if record:
         page.wait_for_function("window.synkanLive.saved || window.synkanLive.errors.length", timeout=300_000)
-    return page.evaluate("({frames: synkanLive.frames, saved: synkanLive.saved || null, errors: synkanLive.errors})")
+    return page.evaluate(
+        "({frames: synkanLive.frames, saved: synkanLive.saved || null, errors: synkanLive.errors})"
+    )
 
 
 @pytest.mark.slow
@@ -176,14 +232,18 @@ def test_recorded_session_matches_analyze(camera_file, tmp_path):
     closure, and capture times rounded to a constant rate up to 0.2: any such difference would mean a
     second measurement.
     """
-    with live_server("-o", str(tmp_path / "sessions"), "--exercise", "smile", "--reps", "1") as url, \
-            browser_page(camera_file) as (page, console):
+    with (
+        live_server("-o", str(tmp_path / "sessions"), "--exercise", "smile", "--reps", "1") as url,
+        browser_page(camera_file) as (page, console),
+    ):
         result = _run_session(page, url, seconds=7, record=True)
         page.screenshot(path=str(tmp_path / "page.png"))
     errors = [text for kind, text in console if kind == "error"]
     assert not errors and not result["errors"], (errors, result["errors"])
     measured = [f for f in result["frames"] if f["bars"] is not None]
-    voluntary = np.array([f["bars"]["voluntary_pct"] for f in measured if f["bars"]["voluntary_pct"] is not None])
+    voluntary = np.array(
+        [f["bars"]["voluntary_pct"] for f in measured if f["bars"]["voluntary_pct"] is not None]
+    )
     assert len(voluntary) > 20 and np.ptp(voluntary) > 2.0, "the movement bar did not move"
 
     analysis = Path(result["saved"]["analysis"])
@@ -192,15 +252,32 @@ def test_recorded_session_matches_analyze(camera_file, tmp_path):
     assert (analysis / "report.html").stat().st_size > 10_000
     folder = analysis.parent
     rest = report["settings"]["rest"]
-    again = _synkan("analyze", str(folder / "session.mkv"), "-o", str(tmp_path / "again"), "--rest", rest,
-                    "--cutoff-hz", "15", "--no-figures")
+    again = _synkan(
+        "analyze",
+        str(folder / "session.mkv"),
+        "-o",
+        str(tmp_path / "again"),
+        "--rest",
+        rest,
+        "--cutoff-hz",
+        "15",
+        "--no-figures",
+    )
     assert again.returncode == 0, again.stderr
     signals = pd.read_csv(tmp_path / "again" / "signals.csv")
     recorded = {f["rec"]: f["values"] for f in result["frames"] if f.get("rec") is not None}
     rows = sorted(recorded)
     assert rows == list(range(len(signals))), "every recorded frame is one video frame"
-    for column in ("eye_closure_r", "eye_closure_l", "mouth_excursion_r", "mouth_excursion_l", "mouth_narrowing"):
-        page_values = np.array([np.nan if recorded[k][column] is None else recorded[k][column] for k in rows], float)
+    for column in (
+        "eye_closure_r",
+        "eye_closure_l",
+        "mouth_excursion_r",
+        "mouth_excursion_l",
+        "mouth_narrowing",
+    ):
+        page_values = np.array(
+            [np.nan if recorded[k][column] is None else recorded[k][column] for k in rows], float
+        )
         diff = np.abs(page_values - signals[column].to_numpy())
         both = np.isfinite(diff)
         assert both.sum() > 20, column

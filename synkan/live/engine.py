@@ -5,6 +5,7 @@ the overlay (lid margins and mouth corners in image pixels), the signals,
 the two bars and the session's phase. It runs in one worker thread per
 connection, so frames and commands are handled strictly in order.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -15,15 +16,16 @@ import numpy as np
 
 from ..config import Settings
 from ..errors import NoFaceError
-from ..eyelids import LOWER_LID, UPPER_LID
-from ..landmarker import Landmarker
+from ..measure.landmarker import Landmarker
+from ..measure.mesh import LOWER_LID, MOUTH_CORNER_L, MOUTH_CORNER_R, UPPER_LID
 from . import measure, session
 from .recorder import FrameRow, Recorder, jpeg_to_bgr, session_folder
 
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """What a session does: the affected side (or None), the exercise and its repetitions, where recordings go,
+    """What a session does: the affected side (or None), the exercise and its repetitions, where
+    recordings go,
     and the landmark model their analysis uses."""
 
     affected: str | None
@@ -41,7 +43,9 @@ def decode_jpeg(jpeg: bytes) -> np.ndarray | None:
 
 def _points(a: np.ndarray) -> list:
     """Pixel coordinates rounded to 0.1 px for the page (NaN as None)."""
-    return [[None if not np.isfinite(v) else round(float(v), 1) for v in p] for p in np.asarray(a).reshape(-1, 2)]
+    return [
+        [None if not np.isfinite(v) else round(float(v), 1) for v in p] for p in np.asarray(a).reshape(-1, 2)
+    ]
 
 
 def _number(x: float, digits: int = 4):
@@ -51,8 +55,10 @@ def _number(x: float, digits: int = 4):
 def mesh_overlay(frame: measure.FaceFrame) -> dict:
     """Before calibration: the mesh's lid contours and the mouth corners."""
     xy = frame.landmarks[:, :2]
-    lids = {side: [_points(xy[list(UPPER_LID[side])]), _points(xy[list(LOWER_LID[side])])] for side in ("r", "l")}
-    return {"lids": lids, "corners": _points(xy[[61, 291]])}
+    lids = {
+        side: [_points(xy[list(UPPER_LID[side])]), _points(xy[list(LOWER_LID[side])])] for side in ("r", "l")
+    }
+    return {"lids": lids, "corners": _points(xy[[MOUTH_CORNER_R, MOUTH_CORNER_L]])}
 
 
 class Engine:
@@ -91,8 +97,12 @@ class Engine:
         self.active = True
         folder = session_folder(self.config.output) if record else None
         self.recorder = Recorder(folder) if folder else None
-        return {"type": "started", "record": record, "folder": str(folder) if folder else None,
-                "phases": [asdict(p) for p in self.phases if np.isfinite(p.end_s)]}
+        return {
+            "type": "started",
+            "record": record,
+            "folder": str(folder) if folder else None,
+            "phases": [asdict(p) for p in self.phases if np.isfinite(p.end_s)],
+        }
 
     def stop(self) -> Recorder | None:
         """End the session now; returns its recorder (to finish) if it was recording."""
@@ -115,7 +125,7 @@ class Engine:
         if rgb is None:
             return None
         self.last_ms = max(int(round(capture_ms)), self.last_ms + 1)
-        return measure.landmark(self.follower, rgb, self.last_ms / 1000.0)
+        return measure.landmark(self.landmarker, self.follower, rgb, self.last_ms / 1000.0)
 
     def process(self, frame: measure.FaceFrame | None, jpeg: bytes) -> dict:
         """The second stage: a landmarked frame -> the page's message (``type: frame``)."""
@@ -132,16 +142,30 @@ class Engine:
         message.update(self._session_step(frame, phase, t_s))
         if self.recorder is not None and phase.name != "done":
             bars = message.get("bars") or {}
-            self.recorder.add(jpeg, FrameRow(int(round(1000 * t_s)), phase.name, phase.movement, phase.rep,
-                                             _nan(bars.get("voluntary_pct")), _nan(bars.get("involuntary_pp")),
-                                             message["values"]))
+            self.recorder.add(
+                jpeg,
+                FrameRow(
+                    int(round(1000 * t_s)),
+                    phase.name,
+                    phase.movement,
+                    phase.rep,
+                    _nan(bars.get("voluntary_pct")),
+                    _nan(bars.get("involuntary_pp")),
+                    message["values"],
+                ),
+            )
             message["rec_frame"] = len(self.recorder.rows) - 1
         return message
 
     def _session_step(self, frame: measure.FaceFrame, phase: session.Phase, t_s: float) -> dict:
         """Calibrate, measure, and keep the repetitions' results; the phase-dependent part of a message."""
-        out: dict = {"phase": {**asdict(phase), "elapsed_s": round(t_s - self.t0, 3),
-                               "remaining_s": round(phase.end_s - (t_s - self.t0), 3)}}
+        out: dict = {
+            "phase": {
+                **asdict(phase),
+                "elapsed_s": round(t_s - self.t0, 3),
+                "remaining_s": round(phase.end_s - (t_s - self.t0), 3),
+            }
+        }
         if phase.name == "calibrate":
             self.calibration.append(frame)
             out["overlay"] = mesh_overlay(frame) if frame.valid else None
@@ -158,13 +182,19 @@ class Engine:
         measured = measure.measure(self.rest, frame)
         out["values"] = {k: _number(v, 6) for k, v in measured.values.items()}
         if frame.valid:
-            out["overlay"] = {"lids": {s: [_points(line) for line in lines] for s, lines in measured.lids_px.items()},
-                              "corners": _points(measured.corners_px)}
+            out["overlay"] = {
+                "lids": {s: [_points(line) for line in lines] for s, lines in measured.lids_px.items()},
+                "corners": _points(measured.corners_px),
+            }
         movement = phase.movement if phase.movement != "rest" else self.steps[0].movement
         bars = session.bars(measured.values, movement, self.config.affected)
-        out["bars"] = {"voluntary_pct": _number(bars.voluntary_pct, 2), "involuntary_pp": _number(bars.involuntary_pp, 2),
-                       "involuntary_side": bars.involuntary_side, "movement": movement,
-                       "voluntary_label": session.DRIVERS.get(movement, session.DRIVERS["smile"])[1:]}
+        out["bars"] = {
+            "voluntary_pct": _number(bars.voluntary_pct, 2),
+            "involuntary_pp": _number(bars.involuntary_pp, 2),
+            "involuntary_side": bars.involuntary_side,
+            "movement": movement,
+            "voluntary_label": session.DRIVERS.get(movement, session.DRIVERS["smile"])[1:],
+        }
         out.update(self._repetitions(phase, bars))
         return out
 
@@ -175,11 +205,17 @@ class Engine:
         elif self.hold:
             vol, invol, sides = zip(*self.hold)
             last = self.phase if self.phase is not None else phase
-            self.reps.append(session.rep_result(last.movement, last.rep, np.array(vol), np.array(invol), list(sides)))
+            self.reps.append(
+                session.rep_result(last.movement, last.rep, np.array(vol), np.array(invol), list(sides))
+            )
             self.hold = []
         self.phase = phase
-        out: dict = {"reps": [{k: _number(v, 2) if isinstance(v, float) else v for k, v in asdict(r).items()}
-                              for r in self.reps]}
+        out: dict = {
+            "reps": [
+                {k: _number(v, 2) if isinstance(v, float) else v for k, v in asdict(r).items()}
+                for r in self.reps
+            ]
+        }
         out["done"] = phase.name == "done"
         return out
 

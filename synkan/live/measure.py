@@ -1,33 +1,45 @@
 """One camera frame measured the way ``synkan analyze`` measures a video frame.
 
 The live path has no measurement of its own: a frame is landmarked by the
-tracker's own per-frame step (:class:`synkan.tracking.FaceFollower`), its eye
-patches are cut by :func:`synkan.eyelids.extract_eye_patches`, the rest comes
-from the calibration frames through :func:`synkan.signals.rest_and_shape`
-(exactly as ``synkan analyze --rest START-END`` takes a rest segment), and
-each frame's signals come from :func:`synkan.signals.mesh_columns` and
-:func:`synkan.eyelids.eye_closure`. Only the low-pass filter of the file
+tracker's own per-frame step (:class:`synkan.measure.landmarker.FaceFollower`),
+its eye patches are cut by :func:`synkan.measure.eyepatch.extract_eye_patches`,
+the rest comes from the calibration frames through
+:func:`synkan.measure.rest.rest_and_shape` (exactly as ``synkan analyze
+--rest START-END`` takes a rest segment), and each frame's signals come from
+:func:`synkan.measure.signals.mesh_columns` and
+:func:`synkan.measure.eyelids.eye_closure`. Only the low-pass filter of the file
 pipeline is missing: it is zero-phase, so it needs the future frames.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from .. import eyelids
-from ..align import similarity_align
-from ..config import MOUTH_CORNER_L, MOUTH_CORNER_R
 from ..errors import NoFaceError
-from ..landmarker import Landmarker
-from ..mirror import gaze_offset
-from ..signals import PointIndex, SIDES, gaze_deviation, mesh_columns, pixel_rest, rest_and_shape
-from ..tracking import FaceFollower
+from ..measure import eyelids
+from ..measure.align import similarity_align
+from ..measure.landmarker import FaceFollower, Landmarker
+from ..measure.mesh import MOUTH_CORNER_L, MOUTH_CORNER_R, MeshIndex
+from ..measure.mirror import gaze_offset
+from ..measure.rest import rest_and_shape
+from ..measure.signals import SIDES, SIGNAL_POINTS, gaze_deviation, mesh_columns, pixel_rest
+from ..measure.video import Frame
 
-USED = list(PointIndex.USED)
+USED = list(SIGNAL_POINTS)
 # The per-frame signals a live frame reports (names as in signals.csv).
-SIGNALS = ("eye_closure_r", "eye_closure_l", "mouth_excursion_r", "mouth_excursion_l", "mouth_vertical_r",
-           "mouth_vertical_l", "mouth_narrowing", "brow_raise_r", "brow_raise_l")
+SIGNALS = (
+    "eye_closure_r",
+    "eye_closure_l",
+    "mouth_excursion_r",
+    "mouth_excursion_l",
+    "mouth_vertical_r",
+    "mouth_vertical_l",
+    "mouth_narrowing",
+    "brow_raise_r",
+    "brow_raise_l",
+)
 
 
 @dataclass(frozen=True)
@@ -93,22 +105,25 @@ class Measured:
     corners_px: np.ndarray
 
 
-def landmark(follower: FaceFollower, rgb: np.ndarray, t_s: float) -> FaceFrame:
-    """Landmark one RGB frame (the per-frame step of :func:`synkan.tracking.track_video`)."""
-    result, chosen = follower.step(rgb, t_s)
+def landmark(landmarker: Landmarker, follower: FaceFollower, rgb: np.ndarray, t_s: float) -> FaceFrame:
+    """Landmark one RGB frame (the per-frame step of :func:`synkan.measure.tracking.track_video`)."""
+    result, chosen = follower.step(landmarker, Frame(0, t_s, rgb, 1.0))
     h, w = rgb.shape[:2]
     if chosen is None:
-        return FaceFrame(t_s, np.full((478, 3), np.nan, np.float32),
-                         np.zeros((2, *eyelids.PATCH_SHAPE), np.uint8), False)
+        return FaceFrame(
+            t_s, np.full((478, 3), np.nan, np.float32), np.zeros((2, *eyelids.PATCH_SHAPE), np.uint8), False
+        )
     face = result.faces[chosen]
     px = face * np.array([w, h, w], np.float32)
-    return FaceFrame(t_s, px, eyelids.extract_eye_patches(rgb, face[:, :2] * np.array([w, h], np.float32)), True)
+    return FaceFrame(
+        t_s, px, eyelids.extract_eye_patches(rgb, face[:, :2] * np.array([w, h], np.float32)), True
+    )
 
 
 def new_follower(landmarker: Landmarker) -> FaceFollower:
     """A fresh face follower: the landmarker forgets the face it tracked, as at the start of a video."""
     landmarker.reset()
-    return FaceFollower(landmarker)
+    return FaceFollower()
 
 
 def calibrate(frames: list[FaceFrame]) -> LiveRest:
@@ -125,14 +140,16 @@ def calibrate(frames: list[FaceFrame]) -> LiveRest:
     landmarks = np.stack([f.landmarks for f in frames])
     patches = np.stack([f.patches for f in frames])
     t = np.array([f.t_s for f in frames])
-    ix = PointIndex(PointIndex.USED)
+    ix = MeshIndex(SIGNAL_POINTS)
     rest, shape = rest_and_shape(landmarks, t, valid, ix, (float(t[0]), float(t[-1])))
     aligned, _ = similarity_align(landmarks[rest], shape, ix.stable, columns=USED, dims=2)
     gaze = gaze_offset(landmarks)
     gaze_rest = np.nanmedian(gaze[rest], axis=0)
-    _, frontal = gaze_deviation(gaze, gaze_rest)
+    _, _, frontal = gaze_deviation(gaze, gaze_rest)
     eye_frames = pixel_rest(rest, frontal)
-    eyes = tuple(eyelids.eye_rest(landmarks[..., :2], patches[:, k], eye_frames, side) for k, side in enumerate(SIDES))
+    eyes = tuple(
+        eyelids.eye_rest(landmarks[..., :2], patches[:, k], eye_frames, side) for k, side in enumerate(SIDES)
+    )
     return LiveRest(shape, aligned, gaze_rest, eyes)
 
 
@@ -140,7 +157,7 @@ def measure(rest: LiveRest, frame: FaceFrame) -> Measured:
     """One frame's :data:`SIGNALS` against ``rest``, and its overlay."""
     if not frame.valid:
         return Measured({name: float("nan") for name in SIGNALS}, {}, np.full((2, 2), np.nan))
-    ix = PointIndex(PointIndex.USED)
+    ix = MeshIndex(SIGNAL_POINTS)
     landmarks = frame.landmarks[None]
     xy, _ = similarity_align(landmarks, rest.shape, ix.stable, columns=USED, dims=2)
     # The calibration rows go first so that every rest value (median over rest
@@ -149,11 +166,16 @@ def measure(rest: LiveRest, frame: FaceFrame) -> Measured:
     at_rest = np.r_[np.ones(len(rest.aligned), bool), False]
     cols = mesh_columns(rows, rest.shape[:, :2], at_rest, ix)[0]
     values = {name: float(cols[name][-1]) for name in SIGNALS if name in cols}
-    gaze_dev, _ = gaze_deviation(gaze_offset(landmarks), rest.gaze)
+    gaze_dev, _, _ = gaze_deviation(gaze_offset(landmarks), rest.gaze)
     lids = {}
     for k, side in enumerate(SIDES):
-        closure, _, shifts = eyelids.eye_closure(rest.eyes[k], landmarks[..., :2], frame.patches[None, k], side,
-                                                 gaze_dev[:, k] * eyelids.PATCH_PX_PER_EW)
+        closure, _, shifts = eyelids.eye_closure(
+            rest.eyes[k],
+            landmarks[..., :2],
+            frame.patches[None, k],
+            side,
+            gaze_dev[:, k] * eyelids.PATCH_PX_PER_EW,
+        )
         values[f"eye_closure_{side}"] = float(closure[0])
         lids[side] = lid_lines_px(rest.eyes[k], shifts[0], frame.landmarks[:, :2], side)
     corners = frame.landmarks[[MOUTH_CORNER_R, MOUTH_CORNER_L], :2].astype(float)

@@ -12,6 +12,7 @@ the rest segment and the holds as the protocol's segments, into
 ``analysis/`` (report.json, report.html...), which ``synkan compare`` can
 follow from session to session.
 """
+
 from __future__ import annotations
 
 import csv
@@ -27,10 +28,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .._util.files import output_modes
 from ..config import Settings
 from ..errors import OutputError
-from ..events import parse_segments
-from ..report.writer import apply_modes, output_modes
+from ..grade.events import parse_segments
+from ..report.writer import apply_modes
 from .session import Phase, RepResult
 
 VIDEO_NAME = "session.mkv"
@@ -74,7 +76,7 @@ def session_folder(root: Path) -> Path:
 
 
 class Recorder:
-    """Appends measured frames while recording; :meth:`finish` writes the video, the tables and the analysis."""
+    """Appends measured frames while recording; :meth:`finish` writes the video, tables and analysis."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -87,8 +89,14 @@ class Recorder:
         self._frames.write(struct.pack("<I", len(jpeg)) + jpeg)
         self.rows.append(row)
 
-    def finish(self, phases: tuple[Phase, ...], reps: list[RepResult], settings: Settings, exercise: str,
-               model: Path | None = None) -> Path:
+    def finish(
+        self,
+        phases: tuple[Phase, ...],
+        reps: list[RepResult],
+        settings: Settings,
+        exercise: str,
+        model: Path | None = None,
+    ) -> Path:
         """Write session.avi, live.csv, session.json and the analysis folder; returns the analysis folder."""
         from ..analysis import analyze
         from ..report.writer import write_outputs
@@ -104,10 +112,18 @@ class Recorder:
         settings = Settings(**{**settings.to_dict(), **analysis_segments(self.rows)})
         analysis_dir = write_outputs(analyze(video, settings, model=model), self.folder / ANALYSIS_DIR)
         fps = (len(t_ms) - 1) / (1e-3 * float(t_ms[-1] - t_ms[0]))
-        summary = {"schema": "synkan.live-session/1", "exercise": exercise, "fps": round(fps, 3),
-                   "frames": len(t_ms), "phases": [asdict(p) for p in phases if np.isfinite(p.end_s)],
-                   "repetitions": [asdict(r) for r in reps], "settings": settings.to_dict()}
-        (self.folder / SESSION_JSON).write_text(json.dumps(summary, indent=2, allow_nan=False, default=_finite))
+        summary = {
+            "schema": "synkan.live-session/1",
+            "exercise": exercise,
+            "fps": round(fps, 3),
+            "frames": len(t_ms),
+            "phases": [asdict(p) for p in phases if np.isfinite(p.end_s)],
+            "repetitions": [asdict(r) for r in reps],
+            "settings": settings.to_dict(),
+        }
+        (self.folder / SESSION_JSON).write_text(
+            json.dumps(summary, indent=2, allow_nan=False, default=_finite)
+        )
         apply_modes(self.folder)
         return analysis_dir
 
@@ -149,7 +165,7 @@ def analysis_segments(rows: list[FrameRow]) -> dict:
 
 
 def _is_segment(spec: str) -> bool:
-    """Whether the analysis knows this movement as a segment kind (bottom teeth and nasal base it does not)."""
+    """Whether the analysis takes this movement as a segment kind (not bottom teeth, nasal base)."""
     try:
         parse_segments(spec)
     except Exception:  # noqa: BLE001 - any refusal means: not a segment the analysis takes
@@ -158,7 +174,7 @@ def _is_segment(spec: str) -> bool:
 
 
 def jpeg_to_bgr(jpeg: bytes) -> np.ndarray | None:
-    """A frame decoded from the browser's JPEG (None if it is not one): the one decoding for bars and video."""
+    """A frame decoded from the browser's JPEG (None if not one): one decoding for bars and video."""
     return cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
 
 
@@ -186,10 +202,22 @@ def _write_rows(path: Path, rows: list[FrameRow]) -> None:
     names = sorted(rows[0].values)
     with open(path, "w", newline="") as fh:
         out = csv.writer(fh)
-        out.writerow(["frame", "t_video", "phase", "movement", "rep", "voluntary_pct", "involuntary_pp", *names])
+        out.writerow(
+            ["frame", "t_video", "phase", "movement", "rep", "voluntary_pct", "involuntary_pp", *names]
+        )
         for k, row in enumerate(rows):
-            out.writerow([k, f"{(row.t_ms - rows[0].t_ms) / 1000:.3f}", row.phase, row.movement, row.rep,
-                          _cell(row.voluntary_pct), _cell(row.involuntary_pp), *(_cell(row.values[n]) for n in names)])
+            out.writerow(
+                [
+                    k,
+                    f"{(row.t_ms - rows[0].t_ms) / 1000:.3f}",
+                    row.phase,
+                    row.movement,
+                    row.rep,
+                    _cell(row.voluntary_pct),
+                    _cell(row.involuntary_pp),
+                    *(_cell(row.values[n]) for n in names),
+                ]
+            )
 
 
 def _cell(x) -> str:

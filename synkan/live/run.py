@@ -1,4 +1,5 @@
 """The ``synkan live`` command: check the inputs, start the server, print its address, serve until Ctrl-C."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,7 +8,7 @@ import itertools
 from pathlib import Path
 
 from ..errors import InputError, NoFaceError, SynkanError
-from ..landmarker import Landmarker
+from ..measure.landmarker import Landmarker
 from .engine import EngineConfig
 from .session import exercise_steps
 
@@ -16,18 +17,29 @@ FACE_CHECK_FRAMES = 90  # a --video must show a face within its first frames (3 
 
 def check_video(path: Path, landmarker: Landmarker) -> None:
     """A ``--video`` must be a readable video with a face near its start; a one-line error otherwise."""
-    from ..video import iter_frames, probe
+    from ..measure.video import iter_frames, probe
     from .measure import landmark, new_follower
 
     probe(path)
     follower = new_follower(landmarker)
     with contextlib.closing(iter_frames(path)) as frames:
-        if not any(landmark(follower, f.rgb, f.t_s).valid for f in itertools.islice(frames, FACE_CHECK_FRAMES)):
+        if not any(
+            landmark(landmarker, follower, f.rgb, f.t_s).valid
+            for f in itertools.islice(frames, FACE_CHECK_FRAMES)
+        ):
             raise NoFaceError(f"{path}: no face in its first {FACE_CHECK_FRAMES} frames")
 
 
-def run_live(*, affected: str | None, exercise: str, reps: int, port: int, video: str | None, output: str,
-             model: str | None) -> int:
+def run_live(
+    *,
+    affected: str | None,
+    exercise: str,
+    reps: int,
+    port: int,
+    video: str | None,
+    output: str,
+    model: str | None,
+) -> int:
     """Serve the live page until interrupted.
 
     Parameters
@@ -47,7 +59,7 @@ def run_live(*, affected: str | None, exercise: str, reps: int, port: int, video
     model : str, optional
         The landmark model (default as for ``synkan analyze``).
     """
-    from ..models import resolve_model
+    from ..measure.models import resolve_model
     from .server import LiveConfig, new_token
 
     try:
@@ -65,9 +77,13 @@ def run_live(*, affected: str | None, exercise: str, reps: int, port: int, video
     try:
         if video_path is not None:
             check_video(video_path, landmarker)
-        config = LiveConfig(model=model_path, port=port, video=video_path.resolve() if video_path else None,
-                            token=new_token(), engine=EngineConfig(affected, exercise, reps, Path(output).resolve(),
-                                                                   model_path))
+        config = LiveConfig(
+            model=model_path,
+            port=port,
+            video=video_path.resolve() if video_path else None,
+            token=new_token(),
+            engine=EngineConfig(affected, exercise, reps, Path(output).resolve(), model_path),
+        )
         asyncio.run(_serve(config, landmarker))
     except KeyboardInterrupt:
         print("synkan live: stopped", flush=True)

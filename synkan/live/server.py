@@ -13,6 +13,7 @@ waits in a one-frame slot; a newer frame replaces it and the older one is
 reported ``dropped``: when the measurement falls behind the camera, frames
 are dropped, never queued.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,7 +29,7 @@ from pathlib import Path
 from aiohttp import WSMsgType, web
 
 from ..errors import SynkanError
-from ..landmarker import Landmarker
+from ..measure.landmarker import Landmarker
 from .engine import Engine, EngineConfig
 
 HOST = "127.0.0.1"
@@ -60,7 +61,9 @@ def _authorised(request: web.Request) -> bool:
 
 
 def _refuse() -> web.Response:
-    return web.Response(status=403, text="synkan live: open the address printed by `synkan live` (it holds the token)\n")
+    return web.Response(
+        status=403, text="synkan live: open the address printed by `synkan live` (it holds the token)\n"
+    )
 
 
 async def page(request: web.Request) -> web.Response:
@@ -68,11 +71,19 @@ async def page(request: web.Request) -> web.Response:
     if not _authorised(request):
         return _refuse()
     config: LiveConfig = request.app["config"]
-    settings = {"token": config.token, "video": config.video is not None, "affected": config.engine.affected,
-                "exercise": config.engine.exercise, "reps": config.engine.reps}
+    settings = {
+        "token": config.token,
+        "video": config.video is not None,
+        "affected": config.engine.affected,
+        "exercise": config.engine.exercise,
+        "reps": config.engine.reps,
+    }
     html = (STATIC / "index.html").read_text().replace("{{SETTINGS}}", json.dumps(settings))
-    return web.Response(text=html, content_type="text/html",
-                        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+    return web.Response(
+        text=html,
+        content_type="text/html",
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
 
 
 async def asset(request: web.Request) -> web.Response:
@@ -116,7 +127,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _serve(ws: web.WebSocketResponse, app: web.Application, pools: tuple[ThreadPoolExecutor, ...]) -> None:
+async def _serve(
+    ws: web.WebSocketResponse, app: web.Application, pools: tuple[ThreadPoolExecutor, ...]
+) -> None:
     """One connection: a reader fills the one-frame slot; two stages (landmark, then measure), each in
     its own thread, work on consecutive frames at once, in order."""
     loop = asyncio.get_running_loop()
@@ -125,15 +138,17 @@ async def _serve(ws: web.WebSocketResponse, app: web.Application, pools: tuple[T
     slot: dict = {}
     ready = asyncio.Event()
     handoff: asyncio.Queue = asyncio.Queue(maxsize=1)
-    stages = [asyncio.create_task(_landmark_stage(ws, engine, pools[0], slot, ready, handoff)),
-              asyncio.create_task(_measure_stage(ws, engine, pools[1], handoff))]
+    stages = [
+        asyncio.create_task(_landmark_stage(ws, engine, pools[0], slot, ready, handoff)),
+        asyncio.create_task(_measure_stage(ws, engine, pools[1], handoff)),
+    ]
     try:
         async for msg in ws:
             if msg.type == WSMsgType.BINARY and len(msg.data) > FRAME_HEADER.size:
                 capture_ms, frame_id = FRAME_HEADER.unpack_from(msg.data)
                 if "frame" in slot:
                     await ws.send_json({"type": "dropped", "id": slot["frame"][1]})
-                slot["frame"] = (msg.data[FRAME_HEADER.size:], frame_id, capture_ms)
+                slot["frame"] = (msg.data[FRAME_HEADER.size :], frame_id, capture_ms)
                 ready.set()
             elif msg.type == WSMsgType.TEXT:
                 slot.setdefault("commands", []).append(json.loads(msg.data))
@@ -143,8 +158,14 @@ async def _serve(ws: web.WebSocketResponse, app: web.Application, pools: tuple[T
             stage.cancel()
 
 
-async def _landmark_stage(ws: web.WebSocketResponse, engine: Engine, pool: ThreadPoolExecutor, slot: dict,
-                          ready: asyncio.Event, handoff: asyncio.Queue) -> None:
+async def _landmark_stage(
+    ws: web.WebSocketResponse,
+    engine: Engine,
+    pool: ThreadPoolExecutor,
+    slot: dict,
+    ready: asyncio.Event,
+    handoff: asyncio.Queue,
+) -> None:
     """Landmark the newest frame; commands pass through in order (a start also restarts the tracking)."""
     loop = asyncio.get_running_loop()
     while not ws.closed:
@@ -161,8 +182,9 @@ async def _landmark_stage(ws: web.WebSocketResponse, engine: Engine, pool: Threa
             await handoff.put(("frame", (frame, jpeg, frame_id, capture_ms, began)))
 
 
-async def _measure_stage(ws: web.WebSocketResponse, engine: Engine, pool: ThreadPoolExecutor,
-                         handoff: asyncio.Queue) -> None:
+async def _measure_stage(
+    ws: web.WebSocketResponse, engine: Engine, pool: ThreadPoolExecutor, handoff: asyncio.Queue
+) -> None:
     """Measure landmarked frames and send each result; run the commands."""
     loop = asyncio.get_running_loop()
     while not ws.closed:
@@ -172,14 +194,22 @@ async def _measure_stage(ws: web.WebSocketResponse, engine: Engine, pool: Thread
             continue
         frame, jpeg, frame_id, capture_ms, began = item
         message = await loop.run_in_executor(pool, engine.process, frame, jpeg)
-        await ws.send_json({**message, "id": frame_id, "capture_ms": capture_ms,
-                            "server_ms": round(1000 * (time.perf_counter() - began), 1)})
+        await ws.send_json(
+            {
+                **message,
+                "id": frame_id,
+                "capture_ms": capture_ms,
+                "server_ms": round(1000 * (time.perf_counter() - began), 1),
+            }
+        )
         if message.get("done"):
             await _command(ws, engine, pool, {"type": "stop"})
 
 
-async def _command(ws: web.WebSocketResponse, engine: Engine, pool: ThreadPoolExecutor, command: dict) -> None:
-    """``start`` (with ``record``) or ``stop``; a stopped recording is written and analysed in the background."""
+async def _command(
+    ws: web.WebSocketResponse, engine: Engine, pool: ThreadPoolExecutor, command: dict
+) -> None:
+    """``start`` (with ``record``) or ``stop``; a stopped recording is written and analysed aside."""
     loop = asyncio.get_running_loop()
     try:
         if command.get("type") == "start":
@@ -189,7 +219,13 @@ async def _command(ws: web.WebSocketResponse, engine: Engine, pool: ThreadPoolEx
             await ws.send_json({"type": "stopped", "reps": len(engine.reps)})
             if recorder is not None:
                 await ws.send_json({"type": "saving", "folder": str(recorder.folder)})
-                args = (engine.phases, list(engine.reps), engine.settings(), engine.config.exercise, engine.config.model)
+                args = (
+                    engine.phases,
+                    list(engine.reps),
+                    engine.settings(),
+                    engine.config.exercise,
+                    engine.config.model,
+                )
                 folder = await loop.run_in_executor(None, recorder.finish, *args)
                 await ws.send_json({"type": "saved", "folder": str(recorder.folder), "analysis": str(folder)})
     except SynkanError as exc:
@@ -203,8 +239,14 @@ def build_app(config: LiveConfig, landmarker: Landmarker) -> web.Application:
     """The aiohttp application of one ``synkan live`` run."""
     app = web.Application()
     app["config"], app["landmarker"], app["busy"] = config, landmarker, False
-    app.add_routes([web.get("/", page), web.get("/static/{name}", asset), web.get("/video", video),
-                    web.get("/ws", websocket)])
+    app.add_routes(
+        [
+            web.get("/", page),
+            web.get("/static/{name}", asset),
+            web.get("/video", video),
+            web.get("/ws", websocket),
+        ]
+    )
     return app
 
 
