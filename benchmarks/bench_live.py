@@ -23,9 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -34,76 +31,37 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SYNKAN_SHARED", ROOT.parent / "shared"))
+sys.path.insert(0, str(ROOT / "tests"))
+from live_harness import browser_page, camera_y4m, live_server, start_session  # noqa: E402
+
 WARM_UP_S = 5.0  # calibration (3 s) and the first measured frames
+COUNTERS = ("({n: synkanLive.measured, d: synkanLive.dropped, k: synkanLive.latencies.length, "
+            "t: synkanLive.lastAt})")
 
 
-def camera_file(video: Path, folder: Path) -> Path:
-    """The video padded (or scaled) to 640x480 at 30 frames/s, as a y4m for Chromium's fake camera."""
-    out = folder / "camera.y4m"
-    scale = "scale=640:480:force_original_aspect_ratio=decrease,pad=640:480:(ow-iw)/2:(oh-ih)/2,fps=30"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-i", str(video), "-vf", scale, "-pix_fmt", "yuv420p", str(out)],
-        check=True,
-    )
-    return out
-
-
-def run(camera: Path, seconds: float, chromium: str) -> dict:
+def run(camera: Path, seconds: float) -> dict:
     """Serve, drive the page for ``seconds`` after the warm-up, and read the page's counters."""
-    from playwright.sync_api import sync_playwright
-
-    server = subprocess.Popen(
-        [sys.executable, "-m", "synkan.cli", "live", "--port", "0", "--reps", "20"],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    try:
-        url = re.search(r"(http://\S+)", server.stdout.readline()).group(1)
-        flags = [
-            "--use-fake-device-for-media-stream",
-            "--use-fake-ui-for-media-stream",
-            f"--use-file-for-fake-video-capture={camera}",
-        ]
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=flags)
-            page = browser.new_page(bypass_csp=True)  # Playwright's evaluate() needs eval
-            page.goto(url)
-            page.wait_for_function("document.getElementById('start').disabled === false", timeout=60_000)
-            page.click("#start")
-            page.wait_for_timeout(WARM_UP_S * 1000)
-            before = page.evaluate(
-                "({n: synkanLive.measured, d: synkanLive.dropped, k: synkanLive.latencies.length,"
-                " t: synkanLive.lastAt})"
-            )
-            page.wait_for_timeout(seconds * 1000)
-            after = page.evaluate(
-                "({n: synkanLive.measured, d: synkanLive.dropped, t: synkanLive.lastAt,"
-                " lat: synkanLive.latencies, server: synkanLive.serverMs || []})"
-            )
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    latencies = np.array(after["lat"][before["k"] :])
-    return {
-        "fps": (after["n"] - before["n"]) / ((after["t"] - before["t"]) / 1000.0),
-        "dropped": after["d"] - before["d"],
-        "median_ms": float(np.median(latencies)),
-        "p95_ms": float(np.percentile(latencies, 95)),
-        "server_ms": float(np.median(after["server"][-len(latencies) :])),
-        "frames": len(latencies),
-    }
+    with live_server("--reps", "20") as url, browser_page(camera) as (page, _):
+        start_session(page, url)
+        page.wait_for_timeout(WARM_UP_S * 1000)
+        before = page.evaluate(COUNTERS)
+        page.wait_for_timeout(seconds * 1000)
+        after = page.evaluate(COUNTERS)
+        latencies = np.array(page.evaluate("synkanLive.latencies")[before["k"]:])
+        server_ms = page.evaluate("synkanLive.serverMs")[-len(latencies):]
+    return {"fps": (after["n"] - before["n"]) / ((after["t"] - before["t"]) / 1000.0),
+            "dropped": after["d"] - before["d"], "median_ms": float(np.median(latencies)),
+            "p95_ms": float(np.percentile(latencies, 95)), "server_ms": float(np.median(server_ms)),
+            "frames": len(latencies)}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--video", type=Path, default=SHARED / "videos" / "KwaiVGI_d10.mp4")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured window after the warm-up")
-    parser.add_argument("--chromium", default=shutil.which("chromium") or "chromium")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp:
-        result = run(camera_file(args.video, Path(tmp)), args.seconds, args.chromium)
+        result = run(camera_y4m(args.video, Path(tmp) / "camera.y4m"), args.seconds)
     print(
         f"{args.video.name} at 640x480: {result['frames']} frames measured, "
         f"{result['dropped']} dropped by the "

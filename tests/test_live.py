@@ -7,7 +7,6 @@ Playwright for Python; they skip, saying why, where any of these is absent.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import shutil
@@ -22,36 +21,16 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import shared_video
+from live_harness import CHROMIUM, browser_page, camera_y4m, live_server, start_session
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 LIVE_VIDEO = "KwaiVGI_d18.mp4"  # a frontal man, neutral then smiles: the bars must move
 # Page values vs `synkan analyze` of the recording, per frame (see test_recorded_session_matches_analyze).
 TOLERANCE = 2e-6
 
 
-def _synkan(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "synkan.cli", *args], capture_output=True, text=True, timeout=600, **kwargs
-    )
-
-
-@contextlib.contextmanager
-def live_server(*args: str):
-    """``synkan live --port 0 ARGS`` in a subprocess; yields the URL it prints."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "synkan.cli", "live", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline()
-        found = re.search(r"(http://127\.0\.0\.1:\d+/\?token=\S+)", line)
-        assert found, f"no URL printed: {line!r} {proc.stderr.read() if proc.poll() is not None else ''}"
-        yield found.group(1)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+def _synkan(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "synkan.cli", *args], capture_output=True, text=True,
+                          timeout=600)
 
 
 def test_live_measure_is_the_analysis_measure(real_video, model_path):
@@ -71,13 +50,10 @@ def test_live_measure_is_the_analysis_measure(real_video, model_path):
     finally:
         landmarker.close()
     rest_s = (0.0, 0.8)  # neutral, before the smile
-    live = [
-        measure.measure(measure.calibrate([f for f in frames if f.t_s <= rest_s[1]]), f).values
-        for f in frames
-    ]
-    signals = signals_process(
-        track_video(real_video, model_path=model_path), Settings(cutoff_hz=15), rest_s=rest_s
-    )
+    rest = measure.calibrate([f for f in frames if f.t_s <= rest_s[1]])
+    live = [measure.measure(rest, f).values for f in frames]
+    track = track_video(real_video, model_path=model_path)
+    signals = signals_process(track, Settings(cutoff_hz=15), rest_s=rest_s)
     for name in measure.SIGNALS:
         np.testing.assert_allclose([v[name] for v in live], signals[name], atol=1e-6, err_msg=name)
     assert np.ptp(signals["mouth_excursion_r"]) > 0.05  # the smile moved the values being compared
@@ -91,6 +67,17 @@ def _status(url: str) -> int:
         return exc.code
 
 
+def _other_address() -> str | None:
+    """This machine's address on its default route (not the loopback), or None without one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))  # no packet is sent: this only picks the interface
+            address = probe.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") else address
+
+
 def test_live_refuses_a_connection_without_the_token():
     aiohttp = pytest.importorskip("aiohttp", reason="synkan live needs the [live] extra")
     import asyncio
@@ -101,8 +88,10 @@ def test_live_refuses_a_connection_without_the_token():
         assert _status(base) == 403
         assert _status(base + "?token=guess") == 403
         port = int(re.search(r":(\d+)/", url).group(1))
-        with socket.create_connection(("127.0.0.1", port)) as sock:  # bound on the loopback only
-            assert sock.getpeername()[0] == "127.0.0.1"
+        other = _other_address()
+        if other is not None:  # bound on the loopback only: not reachable on this machine's other address
+            with pytest.raises(OSError):
+                socket.create_connection((other, port), timeout=5).close()
 
         async def handshake(path: str, origin: str | None = None) -> int:
             headers = {"Origin": origin} if origin else {}
@@ -154,68 +143,19 @@ def camera_file(tmp_path_factory) -> Path:
         pytest.skip("no Debian chromium on PATH (make system-deps)")
     if shutil.which("ffmpeg") is None:
         pytest.skip("no ffmpeg on PATH (make system-deps)")
-    pytest.importorskip(
-        "playwright.sync_api", reason="Playwright for Python is not installed (pip install '.[dev]')"
-    )
+    pytest.importorskip("playwright.sync_api", reason="no Playwright for Python (pip install '.[dev]')")
     pytest.importorskip("aiohttp", reason="synkan live needs the [live] extra")
-    video = shared_video(LIVE_VIDEO)
-    out = tmp_path_factory.mktemp("camera") / "camera.y4m"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-i",
-            str(video),
-            "-vf",
-            "pad=640:480:80:0,fps=30",
-            "-pix_fmt",
-            "yuv420p",
-            str(out),
-        ],
-        check=True,
-        timeout=120,
-    )
-    return out
+    return camera_y4m(shared_video(LIVE_VIDEO), tmp_path_factory.mktemp("camera") / "camera.y4m")
 
 
-@contextlib.contextmanager
-def browser_page(camera: Path):
-    """Headless Debian Chromium with a fake camera playing ``camera``; yields (page, console messages)."""
-    from playwright.sync_api import sync_playwright
-
-    flags = [
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-video-capture={camera}",
-    ]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=flags)
-        try:
-            # bypass_csp: the page forbids eval, which Playwright needs for its own evaluate().
-            page = browser.new_page(viewport={"width": 1240, "height": 860}, bypass_csp=True)
-            console: list[tuple[str, str]] = []
-            page.on("console", lambda m: console.append((m.type, m.text)))
-            page.on("pageerror", lambda e: console.append(("error", str(e))))
-            yield page, console
-        finally:
-            browser.close()
-
-
-def _run_session(page, url: str, seconds: float, record: bool) -> dict:
-    page.goto(url)
-    page.wait_for_function("document.getElementById('start').disabled === false", timeout=60_000)
-    if record:
-        page.check("#record")
-    page.click("#start")
+def _recorded_session(page, url: str, seconds: float) -> dict:
+    """Record a session of ``seconds``, stop, and wait for its analysis; the page's frames and outcome."""
+    start_session(page, url, record=True)
     page.wait_for_timeout(seconds * 1000)
     page.click("#stop")
-    if record:
-        page.wait_for_function("window.synkanLive.saved || window.synkanLive.errors.length", timeout=300_000)
-    return page.evaluate(
-        "({frames: synkanLive.frames, saved: synkanLive.saved || null, errors: synkanLive.errors})"
-    )
+    page.wait_for_function("window.synkanLive.saved || window.synkanLive.errors.length", timeout=300_000)
+    return page.evaluate("({frames: synkanLive.frames, saved: synkanLive.saved || null, "
+                         "errors: synkanLive.errors})")
 
 
 @pytest.mark.slow
@@ -232,52 +172,34 @@ def test_recorded_session_matches_analyze(camera_file, tmp_path):
     closure, and capture times rounded to a constant rate up to 0.2: any such difference would mean a
     second measurement.
     """
-    with (
-        live_server("-o", str(tmp_path / "sessions"), "--exercise", "smile", "--reps", "1") as url,
-        browser_page(camera_file) as (page, console),
-    ):
-        result = _run_session(page, url, seconds=7, record=True)
-        page.screenshot(path=str(tmp_path / "page.png"))
+    sessions = tmp_path / "sessions"
+    with live_server("-o", str(sessions), "--exercise", "smile", "--reps", "1") as url:
+        with browser_page(camera_file) as (page, console):
+            result = _recorded_session(page, url, seconds=7)
+            overlay = page.evaluate("synkanLive.overlay")
     errors = [text for kind, text in console if kind == "error"]
     assert not errors and not result["errors"], (errors, result["errors"])
-    measured = [f for f in result["frames"] if f["bars"] is not None]
-    voluntary = np.array(
-        [f["bars"]["voluntary_pct"] for f in measured if f["bars"]["voluntary_pct"] is not None]
-    )
+    voluntary = np.array([f["bars"]["voluntary_pct"] for f in result["frames"]
+                          if f["bars"] is not None and f["bars"]["voluntary_pct"] is not None])
     assert len(voluntary) > 20 and np.ptp(voluntary) > 2.0, "the movement bar did not move"
+    # Sides in image pixels: the subject's right eye and mouth corner lie image-left.
+    assert np.mean([x for x, _ in overlay["lids"]["r"][0]]) < np.mean([x for x, _ in overlay["lids"]["l"][0]])
+    assert overlay["corners"][0][0] < overlay["corners"][1][0]
 
     analysis = Path(result["saved"]["analysis"])
     report = json.loads((analysis / "report.json").read_text())
     assert report["schema"] == "synkan.report/1" and report["video"]["frames"] > 20
     assert (analysis / "report.html").stat().st_size > 10_000
-    folder = analysis.parent
-    rest = report["settings"]["rest"]
-    again = _synkan(
-        "analyze",
-        str(folder / "session.mkv"),
-        "-o",
-        str(tmp_path / "again"),
-        "--rest",
-        rest,
-        "--cutoff-hz",
-        "15",
-        "--no-figures",
-    )
+    again = _synkan("analyze", str(analysis.parent / "session.mkv"), "-o", str(tmp_path / "again"),
+                    "--rest", report["settings"]["rest"], "--cutoff-hz", "15", "--no-figures")
     assert again.returncode == 0, again.stderr
     signals = pd.read_csv(tmp_path / "again" / "signals.csv")
     recorded = {f["rec"]: f["values"] for f in result["frames"] if f.get("rec") is not None}
     rows = sorted(recorded)
     assert rows == list(range(len(signals))), "every recorded frame is one video frame"
-    for column in (
-        "eye_closure_r",
-        "eye_closure_l",
-        "mouth_excursion_r",
-        "mouth_excursion_l",
-        "mouth_narrowing",
-    ):
-        page_values = np.array(
-            [np.nan if recorded[k][column] is None else recorded[k][column] for k in rows], float
-        )
+    for column in ("eye_closure_r", "eye_closure_l", "mouth_excursion_r", "mouth_excursion_l",
+                   "mouth_narrowing"):
+        page_values = np.array([np.nan if recorded[k][column] is None else recorded[k][column] for k in rows])
         diff = np.abs(page_values - signals[column].to_numpy())
         both = np.isfinite(diff)
         assert both.sum() > 20, column
