@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import NoFaceError
-from ..measure import eyelids
+from ..measure import eyelids, eyepatch
 from ..measure.align import similarity_align
 from ..measure.landmarker import FaceFollower, Landmarker
 from ..measure.mesh import MOUTH_CORNER_L, MOUTH_CORNER_R, MeshIndex
@@ -53,7 +53,7 @@ class FaceFrame:
     landmarks : (478, 3) float32
         Image pixels; NaN without a face.
     patches : (2, rows, columns) uint8
-        Both eyes' patches (:func:`synkan.eyelids.extract_eye_patches`); zero without a face.
+        Both eyes' patches (:func:`synkan.eyepatch.extract_eye_patches`); zero without a face.
     valid : bool
         The patient's face was found.
     """
@@ -76,14 +76,14 @@ class LiveRest:
         The calibration frames aligned to it: the rest rows of :func:`synkan.signals.mesh_columns`.
     gaze : (2,) float64
         Rest iris position of each eye (eye widths).
-    eyes : tuple of EyeRest
-        Right and left eye templates and rest lid margins.
+    eyes : tuple of LidBands
+        Right and left eye at rest (:func:`synkan.measure.eyelids.eye_rest`).
     """
 
     shape: np.ndarray
     aligned: np.ndarray
     gaze: np.ndarray
-    eyes: tuple[eyelids.EyeRest, eyelids.EyeRest]
+    eyes: tuple[eyelids.LidBands, eyelids.LidBands]
 
 
 @dataclass(frozen=True)
@@ -111,12 +111,12 @@ def landmark(landmarker: Landmarker, follower: FaceFollower, rgb: np.ndarray, t_
     h, w = rgb.shape[:2]
     if chosen is None:
         return FaceFrame(
-            t_s, np.full((478, 3), np.nan, np.float32), np.zeros((2, *eyelids.PATCH_SHAPE), np.uint8), False
+            t_s, np.full((478, 3), np.nan, np.float32), np.zeros((2, *eyepatch.PATCH_SHAPE), np.uint8), False
         )
     face = result.faces[chosen]
     px = face * np.array([w, h, w], np.float32)
     return FaceFrame(
-        t_s, px, eyelids.extract_eye_patches(rgb, face[:, :2] * np.array([w, h], np.float32)), True
+        t_s, px, eyepatch.extract_eye_patches(rgb, face[:, :2] * np.array([w, h], np.float32)), True
     )
 
 
@@ -174,7 +174,7 @@ def measure(rest: LiveRest, frame: FaceFrame) -> Measured:
             landmarks[..., :2],
             frame.patches[None, k],
             side,
-            gaze_dev[:, k] * eyelids.PATCH_PX_PER_EW,
+            gaze_dev[:, k] * eyepatch.PATCH_PX_PER_EW,
         )
         values[f"eye_closure_{side}"] = float(closure[0])
         lids[side] = lid_lines_px(rest.eyes[k], shifts[0], frame.landmarks[:, :2], side)
@@ -182,7 +182,7 @@ def measure(rest: LiveRest, frame: FaceFrame) -> Measured:
     return Measured(values, lids, corners)
 
 
-def lid_lines_px(at_rest: eyelids.EyeRest, shifts: np.ndarray, xy: np.ndarray, side: str) -> np.ndarray:
+def lid_lines_px(at_rest: eyelids.LidBands, shifts: np.ndarray, xy: np.ndarray, side: str) -> np.ndarray:
     """The lid margins as measured: the rest margins moved by the frame's lid shifts, in image pixels.
 
     Returns
@@ -190,11 +190,11 @@ def lid_lines_px(at_rest: eyelids.EyeRest, shifts: np.ndarray, xy: np.ndarray, s
     (2, K, 2) array
         Upper and lower margin, K points each (the patch columns between the eye's corners).
     """
-    columns = np.flatnonzero(np.isfinite(at_rest.margins).all(axis=0))
-    affine = eyelids.patch_affine(xy, side)
+    columns = np.flatnonzero(np.isfinite(at_rest.rest).all(axis=0))
+    affine = eyepatch.patch_affine(xy, side)
     lines = []
     for lid in range(2):
-        rows = at_rest.margins[lid, columns] + np.nan_to_num(shifts[lid])
+        rows = at_rest.rest[lid, columns] + np.nan_to_num(shifts[lid])
         patch_points = np.column_stack([columns, rows, np.ones(len(columns))])
         lines.append(patch_points @ affine.T)
     return np.stack(lines)

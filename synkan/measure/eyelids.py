@@ -31,14 +31,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
-# The patch geometry is eyepatch's; its names stay importable from here.
-from .eyepatch import CORNERS as CORNERS, EYE_WIDTH_PER_FACE_SCALE as EYE_WIDTH_PER_FACE_SCALE  # noqa: F401
-from .eyepatch import PATCH_PX_PER_EW, PATCH_SHAPE, extract_eye_patches as extract_eye_patches, lid_margins
-from .eyepatch import PATCH_U_EW as PATCH_U_EW, PATCH_V_EW as PATCH_V_EW, face_scale_px as face_scale_px
-from .eyepatch import patch_affine as patch_affine, to_patch as to_patch
-from .mesh import LOWER_LID as LOWER_LID, UPPER_LID as UPPER_LID
+from .eyepatch import PATCH_PX_PER_EW, PATCH_SHAPE, lid_margins
 
 STRIPS = 4  # column strips across the open middle of the eye, matched separately
 STRIP_MIN_OPENING = 0.6  # strips cover columns whose rest opening is >= this share of the widest
@@ -67,32 +61,25 @@ def _strips(upper: np.ndarray, lower: np.ndarray) -> list[tuple[int, int]]:
     return [(int(c0), int(c1)) for c0, c1 in zip(edges[:-1], edges[1:]) if c1 > c0]
 
 
-def _normalise(x: np.ndarray) -> np.ndarray:
-    """Zero mean, unit norm over the last two axes (NaN-free, flat bands stay zero)."""
-    x = x - x.mean(axis=(-2, -1), keepdims=True)
+def _masked_normalise(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Zero mean, unit norm over the last two axes, counting only ``mask`` (broadcast); 0 outside it."""
+    n = mask.sum(axis=(-2, -1), keepdims=True)
+    x = (x - (x * mask).sum(axis=(-2, -1), keepdims=True) / n) * mask
     norm = np.sqrt((x * x).sum(axis=(-2, -1), keepdims=True))
     return np.divide(x, norm, out=np.zeros_like(x), where=norm > 1e-6)
 
 
-def _band_ncc(stack: np.ndarray, templates: np.ndarray, which: np.ndarray, rows: tuple[int, int], cols: tuple[int, int],
-              shifts: np.ndarray) -> np.ndarray:
-    """NCC of each frame's template band with its own band shifted by each of ``shifts`` rows: (N, shifts).
+def _bands_ncc(stack: np.ndarray, refs: np.ndarray, plan: LidBands) -> np.ndarray:
+    """NCC (N, bands, shifts) of every band of every frame, at every candidate shift, with its template band.
 
-    ``shifts`` are increasing whole rows.
-
-    ``templates`` (T, rows, columns) are the candidate templates and
-    ``which`` (N,) picks each frame's; the frames' bands are normalised once
-    per shift, whatever template they meet.
+    All bands and shifts in one gather (padded to the largest band and
+    search; :class:`LidBands` holds the indices and masks): a handful of
+    array operations instead of a few dozen per band, which matters for a
+    single live frame as much as for a file. ``refs`` (N, bands, rows,
+    columns) are each frame's normalised template bands.
     """
-    (r0, r1), (c0, c1) = rows, cols
-    refs = _normalise(templates[:, r0:r1, c0:c1])[which]
-    # All shifts at once (N, shifts, band rows, columns): one vectorised pass, not
-    # one per shift, which matters for a single live frame as much as for a file.
-    lo, hi = int(shifts[0]), int(shifts[-1])
-    # (N, rows', columns, band rows): every window of band height, for every shift
-    windows = sliding_window_view(stack[:, r0 + lo:r1 + hi, c0:c1], r1 - r0, axis=1)
-    bands = np.swapaxes(windows[:, np.asarray(shifts) - lo], -1, -2)
-    return np.einsum("nsij,nij->ns", _normalise(bands), refs)
+    bands = stack[:, plan.rows[..., None], plan.cols[:, None, None, :]]  # (N, B, S, H, W)
+    return np.einsum("nbshw,nbhw->nbs", _masked_normalise(bands, plan.mask[:, None]), refs)
 
 
 def gaze_template(template: np.ndarray, rest: np.ndarray, shift_px: float) -> np.ndarray:
@@ -116,7 +103,10 @@ def gaze_template(template: np.ndarray, rest: np.ndarray, shift_px: float) -> np
 
 
 def _peak(shifts: np.ndarray, ncc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sub-pixel argmax of each row (parabola through the peak and its neighbours) and the argmax itself."""
+    """Sub-pixel argmax of each row (parabola through the peak and its neighbours) and the argmax itself.
+
+    ``shifts`` (S,) or (rows, S) are the values at the columns of ``ncc`` (rows, S).
+    """
     k = np.argmax(ncc, axis=1)
     rows = np.arange(len(ncc))
     inner = (k > 0) & (k < ncc.shape[1] - 1)
@@ -126,7 +116,8 @@ def _peak(shifts: np.ndarray, ncc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(invalid="ignore", divide="ignore"):  # flat or -inf neighbours: no refinement
         offset = np.where(inner & (denominator < 0), 0.5 * (a - c) / np.where(denominator < 0, denominator, -1), 0.0)
     offset = np.nan_to_num(offset)
-    return shifts[k] + np.clip(offset, -0.5, 0.5), k
+    chosen = shifts[k] if shifts.ndim == 1 else shifts[rows, k]  # one set of shifts, or one per row
+    return chosen + np.clip(offset, -0.5, 0.5), k
 
 
 def _blur(patches: np.ndarray) -> np.ndarray:
@@ -182,67 +173,112 @@ def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, mesh
 class LidBands:
     """What the lid matching takes from the rest alone (made once per rest, used for every frame).
 
+    Each lid is matched in a band of rows straddling its rest margin, in each
+    column strip; the bands and their candidate shifts are padded to common
+    sizes (``mask``, ``valid``) so that all are matched at once.
+
     Attributes
     ----------
     template : (rows, columns) float32
-        The rest patch, blurred as the frames are.
-    rest : (2, columns) array
-        The rest margins.
-    bands : tuple
-        Per lid and strip: ``(lid, strip index, strip columns, band rows, candidate shifts,
-        rest margin row)``.
+        The rest patch, blurred as the frames are; ``rest`` (2, columns) the rest margins.
+    lid, margin : (B,) int, float
+        Each band's lid (0 upper, 1 lower) and rest margin row (mean over its strip).
+    columns : (B, columns) bool
+        Each band's strip, over the patch's columns.
+    rows, rest_rows, cols : (B, S, H), (B, H), (B, W) int
+        Patch rows of each band at each candidate shift and unshifted; its columns.
+    mask : (B, H, W) float32
+        1 on each band's own rows and columns, 0 on the padding.
+    shifts, valid : (B, S) float, bool
+        Candidate shifts (rows, down positive), and which are the band's own.
     """
 
     template: np.ndarray
     rest: np.ndarray
-    bands: tuple
+    lid: np.ndarray
+    margin: np.ndarray
+    columns: np.ndarray
+    rows: np.ndarray
+    rest_rows: np.ndarray
+    cols: np.ndarray
+    mask: np.ndarray
+    shifts: np.ndarray
+    valid: np.ndarray
 
 
-def lid_bands(template: np.ndarray, rest: np.ndarray) -> LidBands:
-    """The :class:`LidBands` of a rest template and its rest margins (2, columns)."""
+def _band_specs(rest: np.ndarray) -> list[tuple]:
+    """Per lid and strip: ``(lid, (c0, c1) columns, (r0, r1) rows, candidate shifts, rest margin row)``."""
     n_rows = PATCH_SHAPE[0]
     lid_px, eye_px = BAND_LID_EW * PATCH_PX_PER_EW, BAND_EYE_EW * PATCH_PX_PER_EW
-    bands = []
-    for lid, (into_lid, into_eye), search_ew in ((0, (-lid_px, eye_px), UPPER_SEARCH_EW), (1, (-eye_px, lid_px), LOWER_SEARCH_EW)):
-        for j, strip in enumerate(_strips(rest[0], rest[1])):
+    specs = []
+    for lid, (into_lid, into_eye), search_ew in ((0, (-lid_px, eye_px), UPPER_SEARCH_EW),
+                                                 (1, (-eye_px, lid_px), LOWER_SEARCH_EW)):
+        for strip in _strips(rest[0], rest[1]):
             margin = float(_mean_over([strip], rest[lid]))
             band = (int(round(margin + into_lid)), int(round(margin + into_eye)) + 1)
             candidates = np.arange(max(int(np.floor(search_ew[0] * PATCH_PX_PER_EW)), -band[0]),
                                    min(int(np.ceil(search_ew[1] * PATCH_PX_PER_EW)), n_rows - band[1]) + 1)
-            bands.append((lid, j, strip, band, candidates, margin))
-    return LidBands(cv2.GaussianBlur(template.astype(np.float32), (0, 0), BLUR_SIGMA_PX), rest, tuple(bands))
+            specs.append((lid, strip, band, candidates, margin))
+    return specs
+
+
+def lid_bands(template: np.ndarray, rest: np.ndarray) -> LidBands:
+    """The :class:`LidBands` of a rest template and its rest margins (2, columns)."""
+    n_rows, n_cols = PATCH_SHAPE
+    specs = _band_specs(rest)
+    height = max(r1 - r0 for _, _, (r0, r1), _, _ in specs)
+    width = max(c1 - c0 for _, (c0, c1), *_ in specs)
+    n_shifts = max(len(c) for *_, c, _ in specs)
+    b = len(specs)
+    rows, rest_rows = np.zeros((b, n_shifts, height), int), np.zeros((b, height), int)
+    cols = np.zeros((b, width), int)
+    mask, shifts = np.zeros((b, height, width), np.float32), np.zeros((b, n_shifts))
+    valid, columns = np.zeros((b, n_shifts), bool), np.zeros((b, n_cols), bool)
+    for k, (_, (c0, c1), (r0, r1), candidates, _) in enumerate(specs):
+        h, w, s = r1 - r0, c1 - c0, len(candidates)
+        padded = np.r_[candidates, np.full(n_shifts - s, candidates[-1])]  # the padding repeats a real shift
+        rows[k] = np.clip(r0 + padded[:, None] + np.arange(height), 0, n_rows - 1)
+        rest_rows[k] = np.clip(r0 + np.arange(height), 0, n_rows - 1)
+        cols[k] = np.clip(c0 + np.arange(width), 0, n_cols - 1)
+        mask[k, :h, :w], shifts[k], valid[k, :s], columns[k, c0:c1] = 1, padded, True, True
+    lid, margin = np.array([spec[0] for spec in specs]), np.array([spec[4] for spec in specs])
+    blurred = cv2.GaussianBlur(template.astype(np.float32), (0, 0), BLUR_SIGMA_PX)
+    return LidBands(blurred, rest, lid, margin, columns, rows, rest_rows, cols, mask, shifts, valid)
+
+
+def _guesses(plan: LidBands, mesh: np.ndarray) -> np.ndarray:
+    """The mesh's displacement of each band's lid from rest (N, B): its margin's mean over the strip."""
+    rows = mesh[:, plan.lid]  # (N, B, columns)
+    inside = np.isfinite(rows) & plan.columns
+    with np.errstate(invalid="ignore", divide="ignore"):  # frames without a face: no guess (NaN)
+        return np.where(inside, rows, 0).sum(axis=-1) / inside.sum(axis=-1) - plan.margin
 
 
 def match_lids(plan: LidBands, patches: np.ndarray, mesh: np.ndarray, iris_shift_px: np.ndarray | None = None,
                chunk: int = MATCH_CHUNK_FRAMES) -> tuple[np.ndarray, np.ndarray]:
     """:func:`lid_shifts` with the rest's part made beforehand (:func:`lid_bands`)."""
-    n_strips = 1 + max(j for _, j, *_ in plan.bands)
-    shifts = np.full((len(patches), 2, n_strips), np.nan)
-    score = np.full((len(patches), 2, n_strips), np.nan)
     # Half-pixel steps: finer than the iris landmark's own jitter, few templates.
     gaze = np.zeros(len(patches)) if iris_shift_px is None else np.round(2 * np.nan_to_num(iris_shift_px)) / 2
     gazes, which = np.unique(gaze, return_inverse=True)
     templates = np.stack([gaze_template(plan.template, plan.rest, g) for g in gazes])
-    reach = MAX_CORRECTION_EW * PATCH_PX_PER_EW
-    sd = PRIOR_SD_EW * PATCH_PX_PER_EW
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # frames without a face: all-NaN means
-        # The mesh's lid displacement in each strip: the starting guess per frame.
-        guesses = [_mean_over([strip], mesh[:, lid]) - margin for lid, _, strip, _, _, margin in plan.bands]
+    refs = _masked_normalise(templates[:, plan.rest_rows[..., None], plan.cols[:, None, :]], plan.mask)
+    offset = plan.shifts[None] - _guesses(plan, mesh)[..., None]  # (N, B, S): from the mesh's guess
+    with np.errstate(invalid="ignore"):
+        allowed = (np.abs(offset) <= MAX_CORRECTION_EW * PATCH_PX_PER_EW) & plan.valid
+    found = allowed.any(axis=-1)
+    shifts, score = np.full(found.shape, np.nan), np.full(found.shape, np.nan)
     for start in range(0, len(patches), chunk):
-        block = _blur(patches[start:start + chunk])
-        for (lid, j, strip, band, candidates, _), guess in zip(plan.bands, guesses):
-            ncc = _band_ncc(block, templates, which[start:start + chunk], band, strip, candidates)
-            offset = candidates[None] - guess[start:start + chunk, None]
-            with np.errstate(invalid="ignore"):
-                allowed = np.abs(offset) <= reach
-            found = allowed.any(axis=1)
-            penalised = np.where(allowed, ncc - PRIOR_WEIGHT * (offset / sd) ** 2, -np.inf)
-            safe = np.where(found[:, None], penalised, 0.0)
-            best, at = _peak(candidates, safe)
-            shifts[start:start + chunk, lid, j] = np.where(found, best, np.nan)
-            score[start:start + chunk, lid, j] = np.where(found, ncc[np.arange(len(ncc)), at], np.nan)
-    return shifts.mean(axis=2), score.mean(axis=2)
+        rows = slice(start, start + chunk)
+        ncc = _bands_ncc(_blur(patches[rows]), refs[which[rows]], plan)
+        prior = PRIOR_WEIGHT * (offset[rows] / (PRIOR_SD_EW * PATCH_PX_PER_EW)) ** 2
+        safe = np.where(found[rows, :, None], np.where(allowed[rows], ncc - prior, -np.inf), 0.0)
+        n, b, s = ncc.shape
+        best, at = _peak(np.broadcast_to(plan.shifts, (n, b, s)).reshape(-1, s), safe.reshape(-1, s))
+        shifts[rows] = np.where(found[rows], best.reshape(n, b), np.nan)
+        picked = np.take_along_axis(ncc.reshape(-1, s), at[:, None], axis=1).reshape(n, b)
+        score[rows] = np.where(found[rows], picked, np.nan)
+    per_lid = [np.mean(a[:, plan.lid == lid], axis=1) for a in (shifts, score) for lid in (0, 1)]
+    return np.stack(per_lid[:2], axis=1), np.stack(per_lid[2:], axis=1)
 
 
 def closure_from_shifts(shifts: np.ndarray, rest: np.ndarray) -> np.ndarray:
@@ -298,27 +334,10 @@ def eyelids_process(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray
     return closure, score, info
 
 
-@dataclass(frozen=True)
-class EyeRest:
-    """One eye at rest, against which every frame's lids are matched.
+def eye_rest(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray, side: str) -> LidBands:
+    """One eye at rest, against which every frame's lids are matched: :class:`LidBands` from its rest frames.
 
-    Attributes
-    ----------
-    template : (rows, columns) float32
-        The median rest patch.
-    margins : (2, columns) float
-        The mesh's upper and lower lid margins at rest (median over the rest frames).
-    bands : LidBands
-        The matching's part that depends on the rest alone.
-    """
-
-    template: np.ndarray
-    margins: np.ndarray
-    bands: LidBands
-
-
-def eye_rest(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray, side: str) -> EyeRest:
-    """One eye's :class:`EyeRest` from its rest frames.
+    The template is the median rest patch; the margins, the mesh's lid margins at rest.
 
     Parameters
     ----------
@@ -335,17 +354,17 @@ def eye_rest(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray, side:
         margins = np.nanmedian(lid_margins(landmarks[rest], side), axis=0)
     # A few hundred rest frames make a noise-free template; more only cost memory.
     some_rest = np.flatnonzero(rest)[:: max(1, int(rest.sum()) // TEMPLATE_MAX_FRAMES)]
-    template = np.median(patches[some_rest].astype(np.float32), axis=0)
-    return EyeRest(template, margins, lid_bands(template, margins))
+    return lid_bands(np.median(patches[some_rest].astype(np.float32), axis=0), margins)
 
 
-def eye_closure(at_rest: EyeRest, landmarks: np.ndarray, patches: np.ndarray, side: str,
+def eye_closure(at_rest: LidBands, landmarks: np.ndarray, patches: np.ndarray, side: str,
                 iris_shift_px: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One eye's ``eye_closure`` in each frame, matched against its rest.
 
     Parameters
     ----------
-    at_rest : EyeRest
+    at_rest : LidBands
+        The eye at rest (:func:`eye_rest`).
     landmarks : (N, 478, 2) array
         Image-pixel landmarks (NaN where there is no face).
     patches : (N, rows, columns) uint8
@@ -364,8 +383,8 @@ def eye_closure(at_rest: EyeRest, landmarks: np.ndarray, patches: np.ndarray, si
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # columns outside the corners are all-NaN
         mesh = lid_margins(landmarks, side)
-    shifts, match = match_lids(at_rest.bands, patches, mesh, iris_shift_px)
-    return closure_from_shifts(shifts, at_rest.margins), match.min(axis=1), shifts
+    shifts, match = match_lids(at_rest, patches, mesh, iris_shift_px)
+    return closure_from_shifts(shifts, at_rest.rest), match.min(axis=1), shifts
 
 
 def _one_eye(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray, side: str,
@@ -376,6 +395,6 @@ def _one_eye(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray, side:
     """
     at_rest = eye_rest(landmarks, patches, rest, side)
     closure, score, _ = eye_closure(at_rest, landmarks, patches, side, iris_shift_px)
-    info = {"rest_aperture_ew": round(rest_aperture_px(at_rest.margins) / PATCH_PX_PER_EW, 4),
+    info = {"rest_aperture_ew": round(rest_aperture_px(at_rest.rest) / PATCH_PX_PER_EW, 4),
             "match_median": round(float(np.nanmedian(score)), 3) if np.isfinite(score).any() else None}
     return closure, score, info

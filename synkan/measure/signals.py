@@ -278,7 +278,7 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
     cols, rest_values, iod, down = mesh_columns(xy, rest_xy, rest, ix)
     extra: dict[str, np.ndarray] = {}  # per-frame QC, written unfiltered
     stable = rest_xy[list(ix.stable)]
-    face_scale_iod = float(np.sqrt(((stable - stable.mean(axis=0)) ** 2).sum(axis=1).mean())) / iod  # as eyelids.face_scale_px
+    face_scale_iod = float(np.sqrt(((stable - stable.mean(axis=0)) ** 2).sum(axis=1).mean())) / iod  # as eyepatch.face_scale_px
     # A de-identified track keeps the pixel measurement instead of the skin patches.
     pixel_raise = (track.region_raise if track.region_patches is None
                    else texture.pixel_raise_iod(track.region_patches, rest, face_scale_iod))

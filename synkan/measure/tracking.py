@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import eyelids, mirror, texture
+from . import eyepatch, mirror, texture
 from ..config import Settings
 from .mesh import EYE_POINTS
 from ..errors import InputError, NoFaceError
@@ -41,7 +41,7 @@ MIN_BYTES_PER_FRAME = 16
 _TRACK_ARRAYS = {"t_s": ((), "f"), "frame_index": ((), "iu"), "landmarks": ((N_LANDMARKS, 3), "f"),
                  "blendshapes": ((None,), "f"), "pose_matrix": ((4, 4), "f"), "valid": ((), "b"), "n_faces": ((), "iu")}
 _OPTIONAL_ARRAYS = {"mirror_eyes": ((2, len(EYE_POINTS), 3), "f"), "mirror_valid": ((2,), "b"),
-                    "mirror_residual": ((), "f"), "eye_patches": ((2, *eyelids.PATCH_SHAPE), "u"),
+                    "mirror_residual": ((), "f"), "eye_patches": ((2, *eyepatch.PATCH_SHAPE), "u"),
                     "lid_closure": ((2,), "f"), "lid_match": ((2,), "f"),
                     "region_patches": (texture.PATCH_SHAPE, "u"), "region_raise": ((texture.PATCH_SHAPE[0],), "f")}
 _TEXT_ARRAYS = ("blendshape_names", "info")
@@ -281,7 +281,7 @@ def _column_specs(settings: Settings, use_mirror: bool) -> dict[str, tuple[tuple
     # only for a recorded clinic protocol, whose scales use them.
     keys = settings.tracking_key()
     if keys["eye_patches"]:
-        columns["eye_patches"] = ((2, *eyelids.PATCH_SHAPE), np.uint8)
+        columns["eye_patches"] = ((2, *eyepatch.PATCH_SHAPE), np.uint8)
     if keys["skin_patches"]:
         columns["region_patches"] = (texture.PATCH_SHAPE, np.uint8)
     if use_mirror:
@@ -303,7 +303,7 @@ def _face_row(frame, result, chosen: int, follow: FaceFollower, to_px: np.ndarra
     row = dict(landmarks=face * to_px, blendshapes=shapes if full else np.nan, pose_matrix=matrix, valid=True)
     xy_px = face[:, :2] * np.array(frame.rgb.shape[1::-1], np.float32)  # the decoded (maybe downscaled) frame
     if "eye_patches" in columns:
-        row["eye_patches"] = eyelids.extract_eye_patches(frame.rgb, xy_px)
+        row["eye_patches"] = eyepatch.extract_eye_patches(frame.rgb, xy_px)
     if "region_patches" in columns:
         row["region_patches"] = texture.extract_region_patches(frame.rgb, xy_px)
     return row
