@@ -64,8 +64,9 @@ def run_live(
 
     try:
         import aiohttp  # noqa: F401
+        import av  # noqa: F401
     except ImportError:
-        raise SynkanError("synkan live needs its web server: pip install 'synkan[live]'") from None
+        raise SynkanError("synkan live needs aiohttp and av: pip install 'synkan[live]'") from None
     exercise_steps(exercise)
     if reps < 1:
         raise InputError(f"--reps must be at least 1, not {reps}")
