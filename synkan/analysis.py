@@ -282,6 +282,9 @@ def analyze(path: str | Path, settings: Settings | None = None, *, model: str | 
         from .grade.events import parse_segments
 
         parse_segments(s.segments)  # fail on a bad protocol before the slow tracking
+    from .measure.video import probe
+
+    probe(path, s.rotate)  # a missing or unreadable video fails before the model is looked for (or downloaded)
     model_path = resolve_model(model) if landmarkers is None else None
     tr = track_video(path, s, model_path=model_path, progress=progress, landmarkers=landmarkers)
     release_free_memory()  # the decoder's frames and MediaPipe's buffers (see synkan._util.memory)
