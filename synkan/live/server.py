@@ -150,12 +150,21 @@ async def _serve(
                     await ws.send_json({"type": "dropped", "id": slot["frame"][1]})
                 slot["frame"] = (msg.data[FRAME_HEADER.size :], frame_id, capture_ms)
                 ready.set()
-            elif msg.type == WSMsgType.TEXT:
-                slot.setdefault("commands", []).append(json.loads(msg.data))
+            elif msg.type == WSMsgType.TEXT and isinstance(command := _command_of(msg.data), dict):
+                slot.setdefault("commands", []).append(command)
                 ready.set()
     finally:
         for stage in stages:
             stage.cancel()
+
+
+def _command_of(text: str) -> dict | None:
+    """A command sent by the page (a JSON object), or None for anything else (ignored)."""
+    try:
+        command = json.loads(text)
+    except ValueError:
+        return None
+    return command if isinstance(command, dict) else None
 
 
 async def _landmark_stage(
