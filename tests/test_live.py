@@ -78,7 +78,7 @@ def _other_address() -> str | None:
     return None if address.startswith("127.") else address
 
 
-def test_live_refuses_a_connection_without_the_token():
+def test_live_refuses_a_connection_without_the_token(model_path):
     aiohttp = pytest.importorskip("aiohttp", reason="synkan live needs the [live] extra")
     import asyncio
 
@@ -109,7 +109,7 @@ def test_live_refuses_a_connection_without_the_token():
         assert asyncio.run(handshake(f"/ws?token={token}")) == 101
 
 
-def test_live_bad_input_is_one_line_and_exit_2(tmp_path):
+def test_live_bad_input_is_one_line_and_exit_2(tmp_path, model_path):
     pytest.importorskip("aiohttp", reason="synkan live needs the [live] extra")
     missing = _synkan("live", "--video", str(tmp_path / "nope.mp4"))
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "no such file" in missing.stderr
