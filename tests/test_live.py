@@ -159,7 +159,7 @@ def _recorded_session(page, url: str, seconds: float) -> dict:
 
 
 @pytest.mark.slow
-def test_recorded_session_matches_analyze(camera_file, tmp_path):
+def test_recorded_session_matches_analyze(camera_file, tmp_path, model_path):
     """Page loads cleanly, the bars move, a recording is an ordinary analysis, and the page's per-frame
     values are those of `synkan analyze` on the recorded frames (calibration as the rest, no low-pass).
 
