@@ -242,6 +242,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if not folder.is_dir():
             raise SynkanError(f"--real: {folder} is not a folder of videos")
         videos = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
+    if args.normative:
+        from .validation.normative import write_reference
+
+        if not args.real:
+            raise SynkanError("--normative needs --real DIR: the healthy people's videos")
+        print(write_reference(args.real, args.output))
+        return 0
     if args.scales:
         from .validation.scales import run_scale_validation
 
@@ -249,7 +256,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 0
     text = run_validation(args.output, laterality=args.laterality or Settings().laterality, quick=args.quick)
     if videos:
-        text += "\n\n" + run_real_validation(videos, args.output)
+        from .validation.normative import leave_one_person_out
+
+        # Every person is graded against a healthy reference built without them.
+        settings_for = leave_one_person_out(videos, Path(args.output) / "real_faces")
+        text += "\n\n" + run_real_validation(videos, args.output, settings_for)
     print(text)
     return 0
 
@@ -403,6 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "narrowing added (synth --from-video)")
     p.add_argument("--scales", action="store_true", help="instead: the movements and the Sunnybrook / eFACE estimates on "
                    "Sunnybrook-protocol ground truth (and, with --real, on the real videos)")
+    p.add_argument("--normative", action="store_true", help="instead: build the healthy reference (normative.json) "
+                   "from the healthy videos in --real DIR")
     p.set_defaults(func=cmd_validate)
     return parser
 
