@@ -236,7 +236,7 @@ def rescore(track: Track, video: dict, settings: Settings | None = None, model: 
     'left'
     """
     s = _settings(settings, overrides)
-    sig = signals_process(track, s)
+    sig = signals_process(track, s, rest_s=s.rest_span_s())
     ev = events_process(sig, s.segments)
     couplings = {d: coupling_process(sig, ev, d, s.lag_window_s) for d in DIRECTIONS}
     mv = movements_process(sig, ev, s.segments, s.protocol)

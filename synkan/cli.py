@@ -14,6 +14,7 @@ from ._version import __version__  # noqa: E402
 from .config import LATERALITY_MODES, PROTOCOL_NAMES, Settings  # noqa: E402
 from .errors import SynkanError, one_line  # noqa: E402
 from ._util.native_stderr import filtered_native_stderr  # noqa: E402
+from .live.command import add_live_parser  # noqa: E402
 
 
 def _settings_args(p: argparse.ArgumentParser) -> None:
@@ -28,6 +29,7 @@ def _settings_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-size", type=int, help="downscale frames whose longer side exceeds this (px) before landmarking")
     g.add_argument("--rotate", type=int, choices=(0, 90, 180, 270), help="rotate clockwise instead of using metadata")
     g.add_argument("--cutoff-hz", type=float, help="low-pass cutoff of the signals")
+    g.add_argument("--rest", metavar="START-END", help="a rest segment in seconds, e.g. 0-3 (default: found)")
     g.add_argument("--lag-window-s", type=float, help="cross-correlation lags searched, +/- seconds")
     p.add_argument("--model", metavar="PATH", help="face_landmarker.task (default: $SYNKAN_MODEL, models/, cache, download)")
 
@@ -35,7 +37,7 @@ def _settings_args(p: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Build :class:`Settings` from a settings file and command-line flags."""
     flags = {k: getattr(args, k) for k in ("laterality", "affected", "segments", "protocol", "stride", "max_size", "rotate",
-                                            "cutoff_hz", "lag_window_s")}
+                                            "cutoff_hz", "lag_window_s", "rest")}
     if args.settings:
         return Settings.from_file(args.settings, **flags)
     return Settings(**{k: v for k, v in flags.items() if v is not None})
@@ -398,6 +400,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--name", help="output base name (default: STEM_SIDE_ooK_oculK)")
     g.add_argument("--model", metavar="PATH", help="face_landmarker.task (default: $SYNKAN_MODEL, models/, cache, download)")
     p.set_defaults(func=cmd_synth)
+
+    add_live_parser(sub)
 
     p = sub.add_parser("protocol", help="print a recording protocol's instruction sheet (to hand to whoever films)")
     p.add_argument("name", choices=PROTOCOL_NAMES)

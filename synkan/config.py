@@ -286,6 +286,9 @@ class Settings:
     normative : str or None
         A healthy reference file (:mod:`synkan.grade.normative`) instead of
         the shipped one, e.g. one built without the person tested.
+    rest : str or None
+        A rest segment ``"START-END"`` in seconds (the face relaxed), e.g.
+        a live session's calibration; otherwise rest is found in the video.
     """
 
     laterality: str = "pixel"
@@ -298,6 +301,7 @@ class Settings:
     segments: str | None = None
     protocol: str | None = None
     normative: str | None = None
+    rest: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.laterality, str) or self.laterality not in LATERALITY_MODES:
@@ -320,6 +324,26 @@ class Settings:
             raise InputError(f"normative must be the path of a reference file, not {self.normative!r}")
         if self.protocol is not None and self.protocol not in PROTOCOL_NAMES:
             raise InputError(f"protocol must be one of {PROTOCOL_NAMES}, not {self.protocol!r}")
+        if self.rest is not None:
+            self.rest_span_s()
+
+    def rest_span_s(self) -> tuple[float, float] | None:
+        """The rest segment as ``(start, end)`` seconds, or None.
+
+        Examples
+        --------
+        >>> Settings(rest="0-3.5").rest_span_s()
+        (0.0, 3.5)
+        """
+        if self.rest is None:
+            return None
+        try:
+            start, end = (float(x) for x in str(self.rest).split("-"))
+        except ValueError:
+            start = end = float("nan")
+        if not (0 <= start < end < float("inf")):
+            raise InputError(f"rest must be a segment START-END in seconds, like 0-3, not {self.rest!r}")
+        return start, end
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a plain dict (for report.json and batch resume keys)."""
