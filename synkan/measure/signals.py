@@ -81,7 +81,7 @@ class Signals:
     info: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # attrs travel with the table (signals.csv's reader sees the same units); set on every construction
+        # set on every construction (signals_process, de-identification, rescoring): no Signals without units
         self.data.attrs["units"] = {c: signal_unit(c) for c in self.data.columns}
 
     @property
