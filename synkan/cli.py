@@ -309,20 +309,25 @@ def _batch_parser(sub) -> None:
     from .batch.help import BATCH_EPILOG
 
     p = sub.add_parser("batch", help="analyse many videos (folders, globs or a manifest CSV)",
-                       description="Analyse many videos: one analysis folder each, summary.csv, per-patient trends.",
+                       description="Analyse many videos: one analysis folder each, summary.csv, per-patient "
+                       "trends.",
                        epilog=BATCH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="folders (searched recursively), globs, videos, manifest CSVs")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="folders (searched recursively), globs, videos, manifest CSVs")
     p.add_argument("-o", "--output", metavar="OUTDIR", required=True)
     p.add_argument("--jobs", type=int, default=None, help="worker processes (default: number of cores)")
-    p.add_argument("--scheduler", metavar="URL", help="run on a Dask cluster: tcp://HOST:PORT (unauthenticated) or "
-                   "tls://HOST:PORT (with --tls-*)")
-    p.add_argument("--tls-ca", metavar="PEM", help="with tls://: the CA that signed the scheduler's certificate")
+    p.add_argument("--scheduler", metavar="URL", help="run on a Dask cluster: tcp://HOST:PORT "
+                   "(unauthenticated) or tls://HOST:PORT (with --tls-*)")
+    p.add_argument("--tls-ca", metavar="PEM",
+                   help="with tls://: the CA that signed the scheduler's certificate")
     p.add_argument("--tls-cert", metavar="PEM", help="with tls://: this client's certificate")
-    p.add_argument("--tls-key", metavar="PEM", help="with tls://: this client's private key (if not in --tls-cert)")
+    p.add_argument("--tls-key", metavar="PEM",
+                   help="with tls://: this client's private key (if not in --tls-cert)")
     p.add_argument("--force", action="store_true", help="re-analyse every video, those already done too")
     p.add_argument("--retry-failed", action="store_true", help="also run again the videos that failed before "
                    "because of what they are (by default not retried: they would fail again)")
-    p.add_argument("--no-figures", action="store_true", help="skip each video's figures and report.html (faster)")
+    p.add_argument("--no-figures", action="store_true",
+                   help="skip each video's figures and report.html (faster)")
     p.add_argument("--deidentify", action="store_true", help=DEIDENTIFY_HELP + "; folders are named by "
                    "the ID (summary.csv keeps each video's path: do not share it)")
     _pdf_args(p, " for each video")

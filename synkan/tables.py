@@ -42,8 +42,8 @@ SIDE_MEASURES = ("r", "lag_s", "gain", "involuntary_pct", "n_events")
 DIRECTION_MEASURES = ("asymmetry_pp", "asymmetry_se_pp", "asymmetry_r", "asymmetry_lag_s", "healthy_max_pp", "grade")
 SCORE_COLUMNS = ("direction", "side", "measure", "value", "value_int", "unit")
 BOTH = "both"  # the side of a direction's measure of both sides together (the affected side minus the other)
-SCALE_ROWS = (tuple(f"sunnybrook_synkinesis_{m}" for m in (*SUNNYBROOK_MOVEMENTS, "total")) + ("sunnybrook_composite",)
-              + tuple(f"eface_synkinesis_{k}" for k in EFACE_ITEMS))
+SCALE_ROWS = (tuple(f"sunnybrook_synkinesis_{m}" for m in (*SUNNYBROOK_MOVEMENTS, "total"))
+              + ("sunnybrook_composite",) + tuple(f"eface_synkinesis_{k}" for k in EFACE_ITEMS))
 # Measures that are whole numbers (value_int): event counts, grades, Sunnybrook points.
 INTEGER_MEASURES = frozenset({"n_events", "grade", *(m for m in SCALE_ROWS if m.startswith("sunnybrook"))})
 
@@ -55,9 +55,11 @@ _FIXED_UNITS = {"r": "Pearson r", "lag_s": "s", "asymmetry_r": "Pearson r", "asy
                 "eface_ocular_synkinesis": "eFACE score (100 = none)",
                 **{f"sunnybrook_synkinesis_{m}": "Sunnybrook synkinesis points 0-3 (measured estimate)"
                    for m in SUNNYBROOK_MOVEMENTS},
-                "sunnybrook_synkinesis_total": "Sunnybrook synkinesis points 0-15, movements present (measured estimate)",
+                "sunnybrook_synkinesis_total":
+                    "Sunnybrook synkinesis points 0-15, movements present (measured estimate)",
                 "sunnybrook_composite": "Sunnybrook composite 0-100",
-                **{f"eface_synkinesis_{k}": "eFACE score (100 = none; measured estimate)" for k in EFACE_ITEMS}}
+                **{f"eface_synkinesis_{k}": "eFACE score (100 = none; measured estimate)"
+                   for k in EFACE_ITEMS}}
 
 
 def unit(direction: str | None, measure: str) -> str:
@@ -92,8 +94,9 @@ def scale_value(scores: dict, measure: str) -> Any:
     scale, _, item = measure.partition("_")
     if scale == "sunnybrook":
         sunnybrook = scores.get("sunnybrook") or {}
-        return sunnybrook.get("composite") if item == "composite" else (sunnybrook.get("synkinesis") or {}).get(
-            item[len("synkinesis_"):])
+        if item == "composite":
+            return sunnybrook.get("composite")
+        return (sunnybrook.get("synkinesis") or {}).get(item[len("synkinesis_"):])
     return (scores.get("eface_synkinesis") or {}).get(item[len("synkinesis_"):])
 
 

@@ -1,4 +1,4 @@
-"""Batch reruns, statuses, outputs and trends (issue 24, point 12): real runs of ``synkan batch`` and ``trends``.
+"""Batch reruns, statuses, outputs and trends (issue 24, point 12): real runs of ``synkan batch``, ``trends``.
 
 One real face video and a corrupt file, plain laterality and no figures, except
 where the point is the figures (--pdf) or de-identification.
@@ -27,8 +27,8 @@ pytestmark = pytest.mark.skipif(not MODEL.is_file() or not REAL.is_file(),
 
 def synkan(*args, timeout: float = 300) -> subprocess.CompletedProcess:
     """The real ``synkan`` command in a subprocess."""
-    return subprocess.run([sys.executable, "-m", "synkan.cli", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "synkan.cli", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout)
 
 
 def _rows(out: Path) -> dict[str, dict]:
@@ -88,7 +88,7 @@ def test_scored_from_says_tracked_or_rescored(first, videos, tmp_path):
     assert report["settings"]["affected"] == "left"
     res = synkan("batch", videos / "face.mp4", "-o", again, "--no-figures", "--affected", "left", *FAST)
     row = _rows(again)["face.mp4"]
-    assert row["status"] == "skipped" and row["scored_from"] == "track.npz"  # a skipped row keeps how it was scored
+    assert row["status"] == "skipped" and row["scored_from"] == "track.npz"  # kept from the run that scored
 
 
 def test_rerun_keeps_known_failures_retry_failed_runs_them(first, videos, tmp_path):
@@ -100,7 +100,8 @@ def test_rerun_keeps_known_failures_retry_failed_runs_them(first, videos, tmp_pa
     assert res.returncode == 1 and "corrupt.mp4" not in res.stderr  # not run
     assert "1 known, not retried without --retry-failed" in _last_line(res)
     rows = _rows(folder)
-    assert rows["face.mp4"]["status"] == "skipped" and rows["corrupt.mp4"]["status"] == before["corrupt.mp4"]["status"]
+    assert rows["face.mp4"]["status"] == "skipped"
+    assert rows["corrupt.mp4"]["status"] == before["corrupt.mp4"]["status"]
 
     res = synkan("batch", videos, "-o", folder, "--no-figures", "--retry-failed", *FAST)
     assert res.returncode == 1 and "not retried" not in _last_line(res), res.stdout
@@ -120,7 +121,8 @@ def test_batch_pdf_and_deidentify_as_analyze(videos, tmp_path):
     assert row["output"].startswith("video-") and "face" not in row["output"]  # the folder's name is the ID
     assert (folder / "report.pdf").read_bytes()[:5] == b"%PDF-"
     report = json.loads((folder / "report.json").read_text())
-    assert report["video"]["deidentified"] and report["video"]["id"] == row["output"] and "path" not in report["video"]
+    video = report["video"]
+    assert video["deidentified"] and video["id"] == row["output"] and "path" not in video
     for name in ("report.json", "report.html", "events.csv", "signals.csv"):
         assert "face.mp4" not in (folder / name).read_text(errors="replace"), name
 
@@ -158,10 +160,10 @@ def test_cohort_tick_labels_do_not_overlap(tmp_path):
     from synkan.batch.trend_figures import cohort_figure
 
     labels = ["synkinesis after Bell's palsy", "healthy control", "post-surgical synkinesis", "Ramsay Hunt"]
-    rows = [{c: None for c in SUMMARY_COLUMNS} | {"name": f"{k}.mp4", "patient_id": f"P{k}", "session_date": "",
-            "label": labels[k % 4], "status": "ok", "oral_ocular_asymmetry_pp": float(k),
-            "ocular_oral_asymmetry_pp": k / 2, "eface_ocular_synkinesis": 90.0 - k} for k in range(16)]
-    (tmp_path / "summary.csv").write_text(pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)).to_csv(index=False))
+    rows = [{c: None for c in SUMMARY_COLUMNS} | {
+            "name": f"{k}.mp4", "patient_id": f"P{k}", "session_date": "", "label": labels[k % 4], "status": "ok",
+            "oral_ocular_asymmetry_pp": float(k), "ocular_oral_asymmetry_pp": k / 2, "eface_ocular_synkinesis": 90.0 - k} for k in range(16)]
+    pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)).to_csv(tmp_path / "summary.csv", index=False)
     assert write_trends(tmp_path) == [tmp_path / "cohort.png"]
     done = read_summary(tmp_path)
     done["group"] = done["label"]
@@ -181,5 +183,6 @@ def test_counts_are_pluralised():
     from synkan._util.words import plural
     from synkan.batch.trend_figures import cohort_tick
 
-    assert plural(1, "frame") == "1 frame" and plural(2, "frame") == "2 frames" and plural(0, "video") == "0 videos"
+    assert plural(1, "frame") == "1 frame" and plural(2, "frame") == "2 frames"
+    assert plural(0, "video") == "0 videos"
     assert cohort_tick("control", 1, pd.DataFrame({"patient_id": ["P1"]})) == "control\n1 video\n1 patient"

@@ -77,7 +77,8 @@ def test_scores_table_has_the_scales_named_sides_and_integer_counts(analysed):
     assert total.value_int == scores["sunnybrook"]["synkinesis"]["total"]
     directional = table[table.direction.notna()]
     assert set(directional.side) == {"right", "left", "both"}
-    assert set(directional[directional.side == "both"].measure) >= {"asymmetry_pp", "grade", "eface_ocular_synkinesis"}
+    both = set(directional[directional.side == "both"].measure)
+    assert both >= {"asymmetry_pp", "grade", "eface_ocular_synkinesis"}
     assert str(table.value_int.dtype) == "Int64"
     counts = table[table.measure == "n_events"]
     assert len(counts) == 4 and counts.value_int.notna().all()
@@ -125,7 +126,7 @@ def test_compare_reads_an_old_events_csv_without_peak_unit(analysed, tmp_path):
 
 
 def test_regions_have_one_display_name(analysed):
-    """The matrix's tables, its figures and the report's text call midface the cheek and mouth the mouth corner."""
+    """The matrix's tables, figures and the report call midface the cheek and mouth the mouth corner."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     from synkan.measure.regions import REGION_LABELS

@@ -98,7 +98,8 @@ def _rows(kind: str, runs: list[tuple[int, int]], t: np.ndarray, x: np.ndarray, 
     for a, b in runs:
         peak = peak_index(x, a, b, avoid)
         rows.append(dict(kind=kind, start_s=float(t[a]), end_s=float(t[b - 1]), duration_s=float(t[b - 1] - t[a]),
-                         peak_s=float(t[peak]), peak=float(x[peak]), peak_unit=PEAK_UNIT[kind], source=source))
+                         peak_s=float(t[peak]), peak=float(x[peak]), peak_unit=PEAK_UNIT[kind],
+                         source=source))
     return rows
 
 

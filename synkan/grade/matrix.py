@@ -190,9 +190,11 @@ def matrix_process(signals: Signals, events: Events, movements: Movements, lag_w
             difference, se = difference / 100.0, (se or 0.0) / 100.0
             differences.append(dict(movement=kind, region=region, more_side=more, difference_mm=difference,
                                     difference_se_mm=se, healthy_mm=healthy, excess=(difference - se) / healthy))
-    cells = pd.DataFrame(cells, columns=["movement", "region", "side", "voluntary", "moves_mm", "r", "lag_s", "n_events"])
+    cells = pd.DataFrame(cells, columns=["movement", "region", "side", "voluntary", "moves_mm", "r", "lag_s",
+                                         "n_events"])
     differences = pd.DataFrame(differences, columns=["movement", "region", "more_side", "difference_mm",
                                                      "difference_se_mm", "healthy_mm", "excess"])
     for frame in (cells, differences):
         frame.insert(2, "region_label", frame["region"].map(REGION_LABELS))
-    return Matrix(cells, pd.DataFrame(voluntary, columns=["movement", "side", "moves_mm"]), differences, dict(info))
+    voluntary = pd.DataFrame(voluntary, columns=["movement", "side", "moves_mm"])
+    return Matrix(cells, voluntary, differences, dict(info))

@@ -44,8 +44,8 @@ REGION_COLUMN = {"brow": "brow_raise", "eye": "eye_closure", "midface": "cheek_r
                  "upper_lip": "upper_lip_raise", "chin": "chin_raise"}
 # What tables, figures and the report call each region: the one place for their display names
 # (report.json and Matrix keep the stable keys of REGIONS; Matrix's tables carry these in ``region_label``).
-REGION_LABELS = {"brow": "brow", "eye": "eye", "midface": "cheek", "mouth": "mouth corner", "upper_lip": "upper lip",
-                 "chin": "chin"}
+REGION_LABELS = {"brow": "brow", "eye": "eye", "midface": "cheek", "mouth": "mouth corner",
+                 "upper_lip": "upper lip", "chin": "chin"}
 # The new displacement signals: name -> (right points, left points).
 RAISE_POINTS = {"cheek_raise": (CHEEK_R, CHEEK_L), "upper_lip_raise": (UPPER_LIP_R, UPPER_LIP_L),
                 "chin_raise": (CHIN_R, CHIN_L), "nose_raise": (NOSE_ALA_R, NOSE_ALA_L)}

@@ -49,9 +49,10 @@ EYE_UNIT = "share of rest eye opening (0 at rest, 1 shut)"
 IOD_UNIT = "IOD (inter-ocular distances)"
 MOUTH_WIDTH_UNIT = "share of rest mouth width"
 _UNIT_OF = {"t": "s", "frame": "frame index", "mouth_narrowing": MOUTH_WIDTH_UNIT, "lip_gap": IOD_UNIT,
-            "mirror_residual": "eye widths", **dict.fromkeys(("valid", "rest", "pose_ok", "mirror_used", "gaze_ok"), "0/1")}
-# The other columns' units by the start of their name, first match wins (``eye_closure`` covers its pixel, plain
-# and mirror estimates; the mouth corner's parts and every ``*_raise*`` are displacements in IOD).
+            "mirror_residual": "eye widths",
+            **dict.fromkeys(("valid", "rest", "pose_ok", "mirror_used", "gaze_ok"), "0/1")}
+# The other columns' units by the start of their name, first match wins (``eye_closure`` covers its
+# pixel, plain and mirror estimates; the mouth corner's parts and every ``*_raise*`` are in IOD).
 _UNIT_BY_PREFIX = (("eye_closure", EYE_UNIT), ("mouth_", IOD_UNIT), ("gaze_dev", "eye widths"),
                    ("lid_match", "normalised cross-correlation with rest (1 = same)"))
 # The signals need about 50 of the 478 landmarks; aligning only those keeps

@@ -57,7 +57,8 @@ def plot_movement_matrix(analysis: "Analysis") -> Figure:
             ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=8.5, color=colour)
     ax.set_xlim(0, len(columns))
     ax.set_ylim(len(kinds), 0)
-    ax.set_xticks(np.arange(len(columns)) + 0.5, [REGION_LABELS[r].replace(" ", "\n") + f"\n{s[0].upper()}" for r, s in columns], fontsize=8)
+    ticks = [REGION_LABELS[r].replace(" ", "\n") + f"\n{s[0].upper()}" for r, s in columns]
+    ax.set_xticks(np.arange(len(columns)) + 0.5, ticks, fontsize=8)
     for label, (_, side) in zip(ax.get_xticklabels(), columns):
         label.set_color(SIDE_COLORS[side])
     counts = analysis.movements.table["kind"].value_counts()

@@ -138,7 +138,8 @@ def plot_summary_matrix(analysis: "Analysis") -> Figure:
     ax.axhline(3, color="#444444", linewidth=1.2)
     ax.set_ylabel("provoking (voluntary) movement", fontsize=9)
     ax.set_title("Involuntary movement (%) by responding region and side", fontsize=10, pad=34)
-    fig.text(0.01, 0.01, "eye: closure in % of its rest aperture; mouth corner: lift in % of the eye distance; "
+    fig.text(0.01, 0.01, "eye: closure in % of its rest aperture; "
+             "mouth corner: lift in % of the eye distance; "
              "both at the provoking movement's peaks.\n"
              "Red: this side moves more than the other beyond the healthy side difference (both sides alike is white). "
              "-: not measurable.  Bold: the movement that decides the direction.",
