@@ -161,9 +161,9 @@ def test_cohort_tick_labels_do_not_overlap(tmp_path):
 
     labels = ["synkinesis after Bell's palsy", "healthy control", "post-surgical synkinesis", "Ramsay Hunt"]
     rows = [{c: None for c in SUMMARY_COLUMNS} | {
-            "name": f"{k}.mp4", "patient_id": f"P{k}", "session_date": "", "label": labels[k % 4], "status": "ok",
-            "oral_ocular_asymmetry_pp": float(k), "ocular_oral_asymmetry_pp": k / 2,
-            "eface_ocular_synkinesis": 90.0 - k} for k in range(16)]
+        "name": f"{k}.mp4", "patient_id": f"P{k}", "session_date": "", "label": labels[k % 4], "status": "ok",
+        "oral_ocular_asymmetry_pp": float(k), "ocular_oral_asymmetry_pp": k / 2,
+        "eface_ocular_synkinesis": 90.0 - k} for k in range(16)]
     pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)).to_csv(tmp_path / "summary.csv", index=False)
     assert write_trends(tmp_path) == [tmp_path / "cohort.png"]
     done = read_summary(tmp_path)
