@@ -21,6 +21,11 @@ Narrowing is ``eye_closure`` (frames with a face and frontal gaze, as the
 oral-ocular analysis uses); the corner is ``mouth_vertical`` (IOD, the
 report's units). A person's numbers are the mean over their two sides.
 
+``--raw-driver`` renders from unfiltered drivers (the generator's own
+signals without the low-pass), as a driver measured independently of the
+analysis would be: a blink's twitch then keeps its true sharpness, and
+the analysis's own filter is not part of the ground truth.
+
 ``--fps 15`` first resamples each video to 15 fps with ffmpeg (in the
 cache), where a blink's corner twitch lasts 1-2 frames.
 
@@ -40,7 +45,9 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from synkan import signals as _signals
 from synkan.config import Settings
+from synkan.synth import from_video as _from_video
 from synkan.signals import signals_process
 from synkan.synth import synth_from_video
 from synkan.synth.from_video import _writer_fps
@@ -82,6 +89,14 @@ def cached_track(video: Path, path: Path) -> Track:
     track = track_video(video, Settings())
     track.save(path)
     return track
+
+
+def unfiltered_drivers() -> None:
+    """Make the generator read its drivers from unfiltered signals (see ``--raw-driver``)."""
+    def signals_unfiltered(track, settings=Settings(), rest_s=None):
+        # 15 Hz is the highest cut-off Settings allow; lowpass skips it at <= 37.5 frames/s.
+        return _signals.signals_process(track, Settings(laterality=settings.laterality, cutoff_hz=15.0), rest_s)
+    _from_video.signals_process = signals_unfiltered
 
 
 def render_person(video: Path, cache: Path) -> Path:
@@ -152,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fps", type=float, help="resample each video to this frame rate first")
     parser.add_argument("--only", help="comma-separated video stems")
     parser.add_argument("--render-only", action="store_true")
+    parser.add_argument("--raw-driver", action="store_true", help="render from unfiltered drivers")
     parser.add_argument("--cutoff-hz", type=float, help="the signals' low-pass cut-off (default: synkan's)")
     parser.add_argument("-o", "--output", type=Path, help="CSV of per-case slopes")
     args = parser.parse_args(argv)
@@ -159,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     videos = sorted(p for p in args.videos.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
     if args.only:
         videos = [v for v in videos if v.stem in args.only.split(",")]
+    if args.raw_driver:
+        unfiltered_drivers()
     settings = Settings() if args.cutoff_hz is None else Settings(cutoff_hz=args.cutoff_hz)
     rows = []
     for video in videos:
