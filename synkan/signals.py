@@ -37,7 +37,7 @@ import pandas as pd
 from .config import (
     BROW_L, BROW_R, EYE_L, EYE_R, MAX_ABS_PITCH_DEG, MAX_ABS_ROLL_DEG, MAX_ABS_YAW_DEG, MAX_GAP_S, MOUTH_CORNER_L,
     MIRROR_MAX_ABS_YAW_DEG, MIRROR_MAX_GAZE_EW, EYE_MAX_GAZE_EW, MIRROR_MAX_RESIDUAL_EW, MOUTH_CORNER_R, REST_QUANTILE, STABLE_POINTS,
-    Settings,
+    TWITCH_MIN_S, Settings,
 )
 from . import eyelids, mirror, region_pixels, regions
 from .align import aligned_blocks, euler_deg, similarity_align
@@ -196,7 +196,17 @@ def lowpass(t: np.ndarray, x: np.ndarray, cutoff_hz: float) -> np.ndarray:
 
     Variable-frame-rate samples are interpolated onto a uniform grid at the
     median frame interval, filtered with ``sosfiltfilt``, and read back at
-    their own timestamps.
+    their own timestamps. The filter follows the frame rate: when the
+    Nyquist frequency is within the band of a blink's twitch
+    (:data:`~synkan.config.TWITCH_MIN_S`), or too close to the cut-off to
+    shape anything, the samples are returned unfiltered.
+
+    Examples
+    --------
+    >>> t = np.arange(30) / 15.01  # a 15 frames/s camera: a one-frame twitch survives
+    >>> x = np.zeros(30); x[15] = 1.0
+    >>> float(lowpass(t, x, 6.0)[15])
+    1.0
     """
     x = np.asarray(x, float)
     out = x.copy()
@@ -204,8 +214,8 @@ def lowpass(t: np.ndarray, x: np.ndarray, cutoff_hz: float) -> np.ndarray:
         return out
     dt = float(np.median(np.diff(t)))
     fs = 1.0 / dt if dt > 0 else 0.0
-    if fs <= 2.5 * cutoff_hz:
-        return out  # the signal is already slower than the cutoff can shape
+    if fs / 2 <= max(1.25 * cutoff_hz, 1.0 / TWITCH_MIN_S):
+        return out  # no band above the movements' own to remove
     from scipy import signal as sps  # on first use, after tracking: see synkan.memory
 
     sos = sps.butter(2, cutoff_hz / (fs / 2), output="sos")
