@@ -19,13 +19,21 @@ decoding the video again.
 
 After tracking, a rest template (the median patch over the rest frames) and
 the rest lid margins (the mesh's lid contours at rest, where the mesh is
-right) give, for each lid, a band of rows straddling its margin in a few
-column strips across the middle of the eye. In every frame each band is
-searched vertically for its best normalised cross-correlation with the
-template (:func:`lid_shifts`): the upper lid's shift down and the lower lid's
-shift up narrow the fissure. ``eye_closure = (shift_upper - shift_lower) /
+right) give, for each lid, a band of rows straddling its margin in
+:data:`STRIPS` column strips across the open middle of the eye. In every
+frame each band is searched vertically for its best normalised
+cross-correlation with the template (:func:`lid_shifts`): the upper lid's
+shift down and the lower lid's shift up narrow the fissure. A lid's shift is
+the median over its strips. ``eye_closure = (shift_upper - shift_lower) /
 aperture_rest`` (:func:`closure_from_shifts`) is in the same units as the
 mesh's ``1 - EAR / EAR_rest``: 0 at rest, 1 closed, negative when wider.
+
+Each eye is measured from its own pixels only. The search covers the lid's
+whole travel with no pull towards the mesh's lids in that frame: the mesh's
+symmetric prior would carry part of one eye's narrowing onto the other eye
+and hide part of it on its own side. The median over strips keeps a strip
+crossed by a glasses rim, a lens reflection or the iris from dragging the
+lid with it.
 
 Matching against the rest template, not the previous frame, means there is
 no drift; normalising each band's mean and contrast makes it insensitive to
@@ -56,7 +64,10 @@ CORNERS = {"r": (EYE_R[0], EYE_R[3]), "l": (EYE_L[0], EYE_L[3])}
 UPPER_LID = {"r": (33, 246, 161, 160, 159, 158, 157, 173, 133), "l": (362, 398, 384, 385, 386, 387, 388, 466, 263)}
 LOWER_LID = {"r": (33, 7, 163, 144, 145, 153, 154, 155, 133), "l": (362, 382, 381, 380, 374, 373, 390, 249, 263)}
 
-STRIPS = 4  # column strips across the open middle of the eye, matched separately
+# Column strips across the open middle of the eye, matched separately; a lid's
+# shift is their median. Eight strips ~4 px wide: a rim or a reflection
+# crossing one or two of them does not move the median.
+STRIPS = 8
 STRIP_MIN_OPENING = 0.6  # strips cover columns whose rest opening is >= this share of the widest
 BAND_LID_EW = 0.14  # each band reaches this far into the lid from its margin...
 BAND_EYE_EW = 0.03  # ...and just into the eyeball: the margin edge, little of the iris (which moves with gaze)
@@ -64,12 +75,6 @@ BAND_EYE_EW = 0.03  # ...and just into the eyeball: the margin edge, little of t
 # whole fissure (about 0.3 eye widths) down, the lower lid most of it up.
 UPPER_SEARCH_EW = (-0.12, 0.45)
 LOWER_SEARCH_EW = (-0.45, 0.12)
-# The mesh's lid displacement is the starting guess: the pixels may correct it by
-# up to a whole rest fissure (~0.3 eye widths: a one-sided closure the mesh
-# missed entirely), with a soft pull towards the guess for ambiguous images.
-MAX_CORRECTION_EW = 0.25
-PRIOR_SD_EW = 0.1
-PRIOR_WEIGHT = 0.05  # NCC points lost one PRIOR_SD_EW away from the guess
 TEMPLATE_MAX_FRAMES = 256  # rest frames (evenly spaced) in an eye's rest template
 BLUR_SIGMA_PX = 0.8  # tames sensor noise and codec blocks before matching
 MARGIN_CHUNK_FRAMES = 2048  # frames whose mesh lid margins are computed at once (bounds memory on long videos)
@@ -270,14 +275,13 @@ def _mean_over(strips, rows: np.ndarray) -> np.ndarray:
     return np.nanmean(rows[..., cols], axis=-1)
 
 
-def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, mesh: np.ndarray,
+def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, valid: np.ndarray,
                iris_shift_px: np.ndarray | None = None, chunk: int = MATCH_CHUNK_FRAMES) -> tuple[np.ndarray, np.ndarray]:
     """Each frame's upper- and lower-lid displacement from rest, in patch pixels (down positive).
 
-    The mesh's own displacement of each lid is the starting guess; the
-    pixels decide within :data:`MAX_CORRECTION_EW` of it, with a gentle pull
-    towards it (:data:`PRIOR_SD_EW`) that only matters when the image is
-    ambiguous (a closed eye, motion blur).
+    Every band is searched over its lid's whole travel
+    (:data:`UPPER_SEARCH_EW`, :data:`LOWER_SEARCH_EW`) from the pixels
+    alone; the lid's displacement is the median over its strips.
 
     Parameters
     ----------
@@ -287,8 +291,8 @@ def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, mesh
         That eye's rest patch (median over rest frames).
     rest : (2, columns) array
         Upper and lower rest margins (:func:`lid_margins` at rest).
-    mesh : (N, 2, columns) array
-        The mesh's margins in every frame (:func:`lid_margins`).
+    valid : (N,) bool
+        Frames with a face (the others' patches are blank).
     iris_shift_px : (N,) array, optional
         Each frame's sideways iris shift from rest, in patch columns; each
         frame is compared with :func:`gaze_template` at that shift.
@@ -298,13 +302,11 @@ def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, mesh
     Returns
     -------
     shifts : (N, 2) float
-        Upper, lower lid displacement; NaN where the mesh has no face.
+        Upper, lower lid displacement; NaN where ``valid`` is False.
     score : (N, 2) float
-        The matches' normalised cross-correlation (1 = identical to rest).
+        The matches' normalised cross-correlation (1 = identical to rest), median over strips.
     """
-    n_rows = PATCH_SHAPE[0]
     strips = _strips(rest[0], rest[1])
-    lid_px, eye_px = BAND_LID_EW * PATCH_PX_PER_EW, BAND_EYE_EW * PATCH_PX_PER_EW
     template = cv2.GaussianBlur(template.astype(np.float32), (0, 0), BLUR_SIGMA_PX)
     shifts = np.full((len(patches), 2, len(strips)), np.nan)
     score = np.full((len(patches), 2, len(strips)), np.nan)
@@ -312,33 +314,33 @@ def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, mesh
     gaze = np.zeros(len(patches)) if iris_shift_px is None else np.round(2 * np.nan_to_num(iris_shift_px)) / 2
     gazes, which = np.unique(gaze, return_inverse=True)
     templates = np.stack([gaze_template(template, rest, g) for g in gazes])
-    reach = MAX_CORRECTION_EW * PATCH_PX_PER_EW
-    sd = PRIOR_SD_EW * PATCH_PX_PER_EW
-    plans = []  # per (lid, strip): template band rows, candidate shifts, the mesh's guess per frame
-    for lid, (into_lid, into_eye), search_ew in ((0, (-lid_px, eye_px), UPPER_SEARCH_EW), (1, (-eye_px, lid_px), LOWER_SEARCH_EW)):
-        for j, strip in enumerate(strips):
-            margin = float(_mean_over([strip], rest[lid]))
-            band = (int(round(margin + into_lid)), int(round(margin + into_eye)) + 1)
-            candidates = np.arange(max(int(np.floor(search_ew[0] * PATCH_PX_PER_EW)), -band[0]),
-                                   min(int(np.ceil(search_ew[1] * PATCH_PX_PER_EW)), n_rows - band[1]) + 1)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # frames without a face: all-NaN means
-                guess = _mean_over([strip], mesh[:, lid]) - margin
-            plans.append((lid, j, strip, band, candidates, guess))
+    plans = [(lid, j, strip, *_search_plan(rest[lid], strip, lid)) for lid in (0, 1) for j, strip in enumerate(strips)]
     for start in range(0, len(patches), chunk):
         block = _blur(patches[start:start + chunk])
-        for lid, j, strip, band, candidates, guess in plans:
+        for lid, j, strip, band, candidates in plans:
             ncc = _band_ncc(block, templates, which[start:start + chunk], band, strip, candidates)
-            offset = candidates[None] - guess[start:start + chunk, None]
-            with np.errstate(invalid="ignore"):
-                allowed = np.abs(offset) <= reach
-            found = allowed.any(axis=1)
-            penalised = np.where(allowed, ncc - PRIOR_WEIGHT * (offset / sd) ** 2, -np.inf)
-            safe = np.where(found[:, None], penalised, 0.0)
-            best, at = _peak(candidates, safe)
-            shifts[start:start + chunk, lid, j] = np.where(found, best, np.nan)
-            score[start:start + chunk, lid, j] = np.where(found, ncc[np.arange(len(ncc)), at], np.nan)
-    return shifts.mean(axis=2), score.mean(axis=2)
+            best, at = _peak(candidates, ncc)
+            shifts[start:start + chunk, lid, j] = best
+            score[start:start + chunk, lid, j] = ncc[np.arange(len(ncc)), at]
+    shifts[~valid] = np.nan
+    score[~valid] = np.nan
+    return np.median(shifts, axis=2), np.median(score, axis=2)
+
+
+def _search_plan(margin_rows: np.ndarray, strip: tuple[int, int], lid: int) -> tuple[tuple[int, int], np.ndarray]:
+    """One lid's template band rows ``[r0, r1)`` in one strip, and the shifts (patch rows) searched.
+
+    ``margin_rows`` (columns,) is the lid's rest margin; ``lid`` 0 is the
+    upper lid (its band reaches up into the lid), 1 the lower.
+    """
+    lid_px, eye_px = BAND_LID_EW * PATCH_PX_PER_EW, BAND_EYE_EW * PATCH_PX_PER_EW
+    into_lid, into_eye = (-lid_px, eye_px) if lid == 0 else (-eye_px, lid_px)
+    search_ew = UPPER_SEARCH_EW if lid == 0 else LOWER_SEARCH_EW
+    margin = float(_mean_over([strip], margin_rows))
+    band = (int(round(margin + into_lid)), int(round(margin + into_eye)) + 1)
+    candidates = np.arange(max(int(np.floor(search_ew[0] * PATCH_PX_PER_EW)), -band[0]),
+                           min(int(np.ceil(search_ew[1] * PATCH_PX_PER_EW)), PATCH_SHAPE[0] - band[1]) + 1)
+    return band, candidates
 
 
 def closure_from_shifts(shifts: np.ndarray, rest: np.ndarray) -> np.ndarray:
@@ -399,12 +401,12 @@ def _one_eye(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray, side:
     """One eye's ``eye_closure``, weaker-lid match and info (see :func:`eyelids_process`); ``patches`` (N, rows, columns)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # columns outside the corners are all-NaN
-        mesh = lid_margins(landmarks, side)
-        rest_rows = np.nanmedian(mesh[rest], axis=0)
+        rest_rows = np.nanmedian(lid_margins(landmarks[rest], side), axis=0)
+    valid = np.isfinite(landmarks).all(axis=(1, 2))
     # A few hundred rest frames make a noise-free template; more only cost memory.
     some_rest = np.flatnonzero(rest)[:: max(1, int(rest.sum()) // TEMPLATE_MAX_FRAMES)]
     template = np.median(patches[some_rest].astype(np.float32), axis=0)
-    shifts, match = lid_shifts(patches, template, rest_rows, mesh, iris_shift_px)
+    shifts, match = lid_shifts(patches, template, rest_rows, valid, iris_shift_px)
     score = match.min(axis=1)
     info = {"rest_aperture_ew": round(rest_aperture_px(rest_rows) / PATCH_PX_PER_EW, 4),
             "match_median": round(float(np.nanmedian(score)), 3) if np.isfinite(score).any() else None}
