@@ -24,16 +24,16 @@ right) give, for each lid, a band of rows straddling its margin in
 frame each band is searched vertically for its best normalised
 cross-correlation with the template (:func:`lid_shifts`): the upper lid's
 shift down and the lower lid's shift up narrow the fissure. A lid's shift is
-the median over its strips. ``eye_closure = (shift_upper - shift_lower) /
-aperture_rest`` (:func:`closure_from_shifts`) is in the same units as the
-mesh's ``1 - EAR / EAR_rest``: 0 at rest, 1 closed, negative when wider.
+the mean of its strips that agree with their median (:func:`agreeing_mean`).
+``eye_closure = (shift_upper - shift_lower) / aperture_rest``
+(:func:`closure_from_shifts`) is in the same units as the mesh's ``1 - EAR / EAR_rest``: 0 at rest, 1 closed, negative when wider.
 
 Each eye is measured from its own pixels only. The search covers the lid's
 whole travel with no pull towards the mesh's lids in that frame: the mesh's
 symmetric prior would carry part of one eye's narrowing onto the other eye
-and hide part of it on its own side. The median over strips keeps a strip
-crossed by a glasses rim, a lens reflection or the iris from dragging the
-lid with it.
+and hide part of it on its own side. Leaving out strips that disagree with the
+others keeps a strip crossed by a glasses rim, a lens reflection or the
+iris from dragging the lid with it.
 
 Matching against the rest template, not the previous frame, means there is
 no drift; normalising each band's mean and contrast makes it insensitive to
@@ -64,10 +64,13 @@ CORNERS = {"r": (EYE_R[0], EYE_R[3]), "l": (EYE_L[0], EYE_L[3])}
 UPPER_LID = {"r": (33, 246, 161, 160, 159, 158, 157, 173, 133), "l": (362, 398, 384, 385, 386, 387, 388, 466, 263)}
 LOWER_LID = {"r": (33, 7, 163, 144, 145, 153, 154, 155, 133), "l": (362, 382, 381, 380, 374, 373, 390, 249, 263)}
 
-# Column strips across the open middle of the eye, matched separately; a lid's
-# shift is their median. Eight strips ~4 px wide: a rim or a reflection
-# crossing one or two of them does not move the median.
+# Column strips across the open middle of the eye, matched separately. Eight
+# strips ~4 px wide: a rim or a reflection crossing a few of them is outvoted.
 STRIPS = 8
+# A lid's shift is the mean of the strips within this of their median (eye
+# widths, ~2 px): the median alone would over-read a lid that drops more in
+# the middle than at the sides, a plain mean follows the outliers.
+STRIP_AGREE_EW = 0.04
 STRIP_MIN_OPENING = 0.6  # strips cover columns whose rest opening is >= this share of the widest
 BAND_LID_EW = 0.14  # each band reaches this far into the lid from its margin...
 BAND_EYE_EW = 0.03  # ...and just into the eyeball: the margin edge, little of the iris (which moves with gaze)
@@ -281,7 +284,7 @@ def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, vali
 
     Every band is searched over its lid's whole travel
     (:data:`UPPER_SEARCH_EW`, :data:`LOWER_SEARCH_EW`) from the pixels
-    alone; the lid's displacement is the median over its strips.
+    alone; the lid's displacement is the :func:`agreeing_mean` of its strips.
 
     Parameters
     ----------
@@ -324,7 +327,21 @@ def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, vali
             score[start:start + chunk, lid, j] = ncc[np.arange(len(ncc)), at]
     shifts[~valid] = np.nan
     score[~valid] = np.nan
-    return np.median(shifts, axis=2), np.median(score, axis=2)
+    return agreeing_mean(shifts, STRIP_AGREE_EW * PATCH_PX_PER_EW), np.median(score, axis=2)
+
+
+def agreeing_mean(x: np.ndarray, tolerance: float) -> np.ndarray:
+    """Mean over the last axis of the values within ``tolerance`` of their median (NaN stays NaN).
+
+    Examples
+    --------
+    >>> agreeing_mean(np.array([[4.0, 5.0, 6.0, 5.5, 13.0], [np.nan] * 5]), 2.0)
+    array([5.125,   nan])
+    """
+    median = np.median(x, axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        near = np.abs(x - median) <= tolerance
+        return np.where(near, x, 0.0).sum(axis=-1) / near.sum(axis=-1)
 
 
 def _search_plan(margin_rows: np.ndarray, strip: tuple[int, int], lid: int) -> tuple[tuple[int, int], np.ndarray]:
