@@ -2,14 +2,14 @@
 
 Each variant is a set of :mod:`synkan.eyelids` constants. The signals that
 do not depend on the lids (validity, gaze gate, rest frames, gaze offset)
-are computed once per track and cached beside it (``*_sig.npz``); a variant
+are computed once per track and cached beside it (``*_sig2.npz``); a variant
 re-measures only the eyes. For each held-out person the variant with the
 best score on the *other* people is chosen, and that person's numbers are
 reported under it. Score = mean over people of |1 - recovered| + 2 |leak|.
 
 Usage::
 
-    python benchmarks/sweep_lids.py --cache /tmp/synkan_recovery --variants baseline,noprior
+    python benchmarks/sweep_lids.py --cache /tmp/synkan_recovery --variants shipped,strips6,strips12
 """
 from __future__ import annotations
 
@@ -27,33 +27,23 @@ from synkan.tracking import Track
 
 from bench_recovery import SIDES, case_slopes, per_person
 
-# Constants of synkan.eyelids per variant (baseline: as shipped).
-NOPRIOR = {"MESH_GUESS": False, "PRIOR_WEIGHT": 0.0, "MAX_CORRECTION_EW": 1.0}
-MED8 = {**NOPRIOR, "STRIPS": 8, "COMBINE": "median"}
+# Constants of synkan.eyelids per variant (shipped: as they are).
 VARIANTS: dict[str, dict] = {
-    "baseline": {},
-    "noprior": NOPRIOR,
-    "prior_med8": {"STRIPS": 8, "COMBINE": "median"},
-    "med8": MED8,
-    "med6": {**MED8, "STRIPS": 6},
-    "med12": {**MED8, "STRIPS": 12},
-    "med8_band10": {**MED8, "BAND_LID_EW": 0.10},
-    "med8_band18": {**MED8, "BAND_LID_EW": 0.18},
-    "med8_hl": {**MED8, "HIGHLIGHT_QUANTILE": 0.97},
-    "med8_grad": {**MED8, "MATCH_IMAGE": "gradient"},
-    "med8_open5": {**MED8, "STRIP_MIN_OPENING": 0.5},
-    "near8_04": {**MED8, "COMBINE": "near", "NEAR_EW": 0.04},
-    "near8_08": {**MED8, "COMBINE": "near", "NEAR_EW": 0.08},
-    "near12_04": {**MED8, "STRIPS": 12, "COMBINE": "near", "NEAR_EW": 0.04},
-    "prior_near8_04": {"STRIPS": 8, "COMBINE": "near", "NEAR_EW": 0.04},
+    "shipped": {},
+    "strips6": {"STRIPS": 6},
+    "strips12": {"STRIPS": 12},
+    "agree02": {"STRIP_AGREE_EW": 0.02},
+    "agree08": {"STRIP_AGREE_EW": 0.08},
+    "band10": {"BAND_LID_EW": 0.10},
+    "band18": {"BAND_LID_EW": 0.18},
 }
-KEEP = ("t", "valid", "gaze_ok", "rest", "gaze_dev_r", "gaze_dev_l", "mouth_vertical_r", "mouth_vertical_l",
+KEEP = ("t", "valid", "gaze_ok", "rest_eye_r", "rest_eye_l", "gaze_dev_r", "gaze_dev_l", "mouth_vertical_r", "mouth_vertical_l",
         "eye_closure_plain_r", "eye_closure_plain_l")
 
 
 def base_signals(track_path: Path) -> dict[str, np.ndarray]:
     """The lid-independent signal columns of a track, cached beside it."""
-    cache = track_path.with_name(track_path.stem + "_sig.npz")
+    cache = track_path.with_name(track_path.stem + "_sig2.npz")
     if cache.exists():
         return dict(np.load(cache))
     data = signals_process(Track.load(track_path), Settings()).data
@@ -68,8 +58,9 @@ def eye_closure(track: Track, sig: dict, variant: dict) -> tuple[dict[str, np.nd
     for k, v in variant.items():
         setattr(eyelids, k, v)
     try:
-        rest, gaze_ok = sig["rest"].astype(bool), sig["gaze_ok"].astype(bool)
-        pixel_rest = rest & gaze_ok if (rest & gaze_ok).any() else rest
+        rest = np.column_stack([sig["rest_eye_r"], sig["rest_eye_l"]]).astype(bool)
+        frontal = rest & sig["gaze_ok"].astype(bool)[:, None]
+        pixel_rest = np.where(frontal.any(axis=0), frontal, rest)  # as synkan.signals.pixel_lids
         gaze = np.column_stack([sig["gaze_dev_r"], sig["gaze_dev_l"]])
         start = time.perf_counter()
         closure, _, _ = eyelids.eyelids_process(track.landmarks[..., :2], track.eye_patches, pixel_rest, gaze)
@@ -121,7 +112,7 @@ def leave_one_out(results: dict[str, pd.DataFrame]) -> pd.DataFrame:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, required=True)
-    parser.add_argument("--variants", default="baseline")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--only", help="comma-separated person folders")
     parser.add_argument("--lopo", action="store_true", help="only the leave-one-out choice among saved variants")
     args = parser.parse_args(argv)

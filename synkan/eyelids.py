@@ -389,8 +389,8 @@ def eyelids_process(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray
         Image-pixel landmarks (NaN where there is no face).
     patches : (N, 2, rows, columns) uint8
         The track's eye patches (subject's right eye first).
-    rest : (N,) bool
-        Rest frames: the template and the rest margins come from these.
+    rest : (N, 2) bool
+        Each eye's rest frames (right, left): its template and rest margins come from these.
     gaze_ew : (N, 2) array, optional
         Each eye's sideways iris shift from rest, in eye widths
         (:func:`synkan.mirror.gaze_offset` minus its rest value).
@@ -409,7 +409,7 @@ def eyelids_process(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray
     info: dict = {}
     for k, side in enumerate(("r", "l")):
         iris = None if gaze_ew is None else gaze_ew[:, k] * PATCH_PX_PER_EW
-        closure[:, k], score[:, k], info[side] = _one_eye(landmarks, patches[:, k], rest, side, iris)
+        closure[:, k], score[:, k], info[side] = _one_eye(landmarks, patches[:, k], rest[:, k], side, iris)
     return closure, score, info
 
 

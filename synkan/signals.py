@@ -233,10 +233,29 @@ def lowpass(t: np.ndarray, x: np.ndarray, cutoff_hz: float) -> np.ndarray:
 
 # --- the stage -------------------------------------------------------------------
 
+def eye_rest_frames(cols: dict[str, np.ndarray], valid: np.ndarray) -> np.ndarray:
+    """Each eye's own rest frames (N, 2): :func:`rest_frames` with that eye's opening standing for both eyes'.
+
+    The pixel lids are measured against each eye's rest. Rest frames chosen
+    with both eyes' openings would let a narrowing of one eye change the
+    other eye's rest, and so its measurement: a leak through the rest frames.
+    ``cols`` holds the unfiltered ``eye_closure_plain_*``, ``mouth_narrowing``
+    and ``mouth_vertical_*`` columns.
+    """
+    elevation = (cols["mouth_vertical_r"] + cols["mouth_vertical_l"]) / 2
+    width = -cols["mouth_narrowing"]
+    # rest_frames compares each feature with its own percentiles in MAD units, so
+    # these affine stand-ins for the EAR, the width and the elevation select alike.
+    return np.column_stack([rest_frames(np.column_stack([-cols[f"eye_closure_plain_{side}"]] * 2 + [width, elevation]),
+                                        valid) for side in SIDES])
+
+
 def pixel_lids(track: Track, rest: np.ndarray, gaze_dev: np.ndarray, gaze_frontal: np.ndarray,
                user_rest: bool = False) -> tuple[np.ndarray, np.ndarray, dict] | None:
     """The pixel lid measurement of a track (``closure``, ``match``, ``info`` of
     :func:`synkan.eyelids.eyelids_process`), or None without eye patches.
+
+    ``rest`` (N, 2) is each eye's rest (:func:`eye_rest_frames`, or the user's segment).
 
     A de-identified track holds no eye patches (they are face pixels) but the
     measurement made from them, against the automatic rest frames; that is
@@ -249,7 +268,8 @@ def pixel_lids(track: Track, rest: np.ndarray, gaze_dev: np.ndarray, gaze_fronta
         measured again against another rest without the eye images.
     """
     if track.eye_patches is not None:
-        pixel_rest = rest & gaze_frontal if (rest & gaze_frontal).any() else rest
+        frontal = rest & gaze_frontal[:, None]
+        pixel_rest = np.where(frontal.any(axis=0), frontal, rest)
         return eyelids.eyelids_process(track.landmarks[..., :2], track.eye_patches, pixel_rest, gaze_dev)
     if track.lid_closure is None:
         return None
@@ -384,7 +404,10 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
     for k, side in enumerate(SIDES):
         extra[f"gaze_dev_{side}"] = gaze_dev[:, k]
     extra["gaze_ok"] = gaze_frontal
-    lids = pixel_lids(track, rest, gaze_dev, gaze_frontal, user_rest=rest_s is not None)
+    eye_rest = np.column_stack([rest, rest]) if rest_s is not None else eye_rest_frames(cols, valid)
+    for k, side in enumerate(SIDES):
+        extra[f"rest_eye_{side}"] = eye_rest[:, k]
+    lids = pixel_lids(track, eye_rest, gaze_dev, gaze_frontal, user_rest=rest_s is not None)
     pixel_info = None
     if lids is not None:
         closure, match, pixel_info = lids
