@@ -93,7 +93,7 @@ def make_clip(source: Path, seconds: float, out: Path) -> Path:
 # --- children (one variant each) --------------------------------------------------
 
 def _model() -> str:
-    from synkan.models import resolve_model
+    from synkan.measure.models import resolve_model
 
     return str(resolve_model(None))
 
@@ -125,13 +125,13 @@ def child(variant: str, video: str) -> dict:
         import mediapipe as mp
         from mediapipe.tasks.python import BaseOptions, vision
 
-        from synkan.landmarker import c_result_reader  # imported before timing, as synkan is in (c)
+        from synkan.measure.landmarker import c_result_reader  # imported before timing, as synkan is in (c)
 
         model = _model()
         t0 = time.perf_counter()
         landmarker = None
         if variant != "a":
-            from synkan.landmarker import quiet_native_logs
+            from synkan.measure.landmarker import quiet_native_logs
 
             options = vision.FaceLandmarkerOptions(
                 base_options=BaseOptions(model_asset_path=model), running_mode=vision.RunningMode.VIDEO,

@@ -45,15 +45,15 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from synkan import signals as _signals
+from synkan.measure import signals as _signals
 from synkan.config import Settings
 from synkan.synth import from_video as _from_video
-from synkan.signals import signals_process
+from synkan.measure.signals import signals_process
 from synkan.synth import synth_from_video
 from synkan.synth.from_video import _writer_fps
-from synkan.tracking import Track, track_video
-from synkan.validate_real import _slope
-from synkan.video import iter_frames
+from synkan.measure.tracking import Track, track_video
+from synkan.validation.real import _slope
+from synkan.measure.video import iter_frames
 
 K_OO = 0.6
 K_OCUL = 0.6
@@ -116,7 +116,7 @@ def render_person(video: Path, cache: Path) -> Path:
 def case_slopes(control, modified, truth: pd.DataFrame, side: str, eye_column: str = "eye_closure_{}") -> dict:
     """Recovered share and leak of the narrowing and of the corner lift in one case.
 
-    ``control`` and ``modified`` are :class:`~synkan.signals.Signals` (or
+    ``control`` and ``modified`` are :class:`~synkan.measure.signals.Signals` (or
     anything indexable by column name returning arrays, with ``valid`` and
     ``gaze_ok``).
     """

@@ -1,6 +1,6 @@
 """Leave-one-person-out choice among pixel-lid variants, on the renders of ``bench_recovery.py``.
 
-Each variant is a set of :mod:`synkan.eyelids` constants. The signals that
+Each variant is a set of :mod:`synkan.measure.eyelids` constants. The signals that
 do not depend on the lids (validity, gaze gate, rest frames, gaze offset)
 are computed once per track and cached beside it (``*_sig2.npz``); a variant
 re-measures only the eyes. For each held-out person the variant with the
@@ -20,14 +20,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from synkan import eyelids
+from synkan.measure import eyelids
 from synkan.config import Settings
-from synkan.signals import fill_gaps, lowpass, signals_process
-from synkan.tracking import Track
+from synkan.measure.signals import fill_gaps, lowpass, signals_process
+from synkan.measure.tracking import Track
 
 from bench_recovery import SIDES, case_slopes, per_person
 
-# Constants of synkan.eyelids per variant (shipped: as they are).
+# Constants of synkan.measure.eyelids per variant (shipped: as they are).
 VARIANTS: dict[str, dict] = {
     "shipped": {},
     "strips6": {"STRIPS": 6},
@@ -60,7 +60,7 @@ def eye_closure(track: Track, sig: dict, variant: dict) -> tuple[dict[str, np.nd
     try:
         rest = np.column_stack([sig["rest_eye_r"], sig["rest_eye_l"]]).astype(bool)
         frontal = rest & sig["gaze_ok"].astype(bool)[:, None]
-        pixel_rest = np.where(frontal.any(axis=0), frontal, rest)  # as synkan.signals.pixel_lids
+        pixel_rest = np.where(frontal.any(axis=0), frontal, rest)  # as synkan.measure.signals.pixel_lids
         gaze = np.column_stack([sig["gaze_dev_r"], sig["gaze_dev_l"]])
         start = time.perf_counter()
         closure, _, _ = eyelids.eyelids_process(track.landmarks[..., :2], track.eye_patches, pixel_rest, gaze)

@@ -1,17 +1,26 @@
 """synkan: measure facial synkinesis from ordinary video.
 
-The pipeline, one module per stage, each with its public function::
+The pipeline runs one way, one subpackage per layer::
 
-    video -> tracking -> signals -> events -> coupling -> scoring -> report
-             track_video  signals_process  events_process  coupling_process  scores_process
+    synkan.measure   video -> tracking -> signals            track_video, signals_process
+    synkan.grade     events -> movements -> coupling ->      events_process, movements_process,
+                     grades -> matrix -> scales               coupling_process, scores_process,
+                                                              matrix_process, scales_process
+    synkan.analysis  the one place the stage order lives     analyze, rescore, load
+    synkan.clinic    visits, compare, de-identify, export
+    synkan.report    report.json, CSVs, figures, report.html
+    synkan.batch     many videos, locally or on Dask;  synkan.synth  ground-truth videos;
+    synkan.validation  accuracy against ground truth;   synkan.cli  the command line
 
-``import synkan.signals`` (or ``help(synkan.signals)``) gives the module, whose
-docstring defines the signals and their units; the stage functions are
-importable from here too: :func:`track_video`, :func:`signals_process`,
-:func:`events_process`, :func:`coupling_process`. :func:`analyze` runs every
-stage, :func:`rescore` every stage after tracking (re-grade without
-re-tracking), :func:`load` reloads a saved analysis folder, and
-:func:`read_summary` reads a batch's summary.csv.
+Every stage function and its frozen result class is importable from here:
+:func:`track_video` (:class:`Track`), :func:`signals_process` (:class:`Signals`),
+:func:`events_process` (:class:`Events`), :func:`movements_process` (:class:`Movements`),
+:func:`coupling_process` (:class:`Coupling`), :func:`scores_process` (:class:`Scores`),
+:func:`matrix_process` (:class:`Matrix`), :func:`scales_process` (:class:`Scales`).
+:func:`analyze` runs every stage, :func:`rescore` every stage after tracking
+(re-grade without re-tracking), :func:`load` reloads a saved analysis folder,
+:func:`write_outputs` writes one, and :func:`read_summary` reads a batch's summary.csv.
+Nothing heavy (MediaPipe, OpenCV, matplotlib) is imported until a name is first used.
 
 Quick start
 -----------
@@ -24,44 +33,50 @@ Quick start
 
 The figure functions (``plot_timeseries``, ``plot_xcorr``, ``plot_scatter``,
 ``plot_keyframes``, ``plot_summary_matrix``, ``save_figures``) live in
-:mod:`synkan.report.figures`; they are importable from here too, and
-matplotlib is only imported when one is first used. Worked examples are in
-the ``notebooks/`` folder of the source tree.
+:mod:`synkan.report.figures`. Worked examples are in the ``notebooks/``
+folder of the source tree. Module paths from before 0.2 (``synkan.signals``,
+``synkan.scoring``, ...) still import, with a DeprecationWarning, for one
+release (see the changelog).
 """
-import os as _os
+from __future__ import annotations
 
-# MediaPipe's and OpenCV's native logging would otherwise flood the terminal.
-_os.environ.setdefault("GLOG_minloglevel", "2")
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-_os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+import importlib
 
-__version__ = "0.1.0"
+from . import _compat
+from ._version import __version__
 
-from .analysis import Analysis, analyze, load, rescore  # noqa: E402
-from .config import Settings  # noqa: E402
-from .coupling import coupling_process  # noqa: E402
-from .errors import SynkanError  # noqa: E402
-from .events import events_process  # noqa: E402
-from .signals import signals_process  # noqa: E402
-from .batch.summary import read_summary  # noqa: E402
-from .tracking import Track, track_video  # noqa: E402
-from .visit import Visit  # noqa: E402
+# Public name -> the module that defines it.
+_API = {
+    "Analysis": "analysis", "analyze": "analysis", "load": "analysis", "rescore": "analysis",
+    "Settings": "config", "SynkanError": "errors",
+    "Track": "measure.tracking", "track_video": "measure.tracking",
+    "Signals": "measure.signals", "signals_process": "measure.signals",
+    "Events": "grade.events", "events_process": "grade.events",
+    "Movements": "grade.movements", "movements_process": "grade.movements",
+    "Coupling": "grade.coupling", "coupling_process": "grade.coupling",
+    "Scores": "grade.grades", "scores_process": "grade.grades",
+    "Matrix": "grade.matrix", "matrix_process": "grade.matrix",
+    "Scales": "grade.scales", "scales_process": "grade.scales",
+    "Visit": "clinic.visit", "read_summary": "batch.summary", "write_outputs": "report.writer",
+    **{name: "report.figures" for name in ("plot_timeseries", "plot_xcorr", "plot_scatter", "plot_keyframes",
+                                           "plot_summary_matrix", "save_figures")},
+}
 
-# Figure functions, imported on first use so that `import synkan` does not import matplotlib.
-_FIGURES = ("plot_timeseries", "plot_xcorr", "plot_scatter", "plot_keyframes", "plot_summary_matrix", "save_figures")
+_compat.install()
 
 
 def __getattr__(name: str):
-    if name in _FIGURES:
-        from .report import figures
-
-        return getattr(figures, name)
+    if name in _API:
+        value = getattr(importlib.import_module(f"{__name__}.{_API[name]}"), name)
+        globals()[name] = value  # later look-ups skip this hook
+        return value
+    if _compat.new_module_name(f"{__name__}.{name}"):
+        return _compat.import_moved(f"{__name__}.{name}")
     raise AttributeError(f"module 'synkan' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_FIGURES))
+    return sorted(set(globals()) | set(_API))
 
 
-__all__ = ["Analysis", "Settings", "SynkanError", "Track", "Visit", "analyze", "coupling_process", "events_process", "load",
-           "read_summary", "rescore", "signals_process", "track_video", "__version__", *_FIGURES]
+__all__ = ["__version__", *_API]

@@ -1,8 +1,8 @@
 """The Python API: :func:`analyze` runs every stage, :func:`rescore` every stage after tracking, :func:`load` reloads.
 
-Each stage's own function lives in its module (``synkan.tracking.track_video``,
-``synkan.signals.signals_process``, ``synkan.events.events_process``,
-``synkan.coupling.coupling_process``) and is importable from ``synkan`` too.
+Each stage's own function lives in its module (``synkan.measure.tracking.track_video``,
+``synkan.measure.signals.signals_process``, ``synkan.grade.events.events_process``,
+``synkan.grade.coupling.coupling_process``) and is importable from ``synkan`` too.
 
 The CLI calls these same functions; there is no second code path.
 
@@ -12,14 +12,13 @@ Examples
 >>> result = synkan.analyze("sample_videos/oral_ocular_left.mp4", laterality="plain")  # doctest: +SKIP
 >>> result.scores.scores["oral_ocular"]["affected_side"]  # doctest: +SKIP
 'left'
->>> from synkan.signals import signals_process  # or synkan.signals_process
+>>> from synkan.measure.signals import signals_process  # or synkan.signals_process
 >>> sig = signals_process(result.track, Settings(cutoff_hz=4.0))  # re-run a stage, no re-tracking  # doctest: +SKIP
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -27,22 +26,22 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from . import __version__
+from ._version import __version__
 from .config import Settings
-from .coupling import DIRECTIONS, Coupling, coupling_process
-from .errors import InputError
-from .events import Events, events_process
-from .models import model_info, resolve_model, sha256_file
-from .matrix import Matrix, matrix_process
-from .memory import release_free_memory
-from .movements import Movements, movements_process
-from .scales import scales_process
-from .scoring import Scores, scores_process
-from .signals import Signals, signals_process
-from .tracking import Landmarker, Track, decode_warnings, track_video
+from .report_json import REPORT_SCHEMA, read_report
+from .grade.coupling import DIRECTIONS, Coupling, coupling_process
+from .grade.events import Events, events_process
+from .measure.models import model_info, resolve_model
+from ._util.files import sha256_file
+from .grade.matrix import Matrix, matrix_process
+from ._util.memory import release_free_memory
+from .grade.movements import Movements, movements_process
+from .grade.scales import Scales, scales_process
+from .grade.grades import Scores, scores_process
+from .measure.signals import Signals, signals_process
+from .measure.tracking import Landmarker, Track, decode_warnings, track_video
 from .visit import Visit
 
-REPORT_SCHEMA = "synkan.report/1"
 
 
 @dataclass(frozen=True)
@@ -72,7 +71,7 @@ class Analysis:
     rebuilt : str or None
         When ``synkan report`` last rebuilt the outputs.
     comparison : dict or None
-        The change since a previous visit (:func:`synkan.compare.compare_reports`),
+        The change since a previous visit (:func:`synkan.clinic.compare.compare_reports`),
         from ``synkan analyze --previous``.
     movements : Movements
         The clinic's named movements (brow raise, closures, smile, snarl, pucker).
@@ -94,6 +93,7 @@ class Analysis:
     comparison: dict | None = None
     movements: Movements | None = None
     matrix: Matrix | None = None
+    scales: Scales | None = None
 
     @property
     def report(self) -> dict:
@@ -118,15 +118,21 @@ class Analysis:
             "model": {k: self.model.get(k) for k in ("name", "sha256")},
             "environment": environment(),
             "qc": self.scores.qc,
-            "scores": self.scores.scores,
+            "scores": {**self.scores.scores, **(self.scales.to_scores() if self.scales else {})},
             "events": self.events.table.round(3).to_dict("records"),
             "movements": [] if self.movements is None else _records(self.movements.table),
             "matrix": [] if self.matrix is None else self.matrix.to_records(),
-            "warnings": list(self.scores.warnings),
+            "warnings": self.warnings,
         }
         if self.comparison is not None:
             report["comparison"] = self.comparison
         return report
+
+    @property
+    def warnings(self) -> list[str]:
+        """Every warning of the analysis: scoring's, the scales', then the video decoder's."""
+        scales = list(self.scales.warnings) if self.scales else []
+        return [*self.scores.warnings, *scales, *decode_warnings(self.track)]
 
     def summary(self) -> str:
         """A short human summary, one line per direction.
@@ -137,7 +143,7 @@ class Analysis:
         >>> print(result.summary().splitlines()[0])  # doctest: +SKIP
         Oral-ocular synkinesis, LEFT, mild (grade 1): the left eye narrows 31% during smiles and puckers ...
         """
-        from .report.text import summary_lines
+        from .text import summary_lines
 
         return "\n".join(summary_lines(self.report))
 
@@ -230,13 +236,10 @@ def rescore(track: Track, video: dict, settings: Settings | None = None, model: 
     sc = scores_process(track, sig, ev, couplings, s.affected)
     mv = movements_process(sig, ev, s.segments, s.protocol)
     mx = matrix_process(sig, ev, mv, s.lag_window_s)
-    scales, scale_warnings = scales_process(mx, mv, sc.scores, s.affected)
-    sc.scores.update(scales)
-    sc.warnings.extend(scale_warnings)
-    sc.warnings.extend(decode_warnings(track))
-    release_free_memory()  # the stages' temporaries, before the report is written (see synkan.memory)
+    scales = scales_process(mx, mv, sc.scores, s.affected)
+    release_free_memory()  # the stages' temporaries, before the report is written (see synkan._util.memory)
     return Analysis(video, s, track, sig, ev, couplings, sc, model or {}, visit or Visit(), created or now_utc(),
-                    movements=mv, matrix=mx)
+                    movements=mv, matrix=mx, scales=scales)
 
 
 def analyze(path: str | Path, settings: Settings | None = None, *, model: str | Path | None = None,
@@ -252,7 +255,7 @@ def analyze(path: str | Path, settings: Settings | None = None, *, model: str | 
         Analysis settings; keyword arguments override single fields
         (``laterality="plain"``, ``affected="left"``, ``segments="smile:2-5"``...).
     model : str or Path, optional
-        The landmark model; see :func:`synkan.models.resolve_model`.
+        The landmark model; see :func:`synkan.measure.models.resolve_model`.
     progress : callable, optional
         Called with the number of frames tracked so far.
     landmarkers : list of Landmarker, optional
@@ -276,12 +279,12 @@ def analyze(path: str | Path, settings: Settings | None = None, *, model: str | 
     """
     s = _settings(settings, overrides)
     if s.segments:
-        from .events import parse_segments
+        from .grade.events import parse_segments
 
         parse_segments(s.segments)  # fail on a bad protocol before the slow tracking
     model_path = resolve_model(model) if landmarkers is None else None
     tr = track_video(path, s, model_path=model_path, progress=progress, landmarkers=landmarkers)
-    release_free_memory()  # the decoder's frames and MediaPipe's buffers (see synkan.memory)
+    release_free_memory()  # the decoder's frames and MediaPipe's buffers (see synkan._util.memory)
     info = model_info(model_path) if model_path else {}
     return rescore(tr, video_summary(path, tr), s, info, visit=visit)
 
@@ -294,12 +297,7 @@ def load(outdir: str | Path) -> Analysis:
     >>> result = synkan.load("demo_out")  # doctest: +SKIP
     """
     outdir = Path(outdir)
-    try:
-        report = json.loads((outdir / "report.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{outdir}: no readable report.json ({exc})") from None
-    if report.get("schema") != REPORT_SCHEMA:
-        raise InputError(f"{outdir}/report.json: unknown schema {report.get('schema')!r}")
+    report = read_report(outdir)
     tr = Track.load(outdir / "track.npz")
     again = rescore(tr, report["video"], Settings(**report.get("settings", {})), report.get("model"),
                     visit=Visit.from_dict(report.get("visit")), created=report.get("created"))

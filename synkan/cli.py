@@ -10,10 +10,10 @@ import json
 import sys
 from pathlib import Path
 
-from . import __version__  # noqa: E402
+from ._version import __version__  # noqa: E402
 from .config import LATERALITY_MODES, PROTOCOL_NAMES, Settings  # noqa: E402
-from .errors import SynkanError  # noqa: E402
-from .native_stderr import filtered_native_stderr  # noqa: E402
+from .errors import SynkanError, one_line  # noqa: E402
+from ._util.native_stderr import filtered_native_stderr  # noqa: E402
 
 
 def _settings_args(p: argparse.ArgumentParser) -> None:
@@ -60,7 +60,7 @@ def _previous_report(folder: str | None, visit) -> dict | None:
     """The previous visit's report.json, read and checked against this visit before the slow part."""
     if folder is None:
         return None
-    from .compare import check_visits, load_reports
+    from .clinic.compare import check_visits, load_reports
 
     previous = load_reports([folder])[0]
     check_visits([previous, {"visit": visit.to_dict()}])  # another patient, or a later date: fail now
@@ -82,9 +82,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     import dataclasses
 
     from .analysis import analyze
-    from .compare import compare_reports
+    from .clinic.compare import compare_reports
     from .report.writer import claim_outdir, write_outputs
-    from .video import probe
+    from .measure.video import probe
     from .visit import Visit
 
     settings = settings_from_args(args)
@@ -146,7 +146,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from . import models
+    from .measure import models
 
     if args.action == "path":
         info = models.model_info(args.model)
@@ -186,9 +186,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .validate import run_validation
+    from .validation.synthetic import run_validation
     from .batch import VIDEO_EXTENSIONS
-    from .validate_real import run_real_validation
+    from .validation.real import run_real_validation
 
     videos = None
     if args.real:
@@ -197,7 +197,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             raise SynkanError(f"--real: {folder} is not a folder of videos")
         videos = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
     if args.scales:
-        from .validate_scales import run_scale_validation
+        from .validation.scales import run_scale_validation
 
         print(run_scale_validation(args.output, videos))
         return 0
@@ -217,7 +217,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_export_landmarks(args: argparse.Namespace) -> int:
-    from .export import export_landmarks
+    from .clinic.export import export_landmarks
 
     print(export_landmarks(args.outdir, args.format, args.output, args.force))
     return 0
@@ -232,7 +232,7 @@ def cmd_trends(args: argparse.Namespace) -> int:
 
 
 def cmd_protocol(args: argparse.Namespace) -> int:
-    from .protocols import instruction_sheet
+    from .grade.protocols import instruction_sheet
 
     print(instruction_sheet(args.name))
     return 0
@@ -354,11 +354,6 @@ def build_parser() -> argparse.ArgumentParser:
                    "Sunnybrook-protocol ground truth (and, with --real, on the real videos)")
     p.set_defaults(func=cmd_validate)
     return parser
-
-
-def one_line(message: str) -> str:
-    """``message`` with control characters escaped: a file name holding a newline must not split the error line."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,35 +14,11 @@ from typing import Any
 
 from .errors import InputError
 
-# --- MediaPipe mesh indices (subject's anatomical sides) -------------------
-# Subject's right is image-left in an unmirrored video.
-EYE_R = (33, 160, 158, 133, 153, 144)  # p0 outer, p1, p2 upper lid, p3 inner, p4, p5 lower lid
-EYE_L = (362, 385, 387, 263, 373, 380)  # p0 inner, p1, p2 upper lid, p3 outer, p4, p5 lower lid
-MOUTH_CORNER_R = 61
-MOUTH_CORNER_L = 291
-BROW_R = (70, 63, 105, 66, 107)
-BROW_L = (300, 293, 334, 296, 336)
-IRIS_R = 468  # iris centres (subject's right / left)
-IRIS_L = 473
-# Horizontal iris edges (subject's right / left iris), for millimetres.
-IRIS_EDGES_R = (469, 471)
-IRIS_EDGES_L = (474, 476)
+# --- Anatomy ---------------------------------------------------------------
 # The visible iris diameter is nearly constant between adults, about 11.77 mm
 # (the value Emotrics uses to calibrate facial photographs): landmark
 # distances divided by it and multiplied by 11.77 are millimetres.
 IRIS_DIAMETER_MM = 11.77
-# Facial regions, (subject's right, subject's left) points; each region's
-# signal is the upward displacement of its points' centroid from rest.
-CHEEK_R, CHEEK_L = (50, 101, 205), (280, 330, 425)  # malar eminence / nasolabial region (midface)
-UPPER_LIP_R, UPPER_LIP_L = (39, 40), (269, 270)  # upper lip lateral to the philtrum (levator labii: snarl)
-CHIN_R, CHIN_L = (201, 208), (421, 428)  # chin pad beside the midline (mentalis)
-NOSE_ALA_R, NOSE_ALA_L = (64, 129), (294, 358)  # nasal ala (levator labii alaeque nasi: nose wrinkle)
-LIP_INNER = (13, 14)  # inner upper / lower lip on the midline (mouth opening)
-# Landmarks that move little with expression: forehead, nose bridge, temples.
-# Head pose is removed by a similarity fit of these to the rest shape.
-STABLE_POINTS = (10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 127, 356, 234, 454, 21, 251, 54, 284, 103, 332)
-# Facial midline (no lip points), for hemiface mirroring.
-MIDLINE_POINTS = (10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 19, 94, 2, 164, 152, 175, 199, 200)
 
 # --- Cleaning -----------------------------------------------------------------
 LOWPASS_CUTOFF_HZ = 6.0  # facial movements of interest are < 5 Hz; blinks ~ 3 Hz content
@@ -72,7 +48,7 @@ LOW_FLOOR_FRACTION = 2 / 3  # the low threshold's floor, as a fraction of the hi
 EYE_CLOSURE_MIN = 0.45
 SMILE_MIN_EXCURSION = 0.04  # mouth-corner excursion, in inter-canthal distances
 PUCKER_MIN_NARROWING = 0.08  # 1 - width/width_rest
-# --- Clinical movements (synkan.movements) ------------------------------------
+# --- Clinical movements (synkan.grade.movements) ------------------------------------
 # A voluntary brow raise lifts the brows 8-12 mm (about 0.15 IOD); an eye
 # closure moves the mesh's eye centre and with it the brow-to-eye distance
 # by up to ~0.025 IOD. 0.04 IOD (~2.5 mm) lies between the two.
@@ -101,6 +77,7 @@ RESPONSE_MIN_OVERLAP = 0.2
 
 # --- Coupling -----------------------------------------------------------------
 LAG_WINDOW_S = 0.5
+PEAK_FRACTION = 0.8  # an event's "peak" is where the driver is within 80% of its maximum
 EVENT_PAD_S = 0.5  # context kept around driver events for cross-correlation
 BLINK_MASK_PAD_S = 0.1
 MIN_EVENTS = 1  # fewer driver events than this -> null scores
@@ -128,7 +105,7 @@ MIRROR_MAX_ABS_YAW_DEG = 15.0  # mirrored composites of a turned head are implau
 # conjugate gaze (mean iris-centre shift along the eyes' corner axes, in eye
 # widths) exceeds this use the plain pass. 0.04 eye widths is ~1.2 mm of iris
 # travel, ~6 deg of eye rotation (eyeball radius ~12 mm, palpebral fissure
-# ~30 mm). The synthetic gaze sweep (synkan.validate.gaze_sweep: irises moved
+# ~30 mm). The synthetic gaze sweep (synkan.validation.synthetic.gaze_sweep: irises moved
 # on the synth still) gives a false mirror |R-L| of mostly <= 0.04 below this
 # and 0.04-0.2 beyond, against a control tolerance of 0.05; plain <= 0.06.
 MIRROR_MAX_GAZE_EW = 0.04
@@ -164,14 +141,14 @@ LOCKED_R_FRACTION = 0.9
 GRADE_ASYMMETRY_PP = {"oral_ocular": (10.0, 18.0, 26.0), "ocular_oral": (1.5, 3.0, 6.0)}
 GRADE_NAMES = ("none", "mild", "moderate", "severe")
 # The asymmetry is graded ASYMMETRY_Z standard errors below its estimate
-# (between-event variation; synkan.scoring.side_difference): about 84%
+# (between-event variation; synkan.grade.grades.side_difference): about 84%
 # one-sided confidence that the side difference is at least the threshold.
 ASYMMETRY_Z = 1.0
 # Largest side difference expected in healthy faces, per direction (shown
 # beside every asymmetry in the report).
 HEALTHY_ASYMMETRY_PP = {direction: limits[0] for direction, limits in GRADE_ASYMMETRY_PP.items()}
 
-# --- Clinical scales (synkan.matrix, synkan.scales; measured estimates) ---------
+# --- Clinical scales (synkan.grade.matrix, synkan.grade.scales; measured estimates) ---------
 # Largest side difference of each region's involuntary movement (mm) expected
 # in healthy faces. Eye: 10 pp of a ~10 mm fissure, the oral-ocular grade's
 # healthy limit above (healthy real faces differ by 6-11 pp). The others: on
@@ -202,8 +179,8 @@ SUNNYBROOK_VOLUNTARY_RATIO = (0.1, 0.3, 0.6, 0.85)
 # healthy range to 0 at this many Sunnybrook points beyond it (severe).
 EFACE_ZERO_POINTS = 3.0
 
-# --- Cheek and chin skin texture (synkan.region_pixels) -------------------------
-# Rows of the rest template (synkan.region_pixels.TEMPLATE_FRACTION) used per
+# --- Cheek and chin skin texture (synkan.measure.texture) -------------------------
+# Rows of the rest template (synkan.measure.texture.TEMPLATE_FRACTION) used per
 # region, as fractions of its height from the top. The chin patch is centred on the chin pad, and its upper half holds
 # the lower lip, which an open-mouth smile moves down with the jaw: on real
 # faces the whole template followed the lip (a known 3 mm chin lift read as
@@ -227,7 +204,7 @@ TEMPLATE_ROWS = {"cheek": (0.0, 1.0), "chin": (0.5, 1.0)}
 MIN_TEXTURE_GREY = 1.0
 
 LATERALITY_MODES = ("pixel", "mirror", "plain")
-PROTOCOL_NAMES = ("sunnybrook", "bell")  # synkan.protocols.PROTOCOLS
+PROTOCOL_NAMES = ("sunnybrook", "bell")  # synkan.grade.protocols.PROTOCOLS
 
 
 def check_fields(data: Any, cls: type, source: str, required: tuple[str, ...] = ()) -> None:
@@ -260,7 +237,7 @@ class Settings:
     ----------
     laterality : {"pixel", "mirror", "plain"}
         How the lids are measured. ``pixel`` (default) finds the lid margins
-        in the image (:mod:`synkan.eyelids`), so a one-sided narrowing is
+        in the image (:mod:`synkan.measure.eyelids`), so a one-sided narrowing is
         neither under-read nor smeared onto the other eye by the mesh's
         symmetric prior; ``plain`` uses the mesh's lid points; ``mirror``
         adds two hemiface-mirrored landmark passes (about 3x slower). The
@@ -282,7 +259,7 @@ class Settings:
     segments : str or None
         A user protocol, e.g. ``"smile:2-5,close:7-9"``; overrides detection.
     protocol : {"sunnybrook", "bell"} or None
-        The movement sequence the video follows (:mod:`synkan.protocols`):
+        The movement sequence the video follows (:mod:`synkan.grade.protocols`):
         each movement is named by its place in it.
     """
 

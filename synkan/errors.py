@@ -27,3 +27,28 @@ class ModelError(SynkanError):
 
 class OutputError(SynkanError):
     """The output location cannot be written, or holds results already."""
+
+
+def one_line(message: str | BaseException, with_type: bool = True) -> str:
+    """``message`` as one printable line, for an error message or a batch status.
+
+    Control characters are escaped (a file name holding a newline must not
+    split the line). An exception that is not a :class:`SynkanError` is
+    prefixed with its type (``with_type``), since its text alone may not say
+    what went wrong ("timed out").
+
+    Examples
+    --------
+    >>> one_line("bad\\nname.mp4: no such file")
+    'bad\\\\nname.mp4: no such file'
+    >>> one_line(ValueError("x"))
+    'ValueError: x'
+    """
+    text = str(message)
+    if isinstance(message, BaseException):
+        name = type(message).__name__
+        if not text:
+            text = name
+        elif with_type and not isinstance(message, SynkanError):
+            text = f"{name}: {text}"
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)

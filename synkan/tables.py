@@ -18,7 +18,7 @@ Units of the scores (the ``unit`` column of :func:`scores_table`, and
     of corner lift per unit of bilateral eye closure).
 
 The signals behind them are fractions (eye closure: 0 at rest, 1 shut)
-and inter-ocular distances; see :mod:`synkan.signals`.
+and inter-ocular distances; see :mod:`synkan.measure.signals`.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:  # the tracking module imports MediaPipe; only its type is needed here
-    from .tracking import Track
+    from .measure.tracking import Track
 
 DIRECTIONS = ("oral_ocular", "ocular_oral")
 SIDES = ("right", "left")

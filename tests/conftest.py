@@ -46,8 +46,8 @@ def samples_dir() -> Path:
 
 
 def make_signals(t: np.ndarray, **columns: np.ndarray):
-    """A :class:`synkan.signals.Signals` from arrays (missing signals are zero)."""
-    from synkan.signals import Signals
+    """A :class:`synkan.measure.signals.Signals` from arrays (missing signals are zero)."""
+    from synkan.measure.signals import Signals
 
     names = ["eye_closure_r", "eye_closure_l", "mouth_excursion_r", "mouth_excursion_l", "mouth_lateral_r",
              "mouth_lateral_l", "mouth_vertical_r", "mouth_vertical_l", "mouth_narrowing", "brow_raise_r", "brow_raise_l",

@@ -5,7 +5,7 @@ default settings. Nothing here is tuned to the committed sample videos.
 """
 import pytest
 
-from synkan.validate import coupling_cases, coupling_summary, coupling_table
+from synkan.validation.synthetic import coupling_cases, coupling_summary, coupling_table
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from synkan import tracking
+from synkan.measure import tracking
 from synkan.cli import main
 
 from conftest import SHARED

@@ -6,9 +6,10 @@ import pytest
 
 from conftest import make_signals, pulses
 from synkan.config import EYE_CLOSURE_MIN, MIN_LAG_PAIRS, SMILE_MIN_EXCURSION, SMILE_MIN_S
-from synkan.coupling import coupling_process, lagged_gain, normalized_xcorr, remove_blinks
-from synkan.events import events_find, events_process, eye_driver, mouth_driver
-from synkan.scoring import eface_ocular_synkinesis, grade, score_direction
+from synkan.grade.coupling import coupling_process, remove_blinks
+from synkan.grade.series import lagged_gain, normalized_xcorr
+from synkan.grade.events import events_find, events_process, eye_driver, mouth_driver
+from synkan.grade.grades import eface_ocular_synkinesis, grade, score_direction
 
 FS = 30.0
 T = np.arange(0, 20, 1 / FS)
@@ -59,7 +60,7 @@ def test_blinks_removed_from_oral_ocular_responder():
     data = sig.data.copy()
     data["eye_closure_r"] += blink
     data["eye_closure_l"] += blink
-    from synkan.signals import Signals
+    from synkan.measure.signals import Signals
 
     sig = Signals(data, sig.info)
     ev = events_find(sig)
@@ -212,7 +213,7 @@ def test_voluntary_closure_without_mouth_movement_is_masked_from_oral_ocular():
     closure = pulses(T, [3.6, 18.0], 1.5, amplitude=0.9)  # right after the first smile, inside its padding
     data["eye_closure_r"] += closure
     data["eye_closure_l"] += closure
-    from synkan.signals import Signals
+    from synkan.measure.signals import Signals
 
     sig = Signals(data, sig.info)
     ev = events_find(sig)
@@ -259,7 +260,7 @@ def test_faceless_frames_raise_no_warnings():
     data = sig.data.copy()
     data.loc[100:160, ["eye_closure_r", "eye_closure_l", "mouth_excursion_r", "mouth_excursion_l", "mouth_narrowing"]] = np.nan
     data.loc[300:400, ["mouth_narrowing"]] = np.nan
-    from synkan.signals import Signals
+    from synkan.measure.signals import Signals
 
     sig = Signals(data, sig.info)
     with warnings.catch_warnings():

@@ -19,9 +19,9 @@ import pytest
 import synkan
 from synkan.cli import main
 from synkan.errors import InputError
-from synkan.models import sha256_file
+from synkan._util.files import sha256_file
 from synkan.report.privacy import deidentify_frame, visible_mask
-from synkan.signals import signals_process
+from synkan.measure.signals import signals_process
 
 from test_report import visible_text
 

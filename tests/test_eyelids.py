@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from synkan import eyelids
-from synkan.eyelids import PATCH_PX_PER_EW, PATCH_SHAPE, closure_from_shifts, lid_shifts, patch_affine, to_patch
+from synkan.measure import eyelids
+from synkan.measure.eyelids import PATCH_PX_PER_EW, PATCH_SHAPE, closure_from_shifts, lid_shifts, patch_affine, to_patch
 
 ROWS, COLS = PATCH_SHAPE
 CORNER_ROW = -eyelids.PATCH_V_EW[0] * PATCH_PX_PER_EW  # the corner line's row in the patch
@@ -40,7 +40,7 @@ def draw_eye(margins: np.ndarray, rng: np.random.Generator, iris_col: float | No
 
 def test_patch_is_scaled_by_the_face_not_the_eye():
     """Corners land on the nominal columns when the eye has its nominal width; narrower eyes do not magnify."""
-    from synkan.config import STABLE_POINTS
+    from synkan.measure.mesh import STABLE_POINTS
 
     rng = np.random.default_rng(0)
     xy = np.zeros((478, 2))

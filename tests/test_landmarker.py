@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import shared_video
 
-from synkan.landmarker import Landmarker, _face_arrays, face_arrays_from_c, mp_image
+from synkan.measure.landmarker import Landmarker, _face_arrays, face_arrays_from_c, mp_image
 
 VIDEO = "openface_multi_face.avi"  # three people: several faces per result
 

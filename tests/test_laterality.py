@@ -1,4 +1,4 @@
-"""Laterality: eye-band hemiface mirroring (synkan.mirror), its gates, and its accuracy on synth cases."""
+"""Laterality: eye-band hemiface mirroring (synkan.measure.mirror), its gates, and its accuracy on synth cases."""
 from __future__ import annotations
 
 import dataclasses
@@ -6,8 +6,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from synkan import mirror
-from synkan.config import BROW_L, BROW_R, EYE_L, EYE_R, IRIS_L, IRIS_R, MIDLINE_POINTS, MIRROR_MAX_GAZE_EW
+from synkan.measure import mirror
+from synkan.config import MIRROR_MAX_GAZE_EW
+from synkan.measure.mesh import BROW_L, BROW_R, EYE_L, EYE_R, IRIS_L, IRIS_R, MIDLINE_POINTS
 
 N = 478
 
@@ -138,14 +139,14 @@ class _FakeLandmarker:
         return _R()
 
     def detect_arrays(self, rgb, t_s):
-        from synkan.landmarker import FaceArrays
+        from synkan.measure.landmarker import FaceArrays
 
         self.frames.append(rgb)
         return FaceArrays([], [], [], ())
 
 
 def test_yaw_gate_feeds_the_raw_frame_and_marks_composites_invalid():
-    from synkan.tracking import _mirror_passes
+    from synkan.measure.mirror import landmark_composites
 
     xy = _face()
     img = _image()
@@ -155,11 +156,11 @@ def test_yaw_gate_feeds_the_raw_frame_and_marks_composites_invalid():
     matrix = np.eye(4, dtype=np.float32)
     matrix[:3, :3] = [[np.cos(yaw), 0, np.sin(yaw)], [0, 1, 0], [-np.sin(yaw), 0, np.cos(yaw)]]
     fakes = [_FakeLandmarker(), _FakeLandmarker()]
-    eyes, ok, _ = _mirror_passes(frame, face, matrix, fakes, face[:, :2].mean(axis=0))
+    eyes, ok, _ = landmark_composites(frame, face, matrix, fakes, face[:, :2].mean(axis=0))
     assert ok == (False, False) and np.isnan(eyes).all()
     assert all(len(f.frames) == 1 and f.frames[0] is img for f in fakes)  # kept in step, raw frame
     fakes = [_FakeLandmarker(), _FakeLandmarker()]
-    _mirror_passes(frame, face, np.eye(4, dtype=np.float32), fakes, face[:, :2].mean(axis=0))
+    landmark_composites(frame, face, np.eye(4, dtype=np.float32), fakes, face[:, :2].mean(axis=0))
     assert all(len(f.frames) == 1 and f.frames[0] is not img for f in fakes)  # frontal: composites
 
 
@@ -170,7 +171,7 @@ DURATION_S = 1.8
 
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory, model_path):
-    from synkan.validate import laterality_table
+    from synkan.validation.synthetic import laterality_table
 
     out = tmp_path_factory.mktemp("laterality")
     table = laterality_table(out, sizes=(0.35, 0.5, 0.7), symmetric=(), controls=(0, 1), duration_s=DURATION_S)
@@ -209,9 +210,9 @@ def test_mirror_leaks_less_than_plain(measured):
 
 
 def test_gaze_gate_falls_back_to_plain(measured):
-    from synkan.signals import signals_process
+    from synkan.measure.signals import signals_process
     from synkan.config import Settings
-    from synkan.tracking import Track
+    from synkan.measure.tracking import Track
 
     out, _ = measured
     tr = Track.load(out / "narrow_left_0.50.track.npz")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-import synkan.models as models
+import synkan.measure.models as models
 from synkan.errors import ModelError, SynkanError
-from synkan.models import (
+from synkan.measure.models import (
     MODEL_FILENAME,
     MODEL_SHA256,
     MODEL_SIZE,
@@ -294,7 +294,7 @@ def test_cache_dir_rules(tmp_path: Path, monkeypatch) -> None:
 
 def test_source_model_dir_is_repo_models() -> None:
     # Checked on the real module value, not the fixture's stand-in.
-    assert models._source_model_dir() == Path(models.__file__).resolve().parent.parent / "models"
+    assert models._source_model_dir() == Path(models.__file__).resolve().parents[2] / "models"
 
 
 def test_explicit_missing_is_error(good_copy: Path, tmp_path: Path, isolated: Path) -> None:
@@ -351,11 +351,12 @@ def test_resolve_downloads_into_cache(server, real_model: Path, monkeypatch, iso
     got = resolve_model()
     assert got == isolated / MODEL_FILENAME
     assert os.listdir(isolated) == [MODEL_FILENAME]
-    assert model_info(got)["source"] == "download"
+    # Where it was found depends on where it is, not on how it got there (no hidden state).
+    assert model_info()["source"] == "cache"
     # The next call finds it in the cache, no server needed.
     (www / MODEL_FILENAME).unlink()
     assert resolve_model() == got
-    assert model_info(got)["source"] == "cache"
+    assert model_info()["source"] == "cache"
 
 
 def test_resolve_replaces_corrupt_cache(server, real_model: Path, bad_copy: Path, monkeypatch, isolated: Path) -> None:

@@ -6,7 +6,7 @@ import textwrap
 # What MediaPipe's C++ core does: write Abseil-formatted lines straight to file descriptor 2.
 PROGRAM = textwrap.dedent(r'''
     import os, sys
-    from synkan.native_stderr import filtered_native_stderr
+    from synkan._util.native_stderr import filtered_native_stderr
     with filtered_native_stderr():
         os.write(2, b"W0000 00:00:1796134493.808395   27042 inference_runner_litert.cc:1433] Input tensor "
                     b"memory is not aligned according to LiteRt's memory alignment requirements.\n")

@@ -13,7 +13,7 @@ import pytest
 
 import synkan
 from conftest import SHARED, shared_video
-from synkan.validate_real import real_face_summary, real_face_table
+from synkan.validation.real import real_face_summary, real_face_table
 
 VIDEOS = [SHARED / "videos" / "cosanlab_single_face.mp4", SHARED / "videos" / "KwaiVGI_d0.mp4"]
 

@@ -24,8 +24,8 @@ import pytest
 
 import synkan
 from synkan.config import MAX_ABS_YAW_DEG, MIN_FACE_FRACTION, Settings
-from synkan.tracking import select_face, track_video
-from synkan.video import iter_frames, probe
+from synkan.measure.tracking import select_face, track_video
+from synkan.measure.video import iter_frames, probe
 
 from conftest import ROOT, SHARED
 
@@ -397,8 +397,8 @@ def test_avi_claiming_two_billion_frames_is_not_preallocated(media, tmp_path):
 
 def _track_arrays(n: int = 30) -> dict[str, np.ndarray]:
     """The arrays of a small valid track.npz, as Track.save writes them."""
-    from synkan.eyelids import PATCH_SHAPE
-    from synkan.tracking import TRACK_SCHEMA
+    from synkan.measure.eyelids import PATCH_SHAPE
+    from synkan.measure.tracking import TRACK_SCHEMA
 
     info = {"schema": TRACK_SCHEMA, "width": 640, "height": 360, "meta": {}}
     return {"t_s": np.arange(n) / 30.0, "frame_index": np.arange(n), "landmarks": np.zeros((n, 478, 3), np.float32),
@@ -449,7 +449,7 @@ def _bad_tracks(d: Path) -> dict[str, Path]:
 def test_damaged_track_npz_is_one_line_in_bounded_memory(tmp_path):
     from test_fuzz import run_measured
 
-    from synkan.tracking import Track
+    from synkan.measure.tracking import Track
 
     good = tmp_path / "good.npz"
     np.savez(good, **_track_arrays())
@@ -478,7 +478,7 @@ def test_sideways_face_is_not_scored_and_the_fix_is_named(real_video, tmp_path):
     result = synkan.analyze(video)
     assert abs(result.scores.qc["camera_roll_deg"]) > 80
     assert result.scores.scores["oral_ocular"]["grade"] is None and result.scores.scores["eface_ocular_synkinesis"] is None
-    reason = next(w for w in result.scores.warnings if "not upright" in w)
+    reason = next(w for w in result.warnings if "not upright" in w)
     turn = int(reason.rsplit("--rotate ", 1)[1].rstrip(")"))
     fixed = synkan.rescore(synkan.track_video(video, synkan.Settings(rotate=turn)), result.video)
     assert abs(fixed.scores.qc["camera_roll_deg"]) < 15 and fixed.scores.scores["oral_ocular"]["grade"] == 0

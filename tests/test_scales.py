@@ -18,7 +18,7 @@ import pytest
 import synkan
 from synkan.config import Settings
 from synkan.errors import InputError
-from synkan.protocols import PROTOCOLS, Step, align, instruction_sheet, label
+from synkan.grade.protocols import PROTOCOLS, Step, align, instruction_sheet, label
 from synkan.synth import Case, Synkinesis, render_case, sunnybrook_case, truth_signals
 
 SUNNYBROOK_ITEMS = ("brow_raise", "gentle_eye_closure", "smile", "snarl", "pucker")
@@ -86,7 +86,7 @@ def test_protocol_videos_labelled_and_graded(protocol_videos):
         # Automatic detection names them too (no protocol).
         auto = synkan.rescore(result.track, result.video, result.settings, protocol=None)
         assert auto.movements.table["kind"].tolist() == list(SUNNYBROOK_ITEMS), key
-        sb = result.scores.scores["sunnybrook"]
+        sb = result.scales.sunnybrook
         if key == "control":
             assert sb["synkinesis"]["total"] == 0
             continue
@@ -132,12 +132,12 @@ def test_segments_name_movements(protocol_videos):
 
 def test_real_healthy_face_scores_zero_or_null(real_video):
     result = synkan.analyze(real_video)
-    sb = result.scores.scores["sunnybrook"]
+    sb = result.scales.sunnybrook
     assert sb["synkinesis"]["total"] == 0
     assert sb["synkinesis"]["smile"] == 0
     for item in ("brow_raise", "gentle_eye_closure", "snarl", "pucker"):
         assert sb["synkinesis"][item] is None and sb["missing"][item].startswith("no ")
-    assert any("Sunnybrook synkinesis total sums 1 of 5" in w for w in result.scores.warnings)
+    assert any("Sunnybrook synkinesis total sums 1 of 5" in w for w in result.warnings)
     info = result.signals.info["regions"]
     assert 50 < info["mm_per_iod"] < 75  # adult inter-ocular distances are 55-70 mm
     # Cheek and chin skin patches (as much memory as the eye patches) only for a recorded protocol.
@@ -159,11 +159,11 @@ def test_bell_protocol_tells_tight_from_gentle_closure(tmp_path):
     assert table["step"].tolist() == [3, 4, 5, 6, 7, 9]  # matched to the big toothy smile, steps as on the sheet
     assert table["variant"].iloc[0] == "open"
     assert {"step 8: bottom_teeth", "step 10: nasal_base"} <= set(result.movements.info["missing"])
-    assert any(w.startswith("protocol bell: no movement found for") and "nasal_base" in w for w in result.scores.warnings)
+    assert any(w.startswith("protocol bell: no movement found for") and "nasal_base" in w for w in result.warnings)
     auto = synkan.rescore(result.track, result.video, result.settings, protocol=None)
     assert auto.movements.table["kind"].tolist()[2:4] == ["gentle_eye_closure", "tight_eye_closure"]
     # Bell-only steps are labelled but not graded; the Sunnybrook items still are.
-    assert result.scores.scores["sunnybrook"]["synkinesis"]["total"] == 0
+    assert result.scales.sunnybrook["synkinesis"]["total"] == 0
 
 
 def test_real_face_chin_lift_ground_truth(real_video, tmp_path):
@@ -202,7 +202,7 @@ def test_matrix_records_are_json_when_no_side_moves_more():
 
     import pandas as pd
 
-    from synkan.matrix import Matrix
+    from synkan.grade.matrix import Matrix
 
     cells = pd.DataFrame([dict(movement="smile", region="eye", side=side, voluntary=False, moves_mm=np.nan, r=np.nan,
                                lag_s=np.nan, n_events=0) for side in ("right", "left")])
@@ -216,7 +216,7 @@ def test_matrix_records_are_json_when_no_side_moves_more():
 
 def test_validation_gains_are_millimetres_of_the_mapping():
     from synkan.synth.amplitude import full_movement_mm
-    from synkan.validate_scales import injected_mm, pattern_gain, scale_cases
+    from synkan.validation.scales import injected_mm, pattern_gain, scale_cases
 
     # The rig's full movements differ by region: the same gain is not the same synkinesis.
     full = {r: full_movement_mm(r) for r in ("eye", "mouth", "cheek", "chin")}
@@ -232,7 +232,7 @@ def test_validation_gains_are_millimetres_of_the_mapping():
 def test_real_chin_lift_is_measured_on_its_side(real_video, tmp_path):
     """A known chin lift during the person's own smile: the image measurement sees most of it, on that side."""
     from synkan.synth import synth_from_video
-    from synkan.validate_scales import analyze_with_patches, chin_recovery
+    from synkan.validation.scales import analyze_with_patches, chin_recovery
 
     untouched = analyze_with_patches(real_video)
     assert untouched.track.region_patches is not None

@@ -4,9 +4,12 @@ import pytest
 
 from conftest import make_signals, pulses
 from synkan.errors import InputError
-from synkan.events import events_find, events_process, hysteresis_runs, parse_segments
-from synkan.align import euler_deg, similarity_align
-from synkan.signals import eye_aspect_ratio, fill_gaps, lowpass, rest_frames
+from synkan.grade.events import events_find, events_process, parse_segments
+from synkan.grade.series import hysteresis_runs
+from synkan.measure.align import euler_deg, similarity_align
+from synkan.measure.mesh import eye_aspect_ratio
+from synkan.measure.rest import rest_frames
+from synkan.measure.signals import fill_gaps, lowpass
 
 FS = 30.0
 T = np.arange(0, 20, 1 / FS)

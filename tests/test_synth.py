@@ -49,7 +49,7 @@ def _measure_ears(video: Path) -> np.ndarray:
     import mediapipe as mp
     from mediapipe.tasks.python import BaseOptions, vision
 
-    from synkan.models import resolve_model
+    from synkan.measure.models import resolve_model
 
     opts = vision.FaceLandmarkerOptions(base_options=BaseOptions(model_asset_path=str(resolve_model(download=False))),
                                         running_mode=vision.RunningMode.IMAGE)

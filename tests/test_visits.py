@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from synkan.cli import main
-from synkan.compare import compare_reports, minimal_detectable_change
+from synkan.clinic.compare import compare_reports, minimal_detectable_change
 from synkan.synth.case import Case
 from synkan.synth.render import render_case
 

@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import SynkanError
-from .worker import one_line, process_video
+from .worker import process_video
+from ..errors import one_line
 
 SCHEDULER_SCHEMES = ("tcp", "tls")
 SCHEDULER_CONNECT_TIMEOUT_S = 10.0  # a scheduler that does not answer a Dask handshake in this time is not one

@@ -174,7 +174,7 @@ def _mentions(item: str | Path) -> list[Job]:
     return [Job(Path(os.path.abspath(v))) for v in videos]
 
 
-def _merge(first: Job, other: Job) -> Job:
+def merge_runs(first: Job, other: Job) -> Job:
     """One job from two mentions of a video: a manifest's metadata wins over none; two manifests must agree."""
     if not other.source:
         return first
@@ -214,7 +214,7 @@ def collect_jobs(inputs: Iterable[str | Path]) -> list[Job]:
     jobs: dict[Path, Job] = {}
     for item in inputs:
         for job in _mentions(item):
-            jobs[job.path] = _merge(jobs[job.path], job) if job.path in jobs else job
+            jobs[job.path] = merge_runs(jobs[job.path], job) if job.path in jobs else job
     if not jobs:
         raise InputError("no videos to analyse")
     return _patient_labels(list(jobs.values()))

@@ -9,16 +9,17 @@ from typing import Iterable
 
 from ..config import Settings
 from ..errors import InputError, OutputError, SynkanError
-from ..video import check_regular_file
+from ..measure.video import check_regular_file
 from .cluster import Tls, check_scheduler, run_dask
-from .files import safe_name
+from .._util.files import safe_name
 from .jobs import Job, collect_jobs
 from .local import cpu_count, run_local
 from .state import (INTERRUPTED, PENDING, Failures, Item, Lock, ShaCache, clean_stale, prepare_state, read_report,
                     settings_hash)
 from .summary import previous_rows, write_summary
 from .trends import write_trends
-from .worker import frames_in_progress, one_line, started
+from .worker import frames_in_progress, started
+from ..errors import one_line
 
 
 def _num_or_none(value) -> float | None:
@@ -195,7 +196,7 @@ def run_batch(inputs: Iterable[str | Path], outdir: str | Path, settings: Settin
     force : bool
         Analyse again videos already done.
     model : str or Path, optional
-        The landmark model; see :func:`synkan.models.resolve_model`.
+        The landmark model; see :func:`synkan.measure.models.resolve_model`.
     figures, html : bool
         Write figures and report.html per video (``html`` defaults to ``figures``).
     trends : bool
@@ -210,7 +211,7 @@ def run_batch(inputs: Iterable[str | Path], outdir: str | Path, settings: Settin
     int
         0 when every video is ok (or was done already), 1 when some failed.
     """
-    from ..models import resolve_model
+    from ..measure.models import resolve_model
 
     if tls is not None and tls.given() and not scheduler:
         raise SynkanError(f"{next(iter(tls.given()))} needs --scheduler tls://HOST:PORT")

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from .._version import __version__
 from ..config import Settings
-from ..errors import OutputError
-from .files import atomic_write_text, make_dir
+from .. import report_json
+from ..errors import InputError, OutputError
+from .._util.files import atomic_write_text, make_dir
 from .jobs import Job
 
 STATE_DIR = ".synkan-batch"  # hidden bookkeeping inside OUTDIR (lock, sha cache, running markers)
@@ -55,12 +56,11 @@ def settings_hash(settings: dict[str, Any], version: str = __version__) -> str:
 
 
 def read_report(folder: Path) -> dict | None:
-    """``folder/report.json`` as a dict, or None when missing or unreadable."""
+    """``folder/report.json`` (:func:`synkan.report_json.read_report`), or None when there is no usable one."""
     try:
-        report = json.loads((folder / "report.json").read_text())
-    except (OSError, ValueError):
+        return report_json.read_report(folder)
+    except InputError:
         return None
-    return report if isinstance(report, dict) else None
 
 
 def report_key(report: dict) -> tuple[str | None, str]:
@@ -87,7 +87,7 @@ class ShaCache(JsonStore):
     """SHA-256 of input videos, remembered by (path, size, mtime) in OUTDIR so reruns do not re-read every video."""
 
     def get(self, path: Path) -> str:
-        from ..models import sha256_file
+        from .._util.files import sha256_file
 
         st = path.stat()
         key = f"{path}|{st.st_size}|{st.st_mtime_ns}"

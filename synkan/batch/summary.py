@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from .._version import __version__
 from ..errors import InputError
-from ..scales import EFACE_ITEMS, SUNNYBROOK_MOVEMENTS
+from ..grade.scales import EFACE_ITEMS, SUNNYBROOK_MOVEMENTS
 from ..tables import DIRECTIONS, SIDES, unit
-from .files import atomic_write_text, csv_safe
+from .._util.files import atomic_write_text, csv_safe
 from .state import Item
 
 SUMMARY_NAME = "summary.csv"

@@ -5,7 +5,7 @@ import hashlib
 from pathlib import Path
 
 from ..tables import DIRECTIONS
-from .files import atomic_write_text, csv_safe, make_dir, safe_name, save_figure
+from .._util.files import atomic_write_text, csv_safe, make_dir, safe_name, save_figure
 from .summary import read_summary
 from .trend_figures import cohort_figure, patient_figure
 

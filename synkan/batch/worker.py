@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from .. import __version__
+from .._version import __version__
 from ..config import Settings
-from ..errors import InputError, SynkanError
+from ..errors import InputError, one_line
 from .state import read_report
 
 MARKER_INTERVAL_S = 1.0  # workers note their frames this often; the bar shows them
@@ -34,8 +34,8 @@ _WORKER = threading.local()
 
 def landmarkers(model: str, n: int) -> list:
     """This worker's landmarkers, built once and reused (grown to ``n`` if needed)."""
-    from ..models import resolve_model
-    from ..tracking import Landmarker
+    from ..measure.models import resolve_model
+    from ..measure.tracking import Landmarker
 
     if getattr(_WORKER, "key", None) != model:
         old = getattr(_WORKER, "landmarkers", [])
@@ -58,13 +58,6 @@ def init_worker(model: str, n_landmarkers: int) -> None:
     landmarkers(model, n_landmarkers)
 
 
-def one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    if isinstance(exc, SynkanError):
-        return text or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def reusable_track(folder: Path, sha256: str | None, settings: Settings):
     """``(track, report)`` of an earlier analysis in ``folder`` of the same video with the same tracking settings, or None.
 
@@ -72,7 +65,7 @@ def reusable_track(folder: Path, sha256: str | None, settings: Settings):
     cutoff): the landmarks are the same, so the video need not be decoded
     and tracked again.
     """
-    from ..tracking import Track
+    from ..measure.tracking import Track
 
     report = read_report(folder)
     if sha256 is None or report is None or report.get("synkan_version") != __version__:

@@ -61,7 +61,7 @@ def plot_side_difference(comparison: dict) -> Figure:
     """Each direction's side difference per visit, with its 95% interval (1.96 SE), oldest visit left.
 
     A change between two visits is real when it exceeds their MDC95
-    (:mod:`synkan.compare`); the intervals show why one is or is not.
+    (:mod:`synkan.clinic.compare`); the intervals show why one is or is not.
     """
     visits = comparison["visits"]
     labels = [v["label"] for v in visits]

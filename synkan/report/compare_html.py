@@ -1,15 +1,15 @@
 """The comparison of visits as HTML: a table fragment for report.html, and the self-contained compare.html.
 
-Every number comes from compare.json (:func:`synkan.compare.compare_reports`),
+Every number comes from compare.json (:func:`synkan.clinic.compare.compare_reports`),
 rounded once here; text from the user (patient ID, notes) is HTML-escaped.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..compare import MEASURE_UNIT
-from .html import CSS, data_uri, esc
-from .text import DIRECTION_TEXT
+from ..clinic.compare import MEASURE_UNIT
+from .html_parts import CSS, data_uri, esc
+from ..text import DIRECTION_TEXT
 
 COMPARE_CSS = """
 .visits { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); gap: 12px; }

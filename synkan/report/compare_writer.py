@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..compare import compare_reports, load_reports
+from ..clinic.compare import compare_reports, load_reports
 from ..errors import InputError, OutputError
 from .writer import apply_modes, resolve_outdir, swap_in, write_json
 

@@ -29,12 +29,13 @@ import numpy as np
 # registered globally, and notebooks keep their own (inline) backend.
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
 
-from .style import (DIRECTION_TITLES, DPI, DRIVER_LABELS, EVENT_COLORS, EVENT_LABELS, EYE_CONTOUR, LIPS_INNER, LIPS_OUTER,
-                    MARGINS, MOUTH_CORNER, RESPONDER_LABELS, SIDE_COLORS, SIDE_LABELS, format_gain)
+from .style import (
+    DIRECTION_TITLES, DPI, DRIVER_LABELS, EVENT_COLORS, EVENT_LABELS, MARGINS, RESPONDER_LABELS, SIDE_COLORS, SIDE_LABELS, format_gain,
+)
+from .frames import FigureUnavailable, note, plot_face_frames, read_frames
 from .summary_matrix import plot_summary_matrix
-from .text import lag_text
+from ..text import lag_text
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -45,19 +46,11 @@ def _style(ax) -> None:
     ax.set_axisbelow(True)
 
 
-def _note(ax, text: str) -> None:
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=10, color="#555555", wrap=True)
-    # Hide this axis' ticks only: removing them would also empty a shared axis next to it.
-    ax.tick_params(left=False, bottom=False, labelleft=False, labelbottom=False)
-
 
 def _reason(analysis: "Analysis", direction: str) -> str:
     coupling = analysis.couplings.get(direction)
     return coupling.reason if coupling is not None and coupling.reason else "too little data"
 
-
-class FigureUnavailable(Exception):
-    """A figure cannot be drawn (for example the video for key frames is gone); the message says why."""
 
 
 # --- 1. time series ----------------------------------------------------------------
@@ -134,7 +127,7 @@ def plot_xcorr(analysis: "Analysis") -> Figure:
                             xytext=(0.03, 0.14 - 0.09 * k), textcoords="axes fraction", fontsize=8.5,
                             color=SIDE_COLORS[side])
         if not plotted:
-            _note(ax, f"not measurable:\n{_reason(analysis, direction)}")
+            note(ax, f"not measurable:\n{_reason(analysis, direction)}")
             continue
         ax.axvline(0, color="#888888", linewidth=0.8, linestyle="--")
         ax.set_xlabel("lag (ms; > 0: responder follows driver)")
@@ -185,7 +178,7 @@ def plot_scatter(analysis: "Analysis") -> Figure:
                 ax.text(0.03, 0.95 - 0.08 * k, f"{SIDE_LABELS[side]}: gain {format_gain(sc.gain)}", transform=ax.transAxes,
                         fontsize=8.5, color=SIDE_COLORS[side], va="top")
         if not plotted:
-            _note(ax, f"not measurable:\n{_reason(analysis, direction)}")
+            note(ax, f"not measurable:\n{_reason(analysis, direction)}")
             continue
         ax.set_xlabel("voluntary: " + DRIVER_LABELS.get(direction, "driver"), fontsize=9)
         ax.set_ylabel("involuntary: " + RESPONDER_LABELS.get(direction, "responder"), fontsize=9)
@@ -220,65 +213,6 @@ def _frame_rows(analysis: "Analysis") -> list[tuple[str, int]]:
     return rows
 
 
-def read_frames(analysis: "Analysis", frame_indices: list[int]) -> dict[int, np.ndarray] | str:
-    """Upright RGB frames of the analysed video by file frame index, or a reason why not.
-
-    The video must still be at the recorded path with the recorded SHA-256.
-    """
-    import cv2
-
-    from ..models import sha256_file
-    from ..video import _ROTATE_CODES
-
-    if not analysis.video.get("path"):
-        return "a de-identified analysis keeps no video path"
-    path = Path(str(analysis.video["path"]))
-    if not path.is_file():
-        return f"the video is not at its recorded path ({path})"
-    expected = analysis.video.get("sha256")
-    if expected and sha256_file(path) != expected:
-        return "the video file has changed since the analysis (SHA-256 differs)"
-    rotate = analysis.settings.rotate
-    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
-    if not cap.isOpened():
-        return "the video could not be opened"
-    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 0 if rotate is not None else 1)
-    frames: dict[int, np.ndarray] = {}
-    try:
-        for index in sorted(set(frame_indices)):
-            cap.set(cv2.CAP_PROP_POS_FRAMES, index)
-            ok, bgr = cap.read()
-            if not ok or bgr is None:
-                continue
-            if rotate:
-                bgr = cv2.rotate(bgr, _ROTATE_CODES[rotate])
-            frames[index] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    finally:
-        cap.release()
-    return frames if frames else "no frame could be decoded"
-
-
-def face_box(xy: np.ndarray, width: int, height: int, margin: float = 0.18) -> tuple[int, int, int, int]:
-    """A square box (x0, y0, x1, y1) around the landmarks, with a margin, inside the frame."""
-    lo, hi = np.nanmin(xy, axis=0), np.nanmax(xy, axis=0)
-    center = (lo + hi) / 2
-    half = (1 + 2 * margin) * float(np.max(hi - lo)) / 2
-    x0, y0 = int(max(0, center[0] - half)), int(max(0, center[1] - half))
-    x1, y1 = int(min(width, center[0] + half)), int(min(height, center[1] + half))
-    return x0, y0, x1, y1
-
-
-def _draw_landmarks(ax, xy: np.ndarray, x0: int, y0: int) -> None:
-    for side in ("right", "left"):
-        pts = xy[list(EYE_CONTOUR[side]) + [EYE_CONTOUR[side][0]]] - (x0, y0)
-        ax.plot(pts[:, 0], pts[:, 1], color=SIDE_COLORS[side], linewidth=1.4)
-    for contour in (LIPS_OUTER, LIPS_INNER):
-        pts = xy[list(contour) + [contour[0]]] - (x0, y0)
-        ax.plot(pts[:, 0], pts[:, 1], color="white", linewidth=1.0, alpha=0.85)
-    for side in ("right", "left"):
-        p = xy[MOUTH_CORNER[side]] - (x0, y0)
-        ax.plot(p[0], p[1], "o", color=SIDE_COLORS[side], markersize=6, markeredgecolor="white", markeredgewidth=0.8)
-
 
 def plot_keyframes(analysis: "Analysis", deidentify: bool = False, frames: dict[int, np.ndarray] | str | None = None) -> Figure:
     """Rest, peak smile and peak eye closure; see :func:`plot_face_frames`.
@@ -289,67 +223,6 @@ def plot_keyframes(analysis: "Analysis", deidentify: bool = False, frames: dict[
     wanted = [(f"{title} (t = {track.t_s[row]:.2f} s)", row) for title, row in _frame_rows(analysis)]
     return plot_face_frames(analysis, wanted, deidentify, (10, 4.0), "key frames", MARGINS["keyframes"], frames)
 
-
-def plot_face_frames(analysis: "Analysis", wanted: list[tuple[str, int]], deidentify: bool, size: tuple[float, float],
-                     what: str, margins: dict, frames: dict[int, np.ndarray] | str | None = None) -> Figure:
-    """Frames ``(title, track row)`` cropped to the face, eye and mouth landmarks drawn.
-
-    The subject's right is image-left: "R" is printed on the image's left.
-    With ``deidentify``, only the eye and mouth regions stay visible (:mod:`synkan.report.privacy`).
-    ``frames`` are the video frames if already read (:func:`read_frames`).
-
-    Raises
-    ------
-    FigureUnavailable
-        If the video is gone or changed; its message says why.
-    """
-    import cv2
-
-    track = analysis.track
-    fig = Figure(figsize=size, dpi=DPI)
-    axes = fig.subplots(1, max(len(wanted), 1), squeeze=False)[0]
-    # A square panel's side in output pixels.
-    panel_px = DPI * min(size[0] * (margins["right"] - margins["left"]) / max(len(wanted), 1),
-                         size[1] * (margins["top"] - margins["bottom"]))
-    if not wanted:
-        _note(axes[0], "no frame with a face")
-        return fig
-    if frames is None:
-        frames = read_frames(analysis, [int(track.frame_index[row]) for _, row in wanted])
-    if isinstance(frames, str):
-        raise FigureUnavailable(f"{what} not shown: {frames}")
-    for ax, (title, row) in zip(axes, wanted):
-        ax.set_title(title, fontsize=10)
-        image = frames.get(int(track.frame_index[row]))
-        if image is None:
-            _note(ax, "this frame could not be decoded")
-            continue
-        xy = track.landmarks[row, :, :2].astype(float)
-        if deidentify:
-            from .privacy import deidentify_frame
-
-            image = deidentify_frame(image, xy)
-        x0, y0, x1, y1 = face_box(xy, image.shape[1], image.shape[0])
-        # Shrunk to the panel's pixels first (OpenCV's area average is far
-        # cheaper than matplotlib's resampling); the extent keeps frame pixels.
-        crop = image[y0:y1, x0:x1]
-        scale = min(1.0, panel_px / max(crop.shape[:2]))
-        if scale < 1.0:
-            crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        ax.imshow(crop, extent=(0, x1 - x0, y1 - y0, 0))
-        _draw_landmarks(ax, xy, x0, y0)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        box = dict(boxstyle="round,pad=0.25", facecolor="white", alpha=0.85, edgecolor="none")
-        ax.text(0.03, 0.04, "R", transform=ax.transAxes, fontsize=13, fontweight="bold", color=SIDE_COLORS["right"],
-                va="bottom", ha="left", bbox=box)
-        ax.text(0.97, 0.04, "L", transform=ax.transAxes, fontsize=13, fontweight="bold", color=SIDE_COLORS["left"],
-                va="bottom", ha="right", bbox=box)
-    handles = [Patch(color=SIDE_COLORS[s], label=SIDE_LABELS[s] + (" (image left)" if s == "right" else " (image right)"))
-               for s in ("right", "left")]
-    fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=9, frameon=False)
-    fig.subplots_adjust(**margins)
-    return fig
 
 
 # --- all ---------------------------------------------------------------------------

@@ -8,13 +8,12 @@ is printed as "not measurable" with the reason from the warnings.
 """
 from __future__ import annotations
 
-import base64
-import html as _html
 from pathlib import Path
 
+from .html_parts import CSS, data_uri, esc, na
 from .scales_html import scales_section
-from .style import SCALE_FIGURE_NAMES, SIDE_COLORS, format_gain
-from .text import DIRECTION_TEXT, direction_line, lag_text, shown_values
+from .style import SCALE_FIGURE_NAMES, format_gain
+from ..text import DIRECTION_TEXT, direction_line, lag_text, shown_values
 
 FIGURES = (  # name, title, caption
     ("summary_matrix", "At a glance",
@@ -32,72 +31,11 @@ FIGURES = (  # name, title, caption
      "Involuntary responder against voluntary driver inside the event windows; the line's slope is the gain."),
 )
 
-CSS = """
-:root { --right: %(right)s; --left: %(left)s; --ink: #1b1b1b; --muted: #5f6368; --line: #dadce0; }
-* { box-sizing: border-box; }
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
-       color: var(--ink); max-width: 1040px; margin: 0 auto; padding: 24px 28px 48px; line-height: 1.45;
-       background: #ffffff; font-size: 15px; }
-h1 { font-size: 24px; margin: 0 0 4px; }
-h2 { font-size: 18px; margin: 28px 0 8px; border-bottom: 1px solid var(--line); padding-bottom: 4px; }
-h3 { font-size: 15px; margin: 16px 0 6px; }
-.meta { color: var(--muted); font-size: 13px; }
-table { border-collapse: collapse; font-size: 14px; margin: 6px 0; }
-th, td { text-align: left; padding: 4px 12px 4px 0; vertical-align: top; border-bottom: 1px solid #f0f0f0; }
-th { font-weight: 600; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.meta td, .meta th { border: none; padding: 1px 14px 1px 0; }
-code, .hash { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 12px; word-break: break-all; }
-.result { font-size: 17px; padding: 10px 14px; margin: 8px 0; border-left: 6px solid #9aa0a6; background: #f8f9fa; }
-.result.g0 { border-left-color: #34a853; } .result.g1 { border-left-color: #fbbc04; }
-.result.g2 { border-left-color: #f29900; } .result.g3 { border-left-color: #d93025; }
-.result.null { border-left-color: #9aa0a6; color: var(--muted); }
-.right { color: var(--right); font-weight: 600; } .left { color: var(--left); font-weight: 600; }
-.na { color: var(--muted); font-style: italic; }
-.warn { background: #fef7e0; border: 1px solid #f9e3a3; padding: 8px 12px; border-radius: 4px; }
-.warn ul { margin: 4px 0; padding-left: 20px; }
-.qc { display: flex; flex-wrap: wrap; gap: 8px 36px; }
-figure { margin: 18px 0; page-break-inside: avoid; break-inside: avoid; }
-figure img { max-width: 100%%; height: auto; border: 1px solid #eeeeee; }
-figcaption { color: var(--muted); font-size: 13px; }
-.note { color: var(--muted); font-size: 13px; }
-.methods { font-size: 13px; color: #3c4043; }
-.head { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1.3fr); gap: 0 24px; align-items: start; }
-.blank { display: inline-block; min-width: 160px; border-bottom: 1px solid #9aa0a6; height: 1em; }
-.disclaimer { font-size: 13px; border-top: 1px solid var(--line); margin-top: 10px; padding-top: 6px; }
-.keyframes img { max-width: 100%%; height: auto; }
-table, .disclaimer, .previous { break-inside: avoid; page-break-inside: avoid; }
-@media print {
-  body { max-width: none; padding: 0; font-size: 9.5pt; line-height: 1.3; }
-  h1 { font-size: 15pt; } h2 { font-size: 11pt; margin: 8px 0 4px; }
-  h2, h3 { break-after: avoid; page-break-after: avoid; }
-  table { font-size: 8.5pt; } th, td { padding: 1px 8px 1px 0; }
-  .result { background: none; font-size: 9.5pt; padding: 3px 8px; margin: 4px 0; }
-  .summary-page { break-after: page; page-break-after: always; }
-  .summary-page .keyframes img { max-height: 52mm; width: auto; }
-  .summary-page figure { margin: 4px 0; }
-  .summary-page .note, .summary-page figcaption, .disclaimer { font-size: 8pt; }
-  .head th, .head td { padding: 0 8px 0 0; border: none; }
-  .methods { break-inside: avoid; page-break-inside: avoid; }
-  details { display: block; } details > summary { display: none; }
-  a { color: inherit; text-decoration: none; }
-  @page { margin: 12mm; }
-}
-""" % {"right": SIDE_COLORS["right"], "left": SIDE_COLORS["left"]}
-
-
-def esc(x) -> str:
-    return _html.escape(str(x), quote=True)
-
-
-def _na(reason: str | None = None) -> str:
-    title = f' title="{esc(reason)}"' if reason else ""
-    return f'<span class="na"{title}>not measurable</span>'
 
 
 def _fmt(x, spec: str, scale: float = 1.0, unit: str = "", reason: str | None = None) -> str:
     if x is None:
-        return _na(reason)
+        return na(reason)
     return esc(format(scale * x, spec) + unit)
 
 
@@ -120,11 +58,6 @@ def _eface_reason(report: dict) -> str:
     return _direction_reason(report, "oral_ocular")
 
 
-def data_uri(path: Path) -> str:
-    """A PNG file as a ``data:`` URI, so the page needs no other file."""
-    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
-
-
 def _when(stamp) -> str:
     return str(stamp or "").replace("T", " ").replace("+00:00", " UTC")
 
@@ -143,7 +76,7 @@ def _header(report: dict, deidentify: bool) -> str:
         who.append(("Note", esc(visit["note"])))
     what = [
         ("Video", name),
-        ("Analysed", esc(_when(report.get("created"))) if report.get("created") else _na()),
+        ("Analysed", esc(_when(report.get("created"))) if report.get("created") else na()),
         *([("Rebuilt", esc(_when(report["rebuilt"])))] if report.get("rebuilt") else []),
         ("Duration", _fmt(video.get("duration_s"), ".1f", unit=" s")
          + (f' &middot; {esc(video["frames"])} frames' if video.get("frames") is not None else "")
@@ -175,7 +108,7 @@ def _results(report: dict) -> str:
         line = line.replace(side.upper(), _side(side), 1)
         out.append(f'<div class="result g{int(entry["grade"])}">{line}</div>')
     eface = scores.get("eface_ocular_synkinesis")
-    value = _na() + f" ({esc(_eface_reason(report))})" if eface is None else f"<b>{eface:.0f}</b>"
+    value = na() + f" ({esc(_eface_reason(report))})" if eface is None else f"<b>{eface:.0f}</b>"
     out.append(f'<p>eFACE-style ocular synkinesis: {value} <span class="note">(100 = no synkinesis; '
                "lower is worse)</span></p>")
     return "\n".join(out)
@@ -198,16 +131,16 @@ def _details(report: dict) -> str:
             first = f'<td rowspan="2">{esc(label)}</td>' if k == 0 else ""
             rows.append(
                 f"<tr>{first}<td class='{side}'>subject's {side}</td>"
-                f"<td class='num'>{_na(reason) if shown[side] is None else esc(shown[side] + unit)}</td>"
+                f"<td class='num'>{na(reason) if shown[side] is None else esc(shown[side] + unit)}</td>"
                 f"<td class='num'>{_fmt(s.get('r'), '.2f', reason=reason)}</td>"
-                f"<td class='num'>{_na(reason) if s.get('lag_s') is None else esc(lag_text(s['lag_s'], fps))}</td>"
-                f"<td class='num'>{_na(reason) if s.get('gain') is None else esc(format_gain(s['gain']))}</td>"
+                f"<td class='num'>{na(reason) if s.get('lag_s') is None else esc(lag_text(s['lag_s'], fps))}</td>"
+                f"<td class='num'>{na(reason) if s.get('gain') is None else esc(format_gain(s['gain']))}</td>"
                 f"<td class='num'>{esc(s.get('n_events', 0))}</td></tr>")
         asym, healthy = shown["asymmetry"], entry.get("healthy_max_pp")
         spread = f" ± {esc(shown['asymmetry_se'])}" if asym is not None and shown["asymmetry_se"] is not None else ""
         reference = f" (healthy faces: up to {_fmt(healthy, '.1f')})" if healthy is not None else ""
         rows.append(f"<tr><td></td><td colspan='6' class='note'>side difference: "
-                    f"{_na(reason) if asym is None else esc(asym)}{spread}{'' if asym is None else ' percentage points'}{reference}"
+                    f"{na(reason) if asym is None else esc(asym)}{spread}{'' if asym is None else ' percentage points'}{reference}"
                     + (f"; grade {esc(entry['grade'])} ({esc(entry.get('grade_name'))})" if entry.get("grade") is not None else "")
                     + "</td></tr>")
     return "<h2>Measurements</h2>\n<table>" + head + "".join(rows) + "</table>"
@@ -219,7 +152,7 @@ def _qc(report: dict) -> str:
     face = qc.get("face_fraction")
     rotation = ", ".join(f"{name} {_fmt(qc.get(f'max_abs_{name}_deg'), '.1f', unit='°')}" for name in ("yaw", "pitch", "roll"))
     items = [
-        ("Face found", _fmt(face, ".0f", 100, "% of frames") if face is not None else _na()),
+        ("Face found", _fmt(face, ".0f", 100, "% of frames") if face is not None else na()),
         ("Head rotation (largest, from rest)", rotation),
         ("Frames with too much rotation (left out)", esc(qc.get("frames_large_rotation", 0))),
         ("Eye width (sets the lid measurement's resolution)", _fmt(qc.get("eye_width_px"), ".0f", unit=" px")),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .figures import EYE_CONTOUR, LIPS_OUTER
+from ..measure.mesh import EYE_CONTOUR, LIPS_OUTER
 
 # Each eye's window: its contour grown by this share of the eye's width (the
 # lids and lashes, not the brow); the mouth's: the outer lips grown by this

@@ -1,7 +1,7 @@
 """Figures of the clinical movements: the movement x region x side matrix and each movement's peak frame.
 
 The matrix is coloured by how far each side difference lies outside the
-healthy range (``excess`` of :class:`synkan.matrix.Matrix`), not by raw size:
+healthy range (``excess`` of :class:`synkan.grade.matrix.Matrix`), not by raw size:
 a healthy smile narrows both eyes by several millimetres, and that must not
 look alarming. Only the side that moves more is coloured.
 """
@@ -14,9 +14,10 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from ..movements import MOVEMENT_LABELS
-from ..regions import REGIONS
-from .figures import DPI, SIDE_COLORS, _note, plot_face_frames
+from ..grade.movements import MOVEMENT_LABELS
+from ..measure.regions import REGIONS
+from .frames import note, plot_face_frames
+from .style import DPI, SIDE_COLORS
 
 if TYPE_CHECKING:
     from ..analysis import Analysis
@@ -39,7 +40,7 @@ def plot_movement_matrix(analysis: "Analysis") -> Figure:
     fig = Figure(figsize=(10, 1.4 + 0.42 * max(len(kinds), 1)), dpi=DPI)
     ax = fig.subplots()
     if not kinds:
-        _note(ax, "no brow raise, eye closure, smile, snarl or pucker found")
+        note(ax, "no brow raise, eye closure, smile, snarl or pucker found")
         return fig
     columns = [(region, side) for region in REGIONS for side in ("right", "left")]
     for i, kind in enumerate(kinds):

@@ -9,12 +9,12 @@ cannot be measured say why.
 """
 from __future__ import annotations
 
-from html import escape
 from pathlib import Path
 
-from ..movements import MOVEMENT_LABELS
-from ..regions import REGION_LABELS
-from ..scales import SUNNYBROOK_MOVEMENTS
+from ..grade.movements import MOVEMENT_LABELS
+from ..measure.regions import REGION_LABELS
+from ..grade.scales import SUNNYBROOK_MOVEMENTS
+from .html_parts import data_uri, esc, na
 from .style import SCALE_FIGURE_NAMES
 
 CAPTIONS = {
@@ -27,47 +27,39 @@ CAPTIONS = {
 }
 
 
-def _e(x) -> str:
-    return escape(str(x), quote=True)
-
-
-def _na(reason: str) -> str:
-    return f'<span class="na" title="{_e(reason)}">not measured</span> <span class="note">({_e(reason)})</span>'
-
-
 def _sunnybrook(sb: dict) -> str:
     side = sb.get("affected_side")
     head = ("<tr><th>Movement</th><th>Synkinesis points, affected side</th><th>Points R / L</th><th>Measured on</th>"
             "<th>Side difference</th><th>Healthy up to</th><th>mm per point</th><th>Voluntary movement grade</th></tr>")
     rows = []
     for item in SUNNYBROOK_MOVEMENTS:
-        label = _e(MOVEMENT_LABELS[item])
+        label = esc(MOVEMENT_LABELS[item])
         d = sb.get("details", {}).get(item)
         if d is None:
-            rows.append(f"<tr><td>{label}</td><td colspan='7'>{_na(sb.get('missing', {}).get(item, 'not in the video'))}</td></tr>")
+            rows.append(f"<tr><td>{label}</td><td colspan='7'>{na(sb.get('missing', {}).get(item, 'not in the video'), inline=True)}</td></tr>")
             continue
         region = REGION_LABELS.get(d.get("region"), "-")
         diff = "-" if d.get("difference_mm") is None else f"{d['difference_mm']:.1f} &plusmn; {d['difference_se_mm']:.1f} mm"
-        on = _e(region) + ("" if d.get("measured_on") == item else f" (during {_e(MOVEMENT_LABELS[d['measured_on']])})")
+        on = esc(region) + ("" if d.get("measured_on") == item else f" (during {esc(MOVEMENT_LABELS[d['measured_on']])})")
         points = sb["synkinesis"].get(item)
-        rows.append(f"<tr><td>{label}</td><td class='num'><b>{_e(points)}</b></td>"
-                    f"<td class='num'>{_e(d['points_right'])} / {_e(d['points_left'])}</td><td>{on}</td>"
-                    f"<td class='num'>{diff}</td><td class='num'>{_e(d.get('healthy_mm') or '-')} mm</td>"
-                    f"<td class='num'>{_e(d['mm_per_point'])}</td><td class='num'>{_e(sb['voluntary'].get(item) or '-')}</td></tr>")
+        rows.append(f"<tr><td>{label}</td><td class='num'><b>{esc(points)}</b></td>"
+                    f"<td class='num'>{esc(d['points_right'])} / {esc(d['points_left'])}</td><td>{on}</td>"
+                    f"<td class='num'>{diff}</td><td class='num'>{esc(d.get('healthy_mm') or '-')} mm</td>"
+                    f"<td class='num'>{esc(d['mm_per_point'])}</td><td class='num'>{esc(sb['voluntary'].get(item) or '-')}</td></tr>")
     total = sb["synkinesis"].get("total")
     present = sb.get("synkinesis_movements", [])
-    total_text = (_na("none of the five movements in the video") if total is None else
-                  f"<b>{_e(total)}</b> of {3 * len(present)} (sum of the {len(present)} "
+    total_text = (na("none of the five movements in the video", inline=True) if total is None else
+                  f"<b>{esc(total)}</b> of {3 * len(present)} (sum of the {len(present)} "
                   f"movement{'s' if len(present) != 1 else ''} present)")
-    side_text = _e(side.upper()) if side else _na(sb.get("affected_side_reason") or "unknown")
+    side_text = esc(side.upper()) if side else na(sb.get("affected_side_reason") or "unknown", inline=True)
     if side and not any(d["points_right"] or d["points_left"] for d in sb.get("details", {}).values()):
         side_text += " (no synkinesis point on either side: the side with the larger side differences)"
     resting = sb.get("resting", {})
     return (f"<p>Affected side: {side_text}. Synkinesis total: {total_text}.</p>"
             f"<table>{head}{''.join(rows)}</table>"
-            f"<p class='note'>Resting symmetry: {_na(resting.get('reason', ''))}. Composite: "
-            f"{_na('needs the resting symmetry score')}. Millimetres from the iris diameter (1 IOD = "
-            f"{_e(sb.get('mm_per_iod') or '?')} mm).</p>")
+            f"<p class='note'>Resting symmetry: {na(resting.get('reason', ''), inline=True)}. Composite: "
+            f"{na('needs the resting symmetry score', inline=True)}. Millimetres from the iris diameter (1 IOD = "
+            f"{esc(sb.get('mm_per_iod') or '?')} mm).</p>")
 
 
 def _eface(ef: dict) -> str:
@@ -76,15 +68,14 @@ def _eface(ef: dict) -> str:
                        ("midfacial", "midfacial (midface and mouth corner with eye closure)"),
                        ("mentalis", "mentalis (chin with smile and other movements)"), ("platysmal", "platysmal (neck bands)")):
         value = ef.get(key)
-        shown = _na(ef.get("reasons", {}).get(key, "")) if value is None else f"<b>{value:.0f}</b>"
-        items.append(f"<tr><td>{_e(label)}</td><td class='num'>{shown}</td></tr>")
+        shown = na(ef.get("reasons", {}).get(key, ""), inline=True) if value is None else f"<b>{value:.0f}</b>"
+        items.append(f"<tr><td>{esc(label)}</td><td class='num'>{shown}</td></tr>")
     return ("<h3>eFACE synkinesis items (100 = none)</h3><table><tr><th>Item</th><th>Score</th></tr>"
             + "".join(items) + "</table>")
 
 
 def scales_section(report: dict, pngs: dict[str, Path], notes: dict[str, str] | None = None) -> str:
     """The section's HTML, from report.json (``scores.sunnybrook``, ``scores.eface_synkinesis``) and its figures."""
-    from .html import data_uri  # html imports this module
 
     scores = report.get("scores", {})
     sb, ef = scores.get("sunnybrook"), scores.get("eface_synkinesis")
@@ -94,10 +85,10 @@ def scales_section(report: dict, pngs: dict[str, Path], notes: dict[str, str] | 
     for name in SCALE_FIGURE_NAMES:
         title, caption = CAPTIONS[name]
         if name in pngs:
-            figures.append(f'<figure id="fig-{name}"><h3>{_e(title)}</h3><img src="{data_uri(pngs[name])}" alt="{_e(title)}">'
-                           f"<figcaption>{_e(caption)}</figcaption></figure>")
+            figures.append(f'<figure id="fig-{name}"><h3>{esc(title)}</h3><img src="{data_uri(pngs[name])}" alt="{esc(title)}">'
+                           f"<figcaption>{esc(caption)}</figcaption></figure>")
         elif notes and name in notes:
-            figures.append(f'<figure id="fig-{name}"><h3>{_e(title)}</h3><p class="note">{_e(notes[name])}</p></figure>')
+            figures.append(f'<figure id="fig-{name}"><h3>{esc(title)}</h3><p class="note">{esc(notes[name])}</p></figure>')
     return ('<h2 id="scales">Sunnybrook and eFACE</h2>'
-            f"<p class='note'><b>{_e(sb.get('note', ''))}</b></p>"
+            f"<p class='note'><b>{esc(sb.get('note', ''))}</b></p>"
             + _sunnybrook(sb) + _eface(ef) + "".join(figures))

@@ -27,14 +27,6 @@ MARGINS = {
     "summary_matrix": dict(left=0.235, right=0.985, bottom=0.116, top=0.827),
 }
 
-# MediaPipe face-mesh contours (subject's right eye = 33/133, left eye = 263/362).
-EYE_CONTOUR = {
-    "right": (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246),
-    "left": (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466),
-}
-LIPS_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
-LIPS_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191)
-MOUTH_CORNER = {"right": 61, "left": 291}
 
 
 def format_gain(gain: float) -> str:

@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from ..coupling import value_at_peaks
+from ..grade.series import value_at_peaks
 from .style import DPI, MARGINS, SIDE_COLORS, SIDE_LABELS
 
 if TYPE_CHECKING:

@@ -31,42 +31,22 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from ..analysis import REPORT_SCHEMA, Analysis
+from ..analysis import Analysis
+from ..report_json import is_report_folder
 from ..errors import OutputError
+from .._util.files import PRIVATE_FILE_MODE, output_modes
 
 OUTPUT_FILES = ("report.json", "signals.csv", "events.csv", "track.npz", "report.html")
 MANIFEST_NAME = ".synkan-files.json"
 MANIFEST_SCHEMA = "synkan.outputs/1"
 # Folders written before there was a manifest: synkan's names only.
 LEGACY_PATTERNS = OUTPUT_FILES + ("overlay.mp4", "figures/*.png")
-ENV_SHARED_OUTPUTS = "SYNKAN_SHARED_OUTPUTS"
 # Rows of signals.csv formatted at once: pandas turns each chunk into Python
 # strings, about 7 KB per row (its default chunk is 12 MB for a long video).
 CSV_CHUNK_ROWS = 500
-PRIVATE_FILE_MODE, PRIVATE_DIR_MODE = 0o600, 0o700
 
 
 # --- Permissions --------------------------------------------------------------------------
-def _umask() -> int:
-    try:  # read the umask without changing it (os.umask is process-wide, racy with threads)
-        status = Path("/proc/self/status").read_text()
-        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("Umask:")), 8)
-    except (OSError, StopIteration, ValueError, IndexError):
-        return 0o022
-
-
-def output_modes() -> tuple[int, int]:
-    """``(file_mode, folder_mode)`` of everything synkan writes.
-
-    Private (0600, 0700) by default; with ``$SYNKAN_SHARED_OUTPUTS=1`` the
-    user's umask decides, as for any other program.
-    """
-    if os.environ.get(ENV_SHARED_OUTPUTS, "") not in ("", "0"):
-        mask = _umask()
-        return 0o666 & ~mask, 0o777 & ~mask
-    return PRIVATE_FILE_MODE, PRIVATE_DIR_MODE
-
-
 def apply_modes(path: Path) -> None:
     """Give ``path`` (a file, or a folder and everything in it) the :func:`output_modes`."""
     file_mode, dir_mode = output_modes()
@@ -102,15 +82,6 @@ def _manifest(folder: Path) -> set[str] | None:
     if not isinstance(data, dict) or data.get("schema") != MANIFEST_SCHEMA or not isinstance(data.get("files"), list):
         return None
     return {str(f) for f in data["files"]}
-
-
-def is_synkan_output(folder: Path) -> bool:
-    """``folder`` holds a report.json that synkan wrote (schema ``synkan.report/1``)."""
-    try:
-        report = json.loads((folder / "report.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(report, dict) and report.get("schema") == REPORT_SCHEMA
 
 
 def foreign_files(folder: Path) -> list[str]:
@@ -183,7 +154,7 @@ def check_outdir(outdir: str | Path, force: bool = False, keep_foreign: bool = F
     if outdir.is_dir() and any(outdir.iterdir()):
         if not force:
             raise OutputError(f"{outdir}: holds results already; use --force to replace them")
-        if not is_synkan_output(outdir):
+        if not is_report_folder(outdir):
             raise OutputError(f"{outdir}: is not empty and holds no synkan results; not replacing it, even with --force")
         foreign = [] if keep_foreign else foreign_files(outdir)
         if foreign:
@@ -275,7 +246,7 @@ def write_json(path: Path, data: dict) -> None:
 
 def _write_all(analysis: Analysis, folder: Path, figures: bool, html: bool, overlay: bool, deidentify: bool = False,
                pdf: bool = False) -> None:
-    from ..deidentify import deidentify as deidentified, is_deidentified
+    from ..clinic.deidentify import deidentify as deidentified, is_deidentified
 
     deidentify = deidentify or is_deidentified(analysis.video)
     # The record is written without the source's path and eye images; the
@@ -321,7 +292,7 @@ def write_outputs(analysis: Analysis, outdir: str | Path, *, force: bool = False
     deidentify : bool
         Write no path, file name or eye image of the source, and show only
         the eye and mouth regions in key frames and the overlay
-        (:mod:`synkan.deidentify`). An analysis that is de-identified stays so.
+        (:mod:`synkan.clinic.deidentify`). An analysis that is de-identified stays so.
     pdf : bool
         Also print report.html to report.pdf (headless Chromium).
     keep : tuple of str

@@ -4,10 +4,10 @@ A pattern's gain ``k`` is in units of its responder's full movement, and the
 full movements differ by region: a full lid closure is the whole fissure
 (~9 mm), a full chin lift about 3 mm. The same ``k`` is therefore a severe
 narrowing on the eye and a sub-visible lift on the chin. The scales grade
-millimetres of side difference (:mod:`synkan.scales`), so the accuracy suite
+millimetres of side difference (:mod:`synkan.grade.scales`), so the accuracy suite
 asks for each pattern's coupling in mm and converts it here, measuring the
 rig exactly as synkan defines each region: the lid opening of the mesh's
-lid pairs (:func:`synkan.regions.to_mm`), and the upward displacement of the
+lid pairs (:func:`synkan.measure.regions.to_mm`), and the upward displacement of the
 region's points (their field on the affected side less its cross-talk onto
 the other side, i.e. the side difference), all through the iris
 (:data:`synkan.config.IRIS_DIAMETER_MM`).
@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import CHEEK_L, CHEEK_R, CHIN_L, CHIN_R, EYE_R, IRIS_DIAMETER_MM, IRIS_EDGES_L, IRIS_EDGES_R
-from .face import MOUTH_CORNER, face_rig
+from ..config import IRIS_DIAMETER_MM
+from ..measure.mesh import CHEEK_L, CHEEK_R, CHIN_L, CHIN_R, EYE_R, IRIS_EDGES_L, IRIS_EDGES_R
+from ..measure.mesh import MOUTH_CORNER
+from .face import face_rig
 
 _POINTS = {"cheek": (CHEEK_R, CHEEK_L), "chin": (CHIN_R, CHIN_L),
            "mouth": ((MOUTH_CORNER["right"],), (MOUTH_CORNER["left"],))}
 _FIELD = {"cheek": "cheek", "chin": "chin", "mouth": "smile"}
-# The mesh's lid pairs (upper, lower), as synkan.regions measures the fissure.
+# The mesh's lid pairs (upper, lower), as synkan.measure.regions measures the fissure.
 _LIDS = ((EYE_R[1], EYE_R[5]), (EYE_R[2], EYE_R[4]))
 
 

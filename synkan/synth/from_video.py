@@ -32,15 +32,17 @@ import numpy as np
 import pandas as pd
 from scipy.interpolate import PchipInterpolator
 
-from .. import __version__, eyelids
-from ..config import BROW_L, BROW_R, CHIN_L, CHIN_R, EYE_L, EYE_R, MOUTH_CORNER_L, MOUTH_CORNER_R, Settings
+from .._version import __version__
+from ..measure import eyelids
+from ..config import Settings
+from ..measure.mesh import BROW_L, BROW_R, CHIN_L, CHIN_R, EYE_L, EYE_R, MOUTH_CORNER_L, MOUTH_CORNER_R
 from ..errors import InputError, OutputError
-from ..events import eye_driver, mouth_driver
-from ..models import sha256_file
-from ..signals import signals_process
-from ..tracking import Track, track_video
-from ..video import iter_frames, probe
-from .render import _write_text
+from ..grade.events import eye_driver, mouth_driver
+from .._util.files import sha256_file
+from ..measure.signals import signals_process
+from ..measure.tracking import Track, track_video
+from ..measure.video import iter_frames, probe
+from .._util.files import atomic_write_text
 
 SCHEMA = "synkan.synth_from_video/1"
 SIDES = {"right": "r", "left": "l"}
@@ -489,7 +491,7 @@ def synth_from_video(video: str | Path, out_dir: str | Path, side: str, k_oo: fl
             "truth": {"affected_side": side, "k_oo": k_oo, "k_ocul": k_ocul}}
     if k_chin:
         case["k_chin"] = case["truth"]["k_chin"] = k_chin
-    _write_text(paths["json"], json.dumps(case, indent=2) + "\n")
+    atomic_write_text(paths["json"], json.dumps(case, indent=2) + "\n")
     table = pd.DataFrame({c: truth[c] for c in GT_COLUMNS + (CHIN_COLUMNS if k_chin else ())})
-    _write_text(paths["gt_csv"], table.to_csv(index=False, float_format="%.6f", lineterminator="\n"))
+    atomic_write_text(paths["gt_csv"], table.to_csv(index=False, float_format="%.6f", lineterminator="\n"))
     return paths

@@ -18,10 +18,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
+from .._util.files import atomic_write_text
 from ..errors import InputError, OutputError
 from .case import Action, Case
-from .face import NEUTRAL_SMILE, FaceRig, LayerRig, face_rig, layer_offset
+from .face import NEUTRAL_SMILE, FaceRig, face_rig
+from .layers import LayerRig, layer_offset
 
 #: Raised-cosine onset / offset of sustained actions, seconds.
 RAMP_S = 0.15
@@ -258,13 +260,6 @@ def truth_csv(truth: Truth, regions: bool = False) -> str:
     return buf.getvalue()
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so readers never see half a file."""
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def render_case(case: Case, out_dir: str | Path) -> dict[str, Path]:
     """Render ``case`` into ``out_dir``; existing outputs of the same name are replaced.
 
@@ -309,8 +304,8 @@ def render_case(case: Case, out_dir: str | Path) -> dict[str, Path]:
     finally:
         writer.release()
     os.replace(tmp_video, paths["video"])
-    _write_text(paths["json"], json.dumps(truth_json(case), indent=2) + "\n")
-    _write_text(paths["gt_csv"], truth_csv(truth, case.regions))
+    atomic_write_text(paths["json"], json.dumps(truth_json(case), indent=2) + "\n")
+    atomic_write_text(paths["gt_csv"], truth_csv(truth, case.regions))
     return paths
 
 

@@ -1,0 +1,1 @@
+"""Clinic: visits, change between visits, de-identification and landmark export."""

@@ -1,0 +1,296 @@
+"""Voluntary movement events: blinks, eye closures, smiles and puckers.
+
+Events are found with hysteresis thresholds relative to each video's own
+range (floored by absolute minima, so a still face yields none), which keeps
+noise from splitting one event into many. A blink is a bilateral closure
+shorter than :data:`~synkan.config.BLINK_MAX_S`; a longer one is a voluntary
+eye closure only when it happens without the mouth movement. A user protocol
+(``"smile:2-5,close:7-9"`` or a CSV/JSON file) overrides detection within the
+spans it lists.
+
+Every event returned is a voluntary movement, the driver of one coupling
+direction and a confound of the other. Detected movements that are another
+movement's involuntary response are dropped (see :func:`responses`): an eye
+that shuts during a smile is the oral-ocular responder, however large, and
+masking it as a voluntary closure would hide severe synkinesis.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..config import (
+    BLINK_MAX_S, EVENT_MIN_GAP_S, EYE_CLOSURE_MIN, PUCKER_MIN_NARROWING, PUCKER_MIN_S,
+    RESPONSE_MIN_OVERLAP, SMILE_MIN_EXCURSION, SMILE_MIN_S,
+)
+from ..errors import InputError
+from .series import finite_mean, hysteresis_runs, merge_runs, thresholds
+from ..measure.signals import Signals
+
+EVENT_KINDS = ("blink", "eye_closure", "smile", "pucker")
+_ALIASES = {"close": "eye_closure", "closure": "eye_closure", "eye_closure": "eye_closure", "blink": "blink",
+            "smile": "smile", "pucker": "pucker", "brow": "brow_raise", "brow_raise": "brow_raise",
+            "gentle_eye_closure": "gentle_eye_closure", "gentle_close": "gentle_eye_closure",
+            "tight_eye_closure": "tight_eye_closure", "tight_close": "tight_eye_closure", "snarl": "snarl"}
+# What a segment of a clinical movement (synkan.grade.movements) is to the two
+# coupling directions: a closure of either kind is an eye closure; a brow
+# raise and a snarl drive neither (the movements stage measures them).
+_EVENT_OF = {"gentle_eye_closure": "eye_closure", "tight_eye_closure": "eye_closure", "brow_raise": None, "snarl": None}
+COLUMNS = ["kind", "start_s", "end_s", "duration_s", "peak_s", "peak", "source"]
+MIN_BLINK_S = 0.05  # shorter eye "events" are tracking glitches
+
+
+@dataclass(frozen=True)
+class Events:
+    """Detected or user-given events.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per event: ``kind``, ``start_s``, ``end_s``, ``duration_s``,
+        ``peak_s``, ``peak`` (driver value at its peak) and ``source``
+        (``auto`` or ``user``).
+    info : dict
+        Thresholds used per driver signal.
+    """
+
+    table: pd.DataFrame
+    info: dict = field(default_factory=dict)
+
+    def of(self, *kinds: str) -> pd.DataFrame:
+        """Rows of the given kinds."""
+        return self.table[self.table["kind"].isin(kinds)]
+
+    def counts(self) -> dict[str, int]:
+        """Number of events per kind (all kinds present, zero if none)."""
+        return {k: int((self.table["kind"] == k).sum()) for k in EVENT_KINDS}
+
+
+
+def eye_driver(signals: Signals) -> np.ndarray:
+    """Bilateral eye closure: the mean of both sides' ``eye_closure``."""
+    return finite_mean(np.vstack([signals["eye_closure_r"], signals["eye_closure_l"]]), axis=0)
+
+
+def mouth_driver(signals: Signals) -> np.ndarray:
+    """Bilateral mouth movement: the mean of both corners' excursion (smile or pucker)."""
+    return finite_mean(np.vstack([signals["mouth_excursion_r"], signals["mouth_excursion_l"]]), axis=0)
+
+
+
+def _rows(kind: str, runs: list[tuple[int, int]], t: np.ndarray, x: np.ndarray, source: str = "auto") -> list[dict]:
+    rows = []
+    for a, b in runs:
+        peak = a + int(np.nanargmax(x[a:b])) if np.isfinite(x[a:b]).any() else a
+        rows.append(dict(kind=kind, start_s=float(t[a]), end_s=float(t[b - 1]), duration_s=float(t[b - 1] - t[a]),
+                         peak_s=float(t[peak]), peak=float(x[peak]), source=source))
+    return rows
+
+
+def _overlap_s(a0: float, a1: float, b0: float, b1: float) -> float:
+    return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+def responses(table: pd.DataFrame) -> np.ndarray:
+    """Which detected events are another event's involuntary response, not voluntary movements.
+
+    Without a protocol, the movements alone must say which one the patient
+    made on purpose. The rules, in this order:
+
+    1. A detected smile or pucker lying entirely within an eye closure (it
+       starts after the closure starts and ends before it ends) is that
+       closure's ocular-oral response: the mouth pulled while the eyes were
+       shut. The closure stays voluntary, and the mouth movement is neither
+       an oral-ocular driver nor an ocular-oral confound.
+    2. A detected eye closure that overlaps the remaining (voluntary) smiles
+       and puckers for more than :data:`~synkan.config.RESPONSE_MIN_OVERLAP`
+       of its duration is their oral-ocular response (a synkinetic eye
+       shutting, or a healthy laughing squint): it is neither an ocular-oral
+       driver nor an oral-ocular confound.
+
+    When a closure and a mouth movement span the same frames, rule 2 wins:
+    the oral-ocular pattern is by far the commoner, and a protocol segment
+    settles the rare opposite case. User-given events (``source == "user"``)
+    are voluntary by definition and never dropped; blinks are never
+    responses (they are removed from the responder separately).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Events, with the columns of :attr:`Events.table`.
+
+    Returns
+    -------
+    (len(table),) bool array
+        True for rows to drop.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"kind": ["smile", "eye_closure", "eye_closure", "smile"],
+    ...                      "start_s": [2.0, 2.1, 7.0, 7.2], "end_s": [3.5, 3.4, 9.0, 8.0],
+    ...                      "source": "auto"})
+    >>> responses(rows).tolist()
+    [False, True, False, True]
+    """
+    kind, auto = table["kind"].to_numpy(), table["source"].to_numpy() == "auto"
+    start, end = table["start_s"].to_numpy(float), table["end_s"].to_numpy(float)
+    closure, mouth = kind == "eye_closure", np.isin(kind, ("smile", "pucker"))
+    # [i, j]: row i lies strictly within row j; and the time rows i and j share.
+    within = (start[:, None] > start[None, :]) & (end[:, None] < end[None, :])
+    overlap = np.clip(np.minimum(end[:, None], end[None, :]) - np.maximum(start[:, None], start[None, :]), 0.0, None)
+    mouth_response = auto & mouth & (within & closure[None, :]).any(axis=1)
+    voluntary_mouth = mouth & ~mouth_response
+    closure_response = auto & closure & (overlap[:, voluntary_mouth].sum(axis=1) > RESPONSE_MIN_OVERLAP * (end - start))
+    return mouth_response | closure_response
+
+
+def _voluntary(table: pd.DataFrame, info: dict) -> Events:
+    """Events from a table: sorted by start, involuntary responses dropped."""
+    table = table.sort_values("start_s", kind="stable").reset_index(drop=True)
+    return Events(table[~responses(table)].reset_index(drop=True), info)
+
+
+def events_find(signals: Signals) -> Events:
+    """Detect blinks, voluntary eye closures, smiles and puckers in a video's signals.
+
+    Parameters
+    ----------
+    signals : Signals
+
+    Returns
+    -------
+    Events
+        Voluntary movements only: an eye closure during a smile is the
+        smile's response, not an event (see :func:`responses`).
+
+    Examples
+    --------
+    >>> ev = events_find(sig)  # doctest: +SKIP
+    >>> ev.counts()  # doctest: +SKIP
+    {'blink': 3, 'eye_closure': 2, 'smile': 3, 'pucker': 0}
+    """
+    return _voluntary(*_detect(signals))
+
+
+def _detect(signals: Signals) -> tuple[pd.DataFrame, dict]:
+    """Every movement found, voluntary or not, and the thresholds used."""
+    t = signals.t
+    ok = signals.data["pose_ok"].to_numpy()
+    eye = np.where(ok, eye_driver(signals), np.nan)
+    mouth = np.where(ok, mouth_driver(signals), np.nan)
+    narrowing = np.where(ok, signals["mouth_narrowing"], np.nan)
+    info = {}
+    rows: list[dict] = []
+
+    hi, lo = thresholds(eye, EYE_CLOSURE_MIN)
+    info["eye"] = {"high": hi, "low": lo}
+    for a, b in merge_runs(hysteresis_runs(eye, hi, lo), t, EVENT_MIN_GAP_S):
+        duration = t[b - 1] - t[a]
+        if duration >= MIN_BLINK_S or b - a >= 2:
+            rows += _rows("blink" if duration < BLINK_MAX_S else "eye_closure", [(a, b)], t, eye)
+
+    hi, lo = thresholds(narrowing, PUCKER_MIN_NARROWING)
+    info["pucker"] = {"high": hi, "low": lo}
+    puckers = [(a, b) for a, b in merge_runs(hysteresis_runs(narrowing, hi, lo), t, EVENT_MIN_GAP_S) if t[b - 1] - t[a] >= PUCKER_MIN_S]
+    rows += _rows("pucker", puckers, t, narrowing)
+
+    hi, lo = thresholds(mouth, SMILE_MIN_EXCURSION)
+    info["smile"] = {"high": hi, "low": lo}
+    for a, b in merge_runs(hysteresis_runs(mouth, hi, lo), t, EVENT_MIN_GAP_S):
+        if t[b - 1] - t[a] < SMILE_MIN_S:
+            continue
+        # A pucker also moves the corners; a smile widens the mouth.
+        if any(_overlap_s(t[a], t[b - 1], t[p], t[q - 1]) > 0.5 * (t[b - 1] - t[a]) for p, q in puckers):
+            continue
+        if finite_mean(narrowing[a:b]) > 0:
+            continue
+        rows += _rows("smile", [(a, b)], t, mouth)
+    return pd.DataFrame(rows, columns=COLUMNS), info
+
+
+def parse_segments(spec: str | Path) -> list[tuple[str, float, float]]:
+    """Parse a user protocol into ``(kind, start_s, end_s)`` triples.
+
+    Parameters
+    ----------
+    spec : str or Path
+        ``"smile:2.0-5.5,close:7-10"``, or the path of a CSV file with columns
+        ``kind,start_s,end_s`` or a JSON list of such objects.
+
+    Examples
+    --------
+    >>> parse_segments("smile:2-5.5,close:7-9")
+    [('smile', 2.0, 5.5), ('eye_closure', 7.0, 9.0)]
+    """
+    text = str(spec)
+    items: list[tuple[str, float, float]] = []
+    path = Path(text)
+    try:
+        if path.suffix.lower() in (".csv", ".json") or path.exists():
+            if not path.is_file():
+                raise InputError(f"segments file {path}: no such file")
+            if path.suffix.lower() == ".json":
+                records = json.loads(path.read_text())
+                raw = [(r["kind"], r["start_s"], r["end_s"]) for r in records]
+            else:
+                frame = pd.read_csv(path)
+                raw = list(frame[["kind", "start_s", "end_s"]].itertuples(index=False, name=None))
+        else:
+            raw = []
+            for part in filter(None, (p.strip() for p in text.split(","))):
+                kind, span = part.split(":")
+                start, end = span.split("-")
+                raw.append((kind, start, end))
+        for kind, start, end in raw:
+            kind = _ALIASES.get(str(kind).strip().lower())
+            start, end = float(start), float(end)
+            if kind is None:
+                raise ValueError(f"unknown kind (use {', '.join(sorted(_ALIASES))})")
+            if not (0 <= start < end):
+                raise ValueError(f"start must be >= 0 and before end: {start}-{end}")
+            items.append((kind, start, end))
+    except InputError:
+        raise
+    except (ValueError, KeyError, TypeError, OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"bad segments {text!r}: {exc}; expected e.g. \"smile:2-5,close:7-9\"") from None
+    return items
+
+
+def events_process(signals: Signals, segments: str | Path | None = None) -> Events:
+    """Detect events, let a user protocol override detection within its spans, keep the voluntary ones.
+
+    Detected events overlapping a user span are replaced by the user's; which
+    detected events are responses is decided after that, so a user segment
+    such as ``close:7-9`` is voluntary even where the mouth also moves.
+
+    Parameters
+    ----------
+    signals : Signals
+    segments : str or Path, optional
+        See :func:`parse_segments`.
+
+    Returns
+    -------
+    Events
+    """
+    found, info = _detect(signals)
+    if not segments:
+        return _voluntary(found, info)
+    spans = parse_segments(segments)
+    t = signals.t
+    drivers = {"blink": eye_driver(signals), "eye_closure": eye_driver(signals), "smile": mouth_driver(signals),
+               "pucker": signals["mouth_narrowing"]}
+    keep = [not any(_overlap_s(r.start_s, r.end_s, s0, s1) > 0 for _, s0, s1 in spans) for r in found.itertuples()]
+    rows = found[keep].to_dict("records")
+    for kind, s0, s1 in spans:
+        inside = np.flatnonzero((t >= s0) & (t <= s1))
+        if inside.size == 0:
+            raise InputError(f"segment {kind}:{s0}-{s1} lies outside the video (0-{t[-1]:.2f} s)")
+        kind = _EVENT_OF.get(kind, kind)
+        if kind is not None:
+            rows += _rows(kind, [(int(inside[0]), int(inside[-1]) + 1)], t, drivers[kind], source="user")
+    return _voluntary(pd.DataFrame(rows, columns=COLUMNS), {**info, "segments": str(segments)})

@@ -1,0 +1,1 @@
+"""Validation against ground truth: synthetic videos, real faces with a known movement added, scales."""
