@@ -17,27 +17,20 @@ magnify the eye in a smile and read a narrowing as a widening. The patches are k
 the :class:`~synkan.measure.tracking.Track`, so the measurement can be redone without
 decoding the video again.
 
-After tracking, a rest template (the median patch over the rest frames) and
-the rest lid margins (the mesh's lid contours at rest, where the mesh is
-right) give, for each lid, a band of rows straddling its margin in
-:data:`STRIPS` column strips across the open middle of the eye. In every
-frame each band is searched vertically for its best normalised
-cross-correlation with the template (:func:`lid_shifts`): the upper lid's
-shift down and the lower lid's shift up narrow the fissure. A lid's shift is
-the mean of its strips that agree with their median (:func:`agreeing_mean`).
-``eye_closure = (shift_upper - shift_lower) / aperture_rest``
-(:func:`closure_from_shifts`) is in the same units as the mesh's ``1 - EAR / EAR_rest``: 0 at rest, 1 closed, negative when wider.
+After tracking, each eye's rest template (the median patch over its rest
+frames) and rest lid margins (the mesh's lid contours at rest, where the mesh
+is right) give, for each lid, a band of rows straddling its margin in
+:data:`STRIPS` column strips. In every frame each band is searched
+vertically for its best normalised cross-correlation with the template
+(:func:`lid_shifts`); a lid's shift is the mean of its strips that agree with
+their median (:func:`~synkan._util.robust.agreeing_mean`), so a strip crossed
+by a glasses rim, a lens reflection or the iris does not drag the lid. ``eye_closure =
+(shift_upper - shift_lower) / aperture_rest`` (:func:`closure_from_shifts`)
+has the units of the mesh's ``1 - EAR / EAR_rest``: 0 at rest, 1 closed.
 
-Each eye is measured from its own pixels only. The search covers the lid's
-whole travel with no pull towards the mesh's lids in that frame: the mesh's
-symmetric prior would carry part of one eye's narrowing onto the other eye
-and hide part of it on its own side. Leaving out strips that disagree with the
-others keeps a strip crossed by a glasses rim, a lens reflection or the
-iris from dragging the lid with it.
-
-Matching against the rest template, not the previous frame, means there is
-no drift; normalising each band's mean and contrast makes it insensitive to
-lighting changes.
+Each eye is measured from its own pixels over the lid's whole travel, with no pull towards the mesh's
+lids, whose symmetric prior carries part of one eye's narrowing onto the other. Matching against the
+rest template means no drift; normalising each band's mean and contrast ignores lighting.
 """
 from __future__ import annotations
 
@@ -46,6 +39,7 @@ import warnings
 import cv2
 import numpy as np
 
+from .._util.robust import agreeing_mean
 from .mesh import EYE_L, EYE_R, LOWER_LID, STABLE_POINTS, UPPER_LID
 
 PATCH_PX_PER_EW = 48  # patch pixels per eye width (a 640x480 webcam face has eyes ~45 px wide)
@@ -61,12 +55,9 @@ PATCH_SHAPE = (round((PATCH_V_EW[1] - PATCH_V_EW[0]) * PATCH_PX_PER_EW),
 # Corners in image-left -> image-right order, per subject side (right eye is image-left).
 CORNERS = {"r": (EYE_R[0], EYE_R[3]), "l": (EYE_L[0], EYE_L[3])}
 
-# Column strips across the open middle of the eye, matched separately. Eight
-# strips ~4 px wide: a rim or a reflection crossing a few of them is outvoted.
-STRIPS = 8
-# A lid's shift is the mean of the strips within this of their median (eye
-# widths, ~2 px): the median alone would over-read a lid that drops more in
-# the middle than at the sides, a plain mean follows the outliers.
+STRIPS = 8  # column strips (~4 px) across the open eye: a rim or a reflection crossing a few is outvoted
+# A lid's shift is the mean of the strips within this of their median (eye widths, ~2 px): the median alone
+# over-reads a lid dropping more in the middle than at the sides, a plain mean follows the outliers.
 STRIP_AGREE_EW = 0.04
 STRIP_MIN_OPENING = 0.6  # strips cover columns whose rest opening is >= this share of the widest
 BAND_LID_EW = 0.14  # each band reaches this far into the lid from its margin...
@@ -279,9 +270,7 @@ def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, vali
                iris_shift_px: np.ndarray | None = None, chunk: int = MATCH_CHUNK_FRAMES) -> tuple[np.ndarray, np.ndarray]:
     """Each frame's upper- and lower-lid displacement from rest, in patch pixels (down positive).
 
-    Every band is searched over its lid's whole travel
-    (:data:`UPPER_SEARCH_EW`, :data:`LOWER_SEARCH_EW`) from the pixels
-    alone; the lid's displacement is the :func:`agreeing_mean` of its strips.
+    Each band is searched over its lid's whole travel (:data:`UPPER_SEARCH_EW`, :data:`LOWER_SEARCH_EW`).
 
     Parameters
     ----------
@@ -322,30 +311,14 @@ def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, vali
             best, at = _peak(candidates, ncc)
             shifts[start:start + chunk, lid, j] = best
             score[start:start + chunk, lid, j] = ncc[np.arange(len(ncc)), at]
-    shifts[~valid] = np.nan
-    score[~valid] = np.nan
+    shifts[~valid], score[~valid] = np.nan, np.nan  # blank patches
     return agreeing_mean(shifts, STRIP_AGREE_EW * PATCH_PX_PER_EW), np.median(score, axis=2)
-
-
-def agreeing_mean(x: np.ndarray, tolerance: float) -> np.ndarray:
-    """Mean over the last axis of the values within ``tolerance`` of their median (NaN stays NaN).
-
-    Examples
-    --------
-    >>> agreeing_mean(np.array([[4.0, 5.0, 6.0, 5.5, 13.0], [np.nan] * 5]), 2.0)
-    array([5.125,   nan])
-    """
-    median = np.median(x, axis=-1, keepdims=True)
-    with np.errstate(invalid="ignore"):
-        near = np.abs(x - median) <= tolerance
-        return np.where(near, x, 0.0).sum(axis=-1) / near.sum(axis=-1)
 
 
 def _search_plan(margin_rows: np.ndarray, strip: tuple[int, int], lid: int) -> tuple[tuple[int, int], np.ndarray]:
     """One lid's template band rows ``[r0, r1)`` in one strip, and the shifts (patch rows) searched.
 
-    ``margin_rows`` (columns,) is the lid's rest margin; ``lid`` 0 is the
-    upper lid (its band reaches up into the lid), 1 the lower.
+    ``margin_rows`` (columns,) is the lid's rest margin; ``lid`` 0 is the upper lid (band up into it), 1 the lower.
     """
     lid_px, eye_px = BAND_LID_EW * PATCH_PX_PER_EW, BAND_EYE_EW * PATCH_PX_PER_EW
     into_lid, into_eye = (-lid_px, eye_px) if lid == 0 else (-eye_px, lid_px)

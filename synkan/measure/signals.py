@@ -319,9 +319,8 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
     pixel_info = None
     if lids is not None:
         closure, match, pixel_info = lids
-        for k, side in enumerate(SIDES):
-            cols[f"eye_closure_pixel_{side}"] = closure[:, k]
-            extra[f"lid_match_{side}"] = match[:, k]
+        cols.update({f"eye_closure_pixel_{side}": closure[:, k] for k, side in enumerate(SIDES)})
+        extra.update({f"lid_match_{side}": match[:, k] for k, side in enumerate(SIDES)})
     if track.mirror_eyes is not None:
         mirror_cols, mirror_extra, usable, gate = mirror.mirror_closure(
             track.mirror_eyes, track.mirror_valid, track.mirror_residual, track.pose_matrix, rest, valid, conjugate_gaze)
@@ -346,8 +345,7 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
         "rest_frames": int(rest.sum()), "rest_source": "user" if rest_s else "auto", "iod_px": iod,
         "rest": rest_values, "fs_hz": float(1.0 / np.median(dt)) if len(dt) else float("nan"),
         "cutoff_hz": settings.cutoff_hz, "laterality": laterality,
-        "mirror_fraction": float(mirror_used[valid].mean()) if valid.any() else 0.0,
-        "mirror_gate": gate,
+        "mirror_fraction": float(mirror_used[valid].mean()) if valid.any() else 0.0, "mirror_gate": gate,
         "mirror_residual_median": _finite_median(track.mirror_residual[valid]) if track.mirror_residual is not None else None,
         "eyelids": pixel_info,
         "regions": region_info,
