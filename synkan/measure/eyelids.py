@@ -55,7 +55,7 @@ PATCH_SHAPE = (round((PATCH_V_EW[1] - PATCH_V_EW[0]) * PATCH_PX_PER_EW),
 # Corners in image-left -> image-right order, per subject side (right eye is image-left).
 CORNERS = {"r": (EYE_R[0], EYE_R[3]), "l": (EYE_L[0], EYE_L[3])}
 
-STRIPS = 8  # column strips (~4 px) across the open eye: a rim or a reflection crossing a few is outvoted
+STRIPS = 6  # column strips (~5 px) across the open eye: a rim or a reflection crossing one or two is outvoted
 # A lid's shift is the mean of the strips within this of their median (eye widths, ~2 px): the median alone
 # over-reads a lid dropping more in the middle than at the sides, a plain mean follows the outliers.
 STRIP_AGREE_EW = 0.04
