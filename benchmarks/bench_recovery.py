@@ -45,15 +45,15 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from synkan.measure import signals as _signals
 from synkan.config import Settings
-from synkan.synth import from_video as _from_video
+from synkan.measure import signals as _signals
 from synkan.measure.signals import signals_process
+from synkan.measure.tracking import Track, track_video
+from synkan.measure.video import iter_frames
+from synkan.synth import from_video as _from_video
 from synkan.synth import synth_from_video
 from synkan.synth.from_video import _writer_fps
-from synkan.measure.tracking import Track, track_video
 from synkan.validation.real import _slope
-from synkan.measure.video import iter_frames
 
 K_OO = 0.6
 K_OCUL = 0.6
@@ -76,7 +76,8 @@ def control_render(video: Path, out: Path, t_s: np.ndarray | None = None) -> Non
         return
     first = next(iter_frames(video))
     fps = _writer_fps(video, t_s if t_s is not None else np.array([0.0]))
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (first.rgb.shape[1], first.rgb.shape[0]))
+    size = (first.rgb.shape[1], first.rgb.shape[0])
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     for frame in iter_frames(video):
         writer.write(cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR))
     writer.release()
@@ -95,7 +96,8 @@ def unfiltered_drivers() -> None:
     """Make the generator read its drivers from unfiltered signals (see ``--raw-driver``)."""
     def signals_unfiltered(track, settings=Settings(), rest_s=None):
         # 15 Hz is the highest cut-off Settings allow; lowpass skips it at <= 37.5 frames/s.
-        return _signals.signals_process(track, Settings(laterality=settings.laterality, cutoff_hz=15.0), rest_s)
+        unfiltered = Settings(laterality=settings.laterality, cutoff_hz=15.0)
+        return _signals.signals_process(track, unfiltered, rest_s)
     _from_video.signals_process = signals_unfiltered
 
 
@@ -113,7 +115,8 @@ def render_person(video: Path, cache: Path) -> Path:
     return folder
 
 
-def case_slopes(control, modified, truth: pd.DataFrame, side: str, eye_column: str = "eye_closure_{}") -> dict:
+def case_slopes(control, modified, truth: pd.DataFrame, side: str,
+                eye_column: str = "eye_closure_{}") -> dict:
     """Recovered share and leak of the narrowing and of the corner lift in one case.
 
     ``control`` and ``modified`` are :class:`~synkan.measure.signals.Signals` (or
@@ -129,7 +132,8 @@ def case_slopes(control, modified, truth: pd.DataFrame, side: str, eye_column: s
     change = {(kind, x): modified[column.format(x)][:n] - control[column.format(x)][:n]
               for kind, column in (("eye", eye_column), ("corner", "mouth_vertical_{}")) for x in (s, o)}
     return {"recovered_eye": _slope(added, change["eye", s]), "leak_eye": _slope(added, change["eye", o]),
-            "recovered_corner": _slope(lift, change["corner", s]), "leak_corner": _slope(lift, change["corner", o])}
+            "recovered_corner": _slope(lift, change["corner", s]),
+            "leak_corner": _slope(lift, change["corner", o])}
 
 
 def columns(signals) -> dict[str, np.ndarray]:

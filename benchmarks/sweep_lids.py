@@ -19,13 +19,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from bench_recovery import SIDES, case_slopes, per_person
 
-from synkan.measure import eyelids
 from synkan.config import Settings
+from synkan.measure import eyelids
 from synkan.measure.signals import fill_gaps, lowpass, signals_process
 from synkan.measure.tracking import Track
-
-from bench_recovery import SIDES, case_slopes, per_person
 
 # Constants of synkan.measure.eyelids per variant (shipped: as they are).
 VARIANTS: dict[str, dict] = {
@@ -37,7 +36,8 @@ VARIANTS: dict[str, dict] = {
     "band10": {"BAND_LID_EW": 0.10},
     "band18": {"BAND_LID_EW": 0.18},
 }
-KEEP = ("t", "valid", "gaze_ok", "rest_eye_r", "rest_eye_l", "gaze_dev_r", "gaze_dev_l", "mouth_vertical_r", "mouth_vertical_l",
+KEEP = ("t", "valid", "gaze_ok", "rest_eye_r", "rest_eye_l", "gaze_dev_r", "gaze_dev_l",
+        "mouth_vertical_r", "mouth_vertical_l",
         "eye_closure_plain_r", "eye_closure_plain_l")
 
 
@@ -87,7 +87,8 @@ def score_variant(folders: list[Path], variant: dict) -> tuple[pd.DataFrame, flo
             speeds.append(fps)
         for side in SIDES:
             truth = pd.read_csv(folder / f"{side}_gt.csv")
-            rows.append({"person": folder.name, "side": side, **case_slopes(measured["k0"], measured[side], truth, side)})
+            slopes = case_slopes(measured["k0"], measured[side], truth, side)
+            rows.append({"person": folder.name, "side": side, **slopes})
     return pd.DataFrame(rows), float(np.mean(speeds))
 
 
@@ -98,7 +99,8 @@ def badness(people: pd.DataFrame) -> float:
 
 def leave_one_out(results: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Each person's numbers under the variant that scores best on everyone else."""
-    people = {name: table.drop(columns="side").groupby("person").mean(numeric_only=True) for name, table in results.items()}
+    people = {name: table.drop(columns="side").groupby("person").mean(numeric_only=True)
+              for name, table in results.items()}
     names = next(iter(people.values())).index
     rows = []
     for person in names:
@@ -114,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, required=True)
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--only", help="comma-separated person folders")
-    parser.add_argument("--lopo", action="store_true", help="only the leave-one-out choice among saved variants")
+    parser.add_argument("--lopo", action="store_true",
+                        help="only the leave-one-out choice among saved variants")
     args = parser.parse_args(argv)
     folders = sorted(p for p in args.cache.iterdir() if (p / "left_track.npz").exists())
     if args.only:
@@ -126,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         table, fps = score_variant(folders, VARIANTS[name])
         results[name] = table
         table.to_csv(args.cache / f"sweep_{name}.csv", index=False)
-        print(f"== {name}: matching {fps:.0f} frames/s; score {badness(per_person(table).drop(index='MEDIAN')):.3f}", flush=True)
+        score = badness(per_person(table).drop(index="MEDIAN"))
+        print(f"== {name}: matching {fps:.0f} frames/s; score {score:.3f}", flush=True)
         print(per_person(table).round(2).T.to_string(), flush=True)
     if len(results) > 1:
         print("== leave one person out")

@@ -38,6 +38,12 @@ def draw_eye(margins: np.ndarray, rng: np.random.Generator, iris_col: float | No
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+def true_closure(rest: np.ndarray, moved: np.ndarray) -> float:
+    """The drawn eye's closure over the matched strips: 1 - moved opening / rest opening."""
+    strips = eyelids._strips(rest[0], rest[1])
+    return 1 - eyelids._mean_over(strips, moved[1] - moved[0]) / eyelids._mean_over(strips, rest[1] - rest[0])
+
+
 def test_patch_is_scaled_by_the_face_not_the_eye():
     """Corners land on the nominal columns when the eye has its nominal width; narrower eyes do not magnify."""
     from synkan.measure.mesh import STABLE_POINTS
@@ -66,10 +72,8 @@ def test_known_lid_movement_is_recovered(drop_px, lift_px):
     frames = np.stack([draw_eye(lid_rows(drop_px, lift_px), rng) for _ in range(3)])
     shifts, score = lid_shifts(frames, template, rest, np.ones(len(frames), bool))
     moved = lid_rows(drop_px, lift_px)
-    strips = eyelids._strips(rest[0], rest[1])
-    true_closure = 1 - eyelids._mean_over(strips, moved[1] - moved[0]) / eyelids._mean_over(strips, rest[1] - rest[0])
     closure = closure_from_shifts(shifts, rest)
-    assert np.all(np.abs(closure - true_closure) < 0.04), (closure, true_closure)
+    assert np.all(np.abs(closure - true_closure(rest, moved)) < 0.04), (closure, true_closure(rest, moved))
     assert np.all(score > 0.5)
 
 
@@ -115,10 +119,7 @@ def test_lid_found_through_glasses(drop_px):
     template = np.median([add_glasses(draw_eye(rest, rng), rest) for _ in range(5)], axis=0)
     frames = np.stack([add_glasses(draw_eye(lid_rows(drop_px), rng), rest) for _ in range(3)])
     shifts, _ = lid_shifts(frames, template, rest, np.ones(len(frames), bool))
-    strips = eyelids._strips(rest[0], rest[1])
-    moved = lid_rows(drop_px)
-    true_closure = 1 - eyelids._mean_over(strips, moved[1] - moved[0]) / eyelids._mean_over(strips, rest[1] - rest[0])
-    assert np.all(np.abs(closure_from_shifts(shifts, rest) - true_closure) < 0.05)
+    assert np.all(np.abs(closure_from_shifts(shifts, rest) - true_closure(rest, lid_rows(drop_px))) < 0.05)
 
 
 def test_nearly_shut_eye_reads_nearly_closed():
@@ -129,7 +130,5 @@ def test_nearly_shut_eye_reads_nearly_closed():
     template = np.median([draw_eye(rest, rng) for _ in range(5)], axis=0)
     frames = np.stack([draw_eye(lid_rows(drop_px), rng) for _ in range(3)])
     shifts, _ = lid_shifts(frames, template, rest, np.ones(len(frames), bool))
-    strips = eyelids._strips(rest[0], rest[1])
-    moved = lid_rows(drop_px)
-    true_closure = 1 - eyelids._mean_over(strips, moved[1] - moved[0]) / eyelids._mean_over(strips, rest[1] - rest[0])
-    assert np.all(np.abs(closure_from_shifts(shifts, rest) - true_closure) < 0.08), (closure_from_shifts(shifts, rest), true_closure)
+    closure, truth = closure_from_shifts(shifts, rest), true_closure(rest, lid_rows(drop_px))
+    assert np.all(np.abs(closure - truth) < 0.08), (closure, truth)

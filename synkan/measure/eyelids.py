@@ -297,13 +297,13 @@ def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, vali
     """
     strips = _strips(rest[0], rest[1])
     template = cv2.GaussianBlur(template.astype(np.float32), (0, 0), BLUR_SIGMA_PX)
-    shifts = np.full((len(patches), 2, len(strips)), np.nan)
-    score = np.full((len(patches), 2, len(strips)), np.nan)
+    shifts, score = np.full((2, len(patches), 2, len(strips)), np.nan)  # (frames, lid, strip) each
     # Half-pixel steps: finer than the iris landmark's own jitter, few templates.
     gaze = np.zeros(len(patches)) if iris_shift_px is None else np.round(2 * np.nan_to_num(iris_shift_px)) / 2
     gazes, which = np.unique(gaze, return_inverse=True)
     templates = np.stack([gaze_template(template, rest, g) for g in gazes])
-    plans = [(lid, j, strip, *_search_plan(rest[lid], strip, lid)) for lid in (0, 1) for j, strip in enumerate(strips)]
+    plans = [(lid, j, strip, *_search_plan(rest[lid], strip, lid))
+             for lid in (0, 1) for j, strip in enumerate(strips)]
     for start in range(0, len(patches), chunk):
         block = _blur(patches[start:start + chunk])
         for lid, j, strip, band, candidates in plans:
@@ -315,16 +315,16 @@ def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, vali
     return agreeing_mean(shifts, STRIP_AGREE_EW * PATCH_PX_PER_EW), np.median(score, axis=2)
 
 
-def _search_plan(margin_rows: np.ndarray, strip: tuple[int, int], lid: int) -> tuple[tuple[int, int], np.ndarray]:
+def _search_plan(margin_rows: np.ndarray, strip: tuple[int, int], lid: int
+                 ) -> tuple[tuple[int, int], np.ndarray]:
     """One lid's template band rows ``[r0, r1)`` in one strip, and the shifts (patch rows) searched.
 
-    ``margin_rows`` (columns,) is the lid's rest margin; ``lid`` 0 is the upper lid (band up into it), 1 the lower.
+    ``margin_rows`` (columns,) is the lid's rest margin; ``lid`` 0 is the upper lid, 1 the lower.
     """
-    lid_px, eye_px = BAND_LID_EW * PATCH_PX_PER_EW, BAND_EYE_EW * PATCH_PX_PER_EW
-    into_lid, into_eye = (-lid_px, eye_px) if lid == 0 else (-eye_px, lid_px)
+    top_ew, bottom_ew = (-BAND_LID_EW, BAND_EYE_EW) if lid == 0 else (-BAND_EYE_EW, BAND_LID_EW)
     search_ew = UPPER_SEARCH_EW if lid == 0 else LOWER_SEARCH_EW
     margin = float(_mean_over([strip], margin_rows))
-    band = (int(round(margin + into_lid)), int(round(margin + into_eye)) + 1)
+    band = (round(margin + top_ew * PATCH_PX_PER_EW), round(margin + bottom_ew * PATCH_PX_PER_EW) + 1)
     candidates = np.arange(max(int(np.floor(search_ew[0] * PATCH_PX_PER_EW)), -band[0]),
                            min(int(np.ceil(search_ew[1] * PATCH_PX_PER_EW)), PATCH_SHAPE[0] - band[1]) + 1)
     return band, candidates

@@ -151,7 +151,7 @@ def lowpass(t: np.ndarray, x: np.ndarray, cutoff_hz: float) -> np.ndarray:
 # --- the stage -------------------------------------------------------------------
 
 def eye_rest_frames(cols: dict[str, np.ndarray], valid: np.ndarray) -> np.ndarray:
-    """Each eye's own rest frames (N, 2): :func:`~synkan.measure.rest.rest_frames` with that eye's opening standing for both eyes'.
+    """Each eye's own rest frames (N, 2): :func:`~synkan.measure.rest.rest_frames` on that eye alone.
 
     The pixel lids are measured against each eye's rest. Rest frames chosen
     with both eyes' openings would let a narrowing of one eye change the
@@ -163,8 +163,9 @@ def eye_rest_frames(cols: dict[str, np.ndarray], valid: np.ndarray) -> np.ndarra
     width = -cols["mouth_narrowing"]
     # rest_frames compares each feature with its own percentiles in MAD units, so
     # these affine stand-ins for the EAR, the width and the elevation select alike.
-    return np.column_stack([rest_frames(np.column_stack([-cols[f"eye_closure_plain_{side}"]] * 2 + [width, elevation]),
-                                        valid) for side in SIDES])
+    features = {side: np.column_stack([-cols[f"eye_closure_plain_{side}"]] * 2 + [width, elevation])
+                for side in SIDES}
+    return np.column_stack([rest_frames(features[side], valid) for side in SIDES])
 
 
 def pixel_lids(track: Track, rest: np.ndarray, gaze_dev: np.ndarray, gaze_frontal: np.ndarray,
