@@ -165,7 +165,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_synth(args: argparse.Namespace) -> int:
     from .synth import synth_from_video, synth_main
 
-    video_only = {"--side": args.side, "--k-oo": args.k_oo, "--k-ocul": args.k_ocul, "--k-chin": args.k_chin, "--name": args.name}
+    video_only = {"--side": args.side, "--k-oo": args.k_oo, "--k-ocul": args.k_ocul, "--k-chin": args.k_chin,
+                  "--driver": args.driver, "--name": args.name}
     if args.from_video is None:
         given = [flag for flag, value in video_only.items() if value is not None]
         if given:
@@ -179,10 +180,30 @@ def cmd_synth(args: argparse.Namespace) -> int:
         if args.side is None:
             raise SynkanError("--from-video needs --side right|left (the subject's side)")
         paths = synth_from_video(args.from_video, args.output, args.side, k_oo=args.k_oo or 0.0,
-                                 k_ocul=args.k_ocul or 0.0, name=args.name, model=args.model, k_chin=args.k_chin or 0.0).values()
+                                 k_ocul=args.k_ocul or 0.0, name=args.name, model=args.model, k_chin=args.k_chin or 0.0,
+                                 **synth_drivers(args.driver, args.k_oo, args.k_ocul)).values()
     for path in paths:
         print(path)
     return 0
+
+
+def synth_drivers(driver: str | None, k_oo: float | None, k_ocul: float | None) -> dict[str, str]:
+    """``--driver`` as synth_from_video's ``driver_oo`` / ``driver_ocul``: it goes to the direction(s) given.
+
+    ``smile`` and ``pucker`` are oral-ocular drivers, ``blink`` and ``closure``
+    ocular-oral ones, ``any`` either; without ``--driver`` the defaults (smile, blink) hold.
+    """
+    if driver is None:
+        return {}
+    directions = [d for d, k in (("oo", k_oo), ("ocul", k_ocul)) if k]
+    allowed = {"oo": ("smile", "pucker", "any"), "ocul": ("blink", "closure", "any")}
+    if not directions:
+        raise SynkanError("--driver needs --k-oo or --k-ocul")
+    for d in directions:
+        if driver not in allowed[d]:
+            flag = "--k-oo" if d == "oo" else "--k-ocul"
+            raise SynkanError(f"--driver {driver} does not fit {flag}: use {'|'.join(allowed[d])}")
+    return {f"driver_{d}": driver for d in directions}
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -331,9 +352,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--from-video", metavar="VIDEO", help="a healthy person's video to add a known one-sided movement to")
     # Checked by synth_from_video rather than argparse, so a bad side is one line.
     g.add_argument("--side", metavar="right|left", help="the affected side (the subject's side)")
-    g.add_argument("--k-oo", type=float, metavar="K", help="oral-ocular: the eye narrows by K x their own smile (0-1)")
+    g.add_argument("--k-oo", type=float, metavar="K",
+                   help="oral-ocular: the eye narrows by K x their own smile (or --driver) (0-1)")
     g.add_argument("--k-ocul", type=float, metavar="K",
-                   help="ocular-oral: the mouth corner moves by K x their own eye closure (0-1)")
+                   help="ocular-oral: the mouth corner lifts up and out by K x 5 mm at a full eye closure (0-1)")
+    g.add_argument("--driver", metavar="KIND", help="what the added movement follows: smile|pucker|any with --k-oo "
+                   "(default smile), blink|closure|any with --k-ocul (default blink; blink < 0.5 s)")
     g.add_argument("--k-chin", type=float, metavar="K",
                    help="mentalis: the chin pad rises by K x their own smile x 0.05 IOD (0-1)")
     g.add_argument("--name", help="output base name (default: STEM_SIDE_ooK_oculK)")

@@ -16,9 +16,13 @@ import pytest
 
 import synkan
 from synkan.cli import main
+from conftest import shared_video
 from synkan.config import Settings
+from synkan.grade.events import events_process
 from synkan.synth import synth_from_video
-from synkan.synth.from_video import MARGIN_OFFSET_EW, gaussian_lift_source, lid_source_v, normalised_smile
+from synkan.synth.drivers import drivers_from_landmarks
+from synkan.synth.from_video import LIFT_ANGLE_DEG
+from synkan.synth.warps import MARGIN_OFFSET_EW, gaussian_lift_source, lid_source_v
 
 PLAIN = Settings(laterality="plain")
 
@@ -89,10 +93,12 @@ def test_same_frames_size_and_case(renders, frames, source, real_video):
         # Same frames in the same order: only the codec's few grey levels apart.
         assert np.abs(frames[kind] - grey).mean(axis=(1, 2)).max() < 4.0
     case = json.loads(renders["oo"]["json"].read_text())
-    assert case["schema"] == "synkan.synth_from_video/1"
+    assert case["schema"] == "synkan.synth_from_video/2"
     assert case["frames"] == len(grey) and case["fps"] == pytest.approx(30.0)
     assert case["source"]["path"] == str(real_video) and len(case["source"]["sha256"]) == 64
-    assert case["truth"] == {"affected_side": "right", "k_oo": K_OO, "k_ocul": 0.0}
+    assert case["truth"] == {"affected_side": "right", "kind": "oral_ocular", "k_oo": K_OO, "k_ocul": 0.0, "k_chin": 0.0,
+                             "driver_oo": "smile", "driver_ocul": "blink", "corner_lift_mm": 0.0}
+    assert case["drivers"]["module"] == "synkan.synth.drivers" and case["drivers"]["events"]["smile"] == 1
     assert renders["oo"]["video"].name == "cosanlab_single_face_right_oo0.6_ocul0.mp4"
 
 
@@ -115,14 +121,15 @@ def test_only_the_target_eye_changes(frames, source, truth):
 
 
 def test_truth_table(truth, source):
-    _, sig, _ = source
+    track, _, _ = source
+    drv = drivers_from_landmarks(track.t_s, track.landmarks, track.valid)
     assert truth["valid"].all() and truth["smile_norm"].max() == pytest.approx(1.0)
+    assert np.allclose(truth["driver_oo"], drv.smile, atol=1e-5)
     peak = int(truth["added_closure_r"].idxmax())
     # The opening below the lash margin, as a share of the rest opening.
-    aperture = 1.0 - sig["eye_closure_plain_r"][peak] - MARGIN_OFFSET_EW / sig.info["rest"]["ear_r"]
+    aperture = drv.opening_r[peak] - MARGIN_OFFSET_EW / drv.info["ear_rest_r"]
     assert truth["added_closure_r"][peak] == pytest.approx(K_OO * truth["smile_norm"][peak] * aperture, abs=1e-4)
-    assert truth["added_closure_r"][peak] == pytest.approx(K_OO * aperture, rel=0.1)
-    assert (truth[["added_closure_l", "corner_lift_r", "corner_lift_l"]] == 0).all().all()
+    assert (truth[["added_closure_l", "corner_lift_r", "corner_lift_l", "corner_lift_mm_r"]] == 0).all().all()
 
 
 def test_mesh_sees_the_narrowing(renders, truth):
@@ -142,7 +149,15 @@ def test_ocular_oral_moves_the_mouth_corner_with_the_blink(renders, frames, sour
     track, _, _ = source
     gt = pd.read_csv(renders["ocul"]["gt_csv"])
     blink = int(gt["eye_closure_own"].idxmax())
-    assert gt["corner_lift_r"][blink] > 0.05 and (gt["corner_lift_l"] == 0).all()
+    # k_ocul = 1: 5 mm up and out at a full closure, the lift's upward part in IOD beside it.
+    assert gt["corner_lift_mm_r"][blink] == pytest.approx(5.0 * gt["driver_ocul"][blink], abs=1e-4)
+    assert gt["driver_ocul"][blink] > 0.5 and (gt["corner_lift_l"] == 0).all()
+    case = json.loads(renders["ocul"]["json"].read_text())
+    iod_mm = case["mm_per_iod"]
+    assert 50 < iod_mm < 80  # an adult's inter-ocular distance, through the iris
+    up_iod = gt["corner_lift_mm_r"][blink] / iod_mm * np.sin(np.radians(LIFT_ANGLE_DEG))
+    assert gt["corner_lift_r"][blink] == pytest.approx(up_iod, abs=1e-4)
+    assert case["truth"]["driver_ocul"] == "blink" and case["truth"]["corner_lift_mm"] == 5.0
     iod = np.linalg.norm(track.landmarks[blink, 33, :2] - track.landmarks[blink, 263, :2])
     mouth = _box_mask(frames["ocul"].shape[1:], track.landmarks[blink, [MOUTH_CORNER_R], :2], 0.3 * iod)
     diff = np.abs(frames["ocul"] - frames["control"])
@@ -156,6 +171,9 @@ def test_ocular_oral_moves_the_mouth_corner_with_the_blink(renders, frames, sour
     (["--from-video", "VIDEO", "--side", "left", "--k-oo", "2"], "k_oo must be a number from 0 to 1"),
     (["--side", "right"], "--side needs --from-video"),
     ([], "give case file(s), or --from-video"),
+    (["--from-video", "VIDEO", "--side", "left", "--k-oo", "0.5", "--driver", "blink"], "--driver blink does not fit --k-oo"),
+    (["--from-video", "VIDEO", "--side", "left", "--driver", "smile"], "--driver needs --k-oo or --k-ocul"),
+    (["--driver", "smile"], "--driver needs --from-video"),
 ])
 def test_cli_errors_are_one_line(argv, message, real_video, tmp_path, capfd):
     argv = [str(real_video) if a == "VIDEO" else a for a in argv]
@@ -183,16 +201,36 @@ def test_corner_warp_inverse_converges():
     assert np.abs(back_x - sx).max() < 0.01 and np.abs(back_y - sy).max() < 0.01
 
 
-def test_no_smile_gets_almost_nothing():
-    norm, span, zero = normalised_smile(np.full(10, 0.01))
-    assert span == 0.08 and zero == 0.0 and norm.max() == pytest.approx(0.125)
+@pytest.fixture(scope="module")
+def d10(model_path, tmp_path_factory):
+    """A real face with "oo" puckers and smiles, narrowed on the left following each driver in turn."""
+    video = shared_video("KwaiVGI_d10.mp4")
+    track = synkan.track_video(video, PLAIN, model_path=model_path)
+    out = tmp_path_factory.mktemp("d10")
+    return track, {d: synth_from_video(video, out, "left", k_oo=K_OO, driver_oo=d, track=track) for d in ("smile", "pucker")}
 
 
-def test_smile_counted_from_the_persons_own_rest():
-    """A mouth that never quite rests (excursion 0.03 IOD at rest) gets nothing added at rest."""
-    rng = np.random.default_rng(0)
-    smile = np.r_[0.03 + 0.005 * rng.standard_normal(50), np.linspace(0.03, 0.2, 50)]
-    rest = np.r_[np.ones(50, bool), np.zeros(50, bool)]
-    norm, span, zero = normalised_smile(smile, rest)
-    assert zero == pytest.approx(0.03, abs=0.002) and span == pytest.approx(0.17, abs=0.005)
-    assert np.median(norm[:50]) < 0.02 and norm.max() == 1.0
+def _during(t: np.ndarray, events) -> np.ndarray:
+    inside = np.zeros(len(t), bool)
+    for e in events.itertuples():
+        inside |= (t >= e.start_s) & (t <= e.end_s)
+    return inside
+
+
+def test_added_narrowing_follows_smiles_not_puckers(d10):
+    """Judged by the analysis's own smile and pucker events, which the generator never sees."""
+    track, renders = d10
+    events = events_process(synkan.signals_process(track, PLAIN))
+    smiling, puckering = _during(track.t_s, events.of("smile")), _during(track.t_s, events.of("pucker"))
+    assert smiling.sum() >= 15 and puckering.sum() >= 15
+    by_smile = pd.read_csv(renders["smile"]["gt_csv"])["added_closure_l"].to_numpy()
+    by_pucker = pd.read_csv(renders["pucker"]["gt_csv"])["added_closure_l"].to_numpy()
+    only_smile, only_pucker = smiling & ~puckering, puckering & ~smiling
+    # The analysis's smile events are long (any mouth excursion, speech included): a mean of 0.05 is
+    # about a fifth of them at a full smile; its pucker events must get almost none of it.
+    assert np.mean(by_smile[only_smile]) > 0.05 and np.mean(by_smile[only_pucker]) < 0.2 * np.mean(by_smile[only_smile])
+    assert np.mean(by_pucker[only_pucker]) > 0.1 and np.mean(by_pucker[only_smile]) < 0.2 * np.mean(by_pucker[only_pucker])
+    for driver, paths in renders.items():
+        case = json.loads(paths["json"].read_text())
+        assert case["driver_oo"] == case["truth"]["driver_oo"] == driver and case["kind"] == "oral_ocular"
+    assert renders["pucker"]["video"].name == "KwaiVGI_d10_left_oo0.6_ocul0_pucker.mp4"
