@@ -6,8 +6,9 @@ with :func:`synkan.synth.synth_from_video`:
 * a control: the same video through the same ``mp4v`` writer, nothing added
   (the codec shifts every pixel a little; compare with this, not the source);
 * for each side, that side's upper lid lowered by ``K_OO`` x the person's own
-  smile *and* that side's mouth corner lifted by ``K_OCUL`` x their own eye
-  closure (the two are far apart on the face, so one render serves both).
+  smile *and* that side's mouth corner lifted by ``K_OCUL`` x 5 mm x their own
+  blink (the generator's own drivers, independent of the analysis; the two
+  movements are far apart on the face, so one render serves both).
 
 Every render is tracked once with pixel laterality and cached as
 ``track.npz`` under ``--cache``; re-running only re-measures. Per case:
@@ -20,11 +21,6 @@ Every render is tracked once with pixel laterality and cached as
 Narrowing is ``eye_closure`` (frames with a face and frontal gaze, as the
 oral-ocular analysis uses); the corner is ``mouth_vertical`` (IOD, the
 report's units). A person's numbers are the mean over their two sides.
-
-``--raw-driver`` renders from unfiltered drivers (the generator's own
-signals without the low-pass), as a driver measured independently of the
-analysis would be: a blink's twitch then keeps its true sharpness, and
-the analysis's own filter is not part of the ground truth.
 
 ``--fps 15`` first resamples each video to 15 fps with ffmpeg (in the
 cache), where a blink's corner twitch lasts 1-2 frames.
@@ -46,11 +42,9 @@ import numpy as np
 import pandas as pd
 
 from synkan.config import Settings
-from synkan.measure import signals as _signals
 from synkan.measure.signals import signals_process
 from synkan.measure.tracking import Track, track_video
 from synkan.measure.video import iter_frames
-from synkan.synth import from_video as _from_video
 from synkan.synth import synth_from_video
 from synkan.synth.from_video import _writer_fps
 from synkan.validation.real import _slope
@@ -90,15 +84,6 @@ def cached_track(video: Path, path: Path) -> Track:
     track = track_video(video, Settings())
     track.save(path)
     return track
-
-
-def unfiltered_drivers() -> None:
-    """Make the generator read its drivers from unfiltered signals (see ``--raw-driver``)."""
-    def signals_unfiltered(track, settings=Settings(), rest_s=None):
-        # 15 Hz is the highest cut-off Settings allow; lowpass skips it at <= 37.5 frames/s.
-        unfiltered = Settings(laterality=settings.laterality, cutoff_hz=15.0)
-        return _signals.signals_process(track, unfiltered, rest_s)
-    _from_video.signals_process = signals_unfiltered
 
 
 def render_person(video: Path, cache: Path) -> Path:
@@ -171,7 +156,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fps", type=float, help="resample each video to this frame rate first")
     parser.add_argument("--only", help="comma-separated video stems")
     parser.add_argument("--render-only", action="store_true")
-    parser.add_argument("--raw-driver", action="store_true", help="render from unfiltered drivers")
     parser.add_argument("--cutoff-hz", type=float, help="the signals' low-pass cut-off (default: synkan's)")
     parser.add_argument("-o", "--output", type=Path, help="CSV of per-case slopes")
     args = parser.parse_args(argv)
@@ -179,8 +163,6 @@ def main(argv: list[str] | None = None) -> int:
     videos = sorted(p for p in args.videos.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
     if args.only:
         videos = [v for v in videos if v.stem in args.only.split(",")]
-    if args.raw_driver:
-        unfiltered_drivers()
     settings = Settings() if args.cutoff_hz is None else Settings(cutoff_hz=args.cutoff_hz)
     rows = []
     for video in videos:
