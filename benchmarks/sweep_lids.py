@@ -2,7 +2,7 @@
 
 Each variant is a set of :mod:`synkan.measure.eyelids` constants. The signals that
 do not depend on the lids (validity, gaze gate, rest frames, gaze offset)
-are computed once per track and cached beside it (``*_sig2.npz``); a variant
+are computed once per track and cached beside it (``*_sig3.npz``); a variant
 re-measures only the eyes. For each held-out person the variant with the
 best score on the *other* people is chosen, and that person's numbers are
 reported under it. Score = mean over people of |1 - recovered| + 2 |leak|.
@@ -36,14 +36,14 @@ VARIANTS: dict[str, dict] = {
     "band10": {"BAND_LID_EW": 0.10},
     "band18": {"BAND_LID_EW": 0.18},
 }
-KEEP = ("t", "valid", "gaze_ok", "rest_eye_r", "rest_eye_l", "gaze_dev_r", "gaze_dev_l",
+KEEP = ("t", "valid", "gaze_ok", "rest_lids", "gaze_dev_r", "gaze_dev_l",
         "mouth_vertical_r", "mouth_vertical_l",
         "eye_closure_plain_r", "eye_closure_plain_l")
 
 
 def base_signals(track_path: Path) -> dict[str, np.ndarray]:
     """The lid-independent signal columns of a track, cached beside it."""
-    cache = track_path.with_name(track_path.stem + "_sig2.npz")
+    cache = track_path.with_name(track_path.stem + "_sig3.npz")
     if cache.exists():
         return dict(np.load(cache))
     data = signals_process(Track.load(track_path), Settings()).data
@@ -58,9 +58,8 @@ def eye_closure(track: Track, sig: dict, variant: dict) -> tuple[dict[str, np.nd
     for k, v in variant.items():
         setattr(eyelids, k, v)
     try:
-        rest = np.column_stack([sig["rest_eye_r"], sig["rest_eye_l"]]).astype(bool)
-        frontal = rest & sig["gaze_ok"].astype(bool)[:, None]
-        pixel_rest = np.where(frontal.any(axis=0), frontal, rest)  # as synkan.measure.signals.pixel_lids
+        rest, gaze_ok = sig["rest_lids"].astype(bool), sig["gaze_ok"].astype(bool)
+        pixel_rest = rest & gaze_ok if (rest & gaze_ok).any() else rest  # as signals.pixel_lids
         gaze = np.column_stack([sig["gaze_dev_r"], sig["gaze_dev_l"]])
         start = time.perf_counter()
         closure, _, _ = eyelids.eyelids_process(track.landmarks[..., :2], track.eye_patches, pixel_rest, gaze)

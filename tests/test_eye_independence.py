@@ -4,28 +4,42 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synkan.measure.signals import eye_rest_frames, lowpass
+from synkan.measure.signals import lid_rest_frames, lowpass
+
+SMILE = np.clip(np.sin(np.linspace(0, 6 * np.pi, 400)), 0, None)  # three smiles
 
 
-def _columns(rng: np.random.Generator, n: int = 400) -> dict[str, np.ndarray]:
-    smile = np.clip(np.sin(np.linspace(0, 6 * np.pi, n)), 0, None)  # three smiles
-    return {"eye_closure_plain_r": 0.3 * smile + rng.normal(0, 0.02, n),
-            "eye_closure_plain_l": 0.3 * smile + rng.normal(0, 0.02, n),
-            "mouth_narrowing": -0.2 * smile + rng.normal(0, 0.01, n),
-            "mouth_vertical_r": 0.1 * smile + rng.normal(0, 0.005, n),
-            "mouth_vertical_l": 0.1 * smile + rng.normal(0, 0.005, n)}
+def _columns(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    n = len(SMILE)
+    return {"eye_closure_plain_r": 0.3 * SMILE + rng.normal(0, 0.02, n),
+            "eye_closure_plain_l": 0.3 * SMILE + rng.normal(0, 0.02, n),
+            "mouth_narrowing": -0.2 * SMILE + rng.normal(0, 0.01, n),
+            "mouth_vertical_r": 0.1 * SMILE + rng.normal(0, 0.005, n),
+            "mouth_vertical_l": 0.1 * SMILE + rng.normal(0, 0.005, n)}
 
 
-def test_one_eye_narrowing_leaves_the_other_eyes_rest_alone():
-    """Narrowing the left eye (as synkinesis would) changes only the left eye's rest frames."""
+def test_one_eye_narrowing_leaves_the_lids_rest_frames_alone():
+    """Narrowing one eye in smiles (oral-ocular synkinesis) leaves the frames both templates come from."""
     rng = np.random.default_rng(1)
     cols = _columns(rng)
-    valid = np.ones(400, bool)
-    before = eye_rest_frames(cols, valid)
-    narrowed = dict(cols, eye_closure_plain_l=cols["eye_closure_plain_l"] + rng.uniform(0, 0.4, 400))
-    after = eye_rest_frames(narrowed, valid)
-    np.testing.assert_array_equal(after[:, 0], before[:, 0])
-    assert (after[:, 1] != before[:, 1]).any()
+    valid = np.ones(len(SMILE), bool)
+    before = lid_rest_frames(cols, valid)
+    narrowed = dict(cols, eye_closure_plain_l=cols["eye_closure_plain_l"] + 0.4 * SMILE)
+    np.testing.assert_array_equal(lid_rest_frames(narrowed, valid), before)
+    assert before.sum() >= 0.15 * len(SMILE)
+
+
+def test_eyes_shut_with_the_mouth_still_are_not_rest():
+    """A held eye closure with a still mouth would otherwise become the open eye's template."""
+    rng = np.random.default_rng(2)
+    cols = _columns(rng)
+    shut = np.zeros(len(SMILE), bool)
+    shut[SMILE == 0] = True  # every mouth-still frame of the first half: eyes closed
+    shut[len(SMILE) // 2:] = False
+    for side in "rl":
+        cols[f"eye_closure_plain_{side}"] = np.where(shut, 0.9, cols[f"eye_closure_plain_{side}"])
+    rest = lid_rest_frames(cols, np.ones(len(SMILE), bool))
+    assert rest.any() and not (rest & shut).any()
 
 
 @pytest.mark.parametrize("fps", [14.99, 15.0, 15.01, 18.0])

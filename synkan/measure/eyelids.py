@@ -17,7 +17,7 @@ magnify the eye in a smile and read a narrowing as a widening. The patches are k
 the :class:`~synkan.measure.tracking.Track`, so the measurement can be redone without
 decoding the video again.
 
-After tracking, each eye's rest template (the median patch over its rest
+After tracking, each eye's rest template (the median patch over the rest
 frames) and rest lid margins (the mesh's lid contours at rest, where the mesh
 is right) give, for each lid, a band of rows straddling its margin in
 :data:`STRIPS` column strips. In every frame each band is searched
@@ -359,8 +359,8 @@ def eyelids_process(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray
         Image-pixel landmarks (NaN where there is no face).
     patches : (N, 2, rows, columns) uint8
         The track's eye patches (subject's right eye first).
-    rest : (N, 2) bool
-        Each eye's rest frames (right, left): its template and rest margins come from these.
+    rest : (N,) bool
+        Rest frames: the templates and the rest margins come from these.
     gaze_ew : (N, 2) array, optional
         Each eye's sideways iris shift from rest, in eye widths
         (:func:`synkan.measure.mirror.gaze_offset` minus its rest value).
@@ -379,7 +379,7 @@ def eyelids_process(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray
     info: dict = {}
     for k, side in enumerate(("r", "l")):
         iris = None if gaze_ew is None else gaze_ew[:, k] * PATCH_PX_PER_EW
-        closure[:, k], score[:, k], info[side] = _one_eye(landmarks, patches[:, k], rest[:, k], side, iris)
+        closure[:, k], score[:, k], info[side] = _one_eye(landmarks, patches[:, k], rest, side, iris)
     return closure, score, info
 
 

@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 
 from ..config import (
-    MAX_ABS_PITCH_DEG, MAX_ABS_ROLL_DEG, MAX_ABS_YAW_DEG, MAX_GAP_S, EYE_MAX_GAZE_EW, TWITCH_MIN_S, Settings,
+    EYE_CLOSURE_MIN, EYE_MAX_GAZE_EW, MAX_ABS_PITCH_DEG, MAX_ABS_ROLL_DEG, MAX_ABS_YAW_DEG, MAX_GAP_S,
+    TWITCH_MIN_S, Settings,
 )
 from .mesh import BROW_L, BROW_R, EYE_L, EYE_R, MOUTH_CORNER_L, MOUTH_CORNER_R, STABLE_POINTS, MeshIndex, eye_aspect_ratio
 from .rest import rest_and_shape, rest_frames
@@ -150,30 +151,31 @@ def lowpass(t: np.ndarray, x: np.ndarray, cutoff_hz: float) -> np.ndarray:
 
 # --- the stage -------------------------------------------------------------------
 
-def eye_rest_frames(cols: dict[str, np.ndarray], valid: np.ndarray) -> np.ndarray:
-    """Each eye's own rest frames (N, 2): :func:`~synkan.measure.rest.rest_frames` on that eye alone.
+def lid_rest_frames(cols: dict[str, np.ndarray], valid: np.ndarray) -> np.ndarray:
+    """The frames the pixel lids are measured against (N,): the mouth at rest, the eyes not shut.
 
-    The pixel lids are measured against each eye's rest. Rest frames chosen
-    with both eyes' openings would let a narrowing of one eye change the
-    other eye's rest, and so its measurement: a leak through the rest frames.
-    ``cols`` holds the unfiltered ``eye_closure_plain_*``, ``mouth_narrowing``
-    and ``mouth_vertical_*`` columns.
+    Rest frames chosen with the eyes' openings (:func:`~synkan.measure.rest.rest_frames`)
+    change when one eye narrows, and so do both eyes' templates: a leak from
+    one eye's narrowing to the other eye's measurement through the rest frames (and, through
+    the mesh's symmetric prior, even a rest chosen per eye leaks). The mouth
+    alone chooses instead; frames where both eyes are shut (a blink or a
+    closure with the mouth still, mean mesh closure >= ``EYE_CLOSURE_MIN``)
+    are left out. ``cols`` holds the unfiltered ``eye_closure_plain_*``,
+    ``mouth_narrowing`` and ``mouth_vertical_*`` columns.
     """
     elevation = (cols["mouth_vertical_r"] + cols["mouth_vertical_l"]) / 2
-    width = -cols["mouth_narrowing"]
-    # rest_frames compares each feature with its own percentiles in MAD units, so
-    # these affine stand-ins for the EAR, the width and the elevation select alike.
-    features = {side: np.column_stack([-cols[f"eye_closure_plain_{side}"]] * 2 + [width, elevation])
-                for side in SIDES}
-    return np.column_stack([rest_frames(features[side], valid) for side in SIDES])
+    still_eyes = np.zeros(len(valid))  # constant eye features: rest_frames then ranks by the mouth only
+    features = np.column_stack([still_eyes, still_eyes, -cols["mouth_narrowing"], elevation])
+    mouth_rest = rest_frames(features, valid)
+    with np.errstate(invalid="ignore"):
+        shut = (cols["eye_closure_plain_r"] + cols["eye_closure_plain_l"]) / 2 >= EYE_CLOSURE_MIN
+    return mouth_rest & ~shut if (mouth_rest & ~shut).any() else mouth_rest
 
 
 def pixel_lids(track: Track, rest: np.ndarray, gaze_dev: np.ndarray, gaze_frontal: np.ndarray,
                user_rest: bool = False) -> tuple[np.ndarray, np.ndarray, dict] | None:
     """The pixel lid measurement of a track (``closure``, ``match``, ``info`` of
     :func:`synkan.measure.eyelids.eyelids_process`), or None without eye patches.
-
-    ``rest`` (N, 2) is each eye's rest (:func:`eye_rest_frames`, or the user's segment).
 
     A de-identified track holds no eye patches (they are face pixels) but the
     measurement made from them, against the automatic rest frames; that is
@@ -186,8 +188,7 @@ def pixel_lids(track: Track, rest: np.ndarray, gaze_dev: np.ndarray, gaze_fronta
         measured again against another rest without the eye images.
     """
     if track.eye_patches is not None:
-        frontal = rest & gaze_frontal[:, None]
-        pixel_rest = np.where(frontal.any(axis=0), frontal, rest)
+        pixel_rest = rest & gaze_frontal if (rest & gaze_frontal).any() else rest
         return eyelids.eyelids_process(track.landmarks[..., :2], track.eye_patches, pixel_rest, gaze_dev)
     if track.lid_closure is None:
         return None
@@ -314,9 +315,8 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
     gate: dict[str, int] = {}
     gaze_dev, conjugate_gaze, gaze_frontal = _gaze(track.landmarks, rest)
     extra.update({f"gaze_dev_{side}": gaze_dev[:, k] for k, side in enumerate(SIDES)}, gaze_ok=gaze_frontal)
-    eye_rest = np.column_stack([rest, rest]) if rest_s is not None else eye_rest_frames(cols, valid)
-    extra.update({f"rest_eye_{side}": eye_rest[:, k] for k, side in enumerate(SIDES)})
-    lids = pixel_lids(track, eye_rest, gaze_dev, gaze_frontal, user_rest=rest_s is not None)
+    extra["rest_lids"] = rest if rest_s is not None else lid_rest_frames(cols, valid)
+    lids = pixel_lids(track, extra["rest_lids"], gaze_dev, gaze_frontal, user_rest=rest_s is not None)
     pixel_info = None
     if lids is not None:
         closure, match, pixel_info = lids
