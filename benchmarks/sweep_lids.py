@@ -9,7 +9,7 @@ reported under it. Score = mean over people of |1 - recovered| + 2 |leak|.
 
 Usage::
 
-    python benchmarks/sweep_lids.py --cache /tmp/synkan_recovery --variants shipped,strips6,strips12
+    python benchmarks/sweep_lids.py --cache /tmp/synkan_recovery --variants shipped,strips8,strips12
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from synkan.measure.tracking import Track
 # Constants of synkan.measure.eyelids per variant (shipped: as they are).
 VARIANTS: dict[str, dict] = {
     "shipped": {},
-    "strips6": {"STRIPS": 6},
+    "strips8": {"STRIPS": 8},
     "strips12": {"STRIPS": 12},
     "agree02": {"STRIP_AGREE_EW": 0.02},
     "agree08": {"STRIP_AGREE_EW": 0.08},
