@@ -14,6 +14,7 @@ from ._version import __version__  # noqa: E402
 from .config import LATERALITY_MODES, PROTOCOL_NAMES, Settings  # noqa: E402
 from .errors import SynkanError, one_line  # noqa: E402
 from ._util.native_stderr import filtered_native_stderr  # noqa: E402
+from .live.command import add_live_parser  # noqa: E402
 
 
 def _settings_args(p: argparse.ArgumentParser) -> None:
@@ -28,6 +29,7 @@ def _settings_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-size", type=int, help="downscale frames whose longer side exceeds this (px) before landmarking")
     g.add_argument("--rotate", type=int, choices=(0, 90, 180, 270), help="rotate clockwise instead of using metadata")
     g.add_argument("--cutoff-hz", type=float, help="low-pass cutoff of the signals")
+    g.add_argument("--rest", metavar="START-END", help="a rest segment in seconds, e.g. 0-3 (default: found)")
     g.add_argument("--lag-window-s", type=float, help="cross-correlation lags searched, +/- seconds")
     p.add_argument("--model", metavar="PATH", help="face_landmarker.task (default: $SYNKAN_MODEL, models/, cache, download)")
 
@@ -35,7 +37,7 @@ def _settings_args(p: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Build :class:`Settings` from a settings file and command-line flags."""
     flags = {k: getattr(args, k) for k in ("laterality", "affected", "segments", "protocol", "stride", "max_size", "rotate",
-                                            "cutoff_hz", "lag_window_s")}
+                                            "cutoff_hz", "lag_window_s", "rest")}
     if args.settings:
         return Settings.from_file(args.settings, **flags)
     return Settings(**{k: v for k, v in flags.items() if v is not None})
@@ -65,6 +67,11 @@ def _previous_report(folder: str | None, visit) -> dict | None:
     previous = load_reports([folder])[0]
     check_visits([previous, {"visit": visit.to_dict()}])  # another patient, or a later date: fail now
     return previous
+
+
+def _pdf_args(p: argparse.ArgumentParser, more: str = "") -> None:
+    p.add_argument("--pdf", action="store_true", help=f"also write report.pdf (needs headless Chromium){more}")
+    p.add_argument("--paper", choices=("a4", "letter"), help="report.pdf's paper (default: the locale's, else a4)")
 
 
 def _check_pdf(args: argparse.Namespace) -> None:
@@ -103,7 +110,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         if previous is not None:
             result = dataclasses.replace(result, comparison=compare_reports([previous, result.report]))
         write_outputs(result, target, force=args.force, figures=not args.no_figures, html=not args.no_figures,
-                      overlay=args.overlay, deidentify=args.deidentify, pdf=args.pdf)
+                      overlay=args.overlay, deidentify=args.deidentify, pdf=args.pdf, paper=args.paper)
     if args.json:
         print(json.dumps(result.report, indent=2))
     else:
@@ -118,24 +125,42 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .analysis import load, now_utc
     from .report.writer import write_outputs
 
-    _check_pdf(args)
+    pdf, keep, note = _rebuild_pdf(args)
     # The analysis time stays; the rebuild is recorded beside it.
     result = dataclasses.replace(load(args.outdir), rebuilt=now_utc())
-    write_outputs(result, args.outdir, force=True, overlay=args.overlay, deidentify=args.deidentify, pdf=args.pdf,
-                  keep=() if args.overlay else ("overlay.mp4",), keep_foreign=True)
+    write_outputs(result, args.outdir, force=True, overlay=args.overlay, deidentify=args.deidentify, pdf=pdf,
+                  keep=keep + (() if args.overlay else ("overlay.mp4",)), keep_foreign=True, paper=args.paper)
     print(result.summary())
+    if note:
+        print(note)
     return 0
+
+
+def _rebuild_pdf(args: argparse.Namespace) -> tuple[bool, tuple[str, ...], str]:
+    """``synkan report`` never drops an earlier report.pdf: it is rebuilt, or (without Chromium) kept and said so."""
+    _check_pdf(args)
+    if args.pdf or not (Path(args.outdir) / "report.pdf").is_file():
+        return args.pdf, (), ""
+    from .report.pdf import find_chromium
+
+    try:
+        find_chromium()
+    except SynkanError:
+        return False, ("report.pdf",), "note: report.pdf was kept as it was (no Chromium to rebuild it): it shows the earlier report"
+    return True, (), "report.pdf rebuilt (it was there before)"
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from .report.compare_html import VERDICT_TEXT
     from .report.compare_writer import write_compare
+    from .text import change_values
 
     outdir, comparison = write_compare(args.outdirs, args.output, force=args.force)
     visits = comparison["visits"]
     for c in comparison["changes"]:
         pair = f"{c['direction']} {visits[c['before_visit']]['label']} -> {visits[c['after_visit']]['label']}"
-        values = "" if c["change"] is None else f"{c['before']:+.1f} -> {c['after']:+.1f} pp, change {c['change']:+.1f}"
+        shown = change_values(c["before"], c["after"])
+        values = "" if shown is None else f"{shown[0]} -> {shown[1]} pp, change {shown[2]}"
         mdc = "" if c["mdc"] is None else f" (MDC95 {c['mdc']:.1f})"
         detail = f"{values}{mdc}: " if values else ""
         print(f"{pair}: {detail}{VERDICT_TEXT[c['verdict']]}")
@@ -217,6 +242,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if not folder.is_dir():
             raise SynkanError(f"--real: {folder} is not a folder of videos")
         videos = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
+    if args.normative:
+        from .validation.normative import write_reference
+
+        if not args.real:
+            raise SynkanError("--normative needs --real DIR: the healthy people's videos")
+        print(write_reference(args.real, args.output))
+        return 0
     if args.scales:
         from .validation.scales import run_scale_validation
 
@@ -224,7 +256,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 0
     text = run_validation(args.output, laterality=args.laterality or Settings().laterality, quick=args.quick)
     if videos:
-        text += "\n\n" + run_real_validation(videos, args.output)
+        from .validation.normative import leave_one_person_out
+
+        # Every person is graded against a healthy reference built without them.
+        settings_for = leave_one_person_out(videos, Path(args.output) / "real_faces")
+        text += "\n\n" + run_real_validation(videos, args.output, settings_for)
     print(text)
     return 0
 
@@ -293,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-figures", action="store_true", help="skip figures and report.html (faster)")
     p.add_argument("--overlay", action="store_true", help="also write overlay.mp4")
     p.add_argument("--deidentify", action="store_true", help=DEIDENTIFY_HELP)
-    p.add_argument("--pdf", action="store_true", help="also write report.pdf (needs headless Chromium)")
+    _pdf_args(p)
     _visit_args(p)
     _settings_args(p)
     p.set_defaults(func=cmd_analyze)
@@ -302,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("outdir")
     p.add_argument("--overlay", action="store_true", help="also write overlay.mp4 (needs the video)")
     p.add_argument("--deidentify", action="store_true", help=DEIDENTIFY_HELP)
-    p.add_argument("--pdf", action="store_true", help="also write report.pdf (needs headless Chromium)")
+    _pdf_args(p, "; an existing report.pdf is always rebuilt")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("compare", help="change between visits of one patient: compare.html and compare.json")
@@ -364,6 +400,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--model", metavar="PATH", help="face_landmarker.task (default: $SYNKAN_MODEL, models/, cache, download)")
     p.set_defaults(func=cmd_synth)
 
+    add_live_parser(sub)
+
     p = sub.add_parser("protocol", help="print a recording protocol's instruction sheet (to hand to whoever films)")
     p.add_argument("name", choices=PROTOCOL_NAMES)
     p.set_defaults(func=cmd_protocol)
@@ -376,6 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "narrowing added (synth --from-video)")
     p.add_argument("--scales", action="store_true", help="instead: the movements and the Sunnybrook / eFACE estimates on "
                    "Sunnybrook-protocol ground truth (and, with --real, on the real videos)")
+    p.add_argument("--normative", action="store_true", help="instead: build the healthy reference (normative.json) "
+                   "from the healthy videos in --real DIR")
     p.set_defaults(func=cmd_validate)
     return parser
 

@@ -14,14 +14,18 @@ from ..errors import InputError
 from ..grade.scales import EFACE_ITEMS, SUNNYBROOK_MOVEMENTS
 from ..tables import DIRECTIONS, SIDES, unit
 from .._util.files import atomic_write_text, csv_safe
+from ..text import report_side
 from .state import Item
 
 SUMMARY_NAME = "summary.csv"
 EVENT_KINDS = ("blink", "eye_closure", "smile", "pucker")
 TEXT_COLUMNS = ("path", "name", "output", "patient_id", "session_date", "label", "clinician", "note", "affected_given",
                 "sha256", "settings_hash", "synkan_version")
+# Per direction: the deciding movement's verdict (synkan.grade.grades.score_direction).
+DIRECTION_FIELDS = ("affected_side", "movement", "asymmetry_pp", "asymmetry_se_pp", "detectable_pp", "conclusive",
+                    "grade")
 SCORE_COLUMNS = tuple(
-    [f"{d}_{k}" for d in DIRECTIONS for k in ("affected_side", "asymmetry_pp", "asymmetry_se_pp", "grade")]
+    [f"{d}_{k}" for d in DIRECTIONS for k in DIRECTION_FIELDS]
     + [f"{d}_{k}_{s}" for d in DIRECTIONS for k in ("r", "lag_s", "involuntary_pct") for s in SIDES]
     + ["eface_ocular_synkinesis", "sunnybrook_affected_side"]
     + [f"sunnybrook_synkinesis_{m}" for m in (*SUNNYBROOK_MOVEMENTS, "total")]
@@ -40,7 +44,8 @@ def _units() -> dict[str, str]:
              "sunnybrook_composite": "Sunnybrook composite 0-100",
              **{f"eface_synkinesis_{k}": "eFACE score (100 = none; measured estimate)" for k in EFACE_ITEMS}}
     for d in DIRECTIONS:
-        units |= {f"{d}_{k}": unit(d, k) for k in ("asymmetry_pp", "asymmetry_se_pp", "grade")}
+        units |= {f"{d}_{k}": unit(d, k) for k in ("asymmetry_pp", "asymmetry_se_pp", "detectable_pp", "grade")}
+        units[f"{d}_conclusive"] = "true: the recording decides (synkinesis, or ruled out)"
         units |= {f"{d}_{k}_{s}": unit(d, k) for k in ("r", "lag_s", "involuntary_pct") for s in SIDES}
     return units
 
@@ -68,13 +73,17 @@ def summary_row(item: Item) -> dict[str, Any]:
     }
     scores = r.get("scores") or {}
     for d in DIRECTIONS:
-        for k in ("affected_side", "asymmetry_pp", "asymmetry_se_pp", "grade"):
+        for k in DIRECTION_FIELDS:
             row[f"{d}_{k}"] = _get(scores, d, k)
         for k in ("r", "lag_s", "involuntary_pct"):
             for s in SIDES:
                 row[f"{d}_{k}_{s}"] = _get(scores, d, s, k)
     row["eface_ocular_synkinesis"] = scores.get("eface_ocular_synkinesis")
-    row["sunnybrook_affected_side"] = _get(scores, "sunnybrook", "affected_side")
+    # One rule for the whole report (synkan.text.report_side): a side only from --affected or a finding.
+    side = report_side(r)[0] or ""
+    for d in DIRECTIONS:
+        row[f"{d}_affected_side"] = side
+    row["sunnybrook_affected_side"] = side
     for m in (*SUNNYBROOK_MOVEMENTS, "total"):
         row[f"sunnybrook_synkinesis_{m}"] = _get(scores, "sunnybrook", "synkinesis", m)
     row["sunnybrook_composite"] = _get(scores, "sunnybrook", "composite")

@@ -16,6 +16,10 @@ from pathlib import Path
 from ..errors import OutputError
 
 ENV_CHROMIUM = "SYNKAN_CHROMIUM"
+PAPERS = {"a4": "A4", "letter": "letter"}  # --paper value -> CSS @page size
+# Countries that print on Letter (ISO 3166 codes in a locale name such as en_US.UTF-8); elsewhere A4.
+LETTER_COUNTRIES = frozenset({"US", "CA", "MX", "PH", "CL", "CO", "VE", "GT", "CR", "PA", "SV", "NI", "DO", "PR",
+                              "BZ"})
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 PRINT_TIMEOUT_S = 120
 
@@ -37,8 +41,38 @@ def find_chromium() -> str:
     return found
 
 
-def write_pdf(html_path: str | Path, pdf_path: str | Path) -> Path:
-    """Print ``html_path`` to ``pdf_path`` with headless Chromium (A4/Letter from the page's own CSS).
+def default_paper(environ: dict | None = None) -> str:
+    """``"letter"`` when the locale's country prints on Letter (LC_PAPER, LC_ALL or LANG), else ``"a4"``.
+
+    Examples
+    --------
+    >>> default_paper({"LANG": "en_US.UTF-8"}), default_paper({"LANG": "de_DE.UTF-8"}), default_paper({})
+    ('letter', 'a4', 'a4')
+    >>> default_paper({"LC_PAPER": "en_GB.UTF-8", "LANG": "en_US.UTF-8"})
+    'a4'
+    """
+    environ = os.environ if environ is None else environ
+    name = next((environ[k] for k in ("LC_PAPER", "LC_ALL", "LANG") if environ.get(k)), "")
+    country = name.split(".")[0].partition("_")[2].upper()
+    return "letter" if country in LETTER_COUNTRIES else "a4"
+
+
+def _with_paper(html_path: Path, paper: str, folder: str) -> Path:
+    """A copy of the page that asks for ``paper`` (report.html itself stays paper-neutral)."""
+    rule = f"<style>@page {{ size: {PAPERS[paper]}; }}</style>"
+    copy = Path(folder) / "report.html"
+    copy.write_text(html_path.read_text(encoding="utf-8").replace("</head>", rule + "</head>", 1), encoding="utf-8")
+    return copy
+
+
+def write_pdf(html_path: str | Path, pdf_path: str | Path, paper: str | None = None) -> Path:
+    """Print ``html_path`` to ``pdf_path`` with headless Chromium.
+
+    Parameters
+    ----------
+    html_path, pdf_path : str or Path
+    paper : {"a4", "letter"}, optional
+        The sheet size; default :func:`default_paper` (the locale's, else A4).
 
     Raises
     ------
@@ -48,6 +82,7 @@ def write_pdf(html_path: str | Path, pdf_path: str | Path) -> Path:
     browser = find_chromium()
     html_path, pdf_path = Path(html_path).resolve(), Path(pdf_path).resolve()
     profile = tempfile.mkdtemp(prefix="synkan-chromium-")
+    html_path = _with_paper(html_path, paper or default_paper(), profile)
     # Chromium refuses to start as root inside its sandbox; the page is our own local file.
     sandbox = ["--no-sandbox"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
     cmd = [browser, "--headless", *sandbox, "--disable-gpu", "--no-first-run", "--disable-background-networking",
