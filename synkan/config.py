@@ -22,6 +22,13 @@ IRIS_DIAMETER_MM = 11.77
 
 # --- Cleaning -----------------------------------------------------------------
 LOWPASS_CUTOFF_HZ = 6.0  # facial movements of interest are < 5 Hz; blinks ~ 3 Hz content
+# The shortest movement the signals must keep: a blink, and the mouth-corner
+# twitch locked to it, last 100-400 ms. A 100-ms twitch needs the band up to
+# 1 / TWITCH_MIN_S = 10 Hz (a zero-phase 2nd-order Butterworth there keeps 0.8
+# of its peak; at 6 Hz, 0.6). When the frame rate's Nyquist frequency lies
+# inside that band (below 20 frames/s) the samples hold movement, not jitter
+# above it, so they are not low-passed: at 15 frames/s a twitch is 1-2 frames.
+TWITCH_MIN_S = 0.1
 MAX_GAP_S = 0.25  # interpolate missing frames up to this gap; longer stays NaN
 REST_QUANTILE = 0.2  # rest = median of the quietest 20% of frames (by motion energy)
 

@@ -43,12 +43,14 @@ def test_cases_per_direction_and_driver(table):
 def test_control_not_flagged(table):
     control = table[table["direction"] == "control"].iloc[0]
     # None: too little ocular-oral data for a grade (the one blink), never a made-up 0.
-    assert control["oo_grade"] == 0 and (pd.isna(control["ocul_grade"]) or control["ocul_grade"] == 0)
+    assert all(pd.isna(control[g]) or control[g] == 0 for g in ("oo_grade", "ocul_grade"))  # never graded
 
 
 def test_oral_ocular_named_graded_and_recovered(table):
     oo = table[table["direction"] == "oral_ocular"]
-    assert (oo["oo_named_side"] == oo["true_side"]).all() and (oo["oo_grade"] >= 1).all(), oo
+    # The rule: every k = 0.6 case named with a grade; a k = 0.35 case named or not conclusive.
+    named = (oo["oo_named_side"] == oo["true_side"]) & (oo["oo_grade"] >= 1)
+    assert (named | (oo["oo_conclusive"] != True)).all() and named[oo["k"] == 0.6].all(), oo  # noqa: E712
     assert (oo["recovered"] > 0.6).all() and (oo["leak"].abs() < 0.15).all(), oo[["recovered", "leak"]]
 
 

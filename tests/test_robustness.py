@@ -482,4 +482,6 @@ def test_sideways_face_is_not_scored_and_the_fix_is_named(real_video, tmp_path):
     reason = next(w for w in result.warnings if "not upright" in w)
     turn = int(reason.rsplit("--rotate ", 1)[1].rstrip(")"))
     fixed = synkan.rescore(synkan.track_video(video, synkan.Settings(rotate=turn)), result.video)
-    assert abs(fixed.scores.qc["camera_roll_deg"]) < 15 and fixed.scores.scores["oral_ocular"]["grade"] == 0
+    # Scored again: measured (one smile: not conclusive, so no grade either way).
+    oo = fixed.scores.scores["oral_ocular"]
+    assert abs(fixed.scores.qc["camera_roll_deg"]) < 15 and oo["asymmetry_pp"] is not None and oo["grade"] in (0, None)

@@ -58,7 +58,7 @@ def deidentified_track(track: "Track", rest: np.ndarray, gaze_dev: np.ndarray, g
     """``track`` without face patches or source path, the pixel measurements made from them stored instead.
 
     ``rest``, ``gaze_dev`` and ``gaze_frontal`` are the signals' own (columns
-    ``rest``, ``gaze_dev_r/l``, ``gaze_ok``), so the stored measurement is the
+    ``rest_lids``, ``gaze_dev_r/l``, ``gaze_ok``), so the stored measurement is the
     one the analysis used; so is ``region_raise``, the cheek and chin lift
     measured in the skin patches (the ``*_raise_pixel_*`` signal columns).
     """
@@ -98,8 +98,8 @@ def deidentify(analysis: "Analysis") -> "Analysis":
     gaze_dev = np.column_stack([data[f"gaze_dev_{side}"].to_numpy(float) for side in SIDES])
     pixel_columns = list(PIXEL_RAISE_COLUMNS)
     region_raise = data[pixel_columns].to_numpy(np.float64) if set(pixel_columns) <= set(data.columns) else None
-    track = deidentified_track(analysis.track, data["rest"].to_numpy(bool), gaze_dev, data["gaze_ok"].to_numpy(bool),
-                               region_raise)
+    track = deidentified_track(analysis.track, data["rest_lids"].to_numpy(bool), gaze_dev,
+                               data["gaze_ok"].to_numpy(bool), region_raise)
     video = {"id": video_id(analysis.video.get("sha256")), "deidentified": True,
              **{k: v for k, v in analysis.video.items() if k != "path"}, "kept": KEPT, "removed": REMOVED}
     settings = dataclasses.replace(analysis.settings, segments=inline_segments(analysis.settings.segments))

@@ -197,9 +197,11 @@ def score_movement(coupling: Coupling, ref: Reference, n_tests: int, affected: s
     locked = any(is_locked(*rl) for rl in candidates)
     # A side difference beyond the healthy range that does not follow the
     # driver in time is not synkinesis (a voluntary one-sided grimace): grade 0.
+    # Where no correlation can be measured (too little time around the
+    # events), time-locking is unknown, so synkinesis cannot be claimed.
     unlocked = verdict.positive and measured and not locked
-    positive = verdict.positive and not unlocked
-    conclusive = verdict.conclusive
+    positive = verdict.positive and locked
+    conclusive = positive or unlocked or verdict.negative
     g = grade(verdict.estimate, coupling.direction, ref.limit) if positive else (0 if conclusive else None)
     return {
         "n_events": verdict.n_events, "affected_side": side, "asymmetry_pp": _round(verdict.estimate, 2),

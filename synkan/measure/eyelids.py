@@ -12,17 +12,18 @@ without decoding the video again.
 
 After tracking, a rest template (the median patch over the rest frames) and
 the rest lid margins (the mesh's lid contours at rest, where the mesh is
-right) give, for each lid, a band of rows straddling its margin in a few
-column strips across the middle of the eye. In every frame each band is
-searched vertically for its best normalised cross-correlation with the
-template (:func:`lid_shifts`): the upper lid's shift down and the lower lid's
-shift up narrow the fissure. ``eye_closure = (shift_upper - shift_lower) /
-aperture_rest`` (:func:`closure_from_shifts`) is in the same units as the
-mesh's ``1 - EAR / EAR_rest``: 0 at rest, 1 closed, negative when wider.
+right) give, for each lid, a band of rows straddling its margin in
+:data:`STRIPS` column strips. In every frame each band is searched
+vertically for its best normalised cross-correlation with the template
+(:func:`lid_shifts`); a lid's shift is the mean of its strips that agree with
+their median (:func:`~synkan._util.robust.agreeing_mean`), so a strip crossed
+by a glasses rim, a lens reflection or the iris does not drag the lid.
+``eye_closure = (shift_upper - shift_lower) / aperture_rest``
+(:func:`closure_from_shifts`) has the units of the mesh's ``1 - EAR / EAR_rest``.
 
-Matching against the rest template, not the previous frame, means there is
-no drift; normalising each band's mean and contrast makes it insensitive to
-lighting changes.
+Each eye is measured from its own pixels over the lid's whole travel, with no pull towards the mesh's
+lids, whose symmetric prior carries part of one eye's narrowing onto the other. Matching against the
+rest template means no drift; normalising each band's mean and contrast ignores lighting.
 """
 from __future__ import annotations
 
@@ -32,9 +33,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .._util.robust import agreeing_mean
 from .eyepatch import PATCH_PX_PER_EW, PATCH_SHAPE, lid_margins
 
-STRIPS = 4  # column strips across the open middle of the eye, matched separately
+STRIPS = 6  # column strips (~5 px) across the open eye: a rim or a reflection crossing one or two is outvoted
+# A lid's shift is the mean of the strips within this of their median (eye widths, ~2 px): the median alone
+# over-reads a lid dropping more in the middle than at the sides, a plain mean follows the outliers.
+STRIP_AGREE_EW = 0.04
 STRIP_MIN_OPENING = 0.6  # strips cover columns whose rest opening is >= this share of the widest
 BAND_LID_EW = 0.14  # each band reaches this far into the lid from its margin...
 BAND_EYE_EW = 0.03  # ...and just into the eyeball: the margin edge, little of the iris (which moves with gaze)
@@ -42,12 +47,6 @@ BAND_EYE_EW = 0.03  # ...and just into the eyeball: the margin edge, little of t
 # whole fissure (about 0.3 eye widths) down, the lower lid most of it up.
 UPPER_SEARCH_EW = (-0.12, 0.45)
 LOWER_SEARCH_EW = (-0.45, 0.12)
-# The mesh's lid displacement is the starting guess: the pixels may correct it by
-# up to a whole rest fissure (~0.3 eye widths: a one-sided closure the mesh
-# missed entirely), with a soft pull towards the guess for ambiguous images.
-MAX_CORRECTION_EW = 0.25
-PRIOR_SD_EW = 0.1
-PRIOR_WEIGHT = 0.05  # NCC points lost one PRIOR_SD_EW away from the guess
 TEMPLATE_MAX_FRAMES = 256  # rest frames (evenly spaced) in an eye's rest template
 BLUR_SIGMA_PX = 0.8  # tames sensor noise and codec blocks before matching
 MATCH_CHUNK_FRAMES = 256  # eye patches matched at once (bounds the correlation temporaries)
@@ -134,14 +133,11 @@ def _mean_over(strips, rows: np.ndarray) -> np.ndarray:
     return np.nanmean(rows[..., cols], axis=-1)
 
 
-def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, mesh: np.ndarray,
+def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, valid: np.ndarray,
                iris_shift_px: np.ndarray | None = None, chunk: int = MATCH_CHUNK_FRAMES) -> tuple[np.ndarray, np.ndarray]:
     """Each frame's upper- and lower-lid displacement from rest, in patch pixels (down positive).
 
-    The mesh's own displacement of each lid is the starting guess; the
-    pixels decide within :data:`MAX_CORRECTION_EW` of it, with a gentle pull
-    towards it (:data:`PRIOR_SD_EW`) that only matters when the image is
-    ambiguous (a closed eye, motion blur).
+    Each band is searched over its lid's whole travel (:data:`UPPER_SEARCH_EW`, :data:`LOWER_SEARCH_EW`).
 
     Parameters
     ----------
@@ -151,8 +147,8 @@ def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, mesh
         That eye's rest patch (median over rest frames).
     rest : (2, columns) array
         Upper and lower rest margins (:func:`lid_margins` at rest).
-    mesh : (N, 2, columns) array
-        The mesh's margins in every frame (:func:`lid_margins`).
+    valid : (N,) bool
+        Frames with a face (the others' patches are blank).
     iris_shift_px : (N,) array, optional
         Each frame's sideways iris shift from rest, in patch columns; each
         frame is compared with :func:`gaze_template` at that shift.
@@ -162,11 +158,11 @@ def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, mesh
     Returns
     -------
     shifts : (N, 2) float
-        Upper, lower lid displacement; NaN where the mesh has no face.
+        Upper, lower lid displacement; NaN where ``valid`` is False.
     score : (N, 2) float
-        The matches' normalised cross-correlation (1 = identical to rest).
+        The matches' normalised cross-correlation (1 = identical to rest), median over strips.
     """
-    return match_lids(lid_bands(template, rest), patches, mesh, iris_shift_px, chunk)
+    return match_lids(lid_bands(template, rest), patches, valid, iris_shift_px, chunk)
 
 
 @dataclass(frozen=True)
@@ -246,39 +242,29 @@ def lid_bands(template: np.ndarray, rest: np.ndarray) -> LidBands:
     return LidBands(blurred, rest, lid, margin, columns, rows, rest_rows, cols, mask, shifts, valid)
 
 
-def _guesses(plan: LidBands, mesh: np.ndarray) -> np.ndarray:
-    """The mesh's displacement of each band's lid from rest (N, B): its margin's mean over the strip."""
-    rows = mesh[:, plan.lid]  # (N, B, columns)
-    inside = np.isfinite(rows) & plan.columns
-    with np.errstate(invalid="ignore", divide="ignore"):  # frames without a face: no guess (NaN)
-        return np.where(inside, rows, 0).sum(axis=-1) / inside.sum(axis=-1) - plan.margin
-
-
-def match_lids(plan: LidBands, patches: np.ndarray, mesh: np.ndarray, iris_shift_px: np.ndarray | None = None,
-               chunk: int = MATCH_CHUNK_FRAMES) -> tuple[np.ndarray, np.ndarray]:
+def match_lids(plan: LidBands, patches: np.ndarray, valid: np.ndarray,
+               iris_shift_px: np.ndarray | None = None, chunk: int = MATCH_CHUNK_FRAMES
+               ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`lid_shifts` with the rest's part made beforehand (:func:`lid_bands`)."""
     # Half-pixel steps: finer than the iris landmark's own jitter, few templates.
     gaze = np.zeros(len(patches)) if iris_shift_px is None else np.round(2 * np.nan_to_num(iris_shift_px)) / 2
     gazes, which = np.unique(gaze, return_inverse=True)
     templates = np.stack([gaze_template(plan.template, plan.rest, g) for g in gazes])
     refs = _masked_normalise(templates[:, plan.rest_rows[..., None], plan.cols[:, None, :]], plan.mask)
-    offset = plan.shifts[None] - _guesses(plan, mesh)[..., None]  # (N, B, S): from the mesh's guess
-    with np.errstate(invalid="ignore"):
-        allowed = (np.abs(offset) <= MAX_CORRECTION_EW * PATCH_PX_PER_EW) & plan.valid
-    found = allowed.any(axis=-1)
-    shifts, score = np.full(found.shape, np.nan), np.full(found.shape, np.nan)
+    shifts, score = np.full((2, len(patches), len(plan.lid)), np.nan)  # (frames, bands) each
     for start in range(0, len(patches), chunk):
         rows = slice(start, start + chunk)
         ncc = _bands_ncc(_blur(patches[rows]), refs[which[rows]], plan)
-        prior = PRIOR_WEIGHT * (offset[rows] / (PRIOR_SD_EW * PATCH_PX_PER_EW)) ** 2
-        safe = np.where(found[rows, :, None], np.where(allowed[rows], ncc - prior, -np.inf), 0.0)
         n, b, s = ncc.shape
-        best, at = _peak(np.broadcast_to(plan.shifts, (n, b, s)).reshape(-1, s), safe.reshape(-1, s))
-        shifts[rows] = np.where(found[rows], best.reshape(n, b), np.nan)
-        picked = np.take_along_axis(ncc.reshape(-1, s), at[:, None], axis=1).reshape(n, b)
-        score[rows] = np.where(found[rows], picked, np.nan)
-    per_lid = [np.mean(a[:, plan.lid == lid], axis=1) for a in (shifts, score) for lid in (0, 1)]
-    return np.stack(per_lid[:2], axis=1), np.stack(per_lid[2:], axis=1)
+        own = np.where(plan.valid, ncc, -np.inf)  # the padding's repeated shifts never win
+        best, at = _peak(np.broadcast_to(plan.shifts, (n, b, s)).reshape(-1, s), own.reshape(-1, s))
+        shifts[rows] = best.reshape(n, b)
+        score[rows] = np.take_along_axis(ncc.reshape(-1, s), at[:, None], axis=1).reshape(n, b)
+    shifts[~valid], score[~valid] = np.nan, np.nan  # blank patches
+    tolerance = STRIP_AGREE_EW * PATCH_PX_PER_EW
+    per_lid = [agreeing_mean(shifts[:, plan.lid == lid], tolerance) for lid in (0, 1)]
+    scores = [np.median(score[:, plan.lid == lid], axis=1) for lid in (0, 1)]
+    return np.stack(per_lid, axis=1), np.stack(scores, axis=1)
 
 
 def closure_from_shifts(shifts: np.ndarray, rest: np.ndarray) -> np.ndarray:
@@ -380,10 +366,7 @@ def eye_closure(at_rest: LidBands, landmarks: np.ndarray, patches: np.ndarray, s
     shifts : (N, 2) array
         Upper and lower lid displacement from rest, patch pixels (down positive).
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # columns outside the corners are all-NaN
-        mesh = lid_margins(landmarks, side)
-    shifts, match = match_lids(at_rest, patches, mesh, iris_shift_px)
+    shifts, match = match_lids(at_rest, patches, np.isfinite(landmarks).all(axis=(1, 2)), iris_shift_px)
     return closure_from_shifts(shifts, at_rest.rest), match.min(axis=1), shifts
 
 

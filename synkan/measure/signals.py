@@ -35,10 +35,11 @@ import numpy as np
 import pandas as pd
 
 from ..config import (
-    MAX_ABS_PITCH_DEG, MAX_ABS_ROLL_DEG, MAX_ABS_YAW_DEG, MAX_GAP_S, EYE_MAX_GAZE_EW, Settings,
+    EYE_CLOSURE_MIN, EYE_MAX_GAZE_EW, MAX_ABS_PITCH_DEG, MAX_ABS_ROLL_DEG, MAX_ABS_YAW_DEG, MAX_GAP_S,
+    TWITCH_MIN_S, Settings,
 )
 from .mesh import BROW_L, BROW_R, EYE_L, EYE_R, MOUTH_CORNER_L, MOUTH_CORNER_R, STABLE_POINTS, MeshIndex, eye_aspect_ratio
-from .rest import rest_and_shape
+from .rest import rest_and_shape, rest_frames
 from . import eyelids, mirror, texture, regions
 from .align import euler_deg, similarity_align
 from .tracking import Track
@@ -149,7 +150,17 @@ def lowpass(t: np.ndarray, x: np.ndarray, cutoff_hz: float) -> np.ndarray:
 
     Variable-frame-rate samples are interpolated onto a uniform grid at the
     median frame interval, filtered with ``sosfiltfilt``, and read back at
-    their own timestamps.
+    their own timestamps. The filter follows the frame rate: when the
+    Nyquist frequency is within the band of a blink's twitch
+    (:data:`~synkan.config.TWITCH_MIN_S`), or too close to the cut-off to
+    shape anything, the samples are returned unfiltered.
+
+    Examples
+    --------
+    >>> t = np.arange(30) / 15.01  # a 15 frames/s camera: a one-frame twitch survives
+    >>> x = np.zeros(30); x[15] = 1.0
+    >>> float(lowpass(t, x, 6.0)[15])
+    1.0
     """
     x = np.asarray(x, float)
     out = x.copy()
@@ -157,8 +168,8 @@ def lowpass(t: np.ndarray, x: np.ndarray, cutoff_hz: float) -> np.ndarray:
         return out
     dt = float(np.median(np.diff(t)))
     fs = 1.0 / dt if dt > 0 else 0.0
-    if fs <= 2.5 * cutoff_hz:
-        return out  # the signal is already slower than the cutoff can shape
+    if fs / 2 <= max(1.25 * cutoff_hz, 1.0 / TWITCH_MIN_S):
+        return out  # no band above the movements' own to remove
     from scipy import signal as sps  # on first use, after tracking: see synkan._util.memory
 
     sos = sps.butter(2, cutoff_hz / (fs / 2), output="sos")
@@ -175,6 +186,27 @@ def lowpass(t: np.ndarray, x: np.ndarray, cutoff_hz: float) -> np.ndarray:
 
 
 # --- the stage -------------------------------------------------------------------
+
+def lid_rest_frames(cols: dict[str, np.ndarray], valid: np.ndarray) -> np.ndarray:
+    """The frames the pixel lids are measured against (N,): the mouth at rest, the eyes not shut.
+
+    Rest frames chosen with the eyes' openings (:func:`~synkan.measure.rest.rest_frames`)
+    change when one eye narrows, and so do both eyes' templates: a leak from
+    one eye's narrowing to the other eye's measurement through the rest frames (and, through
+    the mesh's symmetric prior, even a rest chosen per eye leaks). The mouth
+    alone chooses instead; frames where both eyes are shut (a blink or a
+    closure with the mouth still, mean mesh closure >= ``EYE_CLOSURE_MIN``)
+    are left out. ``cols`` holds the unfiltered ``eye_closure_plain_*``,
+    ``mouth_narrowing`` and ``mouth_vertical_*`` columns.
+    """
+    elevation = (cols["mouth_vertical_r"] + cols["mouth_vertical_l"]) / 2
+    still_eyes = np.zeros(len(valid))  # constant eye features: rest_frames then ranks by the mouth only
+    features = np.column_stack([still_eyes, still_eyes, -cols["mouth_narrowing"], elevation])
+    mouth_rest = rest_frames(features, valid)
+    with np.errstate(invalid="ignore"):
+        shut = (cols["eye_closure_plain_r"] + cols["eye_closure_plain_l"]) / 2 >= EYE_CLOSURE_MIN
+    return mouth_rest & ~shut if (mouth_rest & ~shut).any() else mouth_rest
+
 
 def pixel_lids(track: Track, rest: np.ndarray, gaze_dev: np.ndarray, gaze_frontal: np.ndarray,
                user_rest: bool = False) -> tuple[np.ndarray, np.ndarray, dict] | None:
@@ -329,13 +361,13 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
     gate: dict[str, int] = {}
     gaze_dev, conjugate_gaze, gaze_frontal = _gaze(track.landmarks, rest)
     extra.update({f"gaze_dev_{side}": gaze_dev[:, k] for k, side in enumerate(SIDES)}, gaze_ok=gaze_frontal)
-    lids = pixel_lids(track, rest, gaze_dev, gaze_frontal, user_rest=rest_s is not None)
+    extra["rest_lids"] = rest if rest_s is not None else lid_rest_frames(cols, valid)
+    lids = pixel_lids(track, extra["rest_lids"], gaze_dev, gaze_frontal, user_rest=rest_s is not None)
     pixel_info = None
     if lids is not None:
         closure, match, pixel_info = lids
-        for k, side in enumerate(SIDES):
-            cols[f"eye_closure_pixel_{side}"] = closure[:, k]
-            extra[f"lid_match_{side}"] = match[:, k]
+        cols.update({f"eye_closure_pixel_{side}": closure[:, k] for k, side in enumerate(SIDES)})
+        extra.update({f"lid_match_{side}": match[:, k] for k, side in enumerate(SIDES)})
     if track.mirror_eyes is not None:
         mirror_cols, mirror_extra, usable, gate = mirror.mirror_closure(
             track.mirror_eyes, track.mirror_valid, track.mirror_residual, track.pose_matrix, rest, valid, conjugate_gaze)
@@ -360,8 +392,7 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
         "rest_frames": int(rest.sum()), "rest_source": "user" if rest_s else "auto", "iod_px": iod,
         "rest": rest_values, "fs_hz": float(1.0 / np.median(dt)) if len(dt) else float("nan"),
         "cutoff_hz": settings.cutoff_hz, "laterality": laterality,
-        "mirror_fraction": float(mirror_used[valid].mean()) if valid.any() else 0.0,
-        "mirror_gate": gate,
+        "mirror_fraction": float(mirror_used[valid].mean()) if valid.any() else 0.0, "mirror_gate": gate,
         "mirror_residual_median": _finite_median(track.mirror_residual[valid]) if track.mirror_residual is not None else None,
         "eyelids": pixel_info,
         "regions": region_info,
