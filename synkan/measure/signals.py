@@ -51,7 +51,7 @@ IOD_UNIT = "IOD (inter-ocular distances)"
 MOUTH_WIDTH_UNIT = "share of rest mouth width"
 _UNIT_OF = {"t": "s", "frame": "frame index", "mouth_narrowing": MOUTH_WIDTH_UNIT, "lip_gap": IOD_UNIT,
             "mirror_residual": "eye widths",
-            **dict.fromkeys(("valid", "rest", "pose_ok", "mirror_used", "gaze_ok"), "0/1")}
+            **dict.fromkeys(("valid", "rest", "rest_lids", "pose_ok", "mirror_used", "gaze_ok"), "0/1")}
 # The other columns' units by the start of their name, first match wins (``eye_closure`` covers its
 # pixel, plain and mirror estimates; the mouth corner's parts and every ``*_raise*`` are in IOD).
 _UNIT_BY_PREFIX = (("eye_closure", EYE_UNIT), ("mouth_", IOD_UNIT), ("gaze_dev", "eye widths"),
@@ -84,7 +84,9 @@ class Signals:
 
     def __post_init__(self) -> None:
         # set on every construction (signals_process, de-identification, rescoring): no Signals without units
-        self.data.attrs["units"] = {c: signal_unit(c) for c in self.data.columns}
+        # (a flag column is 0/1 whatever its name)
+        self.data.attrs["units"] = {c: "0/1" if self.data[c].dtype == bool else signal_unit(c)
+                                    for c in self.data.columns}
 
     @property
     def t(self) -> np.ndarray:
