@@ -40,6 +40,7 @@ from .grade.scales import Scales, scales_process
 from .grade.grades import Scores, scores_process
 from .measure.signals import Signals, signals_process
 from .measure.tracking import Landmarker, Track, decode_warnings, track_video
+from .measure.video import check_frame_rate, check_recording, probe
 from .visit import Visit
 
 
@@ -282,8 +283,11 @@ def analyze(path: str | Path, settings: Settings | None = None, *, model: str | 
         from .grade.events import parse_segments
 
         parse_segments(s.segments)  # fail on a bad protocol before the slow tracking
+    check_recording(probe(path, s.rotate), s.stride)  # tiny frames, too few frames a second: before tracking
     model_path = resolve_model(model) if landmarkers is None else None
     tr = track_video(path, s, model_path=model_path, progress=progress, landmarkers=landmarkers)
+    # The timestamps, not the header: 150 frames over 10 hours is no video to grade.
+    check_frame_rate((len(tr.t_s) - 1) / float(tr.t_s[-1] - tr.t_s[0]) if len(tr.t_s) > 1 else 0.0, path, s.stride)
     release_free_memory()  # the decoder's frames and MediaPipe's buffers (see synkan._util.memory)
     info = model_info(model_path) if model_path else {}
     return rescore(tr, video_summary(path, tr), s, info, visit=visit)

@@ -22,6 +22,7 @@ from typing import Callable
 
 from .._version import __version__
 from ..config import Settings
+from .._util.process import die_with_parent
 from ..errors import InputError, one_line
 from .state import read_report
 
@@ -55,6 +56,7 @@ def init_worker(model: str, n_landmarkers: int) -> None:
     # Ctrl-C reaches the whole process group: the main process stops the pool and terminates the
     # workers, so they ignore SIGINT rather than each printing a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()  # a batch killed with SIGKILL must not leave its workers (~340 MB each) running
     landmarkers(model, n_landmarkers)
 
 
