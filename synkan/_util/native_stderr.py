@@ -104,10 +104,10 @@ def _supervise(read_fd: int, control_fd: int, out_fd: int) -> None:
     """The helper: filter ``read_fd`` to ``out_fd`` until the run ends; if it crashed, say so and clean up."""
     pending, control, registered, clean, ended = b"", b"", {}, False, False
     watched = [read_fd, control_fd]
-    while read_fd in watched:
+    while watched:
         ready, _, _ = select.select(watched, [], [], _DRAIN_QUIET_S if ended else None)
         if not ready:
-            break  # the run is over and its children are quiet
+            break  # the run is over and its children (holding fd 2) are quiet
         for fd in ready:
             chunk = os.read(fd, 65536)
             if fd == read_fd:
