@@ -66,9 +66,16 @@ def terminate_as_interrupt() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def die_with_parent() -> None:
-    """Have this process killed when its parent dies (call first thing in a worker)."""
-    parent = os.getppid()
+def die_with_parent(parent: int | None = None) -> None:
+    """Have this process killed when its parent dies (call first thing in a worker).
+
+    Parameters
+    ----------
+    parent : int, optional
+        The pid of the parent that started this process (default: the current
+        parent); if it is no longer the parent, it died already: exit now.
+    """
+    parent = os.getppid() if parent is None else parent
     libc_name = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
     done = False
     if libc_name:
