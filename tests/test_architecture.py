@@ -145,3 +145,11 @@ def test_ruff_passes():
     result = subprocess.run([ruff, "check", "--no-cache", "synkan", "tests", "benchmarks"], cwd=root,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_every_import_names_a_module_of_the_package():
+    """Imports inside functions run late; a moved module must not leave one pointing nowhere."""
+    packages = {m for m, p in MODULES.items() if p.name == "__init__.py"}
+    wrong = [f"{p.relative_to(PACKAGE.parent)}:{line} imports {target}" for m, p in MODULES.items()
+             for target, _, line in _imports(m, p) if target not in MODULES and target not in packages]
+    assert not wrong, "\n".join(wrong)

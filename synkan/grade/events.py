@@ -26,12 +26,12 @@ import numpy as np
 import pandas as pd
 
 from ..config import (
-    BLINK_MAX_S, EVENT_MIN_GAP_S, EYE_CLOSURE_MIN, PUCKER_MIN_NARROWING, PUCKER_MIN_S,
+    BLINK_MASK_PAD_S, BLINK_MAX_S, EVENT_MIN_GAP_S, EYE_CLOSURE_MIN, PUCKER_MIN_NARROWING, PUCKER_MIN_S,
     RESPONSE_MIN_OVERLAP, SMILE_MIN_EXCURSION, SMILE_MIN_S,
 )
 from .._util.files import read_regular_text
 from ..errors import InputError
-from .series import finite_mean, hysteresis_runs, merge_runs, thresholds
+from .series import finite_mean, hysteresis_runs, merge_runs, peak_index, span_mask, thresholds
 from ..measure.signals import Signals
 
 EVENT_KINDS = ("blink", "eye_closure", "smile", "pucker")
@@ -89,13 +89,23 @@ def mouth_driver(signals: Signals) -> np.ndarray:
 
 
 
-def _rows(kind: str, runs: list[tuple[int, int]], t: np.ndarray, x: np.ndarray, source: str = "auto") -> list[dict]:
+def _rows(kind: str, runs: list[tuple[int, int]], t: np.ndarray, x: np.ndarray, source: str = "auto",
+          avoid: np.ndarray | None = None) -> list[dict]:
+    """Event rows of index runs; each peak is the largest ``x`` in its run off the ``avoid`` frames."""
     rows = []
     for a, b in runs:
-        peak = a + int(np.nanargmax(x[a:b])) if np.isfinite(x[a:b]).any() else a
+        peak = peak_index(x, a, b, avoid)
         rows.append(dict(kind=kind, start_s=float(t[a]), end_s=float(t[b - 1]), duration_s=float(t[b - 1] - t[a]),
                          peak_s=float(t[peak]), peak=float(x[peak]), source=source))
     return rows
+
+
+def blink_frames(t: np.ndarray, table: pd.DataFrame) -> np.ndarray:
+    """Frames of ``table``'s blinks, padded by :data:`~synkan.config.BLINK_MASK_PAD_S` (the lids' run-up).
+
+    No movement's peak frame is chosen among them (see :func:`~synkan.grade.series.peak_index`).
+    """
+    return span_mask(t, table[table["kind"] == "blink"], BLINK_MASK_PAD_S)
 
 
 def _overlap_s(a0: float, a1: float, b0: float, b1: float) -> float:
@@ -199,23 +209,22 @@ def _detect(signals: Signals) -> tuple[pd.DataFrame, dict]:
         duration = t[b - 1] - t[a]
         if duration >= MIN_BLINK_S or b - a >= 2:
             rows += _rows("blink" if duration < BLINK_MAX_S else "eye_closure", [(a, b)], t, eye)
+    blinking = blink_frames(t, pd.DataFrame(rows, columns=COLUMNS))
 
     hi, lo = thresholds(narrowing, PUCKER_MIN_NARROWING)
     info["pucker"] = {"high": hi, "low": lo}
     puckers = [(a, b) for a, b in merge_runs(hysteresis_runs(narrowing, hi, lo), t, EVENT_MIN_GAP_S) if t[b - 1] - t[a] >= PUCKER_MIN_S]
-    rows += _rows("pucker", puckers, t, narrowing)
+    rows += _rows("pucker", puckers, t, narrowing, avoid=blinking)
 
+    # One definition of a pucker for every stage: a pucker's frames are never
+    # a smile's (the corners move in both; a pucker narrows the mouth, a smile widens it).
+    for a, b in puckers:
+        mouth[a:b] = np.nan
     hi, lo = thresholds(mouth, SMILE_MIN_EXCURSION)
     info["smile"] = {"high": hi, "low": lo}
     for a, b in merge_runs(hysteresis_runs(mouth, hi, lo), t, EVENT_MIN_GAP_S):
-        if t[b - 1] - t[a] < SMILE_MIN_S:
-            continue
-        # A pucker also moves the corners; a smile widens the mouth.
-        if any(_overlap_s(t[a], t[b - 1], t[p], t[q - 1]) > 0.5 * (t[b - 1] - t[a]) for p, q in puckers):
-            continue
-        if finite_mean(narrowing[a:b]) > 0:
-            continue
-        rows += _rows("smile", [(a, b)], t, mouth)
+        if t[b - 1] - t[a] >= SMILE_MIN_S and not finite_mean(narrowing[a:b]) > 0:
+            rows += _rows("smile", [(a, b)], t, mouth, avoid=blinking)
     return pd.DataFrame(rows, columns=COLUMNS), info
 
 
@@ -318,5 +327,6 @@ def events_process(signals: Signals, segments: str | Path | None = None) -> Even
             raise InputError(f"segment {kind}:{s0}-{s1} lies outside the video (0-{t[-1]:.2f} s)")
         kind = _EVENT_OF.get(kind, kind)
         if kind is not None:
-            rows += _rows(kind, [(int(inside[0]), int(inside[-1]) + 1)], t, drivers[kind], source="user")
+            avoid = None if kind in ("blink", "eye_closure") else blink_frames(t, found)
+            rows += _rows(kind, [(int(inside[0]), int(inside[-1]) + 1)], t, drivers[kind], "user", avoid)
     return _voluntary(pd.DataFrame(rows, columns=COLUMNS), {**info, "segments": str(segments)})

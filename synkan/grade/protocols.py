@@ -14,7 +14,10 @@ bouts are matched to the steps in order (:func:`label`), so two movements
 that look alike (a small and a big smile, a gentle and a tight closure) still
 get their step's name. The matching is an order-preserving alignment
 (edit distance): a step whose movement does not look like its bout costs
-one, a skipped step or an extra bout costs one.
+one, a skipped step or an extra bout costs one. A bout held for less than
+the steps' instructed hold (a passing expression) weighs in proportion:
+leaving it out costs less, and giving it a step costs more, so a step takes
+the real, held movement rather than the first brief one.
 """
 from __future__ import annotations
 
@@ -83,31 +86,50 @@ def _cost(step: Step, kind: str, variant: str = "") -> float:
     return _CONFUSABLE if kind in _FITS[step.movement] else _MISMATCH
 
 
-def align(steps: list[Step], kinds: list[str], variants: list[str] | None = None) -> list[tuple[int | None, int | None]]:
+def bout_weights(steps: list[Step], durations: list[float]) -> list[float]:
+    """How much each bout counts, 0-1: its duration over the steps' shortest instructed hold.
+
+    Examples
+    --------
+    >>> bout_weights([Step("smile", "", 3.0)], [1.5, 5.0])
+    [0.5, 1.0]
+    """
+    full = min(step.hold_s for step in steps)
+    return [float(np.clip(d / full, 0.0, 1.0)) for d in durations]
+
+
+def align(steps: list[Step], kinds: list[str], variants: list[str] | None = None,
+          weights: list[float] | None = None) -> list[tuple[int | None, int | None]]:
     """Order-preserving alignment of protocol steps to detected kinds: ``(step index, bout index)`` pairs.
 
     ``None`` on one side is a skipped step or an extra bout. ``variants``
     (``open`` / ``closed`` smiles) break ties between steps of one movement.
+    ``weights`` (:func:`bout_weights`, default 1) make a brief bout cheap
+    to leave out and costly to give a step.
 
     Examples
     --------
     >>> steps = [Step("brow_raise", ""), Step("gentle_eye_closure", ""), Step("smile", "")]
     >>> align(steps, ["brow_raise", "smile"])
     [(0, 0), (1, None), (2, 1)]
+    >>> align([Step("smile", "")], ["smile", "smile"], weights=[0.3, 1.0])
+    [(None, 0), (0, 1)]
     """
     n, m = len(steps), len(kinds)
     variants = variants or [""] * m
+    weights = weights or [1.0] * m
+    match = lambda i, j: _cost(steps[i], kinds[j], variants[j]) + _SKIP * (1.0 - weights[j])  # noqa: E731
     cost = np.zeros((n + 1, m + 1))
     cost[:, 0] = np.arange(n + 1) * _SKIP
-    cost[0, :] = np.arange(m + 1) * _SKIP
+    cost[0, :] = np.r_[0.0, np.cumsum(weights)] * _SKIP
     for i in range(1, n + 1):
         for j in range(1, m + 1):
-            cost[i, j] = min(cost[i - 1, j - 1] + _cost(steps[i - 1], kinds[j - 1], variants[j - 1]),
-                             cost[i - 1, j] + _SKIP, cost[i, j - 1] + _SKIP)
+            cost[i, j] = min(cost[i - 1, j - 1] + match(i - 1, j - 1), cost[i - 1, j] + _SKIP,
+                             cost[i, j - 1] + _SKIP * weights[j - 1])
     pairs: list[tuple[int | None, int | None]] = []
     i, j = n, m
     while i or j:
-        if i and j and np.isclose(cost[i, j], cost[i - 1, j - 1] + _cost(steps[i - 1], kinds[j - 1], variants[j - 1])):
+        if i and j and np.isclose(cost[i, j], cost[i - 1, j - 1] + match(i - 1, j - 1)):
             pairs.append((i - 1, j - 1))
             i, j = i - 1, j - 1
         elif i and np.isclose(cost[i, j], cost[i - 1, j] + _SKIP):
@@ -144,7 +166,8 @@ def label(table: pd.DataFrame, protocol: str) -> tuple[pd.DataFrame, dict]:
     table = table.reset_index(drop=True).copy()
     missing, extra = [], []
     variants = table["variant"].fillna("").tolist() if "variant" in table else None
-    for step_i, row_i in align(steps, table["kind"].tolist(), variants):
+    weights = bout_weights(steps, (table["end_s"] - table["start_s"]).tolist())
+    for step_i, row_i in align(steps, table["kind"].tolist(), variants, weights):
         if row_i is None:
             missing.append(f"step {numbers[step_i]}: {steps[step_i].movement}")
         elif step_i is None:

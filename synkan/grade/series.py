@@ -69,11 +69,32 @@ def merge_runs(runs: list[tuple[int, int]], t: np.ndarray, gap_s: float) -> list
 
 
 def span_mask(t: np.ndarray, table, pad_s: float) -> np.ndarray:
+    """Samples of ``t`` within any ``[start_s - pad_s, end_s + pad_s]`` of ``table``'s rows."""
     mask = np.zeros(len(t), bool)
     # Plain columns: itertuples() builds a namedtuple class on every call.
     for start_s, end_s in zip(table["start_s"], table["end_s"]):
         mask |= (t >= start_s - pad_s) & (t <= end_s + pad_s)
     return mask
+
+
+def peak_index(x: np.ndarray, a: int, b: int, avoid: np.ndarray | None = None) -> int:
+    """Index of the largest finite ``x[a:b]``, among samples not in ``avoid`` when there are any.
+
+    A movement's peak frame is its key image and the frame its size is read
+    at: a blink inside a smile or a brow raise makes a poor one (the eyes
+    are shut, and the brow-to-eye distance jumps with the lid). ``a`` when
+    ``x[a:b]`` has no finite value.
+
+    Examples
+    --------
+    >>> x = np.array([0.0, 0.5, 0.9, 0.6, 0.1])
+    >>> peak_index(x, 0, 5), peak_index(x, 0, 5, avoid=np.array([0, 0, 1, 0, 0], bool))
+    (2, 3)
+    """
+    usable = np.isfinite(x[a:b])
+    if avoid is not None and (usable & ~avoid[a:b]).any():
+        usable &= ~avoid[a:b]
+    return a + int(np.argmax(np.where(usable, x[a:b], -np.inf))) if usable.any() else a
 
 
 def _standardised(s: np.ndarray, usable: np.ndarray) -> np.ndarray:

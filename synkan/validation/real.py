@@ -73,7 +73,7 @@ class RealCase:
     @property
     def amplitude(self) -> float:
         """Share of the lid opening at a full driver (oral-ocular), or mm of corner lift (ocular-oral)."""
-        from .synth.from_video import LIFT_FULL_MM
+        from ..synth.from_video import LIFT_FULL_MM
 
         return self.k * LIFT_FULL_MM if self.direction == "ocular_oral" else self.k
 
