@@ -6,7 +6,6 @@ Every user error ends in one line on stderr and a non-zero exit code
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import signal
 import sys
@@ -16,7 +15,7 @@ from ._version import __version__  # noqa: E402
 from .config import LATERALITY_MODES, PROTOCOL_NAMES, Settings  # noqa: E402
 from .errors import SynkanError, one_line  # noqa: E402
 from ._util.native_stderr import filtered_native_stderr  # noqa: E402
-from ._util.process import Terminated, terminate_as_interrupt, usable_stdio  # noqa: E402
+from ._util.process import Terminated, release_stderr, say, terminate_as_interrupt, usable_stdio  # noqa: E402
 
 
 def _settings_args(p: argparse.ArgumentParser) -> None:
@@ -389,16 +388,8 @@ def main(argv: list[str] | None = None) -> int:
     # MediaPipe's random native warnings must not follow the one-line error; a crash is said in one line.
     with filtered_native_stderr(), terminate_as_interrupt():
         code = _run(argv)
-    with contextlib.suppress(OSError, ValueError):
-        sys.stderr.flush()
-    sys.stderr = None  # stderr on /dev/full: the exit code is ours, not Python's 120 for a failed flush
+    release_stderr()
     return code
-
-
-def _say(message: str) -> None:
-    """One line on stderr; a stderr that cannot be written (closed, /dev/full) changes nothing."""
-    with contextlib.suppress(OSError, ValueError):
-        print(message, file=sys.stderr, flush=True)
 
 
 def _run(argv: list[str] | None) -> int:
@@ -409,18 +400,18 @@ def _run(argv: list[str] | None) -> int:
     except SynkanError as exc:
         if args.debug:
             raise
-        _say(f"synkan: error: {one_line(str(exc))}")
+        say(f"synkan: error: {one_line(str(exc))}")
         return exc.exit_code
     except Terminated as exc:
-        _say(f"synkan: stopped by {exc}; earlier results were left as they were")
+        say(f"synkan: stopped by {exc}; earlier results were left as they were")
         return 128 + signal.Signals[str(exc)].value
     except KeyboardInterrupt:
-        _say("synkan: interrupted; earlier results were left as they were")
+        say("synkan: interrupted; earlier results were left as they were")
         return 130
     except Exception as exc:  # a bug: still one line unless --debug
         if args.debug:
             raise
-        _say(f"synkan: internal error: {type(exc).__name__}: {one_line(str(exc))} (rerun with --debug for details)")
+        say(f"synkan: internal error: {type(exc).__name__}: {one_line(str(exc))} (rerun with --debug for details)")
         return 1
 
 

@@ -45,7 +45,7 @@ def check_date(text: str, what: str = "--visit-date") -> str:
             raise ValueError
         _dt.date.fromisoformat(text)
     except ValueError:
-        raise InputError(f"{what} {str(text)[:40]!r}: not a date of the form YYYY-MM-DD") from None
+        raise InputError(f"{what} must be YYYY-MM-DD (e.g. 2024-01-10), not {str(text)[:40]!r}") from None
     return text
 
 

@@ -44,6 +44,19 @@ def usable_stdio() -> None:
             setattr(sys, f"__{name}__", stream)
 
 
+def say(message: str) -> None:
+    """One line on stderr; a stderr that cannot be written (closed, ``/dev/full``) changes nothing."""
+    with contextlib.suppress(OSError, ValueError):
+        print(message, file=sys.stderr, flush=True)
+
+
+def release_stderr() -> None:
+    """Flush stderr and let go of it: on ``/dev/full`` the exit code stays the command's, not Python's 120."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
+    sys.stderr = None
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM or SIGHUP arrived: handled as Ctrl-C, so that cleanup runs."""
 

@@ -37,7 +37,7 @@ from typing import Iterable
 
 from .._util.files import read_regular_text
 from ..errors import InputError
-from ..visit import Visit
+from ..visit import Visit, check_date
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".flv",
                               ".3gp", ".mts", ".m2ts", ".ts", ".ogv"})
@@ -108,12 +108,13 @@ def _side(value: str, where: str) -> str | None:
 
 
 def _check_visit(values: dict[str, str], where: str) -> None:
-    """Refuse a row whose visit fields the analysis would refuse (a bad date, a note too long): before any work."""
+    """Refuse a row whose visit the analysis would refuse (a bad date, a long note): before any work."""
     try:
-        Visit(patient_id=values["patient_id"], visit_date=values["session_date"], clinician=values["clinician"],
-              note=values["note"])
+        check_date(values["session_date"], "session_date")
+        Visit(patient_id=values["patient_id"], visit_date=values["session_date"],
+              clinician=values["clinician"], note=values["note"])
     except InputError as exc:
-        raise InputError(f"{where}: {str(exc).replace('--visit-date', 'session_date')}") from None
+        raise InputError(f"{where}: {exc}") from None
 
 
 def read_manifest(path: str | Path) -> list[Job]:
