@@ -15,7 +15,7 @@ DEMO_VENV = .venv-demo
 TEST_VENV = .venv-test
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test fuzz system-deps samples validate bench clean
+.PHONY: demo test docs fuzz system-deps samples validate bench clean
 
 $(DEMO_VENV)/.done: pyproject.toml
 	$(PYTHON) -m venv $(DEMO_VENV)
@@ -52,5 +52,15 @@ validate: $(TEST_VENV)/.done
 bench: $(TEST_VENV)/.done
 	$(TEST_VENV)/bin/python benchmarks/bench_pipeline.py
 
+# The documentation (docs/, mkdocs.yml) as a static site in site/; warnings are errors, nothing is fetched.
+DOCS_VENV = .venv-docs
+$(DOCS_VENV)/.done: pyproject.toml
+	$(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/pip install -q -e . "mkdocs>=1.6,<2" "mkdocstrings[python]>=0.26"
+	touch $@
+
+docs: $(DOCS_VENV)/.done
+	$(DOCS_VENV)/bin/mkdocs build --strict
+
 clean:
-	rm -rf $(DEMO_VENV) $(TEST_VENV) demo_out out
+	rm -rf $(DEMO_VENV) $(TEST_VENV) $(DOCS_VENV) demo_out out site

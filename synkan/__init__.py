@@ -57,7 +57,7 @@ _API = {
     "Scores": "grade.grades", "scores_process": "grade.grades",
     "Matrix": "grade.matrix", "matrix_process": "grade.matrix",
     "Scales": "grade.scales", "scales_process": "grade.scales",
-    "Visit": "clinic.visit", "read_summary": "batch.summary", "write_outputs": "report.writer",
+    "Visit": "visit", "read_summary": "batch.summary", "write_outputs": "report.writer",
     **{name: "report.figures" for name in ("plot_timeseries", "plot_xcorr", "plot_scatter", "plot_keyframes",
                                            "plot_summary_matrix", "save_figures")},
 }

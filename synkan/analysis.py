@@ -283,7 +283,8 @@ def analyze(path: str | Path, settings: Settings | None = None, *, model: str | 
         from .grade.events import parse_segments
 
         parse_segments(s.segments)  # fail on a bad protocol before the slow tracking
-    check_recording(probe(path, s.rotate), s.stride)  # tiny frames, too few frames a second: before tracking
+    # A missing or unreadable video, tiny frames, too few frames a second: before the model is looked for.
+    check_recording(probe(path, s.rotate), s.stride)
     model_path = resolve_model(model) if landmarkers is None else None
     tr = track_video(path, s, model_path=model_path, progress=progress, landmarkers=landmarkers)
     # The timestamps, not the header: 150 frames over 10 hours is no video to grade.

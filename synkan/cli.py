@@ -69,6 +69,11 @@ def _previous_report(folder: str | None, visit) -> dict | None:
     return previous
 
 
+def _pdf_args(p: argparse.ArgumentParser, more: str = "") -> None:
+    p.add_argument("--pdf", action="store_true", help=f"also write report.pdf (needs headless Chromium){more}")
+    p.add_argument("--paper", choices=("a4", "letter"), help="report.pdf's paper (default: the locale's, else a4)")
+
+
 def _check_pdf(args: argparse.Namespace) -> None:
     """With ``--pdf``, a browser to print with must exist before any work (one line if not)."""
     if not args.pdf:
@@ -105,7 +110,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         if previous is not None:
             result = dataclasses.replace(result, comparison=compare_reports([previous, result.report]))
         write_outputs(result, target, force=args.force, figures=not args.no_figures, html=not args.no_figures,
-                      overlay=args.overlay, deidentify=args.deidentify, pdf=args.pdf)
+                      overlay=args.overlay, deidentify=args.deidentify, pdf=args.pdf, paper=args.paper)
     if args.json:
         print(json.dumps(result.report, indent=2))
     else:
@@ -120,24 +125,42 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .analysis import load, now_utc
     from .report.writer import write_outputs
 
-    _check_pdf(args)
+    pdf, keep, note = _rebuild_pdf(args)
     # The analysis time stays; the rebuild is recorded beside it.
     result = dataclasses.replace(load(args.outdir), rebuilt=now_utc())
-    write_outputs(result, args.outdir, force=True, overlay=args.overlay, deidentify=args.deidentify, pdf=args.pdf,
-                  keep=() if args.overlay else ("overlay.mp4",), keep_foreign=True)
+    write_outputs(result, args.outdir, force=True, overlay=args.overlay, deidentify=args.deidentify, pdf=pdf,
+                  keep=keep + (() if args.overlay else ("overlay.mp4",)), keep_foreign=True, paper=args.paper)
     print(result.summary())
+    if note:
+        print(note)
     return 0
+
+
+def _rebuild_pdf(args: argparse.Namespace) -> tuple[bool, tuple[str, ...], str]:
+    """``synkan report`` never drops an earlier report.pdf: it is rebuilt, or (without Chromium) kept and said so."""
+    _check_pdf(args)
+    if args.pdf or not (Path(args.outdir) / "report.pdf").is_file():
+        return args.pdf, (), ""
+    from .report.pdf import find_chromium
+
+    try:
+        find_chromium()
+    except SynkanError:
+        return False, ("report.pdf",), "note: report.pdf was kept as it was (no Chromium to rebuild it): it shows the earlier report"
+    return True, (), "report.pdf rebuilt (it was there before)"
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from .report.compare_html import VERDICT_TEXT
     from .report.compare_writer import write_compare
+    from .text import change_values
 
     outdir, comparison = write_compare(args.outdirs, args.output, force=args.force)
     visits = comparison["visits"]
     for c in comparison["changes"]:
         pair = f"{c['direction']} {visits[c['before_visit']]['label']} -> {visits[c['after_visit']]['label']}"
-        values = "" if c["change"] is None else f"{c['before']:+.1f} -> {c['after']:+.1f} pp, change {c['change']:+.1f}"
+        shown = change_values(c["before"], c["after"])
+        values = "" if shown is None else f"{shown[0]} -> {shown[1]} pp, change {shown[2]}"
         mdc = "" if c["mdc"] is None else f" (MDC95 {c['mdc']:.1f})"
         detail = f"{values}{mdc}: " if values else ""
         print(f"{pair}: {detail}{VERDICT_TEXT[c['verdict']]}")
@@ -295,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-figures", action="store_true", help="skip figures and report.html (faster)")
     p.add_argument("--overlay", action="store_true", help="also write overlay.mp4")
     p.add_argument("--deidentify", action="store_true", help=DEIDENTIFY_HELP)
-    p.add_argument("--pdf", action="store_true", help="also write report.pdf (needs headless Chromium)")
+    _pdf_args(p)
     _visit_args(p)
     _settings_args(p)
     p.set_defaults(func=cmd_analyze)
@@ -304,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("outdir")
     p.add_argument("--overlay", action="store_true", help="also write overlay.mp4 (needs the video)")
     p.add_argument("--deidentify", action="store_true", help=DEIDENTIFY_HELP)
-    p.add_argument("--pdf", action="store_true", help="also write report.pdf (needs headless Chromium)")
+    _pdf_args(p, "; an existing report.pdf is always rebuilt")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("compare", help="change between visits of one patient: compare.html and compare.json")

@@ -106,7 +106,10 @@ def read_report(folder: str | Path) -> dict:
         In one line, naming the folder and what is wrong.
     """
     path = Path(folder) / REPORT_NAME
-    text = read_regular_text(path, MAX_REPORT_BYTES, what="report")
+    try:
+        text = read_regular_text(path, MAX_REPORT_BYTES, what="report")
+    except InputError as exc:
+        raise InputError(f"{folder}: no readable report.json ({str(exc).removeprefix(f'{path}: ')})") from None
     try:
         report = json.loads(text)
     except (ValueError, RecursionError) as exc:

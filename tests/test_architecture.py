@@ -1,5 +1,5 @@
 """The layout's rules, checked on the source: imports run one way, no cycles, no private names across modules,
-small modules and functions, a linter configured. See the README's "Layout" section."""
+small modules and functions, a linter configured. See docs/researchers.md, "Layout"."""
 from __future__ import annotations
 
 import ast

@@ -38,14 +38,15 @@ def _one_error_line(res: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-def _readme_section(title: str) -> str:
-    text = (ROOT / "README.md").read_text()
+def _docs_section(page: str, title: str) -> str:
+    """A section of a documentation page (docs/PAGE.md) by its heading."""
+    text = (ROOT / "docs" / f"{page}.md").read_text()
     start = text.index(f"## {title}\n")
     return text[start:text.index("\n## ", start + 1)]
 
 
 def _commands(section: str, prefix: str) -> list[list[str]]:
-    """The command lines of a README section that start with ``prefix``, as their words."""
+    """The command lines of a docs section that start with ``prefix``, as their words."""
     return [shlex.split(ln.split("#")[0]) for ln in section.splitlines() if ln.startswith(prefix)]
 
 
@@ -56,7 +57,7 @@ def _python_blocks(section: str) -> list[str]:
 @pytest.mark.slow
 def test_readme_batch_command_keeps_the_manifest(tmp_path, model_path):
     """Exactly the README's command, from a folder holding sample_videos/: metadata filled, per-patient trends."""
-    [words] = _commands(_readme_section("Analysing a video"), "synkan batch ")
+    [words] = _commands(_docs_section("clinicians", "Analysing a video"), "synkan batch ")
     assert words[:2] == ["synkan", "batch"] and "sample_videos/manifest.csv" in words
     assert words.index("sample_videos/") < words.index("sample_videos/manifest.csv")  # the folder comes first
     (tmp_path / "sample_videos").symlink_to(SAMPLES)
@@ -80,7 +81,7 @@ def test_readme_batch_command_keeps_the_manifest(tmp_path, model_path):
     assert (out / "cohort.png").stat().st_size > 10_000
 
     # Re-grading the whole batch from its track files, as the README shows it: the command, then the Python loop.
-    section = _readme_section("Batches and manifests")
+    section = _docs_section("labs", "Batches and manifests")
     [regrade] = _commands(section, "synkan batch ")
     t0 = time.monotonic()
     res = synkan_cli(*regrade[1:], cwd=tmp_path)

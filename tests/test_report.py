@@ -94,15 +94,16 @@ def test_headline_and_table_show_the_same_rounded_numbers(report):
     entry["left"].update(involuntary_pct=1.15)
     page = render_html(case, {})
     text = visible_text(page)
-    line = text.split("Ocular-oral synkinesis")[1].split("eFACE")[0]
-    assert "corner lifts 1.5% of eye distance during eye closures vs 1.1% of eye distance on the left" in line
-    assert "(side difference 0.4 percentage points)" in line
+    line = text.split("No ocular-oral synkinesis")[1].split("eFACE")[0]
+    mm = case["scores"]["sunnybrook"]["mm_per_iod"] / 100  # the clinician's page gives mouth movement in mm
+    assert f"right {1.54 * mm:.1f} mm up, left {1.15 * mm:.1f} mm up" in line, line
     table = text.split("Measurements")[1]
-    assert "1.5% of eye distance" in table and "1.1% of eye distance" in table and "side difference: 0.4 ± 0.2" in table
+    assert "1.5% of eye distance" in table and "1.1% of eye distance" in table
+    assert "median of the per-event differences: 0.4 percentage points" in table
     assert "2% of eye distance" not in text and "side difference: 0 " not in text
     # Lags at the frame's precision: 2 ms at 30 fps is "0 ms (±17 ms)", in the sentence and the table alike.
     assert case["video"]["fps"] == 30.0
-    assert "lag 0 ms (±17 ms)" in line and "0 ms (±17 ms)" in table and "2 ms" not in text
+    assert "0 ms (±17 ms)" in table and "2 ms" not in text
     assert unexplained_numbers(page, case) == []
 
 
@@ -141,6 +142,12 @@ def _report_numbers(report: dict) -> tuple[list[float], list[str]]:
     fps = (report.get("video") or {}).get("fps")
     if fps:
         derived += [500 * k / fps for k in range(-2 * 60, 2 * 60 + 1)]
+    # Mouth movement is shown in mm on page 1 (% of eye distance x mm per eye distance); the Sunnybrook
+    # synkinesis scale runs 0-15 (3 points x 5 movements).
+    mm_per_iod = ((report.get("scores") or {}).get("sunnybrook") or {}).get("mm_per_iod")
+    if mm_per_iod:
+        derived += [v * mm_per_iod / 100 for v in numbers]
+    derived += [0.0, 15.0]
     return derived, strings
 
 

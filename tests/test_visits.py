@@ -229,15 +229,16 @@ def test_pdf_first_page_holds_the_whole_summary(visits, tmp_path, capfd):
     assert 2 <= len(pages) <= 6, len(pages)
     first = " ".join(pages[0].split())
     for needle in ("Patient ID P-017", "Visit date 2026-04-13", "Clinician Dr Rao", "Oral-ocular synkinesis",
-                   "Ocular-oral synkinesis", "Measurements", "side difference", "Key frames", "Since the previous visit",
+                   "Ocular-oral", "Affected side", "median of the per-event differences", "Key frames", "Since the previous visit",
                    "real change: better", "not a diagnosis"):
         assert needle in first, needle
     # The summary is alone on its page; the details start on the next, and no page is left nearly empty.
-    assert "Quality control" not in first and "Sunnybrook and eFACE" not in first
-    assert pages[1].lstrip().startswith("Sunnybrook and eFACE")  # the first detail section
+    assert "Quality control" not in first and "Measurements (for researchers)" not in first
+    assert pages[1].lstrip().startswith("Measurements (for researchers)")  # the first detail section
     assert all(len(p.split()) > 40 for p in pages), [len(p.split()) for p in pages]
     oo = report["scores"]["oral_ocular"]
-    assert f"vs {oo['right']['involuntary_pct']:.0f}%" in first or f"vs {oo['right']['involuntary_pct']:.1f}%" in first
+    assert (f"right {oo['right']['involuntary_pct']:.0f}%" in first
+            or f"right {oo['right']['involuntary_pct']:.1f}%" in first)
 
     import pypdfium2 as pdfium
 
@@ -258,8 +259,8 @@ def test_summary_fits_one_page_of_either_paper(visits, tmp_path, size):
     run_chromium("--no-pdf-header-footer", f"--print-to-pdf={pdf}", sized.as_uri())
     pages = pdf_pages(pdf)
     first = " ".join(pages[0].split())
-    assert "Measurements" in first and "not a diagnosis" in first and "Key frames" in first
-    assert "Quality control" not in first and "Sunnybrook and eFACE" in " ".join(pages[1].split())  # details follow
+    assert "Affected side" in first and "not a diagnosis" in first and "Key frames" in first
+    assert "Quality control" not in first and "Measurements" in " ".join(pages[1].split())  # details follow
 
 
 def test_pdf_without_chromium_is_one_clear_line(real_video, tmp_path, capfd, monkeypatch):

@@ -14,6 +14,7 @@ from ..errors import InputError
 from ..grade.scales import EFACE_ITEMS, SUNNYBROOK_MOVEMENTS
 from ..tables import DIRECTIONS, SIDES, unit
 from .._util.files import atomic_write_text, csv_safe
+from ..text import report_side
 from .state import Item
 
 SUMMARY_NAME = "summary.csv"
@@ -74,7 +75,11 @@ def summary_row(item: Item) -> dict[str, Any]:
             for s in SIDES:
                 row[f"{d}_{k}_{s}"] = _get(scores, d, s, k)
     row["eface_ocular_synkinesis"] = scores.get("eface_ocular_synkinesis")
-    row["sunnybrook_affected_side"] = _get(scores, "sunnybrook", "affected_side")
+    # One rule for the whole report (synkan.text.report_side): a side only from --affected or a finding.
+    side = report_side(r)[0] or ""
+    for d in DIRECTIONS:
+        row[f"{d}_affected_side"] = side
+    row["sunnybrook_affected_side"] = side
     for m in (*SUNNYBROOK_MOVEMENTS, "total"):
         row[f"sunnybrook_synkinesis_{m}"] = _get(scores, "sunnybrook", "synkinesis", m)
     row["sunnybrook_composite"] = _get(scores, "sunnybrook", "composite")

@@ -95,7 +95,7 @@ def visit_summary(report: dict, index: int) -> dict:
     label = visit.get("visit_date") or f"visit {index + 1}"
     return {"index": index, "label": label, "patient_id": visit.get("patient_id", ""),
             "visit_date": visit.get("visit_date", ""), "clinician": visit.get("clinician", ""),
-            "created": report.get("created"), "sha256": video.get("sha256"),
+            "note": visit.get("note", ""), "created": report.get("created"), "sha256": video.get("sha256"),
             "eface_ocular_synkinesis": report.get("scores", {}).get("eface_ocular_synkinesis")}
 
 

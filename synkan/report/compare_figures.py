@@ -79,7 +79,8 @@ def plot_side_difference(comparison: dict) -> Figure:
         offset = (k - (len(directions) - 1) / 2) * 0.08
         ax.errorbar(x + offset, y, yerr=err, fmt="-o", color=DIRECTION_COLORS.get(direction, "#444444"), capsize=4,
                     linewidth=1.6, markersize=6,
-                    label=f"{DIRECTION_NAMES.get(direction, direction)}, {side or '?'} minus other side")
+                    label=f"{DIRECTION_NAMES.get(direction, direction)}, "
+                    + (f"{side} minus other side" if side else "affected side not determined"))
     ax.axhline(0, color="#888888", linewidth=0.8)
     ax.set_xticks(x, labels, fontsize=9)
     ax.set_xlim(-0.4, len(visits) - 0.6)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..clinic.compare import MEASURE_UNIT
 from .html_parts import CSS, data_uri, esc
-from ..text import DIRECTION_TEXT
+from ..text import DIRECTION_TEXT, change_values
 
 COMPARE_CSS = """
 .visits { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); gap: 12px; }
@@ -20,8 +20,9 @@ VERDICT_TEXT = {"better": "real change: better", "worse": "real change: worse", 
                 "not measurable": "not measurable"}
 
 
-def _pp(x: float | None) -> str:
-    return '<span class="na">not measurable</span>' if x is None else esc(f"{x:+.1f}" if x else "0.0")
+def na_or(shown: str | None) -> str:
+    """A value as printed by :func:`synkan.text.change_values`, or the "not measurable" mark."""
+    return '<span class="na">not measurable</span>' if shown is None else esc(shown)
 
 
 SHORT_METHOD = ("MDC95: the minimal detectable change at 95% confidence, from each visit's between-event "
@@ -45,10 +46,12 @@ def changes_table(comparison: dict, only_last: bool = False) -> str:
         verdict = esc(VERDICT_TEXT.get(c["verdict"], c["verdict"]))
         cls = f' class="real {esc(c["verdict"])}"' if c.get("real") else ""
         reason = f' <span class="note">({esc(c["reason"])})</span>' if c.get("reason") else ""
-        side = f"{esc(c['side'])} minus other" if c.get("side") else ""
+        side = f"{esc(c['side'])} minus other" if c.get("side") else "affected side not determined"
+        shown = change_values(c["before"], c["after"]) or (None, None, None)
+        before, after, change = (na_or(x) for x in shown)
         mdc = "" if c["mdc"] is None else esc(f"{c['mdc']:.1f}")
-        rows.append(f"<tr><td>{esc(label)}</td><td>{pair}</td><td>{side}</td><td class='num'>{_pp(c['before'])}</td>"
-                    f"<td class='num'>{_pp(c['after'])}</td><td class='num'>{_pp(c['change'])}</td>"
+        rows.append(f"<tr><td>{esc(label)}</td><td>{pair}</td><td>{side}</td><td class='num'>{before}</td>"
+                    f"<td class='num'>{after}</td><td class='num'>{change}</td>"
                     f"<td class='num'>{mdc}</td>"
                     f"<td{cls}>{verdict}{reason}</td></tr>")
     head = ("<tr><th>Direction</th><th>Visits</th><th>Side difference</th><th>Before</th><th>After</th><th>Change</th>"
@@ -63,10 +66,10 @@ def _visits_table(comparison: dict) -> str:
     for v in comparison.get("visits", []):
         eface = v.get("eface_ocular_synkinesis")
         rows.append(f"<tr><td>{esc(v['label'])}</td><td>{esc(v.get('patient_id') or '')}</td>"
-                    f"<td>{esc(v.get('clinician') or '')}</td>"
+                    f"<td>{esc(v.get('clinician') or '')}</td><td>{esc(v.get('note') or '')}</td>"
                     f"<td class='num'>{'' if eface is None else esc(f'{eface:.0f}')}</td>"
                     f"<td><span class='hash'>{esc((v.get('sha256') or '')[:16])}</span></td></tr>")
-    return ("<table><tr><th>Visit</th><th>Patient ID</th><th>Clinician</th><th>eFACE-style ocular (100 = no "
+    return ("<table><tr><th>Visit</th><th>Patient ID</th><th>Clinician</th><th>Note</th><th>eFACE-style ocular (100 = no "
             f"synkinesis)</th><th>Video SHA-256 (start)</th></tr>{''.join(rows)}</table>")
 
 

@@ -13,7 +13,9 @@ from pathlib import Path
 from .html_parts import CSS, data_uri, esc, na
 from .scales_html import scales_section
 from .style import SCALE_FIGURE_NAMES, format_gain
-from ..text import DIRECTION_TEXT, direction_line, lag_text, shown_values
+from ..text import (
+    DIRECTION_TEXT, OTHER, direction_line, error_text, is_finding, lag_phrase, report_side, shown_values, sunnybrook_line,
+)
 
 FIGURES = (  # name, title, caption
     ("summary_matrix", "At a glance",
@@ -92,58 +94,90 @@ def _header(report: dict, deidentify: bool) -> str:
 
 
 def _results(report: dict) -> str:
+    """Page 1's findings, in a clinician's words: the one affected side, one line per direction, the scales."""
     scores = report.get("scores", {})
-    out = ["<h2>Result</h2>"]
+    side, why = report_side(report)
+    shown_side = _side(side) if side else "<b>not determined</b>"
+    out = ["<h2>Result</h2>", f'<p class="affected">Affected side: {shown_side} <span class="note">({esc(why)})</span></p>']
+    fps = report.get("video", {}).get("fps")
     for direction in DIRECTION_TEXT:
         entry = scores.get(direction)
         if entry is None:
             continue
-        if entry.get("grade") is None or entry.get("affected_side") is None:
+        if entry.get("affected_side") is None or (entry.get("grade") is None and "verdict" not in entry):
             label = DIRECTION_TEXT[direction][0]
             out.append(f'<div class="result null">{esc(label)} synkinesis: not measurable '
                        f'({esc(_direction_reason(report, direction))})</div>')
             continue
-        line = esc(direction_line(direction, entry, report.get("video", {}).get("fps")))
-        side = entry["affected_side"]
-        line = line.replace(side.upper(), _side(side), 1)
-        out.append(f'<div class="result g{int(entry["grade"])}">{line}</div>')
+        line = esc(direction_line(direction, entry, fps, report))
+        if side:
+            line = line.replace(side.upper(), _side(side), 1)
+        grade = int(entry["grade"] or 0) if is_finding(entry) else 0
+        out.append(f'<div class="result g{grade}">{line}</div>')
     eface = scores.get("eface_ocular_synkinesis")
     value = na() + f" ({esc(_eface_reason(report))})" if eface is None else f"<b>{eface:.0f}</b>"
     out.append(f'<p>eFACE-style ocular synkinesis: {value} <span class="note">(100 = no synkinesis; '
                "lower is worse)</span></p>")
+    sunnybrook = sunnybrook_line(report)
+    if sunnybrook:
+        out.append(f'<p class="sunnybrook">{esc(sunnybrook)} <span class="note">(details: '
+                   '<a href="#scales">Sunnybrook and eFACE</a>)</span></p>')
     return "\n".join(out)
 
 
-def _details(report: dict) -> str:
-    scores = report.get("scores", {})
-    head = ("<tr><th>Direction</th><th>Side</th><th>Involuntary movement</th><th>Correlation r</th>"
-            "<th>Lag</th><th>Gain</th><th>Events used</th></tr>")
+def _side_rows(report: dict, direction: str, entry: dict) -> list[str]:
+    """The two per-side rows of the measurements table."""
+    label, unit = DIRECTION_TEXT[direction][0], DIRECTION_TEXT[direction][3]
+    reason = _direction_reason(report, direction)
+    shown = shown_values(entry)
+    fps = report.get("video", {}).get("fps")
     rows = []
-    for direction, (label, _, _, unit) in DIRECTION_TEXT.items():
+    for k, side in enumerate(("right", "left")):
+        s = entry.get(side, {})
+        first = f'<td rowspan="2">{esc(label)}</td>' if k == 0 else ""
+        timing = na(reason) if s.get("r") is None else esc(lag_phrase(s.get("r"), s.get("lag_s"), fps))
+        rows.append(
+            f"<tr>{first}<td class='{side}'>subject's {side}</td>"
+            f"<td class='num'>{na(reason) if shown[side] is None else esc(shown[side] + unit)}</td>"
+            f"<td class='num'>{timing}</td>"
+            f"<td class='num'>{na(reason) if s.get('gain') is None else esc(format_gain(s['gain']))}</td>"
+            f"<td class='num'>{esc(s.get('n_events', 0))}</td></tr>")
+    return rows
+
+
+def _difference_row(report: dict, direction: str, entry: dict) -> str:
+    """The graded statistic, named for what it is, with its error only from enough events."""
+    reason = _direction_reason(report, direction)
+    shown = shown_values(entry)
+    asym, healthy = shown["asymmetry"], entry.get("healthy_max_pp")
+    fps = report.get("video", {}).get("fps")
+    n = max(entry.get(s, {}).get("n_events") or 0 for s in ("right", "left"))
+    side = entry.get("affected_side")
+    text = (na(reason) if asym is None else
+            f"{esc(side)} minus {esc(OTHER.get(side, 'other'))} side, median of the per-event differences: {esc(asym)} percentage points "
+            f"({esc(error_text(shown['asymmetry_se'], n, unit=' percentage points'))})")
+    reference = f" (healthy faces: up to {_fmt(healthy, '.1f')})" if healthy is not None else ""
+    timing = ""
+    if entry.get("asymmetry_r") is not None:
+        timing = f"; the difference against the driver: {esc(lag_phrase(entry['asymmetry_r'], entry.get('asymmetry_lag_s'), fps))}"
+    grade = f"; grade {esc(entry['grade'])} ({esc(entry.get('grade_name'))})" if entry.get("grade") is not None else ""
+    return f"<tr><td></td><td colspan='5' class='note'>{text}{reference}{timing}{grade}</td></tr>"
+
+
+def _details(report: dict) -> str:
+    """The researchers' measurements table: correlation, lag and gain per side (terms explained in Methods)."""
+    scores = report.get("scores", {})
+    head = ("<tr><th>Direction</th><th>Side</th><th>Involuntary movement</th><th>Correlation with the driver"
+            "</th><th>Gain</th><th>Events used</th></tr>")
+    rows = []
+    for direction in DIRECTION_TEXT:
         entry = scores.get(direction)
-        if entry is None:
-            continue
-        reason = _direction_reason(report, direction)
-        shown = shown_values(entry)
-        fps = report.get("video", {}).get("fps")
-        for k, side in enumerate(("right", "left")):
-            s = entry.get(side, {})
-            first = f'<td rowspan="2">{esc(label)}</td>' if k == 0 else ""
-            rows.append(
-                f"<tr>{first}<td class='{side}'>subject's {side}</td>"
-                f"<td class='num'>{na(reason) if shown[side] is None else esc(shown[side] + unit)}</td>"
-                f"<td class='num'>{_fmt(s.get('r'), '.2f', reason=reason)}</td>"
-                f"<td class='num'>{na(reason) if s.get('lag_s') is None else esc(lag_text(s['lag_s'], fps))}</td>"
-                f"<td class='num'>{na(reason) if s.get('gain') is None else esc(format_gain(s['gain']))}</td>"
-                f"<td class='num'>{esc(s.get('n_events', 0))}</td></tr>")
-        asym, healthy = shown["asymmetry"], entry.get("healthy_max_pp")
-        spread = f" ± {esc(shown['asymmetry_se'])}" if asym is not None and shown["asymmetry_se"] is not None else ""
-        reference = f" (healthy faces: up to {_fmt(healthy, '.1f')})" if healthy is not None else ""
-        rows.append(f"<tr><td></td><td colspan='6' class='note'>side difference: "
-                    f"{na(reason) if asym is None else esc(asym)}{spread}{'' if asym is None else ' percentage points'}{reference}"
-                    + (f"; grade {esc(entry['grade'])} ({esc(entry.get('grade_name'))})" if entry.get("grade") is not None else "")
-                    + "</td></tr>")
-    return "<h2>Measurements</h2>\n<table>" + head + "".join(rows) + "</table>"
+        if entry is not None:
+            rows += _side_rows(report, direction, entry) + [_difference_row(report, direction, entry)]
+    return ("<h2>Measurements (for researchers)</h2>\n<p class='note'>The driver is the voluntary movement (smile and "
+            "pucker; eye closure and blink); the gain is the responder's slope against it; the side difference is "
+            "the median over events of each event's own side difference (see Methods).</p><table>"
+            + head + "".join(rows) + "</table>")
 
 
 def _qc(report: dict) -> str:
@@ -228,8 +262,9 @@ def _events(report: dict) -> str:
     rows = "".join(
         f"<tr><td>{esc(str(e.get('kind', '')).replace('_', ' '))}</td><td class='num'>{_fmt(e.get('start_s'), '.2f')}</td>"
         f"<td class='num'>{_fmt(e.get('end_s'), '.2f')}</td><td>{esc(e.get('source', ''))}</td></tr>" for e in events)
-    return ("<details><summary>Events (start and end, seconds)</summary><table><tr><th>Kind</th><th>Start (s)</th>"
-            f"<th>End (s)</th><th>Found by</th></tr>{rows}</table></details>")
+    # A plain section, not a closed <details>: Chromium's print would leave it shut and the PDF without it.
+    return ('<h2 id="events">Events (start and end, seconds)</h2><table class="events"><tr><th>Kind</th>'
+            f"<th>Start (s)</th><th>End (s)</th><th>Found by</th></tr>{rows}</table>")
 
 
 METHODS = (
@@ -274,9 +309,9 @@ def render_html(report: dict, pngs: dict[str, Path], notes: dict[str, str] | Non
     title = f"synkan report{' - ' + name if name else ''}"
     notes = notes or {}
     # The summary is one printed page (A4 or Letter); the details follow on the next.
-    summary = [_header(report, deidentify), _results(report), _details(report), _keyframes(pngs, notes),
-               _previous(report), DISCLAIMER]
-    parts = [f'<section class="summary-page">{"".join(summary)}</section>', scales_section(report, pngs, notes), _qc(report),
+    summary = [_header(report, deidentify), _results(report), _keyframes(pngs, notes), _previous(report), DISCLAIMER]
+    parts = [f'<section class="summary-page">{"".join(summary)}</section>', _details(report),
+             scales_section(report, pngs, notes), _qc(report),
              _comparison_method(report),
              _privacy(report),
              _figures(pngs, notes), _events(report), METHODS]

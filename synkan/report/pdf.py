@@ -18,6 +18,10 @@ from .._util.process import run_in_group
 from ..errors import InputError, OutputError, one_line
 
 ENV_CHROMIUM = "SYNKAN_CHROMIUM"
+PAPERS = {"a4": "A4", "letter": "letter"}  # --paper value -> CSS @page size
+# Countries that print on Letter (ISO 3166 codes in a locale name such as en_US.UTF-8); elsewhere A4.
+LETTER_COUNTRIES = frozenset({"US", "CA", "MX", "PH", "CL", "CO", "VE", "GT", "CR", "PA", "SV", "NI", "DO", "PR",
+                              "BZ"})
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 PRINT_TIMEOUT_S = 120
 PDF_MAGIC = b"%PDF-"
@@ -61,8 +65,38 @@ def browser_command(browser: str, html_path: Path, pdf_path: Path, profile: str)
             f"--print-to-pdf={pdf_path}", html_path.as_uri()]
 
 
-def write_pdf(html_path: str | Path, pdf_path: str | Path) -> Path:
-    """Print ``html_path`` to ``pdf_path`` with headless Chromium (A4/Letter from the page's own CSS).
+def default_paper(environ: dict | None = None) -> str:
+    """``"letter"`` when the locale's country prints on Letter (LC_PAPER, LC_ALL or LANG), else ``"a4"``.
+
+    Examples
+    --------
+    >>> default_paper({"LANG": "en_US.UTF-8"}), default_paper({"LANG": "de_DE.UTF-8"}), default_paper({})
+    ('letter', 'a4', 'a4')
+    >>> default_paper({"LC_PAPER": "en_GB.UTF-8", "LANG": "en_US.UTF-8"})
+    'a4'
+    """
+    environ = os.environ if environ is None else environ
+    name = next((environ[k] for k in ("LC_PAPER", "LC_ALL", "LANG") if environ.get(k)), "")
+    country = name.split(".")[0].partition("_")[2].upper()
+    return "letter" if country in LETTER_COUNTRIES else "a4"
+
+
+def _with_paper(html_path: Path, paper: str, folder: str) -> Path:
+    """A copy of the page that asks for ``paper`` (report.html itself stays paper-neutral)."""
+    rule = f"<style>@page {{ size: {PAPERS[paper]}; }}</style>"
+    copy = Path(folder) / "report.html"
+    copy.write_text(html_path.read_text(encoding="utf-8").replace("</head>", rule + "</head>", 1), encoding="utf-8")
+    return copy
+
+
+def write_pdf(html_path: str | Path, pdf_path: str | Path, paper: str | None = None) -> Path:
+    """Print ``html_path`` to ``pdf_path`` with headless Chromium.
+
+    Parameters
+    ----------
+    html_path, pdf_path : str or Path
+    paper : {"a4", "letter"}, optional
+        The sheet size; default :func:`default_paper` (the locale's, else A4).
 
     Raises
     ------
@@ -74,6 +108,7 @@ def write_pdf(html_path: str | Path, pdf_path: str | Path) -> Path:
     html_path, pdf_path = Path(html_path).resolve(), Path(pdf_path).resolve()
     profile = tempfile.mkdtemp(prefix="synkan-chromium-")
     try:
+        html_path = _with_paper(html_path, paper or default_paper(), profile)
         code, err = run_in_group(browser_command(browser, html_path, pdf_path, profile), PRINT_TIMEOUT_S)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise OutputError(f"report.pdf: Chromium did not print ({type(exc).__name__})") from None

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..grade.movements import MOVEMENT_LABELS
 from ..measure.regions import REGION_LABELS
 from ..grade.scales import SUNNYBROOK_MOVEMENTS
+from ..text import error_text, report_side
 from .html_parts import data_uri, esc, na
 from .style import SCALE_FIGURE_NAMES
 
@@ -27,8 +28,26 @@ CAPTIONS = {
 }
 
 
-def _sunnybrook(sb: dict) -> str:
-    side = sb.get("affected_side")
+def _n_events(report: dict, movement: str, region: str | None) -> int:
+    """How many repetitions of ``movement`` the matrix measured ``region`` on."""
+    for row in report.get("matrix") or []:
+        if row.get("movement") == movement and row.get("region") == region:
+            return int(max(row.get(s, {}).get("n_events") or 0 for s in ("right", "left")))
+    return 0
+
+
+def _difference(report: dict, d: dict) -> str:
+    """The side difference in mm, with an error only from enough repetitions."""
+    if d.get("difference_mm") is None:
+        return "-"
+    n = _n_events(report, d.get("measured_on"), d.get("region"))
+    spread = error_text(None if d.get("difference_se_mm") is None else f"{d['difference_se_mm']:.1f}", n,
+                        d.get("measured_on") or "event", " mm")
+    return f"{d['difference_mm']:.1f} mm ({esc(spread)})"
+
+
+def _sunnybrook(sb: dict, report: dict) -> str:
+    side, why = report_side(report)
     head = ("<tr><th>Movement</th><th>Synkinesis points, affected side</th><th>Points R / L</th><th>Measured on</th>"
             "<th>Side difference</th><th>Healthy up to</th><th>mm per point</th><th>Voluntary movement grade</th></tr>")
     rows = []
@@ -39,27 +58,37 @@ def _sunnybrook(sb: dict) -> str:
             rows.append(f"<tr><td>{label}</td><td colspan='7'>{na(sb.get('missing', {}).get(item, 'not in the video'), inline=True)}</td></tr>")
             continue
         region = REGION_LABELS.get(d.get("region"), "-")
-        diff = "-" if d.get("difference_mm") is None else f"{d['difference_mm']:.1f} &plusmn; {d['difference_se_mm']:.1f} mm"
+        diff = _difference(report, d)
         on = esc(region) + ("" if d.get("measured_on") == item else f" (during {esc(MOVEMENT_LABELS[d['measured_on']])})")
-        points = sb["synkinesis"].get(item)
+        points = d[f"points_{side}"] if side else "-"
         rows.append(f"<tr><td>{label}</td><td class='num'><b>{esc(points)}</b></td>"
                     f"<td class='num'>{esc(d['points_right'])} / {esc(d['points_left'])}</td><td>{on}</td>"
                     f"<td class='num'>{diff}</td><td class='num'>{esc(d.get('healthy_mm') or '-')} mm</td>"
                     f"<td class='num'>{esc(d['mm_per_point'])}</td><td class='num'>{esc(sb['voluntary'].get(item) or '-')}</td></tr>")
-    total = sb["synkinesis"].get("total")
     present = sb.get("synkinesis_movements", [])
-    total_text = (na("none of the five movements in the video", inline=True) if total is None else
-                  f"<b>{esc(total)}</b> of {3 * len(present)} (sum of the {len(present)} "
-                  f"movement{'s' if len(present) != 1 else ''} present)")
-    side_text = esc(side.upper()) if side else na(sb.get("affected_side_reason") or "unknown", inline=True)
-    if side and not any(d["points_right"] or d["points_left"] for d in sb.get("details", {}).values()):
-        side_text += " (no synkinesis point on either side: the side with the larger side differences)"
+    points = {s: sum((sb.get("details", {}).get(m) or {}).get(f"points_{s}") or 0 for m in present)
+              for s in ("right", "left")}
+    if not present:
+        total_text = na("none of the five movements in the video", inline=True)
+    elif side is None:
+        total_text = f"right <b>{points['right']}</b>, left <b>{points['left']}</b>"
+    else:
+        total_text = f"<b>{points[side]}</b> on the {esc(side)}"
+    total_text += (f" on the scale of 0 to 15, from {len(present)} of its 5 movements"
+                   if present else "")
+    side_text = (f'<b>{esc(side.upper())}</b> ({esc(why)})' if side else f"<b>not determined</b> ({esc(why)})")
     resting = sb.get("resting", {})
     return (f"<p>Affected side: {side_text}. Synkinesis total: {total_text}.</p>"
             f"<table>{head}{''.join(rows)}</table>"
             f"<p class='note'>Resting symmetry: {na(resting.get('reason', ''), inline=True)}. Composite: "
             f"{na('needs the resting symmetry score', inline=True)}. Millimetres from the iris diameter (1 IOD = "
-            f"{esc(sb.get('mm_per_iod') or '?')} mm).</p>")
+            f"{_mm_per_iod(sb)}).</p>")
+
+
+def _mm_per_iod(sb: dict) -> str:
+    """The calibration at the precision an iris measurement has (0.1 mm), not 59.767."""
+    value = sb.get("mm_per_iod")
+    return "not calibrated" if value is None else f"{value:.1f} mm"
 
 
 def _eface(ef: dict) -> str:
@@ -91,4 +120,4 @@ def scales_section(report: dict, pngs: dict[str, Path], notes: dict[str, str] | 
             figures.append(f'<figure id="fig-{name}"><h3>{esc(title)}</h3><p class="note">{esc(notes[name])}</p></figure>')
     return ('<h2 id="scales">Sunnybrook and eFACE</h2>'
             f"<p class='note'><b>{esc(sb.get('note', ''))}</b></p>"
-            + _sunnybrook(sb) + _eface(ef) + "".join(figures))
+            + _sunnybrook(sb, report) + _eface(ef) + "".join(figures))

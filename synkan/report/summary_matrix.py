@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from ..config import HEALTHY_ASYMMETRY_PP
 from ..grade.series import value_at_peaks
 from .style import DPI, MARGINS, SIDE_COLORS, SIDE_LABELS
 
@@ -28,6 +29,24 @@ MATRIX_ROWS = (  # (label, direction, event kinds)
     ("closure + blink (scored)", "ocular_oral", ("blink", "eye_closure")),
 )
 MATRIX_COLUMNS = (("eye", "right"), ("eye", "left"), ("mouth", "right"), ("mouth", "left"))
+# A cell is full red when its side exceeds the other by this many healthy ranges.
+FULL_RED_HEALTHY_RANGES = 3.0
+
+
+def excess_shade(value: float, other: float, healthy_pp: float) -> float:
+    """0-1: how far ``value`` exceeds the other side's, in units of the healthy side difference.
+
+    Healthy faces narrow both eyes together in a smile (23% and 23%): that is
+    white, not red. Only the side difference beyond the healthy range colours.
+
+    Examples
+    --------
+    >>> excess_shade(23.0, 23.0, 10.0), excess_shade(35.0, 5.0, 10.0), excess_shade(5.0, 35.0, 10.0)
+    (0.0, 1.0, 0.0)
+    """
+    if not np.isfinite(other):
+        return 0.0
+    return round(float(np.clip((value - other - healthy_pp) / ((FULL_RED_HEALTHY_RANGES - 1) * healthy_pp), 0, 1)), 4)
 
 
 def summary_matrix(analysis: "Analysis") -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
@@ -80,17 +99,16 @@ def plot_summary_matrix(analysis: "Analysis") -> Figure:
     counts = analysis.events.counts()
     fig = Figure(figsize=(10, 4.2), dpi=DPI)
     ax = fig.subplots()
-    finite = values[np.isfinite(values)]
-    vmax = max(30.0, float(np.max(np.abs(finite))) if finite.size else 30.0)
     cmap = matplotlib.colormaps["Reds"]
-    for i in range(len(rows)):
-        for j in range(len(columns)):
+    for i, (_, direction, _) in enumerate(MATRIX_ROWS):
+        for j, (_, side) in enumerate(MATRIX_COLUMNS):
             v = values[i, j]
             if voluntary[i, j]:
                 face, text, color = "#eeeeee", "voluntary", "#999999"
             elif np.isfinite(v):
-                face = cmap(0.08 + 0.75 * min(abs(v) / vmax, 1.0))
-                text, color = f"{v:.0f}%", "white" if abs(v) / vmax > 0.55 else "black"
+                shade = excess_shade(v, values[i, j + (1 if side == "right" else -1)], HEALTHY_ASYMMETRY_PP[direction])
+                face = cmap(0.04 + 0.8 * shade)
+                text, color = f"{round(v) or 0:.0f}%", "white" if shade > 0.6 else "black"
             else:
                 face, text, color = "white", "-", "#777777"
             ax.add_patch(Rectangle((j, i), 1, 1, facecolor=face, edgecolor="white", linewidth=2))
@@ -116,7 +134,8 @@ def plot_summary_matrix(analysis: "Analysis") -> Figure:
     ax.set_title("Involuntary movement (%) by responding region and side", fontsize=10, pad=34)
     fig.text(0.01, 0.01, "eye: closure in % of its rest aperture; mouth: corner lift in % of the eye distance; "
              "both at the provoking movement's peaks.\n"
-             "-: not measurable (no such movement, or too little data).  Bold rows are the scored values.",
+             "Red: this side moves more than the other beyond the healthy side difference (both sides alike is white). "
+             "-: not measurable.  Bold rows are scored.",
              fontsize=8, color="#555555")
     fig.subplots_adjust(**MARGINS["summary_matrix"])
     return fig

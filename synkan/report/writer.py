@@ -262,7 +262,7 @@ def write_json(path: Path, data: dict) -> None:
 
 
 def _write_all(analysis: Analysis, folder: Path, figures: bool, html: bool, overlay: bool, deidentify: bool = False,
-               pdf: bool = False) -> None:
+               pdf: bool = False, paper: str | None = None) -> None:
     from ..clinic.deidentify import deidentify as deidentified, is_deidentified
 
     deidentify = deidentify or is_deidentified(analysis.video)
@@ -286,7 +286,7 @@ def _write_all(analysis: Analysis, folder: Path, figures: bool, html: bool, over
             if pdf:
                 from .pdf import write_pdf
 
-                write_pdf(folder / "report.html", folder / "report.pdf")
+                write_pdf(folder / "report.html", folder / "report.pdf", paper)
     if overlay:
         from .overlay import write_overlay
 
@@ -295,7 +295,7 @@ def _write_all(analysis: Analysis, folder: Path, figures: bool, html: bool, over
 
 def write_outputs(analysis: Analysis, outdir: str | Path, *, force: bool = False, figures: bool = True,
                   html: bool = True, overlay: bool = False, deidentify: bool = False, pdf: bool = False,
-                  keep: tuple[str, ...] = (), keep_foreign: bool = False) -> Path:
+                  keep: tuple[str, ...] = (), keep_foreign: bool = False, paper: str | None = None) -> Path:
     """Write report.json, signals.csv, events.csv, track.npz, figures and report.html.
 
     Parameters
@@ -318,6 +318,8 @@ def write_outputs(analysis: Analysis, outdir: str | Path, *, force: bool = False
     keep_foreign : bool
         Carry over every file of ``outdir`` that synkan did not write
         (``synkan report``) instead of refusing to replace the folder.
+    paper : {"a4", "letter"}, optional
+        report.pdf's sheet size (default: the locale's, else A4).
 
     Returns
     -------
@@ -330,7 +332,7 @@ def write_outputs(analysis: Analysis, outdir: str | Path, *, force: bool = False
         except OSError as exc:
             raise OutputError(f"{outdir}: cannot write results ({exc.strerror or exc})") from None
         with removed_if_crashed(staging):
-            _write_swap(analysis, outdir, staging, (figures, html, overlay, deidentify, pdf),
+            _write_swap(analysis, outdir, staging, (figures, html, overlay, deidentify, pdf, paper),
                         _still_private(analysis, keep, deidentify), keep_foreign)
     return outdir
 
