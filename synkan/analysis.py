@@ -288,7 +288,8 @@ def analyze(path: str | Path, settings: Settings | None = None, *, model: str | 
     model_path = resolve_model(model) if landmarkers is None else None
     tr = track_video(path, s, model_path=model_path, progress=progress, landmarkers=landmarkers)
     # The timestamps, not the header: 150 frames over 10 hours is no video to grade.
-    check_frame_rate((len(tr.t_s) - 1) / float(tr.t_s[-1] - tr.t_s[0]) if len(tr.t_s) > 1 else 0.0, path, s.stride)
+    n = len(tr.t_s)
+    check_frame_rate((n - 1) / float(tr.t_s[-1] - tr.t_s[0]) if n > 1 else 0.0, path, s.stride)
     release_free_memory()  # the decoder's frames and MediaPipe's buffers (see synkan._util.memory)
     info = model_info(model_path) if model_path else {}
     return rescore(tr, video_summary(path, tr), s, info, visit=visit)

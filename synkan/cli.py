@@ -434,7 +434,8 @@ def _run(argv: list[str] | None) -> int:
     except Exception as exc:  # a bug: still one line unless --debug
         if args.debug:
             raise
-        say(f"synkan: internal error: {type(exc).__name__}: {one_line(str(exc))} (rerun with --debug for details)")
+        say(f"synkan: internal error: {type(exc).__name__}: {one_line(str(exc))} "
+            "(rerun with --debug for details)")
         return 1
 
 

@@ -36,7 +36,8 @@ def one_line(message: str | BaseException, with_type: bool = True) -> str:
     """``message`` as one printable line, for an error message or a batch status.
 
     Control characters are escaped (a file name holding a newline must not
-    split the line) and a line longer than :data:`MAX_LINE_CHARS` is cut. An exception that is not a :class:`SynkanError` is
+    split the line) and a line longer than :data:`MAX_LINE_CHARS` is cut. An exception
+    that is not a :class:`SynkanError` is
     prefixed with its type (``with_type``), since its text alone may not say
     what went wrong ("timed out").
 

@@ -48,8 +48,10 @@ _TOP = {"created": (_TEXT, "text"), "rebuilt": (_TEXT, "text"), "synkan_version"
         "model": (_OBJECT, "an object"), "comparison": (_OBJECT, "an object"),
         "warnings": (_optional(lambda x: isinstance(x, list) and all(isinstance(w, str) for w in x)),
                      "a list of text")}
-_VIDEO = {"sha256": (_optional(lambda x: isinstance(x, str) and bool(_SHA256.fullmatch(x))), "a SHA-256 in hex"),
-          "path": (_TEXT, "text"), "deidentified": (_optional(lambda x: isinstance(x, bool)), "true or false"),
+_VIDEO = {"sha256": (_optional(lambda x: isinstance(x, str) and bool(_SHA256.fullmatch(x))),
+                     "a SHA-256 in hex"),
+          "path": (_TEXT, "text"),
+          "deidentified": (_optional(lambda x: isinstance(x, bool)), "true or false"),
           "fps": (_optional(lambda x: _number(x) and x > 0), "a positive number")}
 _DIRECTION = {"affected_side": (_optional(lambda x: x in SIDES), "right, left or null"),
               "asymmetry_pp": (_optional(_number), "a finite number"),
@@ -77,7 +79,8 @@ def check_report(report: Any, source: str = REPORT_NAME) -> dict:
     """
     if not isinstance(report, dict) or report.get("schema") != REPORT_SCHEMA:
         found = report.get("schema") if isinstance(report, dict) else type(report).__name__
-        raise InputError(f"{source}: not a synkan report (schema {str(found)[:40]!r}, expected {REPORT_SCHEMA!r})")
+        raise InputError(f"{source}: not a synkan report (schema {str(found)[:40]!r}, "
+                         f"expected {REPORT_SCHEMA!r})")
     missing = [k for k in ("video", "settings", "scores") if k not in report]
     if missing:
         raise InputError(f"{source}: not a complete synkan report (no {', '.join(missing)})")

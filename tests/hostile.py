@@ -1,4 +1,5 @@
-"""Helpers of the hostile-input tests (issue 26): run the real command, check a refusal, make analysis folders."""
+"""Helpers of the hostile-input tests (issue 26): run the real command, check refusals, make folders."""
+
 from __future__ import annotations
 
 import json
@@ -14,12 +15,19 @@ ENV = dict(os.environ, PYTHONWARNINGS="default")
 
 def synkan(*argv, timeout: float = 120, cwd: Path | None = None, **kw) -> subprocess.CompletedProcess:
     """``synkan ARGV`` as its own process (text output captured), killed after ``timeout``."""
-    return subprocess.run([sys.executable, "-m", "synkan.cli", *map(str, argv)], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd, env=kw.pop("env", ENV), **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "synkan.cli", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=kw.pop("env", ENV),
+        **kw,
+    )
 
 
 def refused(done: subprocess.CompletedProcess, *needles: str) -> str:
-    """Assert a refusal: exit 2, one short line ``synkan: error: ...`` on stderr, no traceback; return the line."""
+    """Assert a refusal: exit 2, one short ``synkan: error: ...`` line on stderr, no traceback; return it."""
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
     assert len(lines) == 1 and lines[0].startswith("synkan: error: "), done.stderr[-2000:]
@@ -31,8 +39,11 @@ def refused(done: subprocess.CompletedProcess, *needles: str) -> str:
 
 def leftovers(folder: Path) -> list[str]:
     """Hidden temporary entries synkan names (``.X.tmp-*``, ``.X.lock``, ``*.part*``) in ``folder``."""
-    return sorted(p.name for p in folder.iterdir()
-                  if p.name.startswith(".") and any(k in p.name for k in (".tmp", ".lock", ".part", ".old-")))
+    return sorted(
+        p.name
+        for p in folder.iterdir()
+        if p.name.startswith(".") and any(k in p.name for k in (".tmp", ".lock", ".part", ".old-"))
+    )
 
 
 def visit_copy(analysis: Path, dest: Path, **visit) -> Path:

@@ -227,7 +227,7 @@ def test_fuzz_campaign(work):
     assert not problems, "\n".join(problems)
 
 
-# --- The other commands (issue 26) ----------------------------------------------------------------------------
+# --- The other commands (issue 26) --------------------------------------------------------------------------
 COMMAND_DEADLINE_S = 180.0
 LEFTOVER_MARKS = (".tmp-", ".tmp", ".lock", ".part", ".old-")
 
@@ -256,10 +256,11 @@ def _leftovers(work: Path) -> list[str]:
 
 def _analysis_for_commands(work: Path) -> tuple[Path, Path]:
     clip = work / "clip.mp4"
-    ffmpeg("-i", REAL, "-t", "1.5", "-an", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", clip)
+    ffmpeg("-i", REAL, "-t", "1.5", "-an", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+           clip)
     analysis = work / "A"
-    subprocess.run([sys.executable, "-m", "synkan.cli", "analyze", str(clip), "-o", str(analysis)], check=True,
-                   timeout=600, capture_output=True)
+    subprocess.run([sys.executable, "-m", "synkan.cli", "analyze", str(clip), "-o", str(analysis)],
+                   check=True, timeout=600, capture_output=True)
     return clip, analysis
 
 
@@ -285,9 +286,9 @@ def test_fuzz_other_commands(work):
         by_rc[str(o.rc)] = by_rc.get(str(o.rc), 0) + 1
     slowest = max(zip(commands, outcomes), key=lambda r: r[1].seconds)
     biggest = max(zip(commands, outcomes), key=lambda r: r[1].peak_mb)
-    print(f"\nfuzz (other commands): {len(commands)} inputs; exit codes {dict(sorted(by_rc.items()))}; slowest "
-          f"{slowest[0].name} {slowest[1].seconds:.1f} s; largest {biggest[0].name} {biggest[1].peak_mb:.0f} MB; "
-          f"leftovers {len(_leftovers(work))}")
+    print(f"\nfuzz (other commands): {len(commands)} inputs; exit codes {dict(sorted(by_rc.items()))}; "
+          f"slowest {slowest[0].name} {slowest[1].seconds:.1f} s; largest {biggest[0].name} "
+          f"{biggest[1].peak_mb:.0f} MB; leftovers {len(_leftovers(work))}")
     if FULL:
         assert len(commands) >= 200
     assert not problems, "\n".join(problems)

@@ -3,6 +3,7 @@
 FIFOs, ``/dev/zero``, symlinks out of a folder, damaged report.json values,
 odd dates, frame rates and segment lists go to the real ``synkan`` command.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from hostile import edit_report, leftovers, refused, synkan, visit_copy
 
 FIFO_TIMEOUT_S = 60  # a FIFO that is opened for reading blocks forever: the run must end long before
@@ -22,8 +22,28 @@ FIFO_TIMEOUT_S = 60  # a FIFO that is opened for reading blocks forever: the run
 def clip(tmp_path_factory, real_video) -> Path:
     """A 2 s cut of a real face video."""
     out = tmp_path_factory.mktemp("clip") / "v.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(real_video), "-t", "2", "-an", "-c:v", "libx264",
-                    "-preset", "veryfast", "-pix_fmt", "yuv420p", str(out)], check=True, timeout=120)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(real_video),
+            "-t",
+            "2",
+            "-an",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-pix_fmt",
+            "yuv420p",
+            str(out),
+        ],
+        check=True,
+        timeout=120,
+    )
     return out
 
 
@@ -67,7 +87,10 @@ def test_compare_with_a_fifo_in_a_visit_is_refused(analysis, tmp_path, name):
     second = visit_copy(analysis, tmp_path / "B")
     (second / name).unlink()
     fifo(second / name)
-    refused(synkan("compare", analysis, second, "-o", tmp_path / "C", timeout=FIFO_TIMEOUT_S), "not a regular file")
+    refused(
+        synkan("compare", analysis, second, "-o", tmp_path / "C", timeout=FIFO_TIMEOUT_S),
+        "not a regular file",
+    )
     assert not (tmp_path / "C").exists() and not leftovers(tmp_path)
 
 
@@ -129,7 +152,9 @@ def test_compare_and_report_refuse_a_damaged_report(analysis, tmp_path, case):
 
 def test_deeply_nested_report_is_one_line(analysis, tmp_path):
     second = visit_copy(analysis, tmp_path / "B")
-    (second / "report.json").write_text('{"schema": "synkan.report/1", "x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    (second / "report.json").write_text(
+        '{"schema": "synkan.report/1", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    )
     refused(synkan("report", second), "not readable JSON")
 
 
@@ -165,22 +190,35 @@ def test_bad_manifest_rows_stop_the_batch_before_anything_is_written(clip, tmp_p
     assert not (tmp_path / "out").exists()
 
 
-# --- 11, 12, --stride: what cannot be graded is refused before the work ---------------------------------------
+# --- 11, 12, --stride: what cannot be graded is refused before the work -------------------------------------
 def ffmpeg(*args) -> None:
     subprocess.run(["ffmpeg", "-v", "error", "-y", *map(str, args)], check=True, timeout=300)
 
 
 def test_a_frame_rate_too_low_to_see_a_blink_is_refused(clip, tmp_path):
     slow = tmp_path / "slow.mp4"
-    ffmpeg("-i", clip, "-vf", "setpts=N/(1/240)/TB", "-r", "1/240", "-frames:v", "10", "-c:v", "libx264", slow)
+    ffmpeg(
+        "-i", clip, "-vf", "setpts=N/(1/240)/TB", "-r", "1/240", "-frames:v", "10", "-c:v", "libx264", slow
+    )
     refused(synkan("analyze", slow, "-o", tmp_path / "o"), "a blink")
     refused(synkan("analyze", clip, "-o", tmp_path / "o", "--stride", "100000"), "a blink")
 
 
 def test_a_tiny_frame_is_refused_at_once(tmp_path):
     tiny = tmp_path / "tiny.mp4"
-    ffmpeg("-f", "lavfi", "-i", "testsrc=size=16x16:rate=1000", "-frames:v", "20000", "-c:v", "libx264",
-           "-preset", "ultrafast", tiny)
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=16x16:rate=1000",
+        "-frames:v",
+        "20000",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        tiny,
+    )
     done = synkan("analyze", tiny, "-o", tmp_path / "o", timeout=60)
     refused(done, "too small to hold a face")
 
@@ -198,8 +236,18 @@ def test_inline_segments_are_text_and_errors_stay_short(clip, tmp_path):
     nested = tmp_path / "s.json"
     nested.write_text("[" * 100_000 + "]" * 100_000)
     refused(synkan("analyze", clip, "-o", tmp_path / "o", "--segments", nested))
-    refused(synkan("analyze", clip, "-o", tmp_path / "o", "--segments", fifo(tmp_path / "f.csv"),
-                   timeout=FIFO_TIMEOUT_S), "not a regular file")
+    refused(
+        synkan(
+            "analyze",
+            clip,
+            "-o",
+            tmp_path / "o",
+            "--segments",
+            fifo(tmp_path / "f.csv"),
+            timeout=FIFO_TIMEOUT_S,
+        ),
+        "not a regular file",
+    )
 
 
 # --- 4, 17: outputs that would replace an input -------------------------------------------------------------
@@ -207,13 +255,45 @@ def test_synth_refuses_to_overwrite_its_input(clip, tmp_path):
     victim = tmp_path / "victim.mp4"
     shutil.copy(clip, victim)
     before = victim.read_bytes()
-    refused(synkan("synth", "--from-video", victim, "--side", "left", "--k-oo", "0.3", "--name", "victim", "-o", ".",
-                   cwd=tmp_path), "is the input video")
+    refused(
+        synkan(
+            "synth",
+            "--from-video",
+            victim,
+            "--side",
+            "left",
+            "--k-oo",
+            "0.3",
+            "--name",
+            "victim",
+            "-o",
+            ".",
+            cwd=tmp_path,
+        ),
+        "is the input video",
+    )
     link = tmp_path / "link.mp4"
     link.symlink_to(victim)
-    refused(synkan("synth", "--from-video", link, "--side", "left", "--k-oo", "0.3", "--name", "victim",
-                   "-o", tmp_path))
-    refused(synkan("synth", "--from-video", victim, "--side", "left", "--k-oo", "0.3", "--name", "..", "-o", tmp_path))
+    refused(
+        synkan(
+            "synth",
+            "--from-video",
+            link,
+            "--side",
+            "left",
+            "--k-oo",
+            "0.3",
+            "--name",
+            "victim",
+            "-o",
+            tmp_path,
+        )
+    )
+    refused(
+        synkan(
+            "synth", "--from-video", victim, "--side", "left", "--k-oo", "0.3", "--name", "..", "-o", tmp_path
+        )
+    )
     assert victim.read_bytes() == before
 
 
@@ -222,5 +302,8 @@ def test_export_landmarks_refuses_a_folder_and_the_analysis_own_track(analysis, 
     track = (folder / "track.npz").read_bytes()
     (tmp_path / "D").mkdir()
     refused(synkan("export-landmarks", folder, "-o", tmp_path / "D", "--force"), "not a regular file")
-    refused(synkan("export-landmarks", folder, "-o", folder / "track.npz", "--force"), "inside the analysis folder")
+    refused(
+        synkan("export-landmarks", folder, "-o", folder / "track.npz", "--force"),
+        "inside the analysis folder",
+    )
     assert (folder / "track.npz").read_bytes() == track

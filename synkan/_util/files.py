@@ -78,7 +78,7 @@ def atomic_write(path: Path, write) -> None:
 
 @contextlib.contextmanager
 def partial_file(final: Path) -> Iterator[Path]:
-    """A hidden ``.NAME.part.EXT`` beside ``final`` to write; moved into place (output mode) when the block ends.
+    """A hidden ``.NAME.part.EXT`` beside ``final`` to write; moved into place (output mode) at the end.
 
     The extension stays last (a video writer picks the container by it). An
     error, Ctrl-C or SIGTERM (see :mod:`synkan._util.process`) removes the
@@ -130,8 +130,9 @@ def open_regular(path: str | Path, max_bytes: int, what: str = "file") -> Binary
         raise InputError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
     fh = os.fdopen(fd, "rb")
     st = os.fstat(fd)
+    too_large = f"the {what} is too large ({st.st_size} bytes; at most {max_bytes})"
     problem = (f"the {what} is not a regular file" if not stat.S_ISREG(st.st_mode) else
-               f"the {what} is too large ({st.st_size} bytes; at most {max_bytes})" if st.st_size > max_bytes else "")
+               too_large if st.st_size > max_bytes else "")
     if problem:
         fh.close()
         raise InputError(f"{path}: {problem}")

@@ -67,7 +67,7 @@ def _raise_terminated(signum, frame) -> None:
 
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM and SIGHUP raise :class:`Terminated` (a KeyboardInterrupt); main thread only."""
+    """In the block SIGTERM and SIGHUP raise :class:`Terminated`, a KeyboardInterrupt (main thread only)."""
     old = {}
     with contextlib.suppress(ValueError):  # not the main thread: leave the handlers alone
         for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -93,7 +93,8 @@ def die_with_parent(parent: int | None = None) -> None:
     done = False
     if libc_name:
         with contextlib.suppress(OSError, AttributeError):
-            done = ctypes.CDLL(libc_name, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+            libc = ctypes.CDLL(libc_name, use_errno=True)
+            done = libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(1)
     if not done:
@@ -112,7 +113,7 @@ def _kill_group(pid: int) -> None:
 
 
 def run_in_group(cmd: list[str], timeout_s: float) -> tuple[int, str]:
-    """Run ``cmd`` in a new process group; the whole group is killed when it ends. Returns ``(exit code, stderr)``.
+    """Run ``cmd`` in a new process group, killed as a whole when it ends; ``(exit code, stderr)``.
 
     The program's own children (a browser's renderer and helper processes)
     cannot outlive it, a timeout or an interrupt; its stderr goes to a

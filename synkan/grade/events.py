@@ -280,7 +280,8 @@ def parse_segments(spec: str | Path) -> list[tuple[str, float, float]]:
         for record in _segment_records(text):
             if len(record) != 3:
                 raise ValueError(f"{str(record[0])[:40]!r} is not KIND:START-END")
-            kind, start, end = _ALIASES.get(str(record[0]).strip().lower()), float(record[1]), float(record[2])
+            kind = _ALIASES.get(str(record[0]).strip().lower())
+            start, end = float(record[1]), float(record[2])
             if kind is None:
                 raise ValueError(f"unknown kind {str(record[0])[:40]!r} (use {', '.join(sorted(_ALIASES))})")
             if not (math.isfinite(start) and math.isfinite(end) and 0 <= start < end):

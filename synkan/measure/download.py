@@ -105,7 +105,7 @@ def _fetch(url: str, out, size: int, progress: bool, timeouts: tuple[float, floa
             with bar:
                 while True:
                     # read1: what one receive brings, so the deadline is checked however slowly data come
-                    block = resp.read1(min(CHUNK_BYTES, size + 1 - received))  # one byte over the size is enough
+                    block = resp.read1(min(CHUNK_BYTES, size + 1 - received))  # one byte over is enough
                     if not block:
                         break
                     if time.monotonic() > deadline:

@@ -178,7 +178,8 @@ def check_recording(info: VideoInfo, stride: int = 1) -> None:
         (divided by ``stride``) under :data:`MIN_ANALYSIS_FPS`; in one line.
     """
     if min(info.width, info.height) < MIN_FRAME_SIDE_PX:
-        raise InputError(f"{info.path}: frames of {info.width}x{info.height} pixels are too small to hold a face "
+        raise InputError(f"{info.path}: frames of {info.width}x{info.height} pixels are too small to hold a "
+                         "face "
                          f"(at least {MIN_FRAME_SIDE_PX} pixels a side)")
     if info.fps_nominal > 0:
         check_frame_rate(info.fps_nominal / stride, info.path, stride)
@@ -195,7 +196,8 @@ def check_frame_rate(fps: float, path: str | Path, stride: int = 1) -> None:
     if not fps >= MIN_ANALYSIS_FPS:
         every = f" (every {stride}th frame)" if stride > 1 else ""
         raise InputError(f"{path}: {fps:.3g} frames/s analysed{every}: below {MIN_ANALYSIS_FPS:g}, a blink "
-                         "(100-400 ms) can fall between two frames; use a normal video rate or a smaller --stride")
+                         "(100-400 ms) can fall between two frames; use a normal video rate or a smaller "
+                         "--stride")
 
 
 def downscale_factor(width: int, height: int, max_size: int | None) -> float:

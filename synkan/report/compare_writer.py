@@ -46,7 +46,7 @@ def _check(outdir: Path, force: bool) -> None:
 
 
 def _read_table(path: Path, numeric: tuple[str, ...], text: tuple[str, ...] = ()) -> pd.DataFrame:
-    """A visit's CSV table, bounded and checked: ``numeric`` columns of finite numbers, ``text`` columns present."""
+    """A visit's CSV table, bounded and checked: ``numeric`` columns finite numbers, ``text`` ones present."""
     data = read_regular_text(path, MAX_TABLE_BYTES, "table")
     try:
         table = pd.read_csv(io.StringIO(data))
@@ -64,7 +64,7 @@ def _read_table(path: Path, numeric: tuple[str, ...], text: tuple[str, ...] = ()
 
 
 def _keyframes(folder: Path) -> bytes | None:
-    """A visit's ``figures/keyframes.png``: only a PNG file of bounded size inside the visit's folder, else None.
+    """A visit's ``figures/keyframes.png``: only a PNG of bounded size inside the visit's folder, else None.
 
     A link out of the folder (to any readable file) or a huge or non-PNG
     file would otherwise be embedded in compare.html.

@@ -180,7 +180,7 @@ _HELD: dict[str, int] = {}  # output folders this process has claimed (the claim
 
 @contextlib.contextmanager
 def lock_outdir(outdir: Path) -> Iterator[None]:
-    """Hold ``.NAME.lock`` beside ``outdir`` exclusively; remove the parents made for it if nothing was written.
+    """Hold ``.NAME.lock`` beside ``outdir`` alone; remove the parents made for it if nothing was written.
 
     Under the lock, what an interrupted or crashed earlier run left beside
     ``outdir`` (:data:`STALE_PREFIXES`) is removed: nobody else can be writing it.
@@ -338,7 +338,7 @@ def write_outputs(analysis: Analysis, outdir: str | Path, *, force: bool = False
 
 
 def _still_private(analysis: Analysis, keep: tuple[str, ...], deidentify: bool) -> tuple[str, ...]:
-    """``keep`` without the files that show the whole face, when this write de-identifies a folder that was not.
+    """``keep`` without the files showing the whole face, when this write de-identifies a folder that was not.
 
     An overlay drawn before ``--deidentify`` shows the patient's face: it is
     removed, not carried over, unless drawn again (masked) in this write.

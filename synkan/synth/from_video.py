@@ -190,9 +190,10 @@ def output_names(out: Path, name: str) -> dict[str, Path]:
 
 
 def _refuse_overwriting(video: Path, paths: dict[str, Path]) -> None:
-    """Refuse outputs that would replace the input video (``-o .`` and ``--name`` its stem, or a link to it)."""
+    """Refuse outputs that would replace the input video (``-o .`` and ``--name`` its stem, or a link)."""
     for path in paths.values():
-        if os.path.realpath(path) == os.path.realpath(video) or (path.exists() and os.path.samefile(path, video)):
+        same = path.exists() and os.path.samefile(path, video)  # a hard link too
+        if same or os.path.realpath(path) == os.path.realpath(video):
             raise OutputError(f"{path}: is the input video {video}; choose another --name or -o")
 
 
