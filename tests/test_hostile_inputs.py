@@ -307,3 +307,11 @@ def test_export_landmarks_refuses_a_folder_and_the_analysis_own_track(analysis, 
         "inside the analysis folder",
     )
     assert (folder / "track.npz").read_bytes() == track
+
+
+# --- 17: --protocol prints no numpy warnings ----------------------------------------------------------------
+def test_protocol_analysis_prints_no_runtime_warnings(samples_dir, tmp_path):
+    env = dict(os.environ, PYTHONWARNINGS="error::RuntimeWarning")
+    done = synkan("analyze", samples_dir / "control.mp4", "-o", tmp_path / "o", "--no-figures", "--protocol",
+                  "sunnybrook", timeout=600, env=env)
+    assert done.returncode == 0 and done.stderr == "", done.stderr[-2000:]

@@ -33,17 +33,18 @@ from typing import Iterator
 
 from ..analysis import Analysis
 from ..report_json import is_report_folder
-from ..errors import OutputError
-from .._util.files import PRIVATE_FILE_MODE, output_modes, remove_stale
+from ..errors import InputError, OutputError
+from .._util.files import PRIVATE_FILE_MODE, output_modes, read_regular_text, remove_stale
 from .._util.native_stderr import removed_if_crashed
 
-# Outputs that show the whole face unless drawn de-identified.
-FACE_FILES = ("overlay.mp4",)
+# Outputs that show the whole face unless drawn de-identified (report.pdf prints the key frames).
+FACE_FILES = ("overlay.mp4", "report.pdf")
 # What a run leaves beside OUT if it dies: its staging folder, the folder it was replacing.
 STALE_PREFIXES = (".tmp-", ".old-")
 OUTPUT_FILES = ("report.json", "signals.csv", "events.csv", "track.npz", "report.html")
 MANIFEST_NAME = ".synkan-files.json"
 MANIFEST_SCHEMA = "synkan.outputs/1"
+MAX_MANIFEST_BYTES = 10_000_000  # a few hundred file names
 # Folders written before there was a manifest: synkan's names only.
 LEGACY_PATTERNS = OUTPUT_FILES + ("overlay.mp4", "figures/*.png")
 # Rows of signals.csv formatted at once: pandas turns each chunk into Python
@@ -81,8 +82,8 @@ def _entries(folder: Path) -> list[str]:
 
 def _manifest(folder: Path) -> set[str] | None:
     try:
-        data = json.loads((folder / MANIFEST_NAME).read_text())
-    except (OSError, ValueError):
+        data = json.loads(read_regular_text(folder / MANIFEST_NAME, MAX_MANIFEST_BYTES, "file list"))
+    except (InputError, ValueError, RecursionError):  # none, or not ours: judged by the legacy names
         return None
     if not isinstance(data, dict) or data.get("schema") != MANIFEST_SCHEMA or not isinstance(data.get("files"), list):
         return None
@@ -340,8 +341,8 @@ def write_outputs(analysis: Analysis, outdir: str | Path, *, force: bool = False
 def _still_private(analysis: Analysis, keep: tuple[str, ...], deidentify: bool) -> tuple[str, ...]:
     """``keep`` without the files showing the whole face, when this write de-identifies a folder that was not.
 
-    An overlay drawn before ``--deidentify`` shows the patient's face: it is
-    removed, not carried over, unless drawn again (masked) in this write.
+    An overlay or PDF made before ``--deidentify`` shows the patient's face:
+    it is removed, not carried over, unless made again (masked) in this write.
     """
     from ..clinic.deidentify import is_deidentified
 
