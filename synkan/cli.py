@@ -304,8 +304,16 @@ DEIDENTIFY_HELP = ("no path, file name or eye image of the video in any output (
                    "key frames and overlay show only the eyes and mouth")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line too, like every other refusal."""
+
+    def error(self, message: str):
+        say(f"synkan: error: {self.prog}: {one_line(message)} (see {self.prog} --help)")
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="synkan", description="Measure facial synkinesis from ordinary video.")
+    parser = _Parser(prog="synkan", description="Measure facial synkinesis from ordinary video.")
     parser.add_argument("--version", action="version", version=f"synkan {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)

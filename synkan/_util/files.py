@@ -128,15 +128,14 @@ def open_regular(path: str | Path, max_bytes: int, what: str = "file") -> Binary
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         raise InputError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
-    fh = os.fdopen(fd, "rb")
     st = os.fstat(fd)
     too_large = f"the {what} is too large ({st.st_size} bytes; at most {max_bytes})"
     problem = (f"the {what} is not a regular file" if not stat.S_ISREG(st.st_mode) else
                too_large if st.st_size > max_bytes else "")
     if problem:
-        fh.close()
+        os.close(fd)
         raise InputError(f"{path}: {problem}")
-    return fh
+    return os.fdopen(fd, "rb")  # (a folder's fd would not even make a file object)
 
 
 def read_regular_bytes(path: str | Path, max_bytes: int, what: str = "file") -> bytes:

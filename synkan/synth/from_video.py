@@ -74,7 +74,7 @@ def _check(side: str, ks: dict[str, float], name: str | None, driver_oo: str, dr
         raise InputError(f"oral-ocular driver must be one of {'|'.join(OO_DRIVERS)}, not {driver_oo!r}")
     if driver_ocul not in OCUL_DRIVERS:
         raise InputError(f"ocular-oral driver must be one of {'|'.join(OCUL_DRIVERS)}, not {driver_ocul!r}")
-    if name is not None and (not name or Path(name).name != name or name.startswith(".")):
+    if name is not None and (not name or Path(name).name != name or name.startswith(".") or len(name) > 100):
         raise InputError(f"name must be a plain file name without folders, not {name!r}")
 
 
