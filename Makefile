@@ -15,7 +15,7 @@ DEMO_VENV = .venv-demo
 TEST_VENV = .venv-test
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test docs fuzz system-deps samples validate bench clean
+.PHONY: demo test docs fuzz system-deps samples validate normative bench bench-live clean
 
 $(DEMO_VENV)/.done: pyproject.toml
 	$(PYTHON) -m venv $(DEMO_VENV)
@@ -49,8 +49,17 @@ samples: $(TEST_VENV)/.done
 validate: $(TEST_VENV)/.done
 	$(TEST_VENV)/bin/synkan validate -o out/validate --real $(SHARED)/videos
 
+# The healthy reference shipped in synkan/data/normative.json, from the shared healthy videos.
+normative: $(TEST_VENV)/.done
+	$(TEST_VENV)/bin/synkan validate --normative --real $(SHARED)/videos -o out/normative
+	cp out/normative/normative.json synkan/data/normative.json
+
 bench: $(TEST_VENV)/.done
 	$(TEST_VENV)/bin/python benchmarks/bench_pipeline.py
+
+# synkan live: the real page in headless Chromium with a fake 640x480 camera (needs system-deps).
+bench-live: $(TEST_VENV)/.done system-deps
+	$(TEST_VENV)/bin/python benchmarks/bench_live.py
 
 # The documentation (docs/, mkdocs.yml) as a static site in site/; warnings are errors, nothing is fetched.
 DOCS_VENV = .venv-docs

@@ -29,7 +29,7 @@ import pandas as pd
 from ._version import __version__
 from .config import Settings
 from .report_json import REPORT_SCHEMA, read_report
-from .grade.coupling import DIRECTIONS, Coupling, coupling_process
+from .grade.coupling import DIRECTIONS, Coupling, coupling_process, movement_couplings
 from .grade.events import Events, events_process
 from .measure.models import model_info, resolve_model
 from ._util.files import sha256_file
@@ -38,6 +38,7 @@ from ._util.memory import release_free_memory
 from .grade.movements import Movements, movements_process
 from .grade.scales import Scales, scales_process
 from .grade.grades import Scores, scores_process
+from .grade.normative import load_normative
 from .measure.signals import Signals, signals_process
 from .measure.tracking import Landmarker, Track, decode_warnings, track_video
 from .measure.video import check_frame_rate, check_recording, probe
@@ -231,11 +232,12 @@ def rescore(track: Track, video: dict, settings: Settings | None = None, model: 
     'left'
     """
     s = _settings(settings, overrides)
-    sig = signals_process(track, s)
+    sig = signals_process(track, s, rest_s=s.rest_span_s())
     ev = events_process(sig, s.segments)
     couplings = {d: coupling_process(sig, ev, d, s.lag_window_s) for d in DIRECTIONS}
-    sc = scores_process(track, sig, ev, couplings, s.affected)
     mv = movements_process(sig, ev, s.segments, s.protocol)
+    by_movement = {d: movement_couplings(sig, ev, mv.table, d, s.lag_window_s) for d in DIRECTIONS}
+    sc = scores_process(track, sig, ev, couplings, s.affected, by_movement, load_normative(s.normative))
     mx = matrix_process(sig, ev, mv, s.lag_window_s)
     scales = scales_process(mx, mv, sc.scores, s.affected)
     release_free_memory()  # the stages' temporaries, before the report is written (see synkan._util.memory)

@@ -16,6 +16,7 @@ from .config import LATERALITY_MODES, PROTOCOL_NAMES, Settings  # noqa: E402
 from .errors import SynkanError, one_line  # noqa: E402
 from ._util.native_stderr import filtered_native_stderr  # noqa: E402
 from ._util.process import Terminated, release_stderr, say, terminate_as_interrupt, usable_stdio  # noqa: E402
+from .live.command import add_live_parser  # noqa: E402
 
 
 def _settings_args(p: argparse.ArgumentParser) -> None:
@@ -30,6 +31,7 @@ def _settings_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-size", type=int, help="downscale frames whose longer side exceeds this (px) before landmarking")
     g.add_argument("--rotate", type=int, choices=(0, 90, 180, 270), help="rotate clockwise instead of using metadata")
     g.add_argument("--cutoff-hz", type=float, help="low-pass cutoff of the signals")
+    g.add_argument("--rest", metavar="START-END", help="a rest segment in seconds, e.g. 0-3 (default: found)")
     g.add_argument("--lag-window-s", type=float, help="cross-correlation lags searched, +/- seconds")
     p.add_argument("--model", metavar="PATH", help="face_landmarker.task (default: $SYNKAN_MODEL, models/, cache, download)")
 
@@ -37,7 +39,7 @@ def _settings_args(p: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Build :class:`Settings` from a settings file and command-line flags."""
     flags = {k: getattr(args, k) for k in ("laterality", "affected", "segments", "protocol", "stride", "max_size", "rotate",
-                                            "cutoff_hz", "lag_window_s")}
+                                            "cutoff_hz", "lag_window_s", "rest")}
     if args.settings:
         return Settings.from_file(args.settings, **flags)
     return Settings(**{k: v for k, v in flags.items() if v is not None})
@@ -242,6 +244,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if not folder.is_dir():
             raise SynkanError(f"--real: {folder} is not a folder of videos")
         videos = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
+    if args.normative:
+        from .validation.normative import write_reference
+
+        if not args.real:
+            raise SynkanError("--normative needs --real DIR: the healthy people's videos")
+        print(write_reference(args.real, args.output))
+        return 0
     if args.scales:
         from .validation.scales import run_scale_validation
 
@@ -249,7 +258,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 0
     text = run_validation(args.output, laterality=args.laterality or Settings().laterality, quick=args.quick)
     if videos:
-        text += "\n\n" + run_real_validation(videos, args.output)
+        from .validation.normative import leave_one_person_out
+
+        # Every person is graded against a healthy reference built without them.
+        settings_for = leave_one_person_out(videos, Path(args.output) / "real_faces")
+        text += "\n\n" + run_real_validation(videos, args.output, settings_for)
     print(text)
     return 0
 
@@ -397,6 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--model", metavar="PATH", help="face_landmarker.task (default: $SYNKAN_MODEL, models/, cache, download)")
     p.set_defaults(func=cmd_synth)
 
+    add_live_parser(sub)
+
     p = sub.add_parser("protocol", help="print a recording protocol's instruction sheet (to hand to whoever films)")
     p.add_argument("name", choices=PROTOCOL_NAMES)
     p.set_defaults(func=cmd_protocol)
@@ -409,6 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "narrowing added (synth --from-video)")
     p.add_argument("--scales", action="store_true", help="instead: the movements and the Sunnybrook / eFACE estimates on "
                    "Sunnybrook-protocol ground truth (and, with --real, on the real videos)")
+    p.add_argument("--normative", action="store_true", help="instead: build the healthy reference (normative.json) "
+                   "from the healthy videos in --real DIR")
     p.set_defaults(func=cmd_validate)
     return parser
 

@@ -139,26 +139,37 @@ GRADE_MAX_ABS_LAG_S = 0.3  # synkinesis is time-locked: a responder lagging more
 # ...unless its r within that window is this close to its overall peak: slow,
 # held movements give a broad correlation plateau whose maximum may sit anywhere.
 LOCKED_R_FRACTION = 0.9
-# Thresholds (>= each -> grade 1 mild, 2 moderate, 3 severe) per direction, in
-# the direction's own unit, applied to the asymmetry less ASYMMETRY_Z standard
-# errors. Oral-ocular (points of eye closure, 100 = shut): healthy real faces
-# differ between sides by 6-11 pp in broad smiles and laughter (mesh, issue 12)
-# and by 1-6 pp per video with the pixel lids on the six shared real videos,
-# so mild starts at the healthy limit of 10 pp; each further grade adds about
-# one Sunnybrook synkinesis point, 0.77 mm of fissure change in a smile
-# (PRS 2013) of a ~10 mm fissure, i.e. 8 pp.
-# Ocular-oral (points of inter-ocular distance): a full voluntary smile moves
-# the corner about 20-25 IOD-% (real healthy smiles); healthy real videos
-# differ by < 1 IOD-%, synthetic controls by < 1.5.
-GRADE_ASYMMETRY_PP = {"oral_ocular": (10.0, 18.0, 26.0), "ocular_oral": (1.5, 3.0, 6.0)}
+# --- What a recording can conclude (synkan.grade.detection, synkan.grade.normative) ---
+# A side difference is judged against its recording's own 95% interval
+# (CONFIDENCE), Bonferroni-corrected over the movements tested; the interval
+# pools the recording's between-event SD with the healthy one of that
+# movement, which counts as PRIOR_DF degrees of freedom (a prior worth about
+# five repetitions: one or two events still give an interval, a wide one).
+CONFIDENCE = 0.95
+PRIOR_DF = 4
+# A recording that is not conclusive asks for at most this many repetitions in all.
+MAX_REPETITIONS_ASKED = 10
+# The healthy limit of each movement's side difference is this percentile of
+# the per-person side differences of healthy people (synkan/data/normative.json),
+# the movement's own when at least NORMATIVE_MIN_PEOPLE people made it,
+# else its direction's, pooled over movements.
+NORMATIVE_PERCENTILE = 95.0
+NORMATIVE_MIN_PEOPLE = 5
+# No healthy limit is below these, however alike the reference's people:
+# oral-ocular 5 pp (half a millimetre of a ~10 mm fissure, below what a
+# clinician sees); ocular-oral 1 IOD-% (about 0.6 mm of corner movement, two
+# pixels of a webcam face: tracking jitter).
+LIMIT_FLOOR = {"oral_ocular": 5.0, "ocular_oral": 1.0}
+# Grades 1-3 (mild, moderate, severe) start at these multiples of the healthy
+# limit. Oral-ocular: from a 10 pp limit each further grade adds about one
+# Sunnybrook synkinesis point, 0.77 mm of fissure change in a smile
+# (PRS 2013) of a ~10 mm fissure, i.e. 8 pp (10, 18, 26 pp). Ocular-oral
+# (points of inter-ocular distance): a full voluntary smile moves the corner
+# about 20-25 IOD-%, and grades double (1.5, 3, 6 IOD-% from a 1.5 limit).
+GRADE_STEPS = {"oral_ocular": (1.0, 1.8, 2.6), "ocular_oral": (1.0, 2.0, 4.0)}
 GRADE_NAMES = ("none", "mild", "moderate", "severe")
-# The asymmetry is graded ASYMMETRY_Z standard errors below its estimate
-# (between-event variation; synkan.grade.grades.side_difference): about 84%
-# one-sided confidence that the side difference is at least the threshold.
-ASYMMETRY_Z = 1.0
-# Largest side difference expected in healthy faces, per direction (shown
-# beside every asymmetry in the report).
-HEALTHY_ASYMMETRY_PP = {direction: limits[0] for direction, limits in GRADE_ASYMMETRY_PP.items()}
+# Fewer events than this give no standard error in the report: two differences say little about their spread.
+MIN_EVENTS_FOR_SE = 3
 
 # --- Clinical scales (synkan.grade.matrix, synkan.grade.scales; measured estimates) ---------
 # Largest side difference of each region's involuntary movement (mm) expected
@@ -275,6 +286,12 @@ class Settings:
     protocol : {"sunnybrook", "bell"} or None
         The movement sequence the video follows (:mod:`synkan.grade.protocols`):
         each movement is named by its place in it.
+    normative : str or None
+        A healthy reference file (:mod:`synkan.grade.normative`) instead of
+        the shipped one, e.g. one built without the person tested.
+    rest : str or None
+        A rest segment ``"START-END"`` in seconds (the face relaxed), e.g.
+        a live session's calibration; otherwise rest is found in the video.
     """
 
     laterality: str = "pixel"
@@ -286,6 +303,8 @@ class Settings:
     affected: str | None = None
     segments: str | None = None
     protocol: str | None = None
+    normative: str | None = None
+    rest: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.laterality, str) or self.laterality not in LATERALITY_MODES:
@@ -304,8 +323,30 @@ class Settings:
             raise InputError(f"affected must be 'right' or 'left', not {self.affected!r}")
         if self.segments is not None and not isinstance(self.segments, str):
             raise InputError(f"segments must be a text like \"smile:2-5,close:7-9\" or a file path, not {self.segments!r}")
+        if self.normative is not None and not isinstance(self.normative, str):
+            raise InputError(f"normative must be the path of a reference file, not {self.normative!r}")
         if self.protocol is not None and self.protocol not in PROTOCOL_NAMES:
             raise InputError(f"protocol must be one of {PROTOCOL_NAMES}, not {self.protocol!r}")
+        if self.rest is not None:
+            self.rest_span_s()
+
+    def rest_span_s(self) -> tuple[float, float] | None:
+        """The rest segment as ``(start, end)`` seconds, or None.
+
+        Examples
+        --------
+        >>> Settings(rest="0-3.5").rest_span_s()
+        (0.0, 3.5)
+        """
+        if self.rest is None:
+            return None
+        try:
+            start, end = (float(x) for x in str(self.rest).split("-"))
+        except ValueError:
+            start = end = float("nan")
+        if not (0 <= start < end < float("inf")):
+            raise InputError(f"rest must be a segment START-END in seconds, like 0-3, not {self.rest!r}")
+        return start, end
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a plain dict (for report.json and batch resume keys)."""

@@ -245,7 +245,8 @@ def _head(direction: str, entry: dict, report: dict) -> str:
         side = report_side(report)[0] or entry["affected_side"]
         return f"{label} synkinesis, {side.upper()}, {entry['grade_name']} (grade {entry['grade']}), {during}"
     if verdict == "not conclusive":
-        more = entry.get("repetitions_needed")
+        needed = entry.get("repetitions_needed")
+        more = max(1, needed - (entry.get("n_events") or n)) if needed else None  # needed counts all events
         rules = f" — rules out side differences above {limit:.0f} pp" if limit is not None else ""
         record = f"; record {count_text(more, kinds[0])} more to decide" if more else ""
         return f"{label}: not conclusive from {count_text(n, kinds[0])}{rules}{record}"

@@ -7,7 +7,7 @@ import zipfile
 
 import numpy as np
 
-from synkan.measure import eyelids
+from synkan.measure import eyepatch
 from synkan.measure.align import similarity_align
 from synkan.measure.mesh import STABLE_POINTS
 from synkan._util.npz import write_npz
@@ -33,9 +33,9 @@ def _face_with_eyes(rng: np.random.Generator, n: int = N_FRAMES) -> np.ndarray:
     """(n, 478, 2) image-pixel landmarks whose eye corners and lid contours are eye-shaped, with jitter."""
     face = rng.normal(320, 50, (478, 2))
     for side, x0 in (("r", 250.0), ("l", 370.0)):
-        a, b = eyelids.CORNERS[side]
+        a, b = eyepatch.CORNERS[side]
         face[a], face[b] = (x0, 240.0), (x0 + 50.0, 240.0)
-        for contour, sign in ((eyelids.UPPER_LID[side], -1), (eyelids.LOWER_LID[side], 1)):
+        for contour, sign in ((eyepatch.UPPER_LID[side], -1), (eyepatch.LOWER_LID[side], 1)):
             s = np.linspace(0, 1, len(contour))
             face[list(contour)] = np.column_stack([x0 + 50 * s, 240 + sign * 12 * np.sin(np.pi * s)])
     xy = face + rng.normal(0, 0.8, (n, 478, 2))
@@ -73,10 +73,10 @@ def test_similarity_fit_of_picked_columns_and_2d_output():
 def test_lid_margins_in_blocks_equal_one_block():
     xy = _face_with_eyes(np.random.default_rng(5))
     for side in ("r", "l"):
-        whole = eyelids.lid_margins(xy, side, chunk=len(xy))
+        whole = eyepatch.lid_margins(xy, side, chunk=len(xy))
         assert np.isfinite(whole[1]).sum() > whole.shape[-1] and np.isnan(whole[0]).all()
         for chunk in (1, 20):
-            np.testing.assert_array_equal(eyelids.lid_margins(xy, side, chunk=chunk), whole)
+            np.testing.assert_array_equal(eyepatch.lid_margins(xy, side, chunk=chunk), whole)
 
 
 def test_npz_written_from_the_arrays_is_what_savez_writes():

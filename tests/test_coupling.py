@@ -9,7 +9,20 @@ from synkan.config import EYE_CLOSURE_MIN, MIN_LAG_PAIRS, SMILE_MIN_EXCURSION, S
 from synkan.grade.coupling import coupling_process, remove_blinks
 from synkan.grade.series import lagged_gain, normalized_xcorr
 from synkan.grade.events import events_find, events_process, eye_driver, mouth_driver
-from synkan.grade.grades import eface_ocular_synkinesis, grade, score_direction
+from synkan.grade.grades import eface_ocular_synkinesis, grade, grade_thresholds, score_direction
+from synkan.grade.normative import NORMATIVE_SCHEMA
+
+# A fixed healthy reference, so the expected grades do not move with the shipped one:
+# oral-ocular limit 10 pp (grades at 10, 18, 26), ocular-oral 1.5 (1.5, 3, 6).
+NORMATIVE = {"schema": NORMATIVE_SCHEMA, "movements": {
+    "oral_ocular": {"all": {"limit": 10.0, "event_sd": 3.0, "people": 20}},
+    "ocular_oral": {"all": {"limit": 1.5, "event_sd": 0.5, "people": 20}}}}
+
+
+def judged(c, movement=None):
+    """The direction entry of a coupling driven by one movement (smiles, or eye closures)."""
+    kind = movement or ("smile" if c.direction == "oral_ocular" else "eye_closure")
+    return score_direction(c.direction, {kind: c}, NORMATIVE)
 
 FS = 30.0
 T = np.arange(0, 20, 1 / FS)
@@ -38,10 +51,11 @@ def test_sine_driver_known_lag_gain_side(side):
     assert aff.gain == pytest.approx(3.0, rel=0.05)
     assert aff.involuntary_pct == pytest.approx(30.0, abs=2.0)
     assert aff.n_events == 4
-    entry = score_direction(c)
+    entry = judged(c)
     assert entry["affected_side"] == side
     assert entry["asymmetry_pp"] == pytest.approx(27.0, abs=2.5)
-    assert entry["grade"] == 3  # 27 pp: severe (>= 26 pp, config.GRADE_ASYMMETRY_PP)
+    assert entry["grade"] == 3 and entry["conclusive"]  # 27 pp: severe (>= 26 pp from a 10 pp limit)
+    assert entry["movement"] == "smile" and entry["detectable_pp"] < 5
 
 
 def test_xcorr_pure_sine_lag_and_gain():
@@ -69,7 +83,7 @@ def test_blinks_removed_from_oral_ocular_responder():
     assert np.nanmax(cleaned) < 0.1
     c = coupling_process(sig, ev, "oral_ocular")
     assert c.sides["right"].involuntary_pct == pytest.approx(3.0, abs=1.5)
-    assert score_direction(c)["grade"] == 0
+    assert judged(c)["grade"] == 0
 
 
 def test_ocular_oral_known_side():
@@ -78,7 +92,7 @@ def test_ocular_oral_known_side():
     sig = make_signals(T, eye_closure_r=closure, eye_closure_l=closure, mouth_excursion_r=lift, mouth_vertical_r=lift)
     ev = events_find(sig)
     assert ev.counts()["eye_closure"] == 3
-    entry = score_direction(coupling_process(sig, ev, "ocular_oral"))
+    entry = judged(coupling_process(sig, ev, "ocular_oral"))
     assert entry["affected_side"] == "right"
     assert entry["asymmetry_pp"] == pytest.approx(7.2, abs=1.0)
     assert entry["right"]["lag_s"] == pytest.approx(0.0, abs=1 / FS)
@@ -90,17 +104,23 @@ def test_no_driver_gives_null_with_reason_never_zero():
     assert sum(ev.counts().values()) == 0
     c = coupling_process(sig, ev, "oral_ocular")
     assert c.reason == "no smile or pucker found"
-    entry = score_direction(c)
+    entry = judged(c)
     assert entry["grade"] is None and entry["asymmetry_pp"] is None and entry["right"]["r"] is None
     value, reason = eface_ocular_synkinesis(sig, ev, None)
     assert value is None and "no smile" in reason
 
 
 def test_grade_thresholds_monotone():
-    grades = [grade(a, 0.8) for a in (0, 9.9, 10, 17.9, 18, 25.9, 26, 60)]
-    assert grades == [0, 0, 1, 1, 2, 2, 3, 3]
-    assert grade(60, 0.1) == 0  # not time-locked
-    assert grade(60, 0.9, lag_s=0.6) == 0
+    assert grade_thresholds("oral_ocular", 10.0) == (10.0, 18.0, 26.0)
+    grades = [grade(a, "oral_ocular", 10.0) for a in (10, 17.9, 18, 25.9, 26, 60)]
+    assert grades == [1, 1, 2, 2, 3, 3]
+
+
+def test_late_one_sided_movement_is_not_time_locked_synkinesis():
+    # 30 pp on one side, but 0.45 s after each smile: beyond the physiological lag window.
+    sig = _oral_ocular_case(side="left", gain=3.0, lag_s=0.45)
+    entry = judged(coupling_process(sig, events_find(sig), "oral_ocular", lag_window_s=0.5))
+    assert entry["verdict"] == "not time-locked" and entry["grade"] == 0
 
 
 def test_eface_one_sided_narrowing():
@@ -185,7 +205,7 @@ def test_eye_shut_during_smiles_is_the_responder_not_masked(healthy_gain):
     left = c.sides["left"]
     assert left.r > 0.95 and left.involuntary_pct > 90 and left.n_events == 4
     assert abs(left.lag_s - 0.1) <= 1 / FS + 1e-9
-    entry = score_direction(c)
+    entry = judged(c)
     if healthy_gain < 1:
         assert entry["affected_side"] == "left" and entry["grade"] == 3
     else:  # both eyes shut alike: time-locked, but no side difference to grade
@@ -198,7 +218,7 @@ def test_eyes_widening_in_a_smile_with_one_also_pulled_shut_is_graded(extra):
     own (here it still widens, r < 0), but its difference from the other eye does: that is time-locked."""
     sig = _oral_ocular_case(side="left", gain=-2.0 + extra, lag_s=0.0, healthy_gain=-2.0)
     c = coupling_process(sig, events_find(sig), "oral_ocular")
-    entry = score_direction(c)
+    entry = judged(c)
     if extra:
         assert c.sides["left"].r < 0.3 < entry["asymmetry_r"]  # the eye alone would not count as time-locked
         assert entry["affected_side"] == "left" and entry["asymmetry_pp"] == pytest.approx(20.0, abs=2.5)
@@ -224,7 +244,7 @@ def test_voluntary_closure_without_mouth_movement_is_masked_from_oral_ocular():
     inside = (c.t >= first.start_s) & (c.t <= first.end_s)
     assert not c.window[inside].any()
     assert c.window[(c.t > first.start_s - 0.3) & (c.t < first.start_s)].all()  # the smile's own padding stays
-    assert c.sides["left"].r > 0.95 and score_direction(c)["grade"] == 3  # 30 pp
+    assert c.sides["left"].r > 0.95 and judged(c)["grade"] == 3  # 30 pp
 
 
 def test_protocol_closure_over_a_smile_is_voluntary():
@@ -250,7 +270,7 @@ def test_mouth_pulled_while_eyes_shut_is_the_ocular_oral_responder():
     ev = events_find(sig)
     assert ev.counts()["eye_closure"] == 3 and ev.counts()["smile"] == 0
     c = coupling_process(sig, ev, "ocular_oral")
-    entry = score_direction(c)
+    entry = judged(c)
     assert entry["affected_side"] == "right" and entry["grade"] == 3
     assert c.sides["right"].r > 0.95 and c.sides["right"].involuntary_pct == pytest.approx(10.8, abs=1.0)
 

@@ -5,12 +5,13 @@ import cv2
 import numpy as np
 import pytest
 
-from synkan.measure import eyelids
-from synkan.measure.eyelids import PATCH_PX_PER_EW, PATCH_SHAPE, closure_from_shifts, lid_shifts, patch_affine, to_patch
+from synkan.measure import eyelids, eyepatch
+from synkan.measure.eyelids import closure_from_shifts, lid_shifts
+from synkan.measure.eyepatch import PATCH_PX_PER_EW, PATCH_SHAPE, patch_affine, to_patch
 
 ROWS, COLS = PATCH_SHAPE
-CORNER_ROW = -eyelids.PATCH_V_EW[0] * PATCH_PX_PER_EW  # the corner line's row in the patch
-CORNER_COLS = ((-eyelids.PATCH_U_EW[0] - 0.5) * PATCH_PX_PER_EW, (-eyelids.PATCH_U_EW[0] + 0.5) * PATCH_PX_PER_EW)
+CORNER_ROW = -eyepatch.PATCH_V_EW[0] * PATCH_PX_PER_EW  # the corner line's row in the patch
+CORNER_COLS = ((-eyepatch.PATCH_U_EW[0] - 0.5) * PATCH_PX_PER_EW, (-eyepatch.PATCH_U_EW[0] + 0.5) * PATCH_PX_PER_EW)
 
 
 def lid_rows(drop_px: float = 0.0, lift_px: float = 0.0) -> np.ndarray:
@@ -45,8 +46,8 @@ def test_patch_is_scaled_by_the_face_not_the_eye():
     rng = np.random.default_rng(0)
     xy = np.zeros((478, 2))
     xy[list(STABLE_POINTS)] = rng.normal(0, 1, (len(STABLE_POINTS), 2))
-    xy[list(STABLE_POINTS)] *= 100.0 / eyelids.face_scale_px(xy)  # face scale 100 px
-    width = 100.0 * eyelids.EYE_WIDTH_PER_FACE_SCALE
+    xy[list(STABLE_POINTS)] *= 100.0 / eyepatch.face_scale_px(xy)  # face scale 100 px
+    width = 100.0 * eyepatch.EYE_WIDTH_PER_FACE_SCALE
     angle = np.radians(-10)
     axis = np.array([np.cos(angle), np.sin(angle)])
     for eye_width, expected in ((width, CORNER_COLS), (0.9 * width, None)):

@@ -77,9 +77,9 @@ def test_plot_functions_return_figures(out):
         assert len(fig.axes) >= 1
 
 
-def test_summary_matrix_scored_rows_match_report(out, report):
+def test_summary_matrix_deciding_row_matches_report(out, report):
     rows, _, values, voluntary = summary_matrix.summary_matrix(synkan.load(out))
-    oo = rows.index("smile + pucker (scored)")
+    oo = rows.index(report["scores"]["oral_ocular"]["movement"])
     for j, side in ((0, "right"), (1, "left")):
         assert values[oo, j] == pytest.approx(report["scores"]["oral_ocular"][side]["involuntary_pct"])
     assert voluntary[oo, 2] and voluntary[oo, 3] and not voluntary[oo, 0]

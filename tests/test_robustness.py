@@ -24,7 +24,8 @@ import pytest
 
 import synkan
 from synkan.config import MAX_ABS_YAW_DEG, MIN_FACE_FRACTION, Settings
-from synkan.measure.tracking import select_face, track_video
+from synkan.measure.landmarker import select_face
+from synkan.measure.tracking import track_video
 from synkan.measure.video import iter_frames, probe
 
 from conftest import ROOT, SHARED
@@ -397,7 +398,7 @@ def test_avi_claiming_two_billion_frames_is_not_preallocated(media, tmp_path):
 
 def _track_arrays(n: int = 30) -> dict[str, np.ndarray]:
     """The arrays of a small valid track.npz, as Track.save writes them."""
-    from synkan.measure.eyelids import PATCH_SHAPE
+    from synkan.measure.eyepatch import PATCH_SHAPE
     from synkan.measure.tracking import TRACK_SCHEMA
 
     info = {"schema": TRACK_SCHEMA, "width": 640, "height": 360, "meta": {}}

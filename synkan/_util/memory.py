@@ -5,7 +5,7 @@ patches); everything else must stay flat with length. What keeps the peak
 down (``benchmarks/memory.py`` measures it):
 
 - The stages after tracking work in blocks of frames (:mod:`synkan.measure.align`,
-  :func:`synkan.measure.eyelids.lid_margins`), never on float64 copies of the whole
+  :func:`synkan.measure.eyepatch.lid_margins`), never on float64 copies of the whole
   track; the report writer copies no array (:mod:`synkan._util.npz`) and formats
   signals.csv a few hundred rows at a time.
 - scipy (about 60 MB resident) is imported where it is first used, in the

@@ -23,8 +23,11 @@ MAX_SUMMARY_BYTES = 500_000_000  # a row is a few KB: far more videos than a bat
 EVENT_KINDS = ("blink", "eye_closure", "smile", "pucker")
 TEXT_COLUMNS = ("path", "name", "output", "patient_id", "session_date", "label", "clinician", "note", "affected_given",
                 "sha256", "settings_hash", "synkan_version")
+# Per direction: the deciding movement's verdict (synkan.grade.grades.score_direction).
+DIRECTION_FIELDS = ("affected_side", "movement", "asymmetry_pp", "asymmetry_se_pp", "detectable_pp", "conclusive",
+                    "grade")
 SCORE_COLUMNS = tuple(
-    [f"{d}_{k}" for d in DIRECTIONS for k in ("affected_side", "asymmetry_pp", "asymmetry_se_pp", "grade")]
+    [f"{d}_{k}" for d in DIRECTIONS for k in DIRECTION_FIELDS]
     + [f"{d}_{k}_{s}" for d in DIRECTIONS for k in ("r", "lag_s", "involuntary_pct") for s in SIDES]
     + ["eface_ocular_synkinesis", "sunnybrook_affected_side"]
     + [f"sunnybrook_synkinesis_{m}" for m in (*SUNNYBROOK_MOVEMENTS, "total")]
@@ -43,7 +46,8 @@ def _units() -> dict[str, str]:
              "sunnybrook_composite": "Sunnybrook composite 0-100",
              **{f"eface_synkinesis_{k}": "eFACE score (100 = none; measured estimate)" for k in EFACE_ITEMS}}
     for d in DIRECTIONS:
-        units |= {f"{d}_{k}": unit(d, k) for k in ("asymmetry_pp", "asymmetry_se_pp", "grade")}
+        units |= {f"{d}_{k}": unit(d, k) for k in ("asymmetry_pp", "asymmetry_se_pp", "detectable_pp", "grade")}
+        units[f"{d}_conclusive"] = "true: the recording decides (synkinesis, or ruled out)"
         units |= {f"{d}_{k}_{s}": unit(d, k) for k in ("r", "lag_s", "involuntary_pct") for s in SIDES}
     return units
 
@@ -71,7 +75,7 @@ def summary_row(item: Item) -> dict[str, Any]:
     }
     scores = r.get("scores") or {}
     for d in DIRECTIONS:
-        for k in ("affected_side", "asymmetry_pp", "asymmetry_se_pp", "grade"):
+        for k in DIRECTION_FIELDS:
             row[f"{d}_{k}"] = _get(scores, d, k)
         for k in ("r", "lag_s", "involuntary_pct"):
             for s in SIDES:

@@ -6,25 +6,38 @@ Figure made without pyplot.
 """
 from __future__ import annotations
 
+from ..config import GRADE_NAMES
 from ..tables import DIRECTIONS
 
 _DIR_TITLE = {"oral_ocular": "oral-ocular (eye moves when mouth moves)",
               "ocular_oral": "ocular-oral (mouth moves when eyes close)"}
 _DIR_SHORT = {"oral_ocular": "oral-ocular", "ocular_oral": "ocular-oral"}
 _DIR_COLOR = {"oral_ocular": "#1f77b4", "ocular_oral": "#d62728"}
-_GRADE_NAMES = ("none", "mild", "moderate", "severe")
+
+TYPICAL_MOVEMENT = {"oral_ocular": "smile", "ocular_oral": "blink"}
+
+
+def typical_grade_thresholds(direction: str) -> tuple[float, ...]:
+    """Grade thresholds of the direction's most common driver movement (the shipped healthy reference).
+
+    Each recording is graded against its deciding movement's own limit, so
+    these lines are a guide on a cohort plot, not every row's thresholds.
+    """
+    from ..grade.grades import grade_thresholds
+    from ..grade.normative import load_normative, reference
+
+    movement = TYPICAL_MOVEMENT[direction]
+    return grade_thresholds(direction, reference(load_normative(), direction, movement).limit)
 
 
 def _thresholds(ax, direction: str) -> None:
     """A direction's dashed grade thresholds on an asymmetry axis, named at the right edge."""
     from matplotlib.transforms import blended_transform_factory
 
-    from ..config import GRADE_ASYMMETRY_PP
-
-    levels = GRADE_ASYMMETRY_PP[direction] if isinstance(GRADE_ASYMMETRY_PP, dict) else GRADE_ASYMMETRY_PP
+    levels = typical_grade_thresholds(direction)
     lo, hi = ax.get_ylim()
     tr = blended_transform_factory(ax.transAxes, ax.transData)
-    for level, name in zip(levels, _GRADE_NAMES[1:]):
+    for level, name in zip(levels, GRADE_NAMES[1:]):
         if lo < level < hi:
             ax.axhline(level, color="0.75", lw=0.8, ls="--", zorder=0)
             ax.text(0.995, level, name, transform=tr, ha="right", va="bottom", fontsize=7.5, color="0.5")
@@ -32,10 +45,7 @@ def _thresholds(ax, direction: str) -> None:
 
 
 def _top_threshold(direction: str) -> float:
-    from ..config import GRADE_ASYMMETRY_PP
-
-    levels = GRADE_ASYMMETRY_PP[direction] if isinstance(GRADE_ASYMMETRY_PP, dict) else GRADE_ASYMMETRY_PP
-    return float(max(levels))
+    return float(max(typical_grade_thresholds(direction)))
 
 
 def patient_figure(pid: str, rows):
@@ -74,7 +84,7 @@ def patient_figure(pid: str, rows):
         grade_ax.plot(dates[gok], g[gok] + off, "-s", color=_DIR_COLOR[d], lw=2, ms=6, label=_DIR_SHORT[d])
     fig.suptitle(f"Patient {pid}: synkinesis over {n} session{'s' * (n != 1)}", x=0.01, ha="left", fontsize=12)
     grade_ax.set_ylim(-0.4, 3.4)
-    grade_ax.set_yticks(range(4), [f"{k} {name}" for k, name in enumerate(_GRADE_NAMES)])
+    grade_ax.set_yticks(range(4), [f"{k} {name}" for k, name in enumerate(GRADE_NAMES)])
     grade_ax.set_ylabel("grade (heuristic)")
     grade_ax.set_title("grade", loc="left", fontsize=10)
     grade_ax.grid(axis="y", color="0.9")

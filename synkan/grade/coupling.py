@@ -41,6 +41,9 @@ from .series import lagged_gain, normalized_xcorr, span_mask, subsample_offset, 
 from ..measure.signals import SIDES, Signals
 
 DIRECTIONS = ("oral_ocular", "ocular_oral")
+# The voluntary movements that drive each direction, scored one by one
+# (synkan.grade.grades): real synkinesis follows some movements more than others.
+DRIVER_MOVEMENTS = {"oral_ocular": ("smile", "pucker", "snarl"), "ocular_oral": ("blink", "eye_closure")}
 MIN_WINDOW_S = 1.0  # less in-window time than this gives no correlation
 
 
@@ -127,7 +130,8 @@ def _uniform(signals: Signals, columns: dict[str, np.ndarray]) -> tuple[np.ndarr
     return grid, out, signals.data["pose_ok"].to_numpy()[nearest]
 
 
-def coupling_process(signals: Signals, events: Events, direction: str, lag_window_s: float = LAG_WINDOW_S) -> Coupling:
+def coupling_process(signals: Signals, events: Events, direction: str, lag_window_s: float = LAG_WINDOW_S,
+                     driver_events: pd.DataFrame | None = None) -> Coupling:
     """Measure one direction's coupling on both sides.
 
     Parameters
@@ -137,6 +141,10 @@ def coupling_process(signals: Signals, events: Events, direction: str, lag_windo
     direction : {"oral_ocular", "ocular_oral"}
     lag_window_s : float
         Lags searched, +/- seconds.
+    driver_events : pandas.DataFrame, optional
+        Only these events drive (one movement kind, e.g. the smiles); the
+        direction's other voluntary movements are then masked out of the
+        windows like confounds. Default: all of the direction's events.
 
     Returns
     -------
@@ -153,8 +161,9 @@ def coupling_process(signals: Signals, events: Events, direction: str, lag_windo
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}")
     t_frames = signals.t
+    own = driver_events
     if direction == "oral_ocular":
-        driver_events = events.of("smile", "pucker")
+        driver_events = events.of("smile", "pucker") if own is None else own
         confounds = events.of("eye_closure")  # voluntary by construction: not the smile's response
         columns = {"driver": mouth_driver(signals)}
         gaze_ok = signals.data["gaze_ok"].to_numpy(bool) if "gaze_ok" in signals.data else np.ones(len(t_frames), bool)
@@ -163,23 +172,29 @@ def coupling_process(signals: Signals, events: Events, direction: str, lag_windo
             columns[side] = np.where(gaze_ok, closure, np.nan)
         missing = "no smile or pucker found"
     else:
-        driver_events = events.of("blink", "eye_closure")
+        driver_events = events.of("blink", "eye_closure") if own is None else own
         confounds = events.of("smile", "pucker")  # voluntary by construction: not the closure's response
         columns = {"driver": eye_driver(signals), **{side: signals[f"mouth_vertical_{side}"] for side in SIDES}}
         missing = "no blink or eye closure found"
+    if own is not None:  # the direction's other movements are confounds of this one
+        others = [k for k in DRIVER_MOVEMENTS[direction] if k not in set(own["kind"])]
+        confounds = pd.concat([confounds, events.of(*others)])
     t, series, pose_ok = _uniform(signals, columns)
     driver = series["driver"]
     window = span_mask(t, driver_events, EVENT_PAD_S) & ~span_mask(t, confounds, 0.0) & pose_ok
     dt = float(np.median(np.diff(t)))
     max_lag = max(1, int(round(lag_window_s / dt)))
     reason = None
+    # Too little time in the windows for a correlation still leaves each
+    # event's peak values (a single blink is about a second of window).
+    correlate = window.sum() * dt >= MIN_WINDOW_S
     if len(driver_events) < MIN_EVENTS:
         reason = missing
-    elif window.sum() * dt < MIN_WINDOW_S:
-        reason = f"too little usable time around the driver's events ({window.sum() * dt:.1f} s)"
     if not reason and not any(np.isfinite(series[s][window]).any() for s in SIDES):
         reason = ("the eyes looked sideways during the movements; eye aperture is not measurable"
                   if direction == "oral_ocular" else "the responder was never measurable in the driver's windows")
+    if not correlate:
+        window = np.zeros(len(t), bool)
     sides = {}
     for side, name in zip(SIDES, ("right", "left")):
         y = series[side]
@@ -198,3 +213,19 @@ def coupling_process(signals: Signals, events: Events, direction: str, lag_windo
 
 def _finite(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
+
+
+def movement_couplings(signals: Signals, events: Events, movements: pd.DataFrame, direction: str,
+                       lag_window_s: float = LAG_WINDOW_S) -> dict[str, Coupling]:
+    """One :class:`Coupling` per driver movement kind of ``direction`` that the video holds.
+
+    Smiles and puckers, blinks and voluntary closures come from ``events``;
+    snarls from the movements table (:mod:`synkan.grade.movements`). Each is
+    driven by its own events only, the direction's other movements masked.
+    """
+    out = {}
+    for kind in DRIVER_MOVEMENTS[direction]:
+        own = movements[movements["kind"] == kind] if kind == "snarl" else events.of(kind)
+        if len(own):
+            out[kind] = coupling_process(signals, events, direction, lag_window_s, driver_events=own)
+    return out

@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..config import (
-    ASYMMETRY_Z, GRADE_ASYMMETRY_PP, GRADE_MAX_ABS_LAG_S, GRADE_MIN_R, GRADE_NAMES, HEALTHY_ASYMMETRY_PP, LOCKED_R_FRACTION, MAX_ABS_ROLL_DEG, MAX_ABS_YAW_DEG, MAX_UPRIGHT_ROLL_DEG, MIN_EYE_WIDTH_PX, MIN_FACE_FRACTION, SIDEWAYS_GAZE_WARN_FRACTION,
+    GRADE_MAX_ABS_LAG_S, GRADE_MIN_R, GRADE_NAMES, GRADE_STEPS, LOCKED_R_FRACTION, MAX_ABS_ROLL_DEG, MAX_ABS_YAW_DEG,
+    MIN_EVENTS_FOR_SE, MIN_EYE_WIDTH_PX, SIDEWAYS_GAZE_WARN_FRACTION,
 )
-from ..measure.mesh import EYE_L, EYE_R
+from .detection import conclude
+from .normative import Reference, load_normative, reference
+from .qc import not_scorable, qc_summary
 from .coupling import Coupling, SideCoupling, xcorr_peak
 from .series import normalized_xcorr, peak_masks, value_at_peaks
 from .events import Events, mouth_driver
@@ -23,6 +26,8 @@ from ..measure.tracking import Track
 
 OTHER = {"right": "left", "left": "right"}
 DIRECTION_LABELS = {"oral_ocular": "Oral-ocular", "ocular_oral": "Ocular-oral"}
+MOVEMENT_WORDS = {"smile": "smile", "pucker": "pucker", "snarl": "snarl", "blink": "blink",
+                  "eye_closure": "eye closure"}
 
 
 @dataclass(frozen=True)
@@ -46,24 +51,26 @@ def is_locked(r: float | None, lag_s: float | None) -> bool:
             and abs(lag_s) <= GRADE_MAX_ABS_LAG_S + 1e-9)
 
 
-def grade(asymmetry_pp: float | None, r: float | None, lag_s: float | None = 0.0, direction: str = "oral_ocular") -> int | None:
-    """Heuristic grade 0-3 from the side difference and the affected side's coupling.
-
-    A responder that is not time-locked to the driver (weak ``r`` or a long
-    ``lag_s``) is graded 0 whatever its amplitude.
+def grade_thresholds(direction: str, limit: float) -> tuple[float, ...]:
+    """Where grades 1-3 start: :data:`~synkan.config.GRADE_STEPS` multiples of the healthy ``limit``.
 
     Examples
     --------
-    >>> grade(30.0, 0.9), grade(10.0, 0.9), grade(30.0, 0.1), grade(30.0, 0.9, 0.45), grade(None, 0.5)
-    (3, 1, 0, 0, None)
-    >>> grade(4.0, 0.9, direction="ocular_oral")
-    2
+    >>> grade_thresholds("oral_ocular", 10.0)
+    (10.0, 18.0, 26.0)
     """
-    if asymmetry_pp is None or r is None:
-        return None
-    if not is_locked(r, lag_s):
-        return 0
-    return int(np.searchsorted(GRADE_ASYMMETRY_PP[direction], asymmetry_pp, side="right"))
+    return tuple(round(step * limit, 6) for step in GRADE_STEPS[direction])
+
+
+def grade(asymmetry: float, direction: str, limit: float) -> int:
+    """Grade 1-3 of a side difference already shown to exceed the healthy ``limit`` (at least 1).
+
+    Examples
+    --------
+    >>> grade(30.0, "oral_ocular", 10.0), grade(12.0, "oral_ocular", 10.0), grade(9.0, "oral_ocular", 10.0)
+    (3, 1, 1)
+    """
+    return max(1, int(np.searchsorted(grade_thresholds(direction, limit), asymmetry, side="right")))
 
 
 def time_locked(side: SideCoupling) -> tuple[float | None, float | None]:
@@ -125,19 +132,12 @@ def difference_time_locked(coupling: Coupling, side: str) -> tuple[float | None,
     return time_locked(xcorr_peak(*normalized_xcorr(coupling.driver, difference, coupling.window, len(own.lags_s) // 2), dt))
 
 
-def side_difference(coupling: Coupling, affected: str | None = None) -> tuple[str, float, float | None] | None:
-    """``(affected side, asymmetry_pp, asymmetry_se_pp)`` from the events' paired side differences, or None.
+def paired_differences(coupling: Coupling) -> np.ndarray:
+    """Per driver event, the left-minus-right responder at its peak frames, in percentage points.
 
-    Each driver event gives one left-minus-right difference at its peak
-    frames, both sides on the same frames, so what varies from event to event
-    on both sides alike (a bigger laugh) cancels. The asymmetry is the median
-    over events of the affected minus the other side (the affected side,
-    unless given, is the one this median favours).
-    Its standard error comes from the variation between events, SD / sqrt(n)
-    (part of that spread is real: synkinesis grows with the strength of each
-    smile, so this errs on the cautious side). A single event has no between-event spread; its
-    frame-to-frame SD over the peak frames stands in (not divided by
-    sqrt(frames): neighbouring frames are not independent).
+    Each event gives one difference with both sides on the same frames, so
+    what varies from event to event on both sides alike (a bigger laugh)
+    cancels.
 
     Examples
     --------
@@ -145,13 +145,25 @@ def side_difference(coupling: Coupling, affected: str | None = None) -> tuple[st
     >>> t = np.arange(0, 6, 0.1); bump = lambda c: np.exp(-((t - c) / 0.3) ** 2)
     >>> c = Coupling("oral_ocular", {}, t, bump(1) + bump(4), {"left": np.where(t < 2.5, 0.3, 0.1), "right": 0 * t},
     ...              np.ones(len(t), bool), None, pd.DataFrame({"start_s": [0.5, 3.5], "end_s": [1.5, 4.5]}))
-    >>> side, asymmetry, se = side_difference(c)  # events of 30 and 10 pp: median 20, SD 14.1
-    >>> side, round(asymmetry, 1), round(se, 1)
-    ('left', 20.0, 10.0)
+    >>> paired_differences(c).round(1).tolist()  # events of 30 and 10 pp
+    [30.0, 10.0]
     """
     left, right = coupling.responders["left"], coupling.responders["right"]
     masks = peak_masks(coupling.t, coupling.driver, coupling.driver_events, left, right)
-    differences = np.array([100 * (np.median(left[m]) - np.median(right[m])) for m in masks])
+    return np.array([100 * (np.median(left[m]) - np.median(right[m])) for m in masks])
+
+
+def side_difference(coupling: Coupling, affected: str | None = None) -> tuple[str, float, float | None] | None:
+    """``(affected side, asymmetry, its SE)`` from the events' paired side differences, or None.
+
+    The asymmetry is the median over events of the affected minus the other
+    side (the affected side, unless given, is the one this median favours);
+    its SE is the between-event SD / sqrt(n) (a single event: its
+    frame-to-frame SD over the peak frames stands in). Used by the
+    movement x region matrix; the directions judge with
+    :mod:`synkan.grade.detection`.
+    """
+    differences = paired_differences(coupling)
     if not len(differences):
         return None
     median = float(np.median(differences))
@@ -160,44 +172,131 @@ def side_difference(coupling: Coupling, affected: str | None = None) -> tuple[st
     if len(differences) >= 2:
         se = float(np.std(differences, ddof=1)) / float(np.sqrt(len(differences)))
     else:
-        frames = masks[0]
+        left, right = coupling.responders["left"], coupling.responders["right"]
+        frames = peak_masks(coupling.t, coupling.driver, coupling.driver_events, left, right)[0]
         se = float(np.std(100 * (left[frames] - right[frames]), ddof=1)) if frames.sum() >= 2 else None
     return side, sign * median, se
 
 
-def score_direction(coupling: Coupling, affected: str | None = None) -> dict:
-    """report.json's entry for one direction: both sides, affected side, asymmetry and grade.
+def score_movement(coupling: Coupling, ref: Reference, n_tests: int, affected: str | None = None) -> dict | None:
+    """report.json's entry for one driver movement of a direction, or None when it has no event with data.
+
+    The side difference is judged by :func:`synkan.grade.detection.conclude`
+    against the movement's healthy reference; a positive verdict also needs
+    the affected side (or its difference from the other side) to be
+    time-locked to the driver where a correlation can be measured.
+    """
+    differences = paired_differences(coupling)
+    if not len(differences):
+        return None
+    side = affected or ("left" if np.median(differences) > 0 else "right")
+    verdict = conclude(differences if side == "left" else -differences, ref.limit, ref.event_sd, n_tests)
+    r_diff, lag_diff = difference_time_locked(coupling, side)
+    candidates = [time_locked(coupling.sides[side]), (r_diff, lag_diff)]
+    measured = any(rl[0] is not None for rl in candidates)
+    locked = any(is_locked(*rl) for rl in candidates)
+    # A side difference beyond the healthy range that does not follow the
+    # driver in time is not synkinesis (a voluntary one-sided grimace): grade 0.
+    unlocked = verdict.positive and measured and not locked
+    positive = verdict.positive and not unlocked
+    conclusive = verdict.conclusive
+    g = grade(verdict.estimate, coupling.direction, ref.limit) if positive else (0 if conclusive else None)
+    return {
+        "n_events": verdict.n_events, "affected_side": side, "asymmetry_pp": _round(verdict.estimate, 2),
+        "asymmetry_se_pp": _round(verdict.se, 2) if verdict.n_events >= MIN_EVENTS_FOR_SE else None,
+        "detectable_pp": _round(verdict.detectable, 2), "conclusive": conclusive,
+        "verdict": ("synkinesis" if positive else "not time-locked" if unlocked else "ruled out" if conclusive
+                    else "not conclusive"),
+        "rules_out_above_pp": _round(verdict.rules_out_above, 2),
+        "repetitions_needed": None if conclusive else verdict.repetitions_needed,
+        "healthy_max_pp": _round(ref.limit, 2), "healthy_source": ref.source,
+        "asymmetry_r": _round(r_diff, 3), "asymmetry_lag_s": _round(lag_diff, 4), "time_locked": locked,
+        "grade": g, "grade_name": GRADE_NAMES[g] if g is not None else None,
+        "right": coupling.sides["right"].to_dict(), "left": coupling.sides["left"].to_dict(),
+    }
+
+
+def _round(x: float | None, digits: int) -> float | None:
+    return None if x is None or not np.isfinite(x) else round(float(x), digits)
+
+
+def choose_movement(entries: dict[str, dict]) -> str | None:
+    """The movement that decides the direction.
+
+    The strongest synkinesis (largest lower bound of its side difference).
+    Without one, a movement that is not conclusive keeps the direction open
+    (the one with the most events; synkinesis may follow just that movement);
+    only when every movement rules it out (or is not time-locked) is the
+    direction settled, by the movement with the most events.
+    """
+    if not entries:
+        return None
+    positive = {k: e for k, e in entries.items() if e["verdict"] == "synkinesis"}
+    if positive:
+        return max(positive, key=lambda k: positive[k]["asymmetry_pp"] - positive[k]["detectable_pp"])
+    open_ = {k: e for k, e in entries.items() if not e["conclusive"]}
+    pool = open_ or entries
+    return max(pool, key=lambda k: pool[k]["n_events"])
+
+
+def score_direction(direction: str, by_movement: dict[str, Coupling], normative: dict,
+                    affected: str | None = None) -> dict:
+    """report.json's entry for one direction: each driver movement judged on its own, and the one that decides.
 
     Parameters
     ----------
-    coupling : Coupling
+    direction : {"oral_ocular", "ocular_oral"}
+    by_movement : dict
+        ``{movement: Coupling}`` driven by that movement's events only
+        (:func:`synkan.grade.coupling.movement_couplings`).
+    normative : dict
+        The healthy reference (:func:`synkan.grade.normative.load_normative`).
     affected : {"right", "left"}, optional
-        The known affected side; otherwise the side with more involuntary
-        movement (see :func:`side_difference`).
+        The known affected side; otherwise each movement's own.
+
+    Returns
+    -------
+    dict
+        The deciding movement's fields (sides, ``affected_side``,
+        ``asymmetry_pp``, ``detectable_pp``, ``conclusive``, ``grade``...)
+        plus ``movement`` (which one) and ``movements`` (every one).
     """
-    right, left = coupling.sides["right"], coupling.sides["left"]
-    entry = {"right": right.to_dict(), "left": left.to_dict(), "affected_side": None, "asymmetry_pp": None,
-             "asymmetry_se_pp": None, "asymmetry_r": None, "asymmetry_lag_s": None,
-             "healthy_max_pp": HEALTHY_ASYMMETRY_PP[coupling.direction],
-             "grade": None, "grade_name": None}
-    found = side_difference(coupling, affected) if right.involuntary_pct is not None and left.involuntary_pct is not None else None
-    if found is None:
-        return entry
-    side, asymmetry, se = found
-    # Time-locked means the affected side's responder, or its difference from
-    # the other side, follows the driver: whichever shows it more clearly.
-    r_difference, lag_difference = difference_time_locked(coupling, side)
-    locked = max([time_locked(coupling.sides[side]), (r_difference, lag_difference)],
-                 key=lambda rl: rl[0] if is_locked(*rl) else -np.inf)
-    # Grade the asymmetry one standard error below its estimate, so that one
-    # noisy event does not make a grade.
-    g = grade(asymmetry - ASYMMETRY_Z * (se or 0.0), *locked, coupling.direction)
-    entry.update(affected_side=side, asymmetry_pp=round(float(asymmetry), 2),
-                 asymmetry_se_pp=None if se is None else round(se, 2),
-                 asymmetry_r=None if r_difference is None else round(r_difference, 3),
-                 asymmetry_lag_s=None if lag_difference is None else round(lag_difference, 4), grade=g,
-                 grade_name=GRADE_NAMES[g] if g is not None else None)
-    return entry
+    measured = {k: c for k, c in by_movement.items() if not c.reason}
+    entries = {}
+    for kind, coupling in measured.items():
+        entry = score_movement(coupling, reference(normative, direction, kind), len(measured), affected)
+        if entry is not None:
+            entries[kind] = entry
+    chosen = choose_movement(entries)
+    if chosen is None:
+        return empty_direction()
+    return {**entries[chosen], "movement": chosen, "movements": entries}
+
+
+def not_conclusive_text(direction: str, entry: dict) -> str:
+    """What a recording that is not conclusive can say, and what it needs.
+
+    Examples
+    --------
+    >>> not_conclusive_text("oral_ocular", {"movement": "smile", "n_events": 2, "rules_out_above_pp": 25.0,
+    ...                                     "repetitions_needed": 6, "healthy_max_pp": 9.5})
+    'Oral-ocular: not conclusive from 2 smiles (healthy limit 9.5 pp): it rules out side differences above 25 pp, \
+not synkinesis; record at least 4 more smiles to decide'
+    """
+    kind, n = MOVEMENT_WORDS.get(entry["movement"], entry["movement"]), entry["n_events"]
+    more = max(1, (entry["repetitions_needed"] or 0) - n)
+    return (f"{DIRECTION_LABELS[direction]}: not conclusive from {n} {kind}{'s' if n != 1 else ''} (healthy limit "
+            f"{entry['healthy_max_pp']:.1f} pp): it rules out side differences above {entry['rules_out_above_pp']:.0f}"
+            f" pp, not synkinesis; record at least {more} more {kind}s to decide")
+
+
+def empty_direction() -> dict:
+    """A direction with nothing to measure: every value null."""
+    nulls = ("affected_side", "asymmetry_pp", "asymmetry_se_pp", "detectable_pp", "conclusive", "verdict",
+             "rules_out_above_pp", "repetitions_needed", "healthy_max_pp", "healthy_source", "asymmetry_r",
+             "asymmetry_lag_s", "time_locked", "grade", "grade_name", "movement")
+    side = SideCoupling(None, None, None, None, 0).to_dict()
+    return {"right": side, "left": dict(side), **dict.fromkeys(nulls), "movements": {}}
 
 
 def eface_ocular_synkinesis(signals: Signals, events: Events, affected: str | None) -> tuple[float | None, str | None]:
@@ -226,44 +325,10 @@ def eface_ocular_synkinesis(signals: Signals, events: Events, affected: str | No
     return round(float(np.clip(100.0 * min(ratios), 0.0, 100.0)), 1), None
 
 
-def qc_summary(track: Track, signals: Signals, events: Events) -> dict:
-    """Quality control: face found, head rotation, frames left out, events per kind."""
-    data = signals.data
-    valid = data["valid"].to_numpy()
-    absmax = lambda c: round(float(np.nanmax(np.abs(data[c][valid]))), 1) if valid.any() else None  # noqa: E731
-    return {
-        "face_fraction": round(track.face_fraction, 4),
-        "frames": int(len(track)),
-        "frames_without_face": int((~track.valid).sum()),
-        "frames_multiple_faces": int((track.n_faces > 1).sum()),
-        "max_abs_yaw_deg": absmax("yaw_deg"),
-        "max_abs_pitch_deg": absmax("pitch_deg"),
-        "max_abs_roll_deg": absmax("roll_deg"),
-        "frames_large_rotation": int((valid & ~data["pose_ok"].to_numpy()).sum()),
-        "frames_gaze_sideways": int((valid & ~data["gaze_ok"].to_numpy(bool)).sum()) if "gaze_ok" in data else 0,
-        "rest_frames": signals.info.get("rest_frames"),
-        "laterality": signals.info.get("laterality"),
-        "mirror_fraction": round(float(signals.info.get("mirror_fraction", 0.0)), 4),
-        # Frames that fell back to the plain pass, by reason (yaw, gaze, no face in a composite, midline fit).
-        "mirror_gate": signals.info.get("mirror_gate", {}),
-        "mirror_midline_residual_median": (None if signals.info.get("mirror_residual_median") is None
-                                           else round(float(signals.info["mirror_residual_median"]), 4)),
-        "eye_width_px": _eye_width_px(track),
-        "camera_roll_deg": None if (roll := camera_roll_deg(track)) is None else round(roll, 1),
-        "events": events.counts(),
-    }
 
-
-def _eye_width_px(track: Track) -> float | None:
-    """Median corner-to-corner eye width in video pixels (the lids' resolution)."""
-    corners = track.landmarks[:, [EYE_R[0], EYE_R[3], EYE_L[0], EYE_L[3]], :2][track.valid].astype(float)
-    if not len(corners):
-        return None
-    widths = (np.linalg.norm(corners[:, 0] - corners[:, 1], axis=1) + np.linalg.norm(corners[:, 2] - corners[:, 3], axis=1)) / 2
-    return round(float(np.median(widths)), 1)
-
-
-def scores_process(track: Track, signals: Signals, events: Events, couplings: dict[str, Coupling], affected: str | None = None) -> Scores:
+def scores_process(track: Track, signals: Signals, events: Events, couplings: dict[str, Coupling],
+                   affected: str | None = None, by_movement: dict[str, dict[str, Coupling]] | None = None,
+                   normative: dict | None = None) -> Scores:
     """Scores, QC and warnings for report.json.
 
     Parameters
@@ -271,9 +336,14 @@ def scores_process(track: Track, signals: Signals, events: Events, couplings: di
     track, signals, events
         The earlier stages' outputs.
     couplings : dict
-        ``{"oral_ocular": Coupling, "ocular_oral": Coupling}``.
+        ``{"oral_ocular": Coupling, "ocular_oral": Coupling}``, all driver movements pooled.
     affected : {"right", "left"}, optional
         The known affected side.
+    by_movement : dict, optional
+        ``{direction: {movement: Coupling}}`` (:func:`synkan.grade.coupling.movement_couplings`):
+        what each direction is judged on. Without it, nothing is graded.
+    normative : dict, optional
+        The healthy reference (default: the shipped one, :func:`synkan.grade.normative.load_normative`).
     """
     qc = qc_summary(track, signals, events)
     warnings: list[str] = []
@@ -282,12 +352,16 @@ def scores_process(track: Track, signals: Signals, events: Events, couplings: di
     enough_face = refusal is None
     if refusal:
         warnings.append(refusal)
+    normative = load_normative() if normative is None else normative
     for direction, coupling in couplings.items():
-        entry = score_direction(coupling, affected)
-        if not enough_face:
-            entry = score_direction(_empty(coupling, refusal))
-        elif coupling.reason:
-            warnings.append(f"{DIRECTION_LABELS[direction]}: {coupling.reason}; scores are null")
+        entry = empty_direction()
+        if enough_face:
+            entry = score_direction(direction, (by_movement or {}).get(direction, {}), normative, affected)
+            if entry["movement"] is None:
+                warnings.append(f"{DIRECTION_LABELS[direction]}: {coupling.reason or 'no driver event with data'}; "
+                                "scores are null")
+            elif not entry["conclusive"]:
+                warnings.append(not_conclusive_text(direction, entry))
         scores[direction] = entry
     eface_side = affected or scores.get("oral_ocular", {}).get("affected_side")
     eface, reason = eface_ocular_synkinesis(signals, events, eface_side) if enough_face else (None, None)
@@ -308,31 +382,3 @@ def scores_process(track: Track, signals: Signals, events: Events, couplings: di
     return Scores(scores, qc, warnings)
 
 
-def camera_roll_deg(track: Track) -> float | None:
-    """Median roll of the face in the image, degrees (0: upright), from MediaPipe's face transformation.
-
-    Unlike the signals' roll, which is relative to the video's own rest pose,
-    this one is absolute: a face lying sideways reads about +/-90.
-    """
-    m = track.pose_matrix[track.valid].astype(float)
-    roll = np.degrees(np.arctan2(m[:, 1, 0], m[:, 0, 0]))
-    roll = roll[np.isfinite(roll)]
-    return float(np.median(roll)) if len(roll) else None
-
-
-def not_scorable(track: Track, qc: dict) -> str | None:
-    """Why a video must not be scored at all (too little face, a face that is not upright), or None."""
-    if track.face_fraction < MIN_FACE_FRACTION:
-        return f"face found in only {100 * track.face_fraction:.0f}% of frames (minimum {100 * MIN_FACE_FRACTION:.0f}%): no scores"
-    roll = qc.get("camera_roll_deg")
-    if roll is not None and abs(roll) > MAX_UPRIGHT_ROLL_DEG:
-        turn = int(round(roll / 90.0)) * 90 % 360
-        return (f"the face is not upright (turned {abs(roll):.0f} deg in the image): the video's rotation metadata is "
-                f"probably wrong; no scores (re-run with --rotate {turn or 180})")
-    return None
-
-
-def _empty(coupling: Coupling, reason: str) -> Coupling:
-    blank = {side: SideCoupling(None, None, None, None, 0) for side in coupling.sides}
-    return Coupling(coupling.direction, blank, coupling.t, coupling.driver, coupling.responders, coupling.window, reason,
-                    coupling.driver_events)

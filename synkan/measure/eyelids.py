@@ -6,16 +6,9 @@ mesh only says *where* each eye is (its two corners); the lids themselves are
 found in the image.
 
 During tracking each eye is resampled into a small grey patch in eye
-coordinates: centred between the eye's corners, ``u`` along the corner axis
-(towards image-right), ``v`` perpendicular to it (down the face positive),
-at :data:`PATCH_PX_PER_EW` pixels per nominal eye width
-(:func:`patch_affine`, :func:`extract_eye_patches`). The scale comes from
-the face, not the eye: :data:`EYE_WIDTH_PER_FACE_SCALE` times the spread of
-the stable landmarks (forehead, nose, temples). A smile pulls the eye
-corners by up to 10% of the eye's width; a patch scaled by the corners would
-magnify the eye in a smile and read a narrowing as a widening. The patches are kept in
-the :class:`~synkan.measure.tracking.Track`, so the measurement can be redone without
-decoding the video again.
+coordinates (:mod:`synkan.measure.eyepatch`). The patches are kept in the
+:class:`~synkan.measure.tracking.Track`, so the measurement can be redone
+without decoding the video again.
 
 After tracking, a rest template (the median patch over the rest frames) and
 the rest lid margins (the mesh's lid contours at rest, where the mesh is
@@ -34,24 +27,12 @@ lighting changes.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from .mesh import EYE_L, EYE_R, LOWER_LID, STABLE_POINTS, UPPER_LID
-
-PATCH_PX_PER_EW = 48  # patch pixels per eye width (a 640x480 webcam face has eyes ~45 px wide)
-PATCH_U_EW = (-0.7, 0.7)  # patch extent along the corner axis, eye widths from the corners' midpoint
-PATCH_V_EW = (-0.55, 0.5)  # extent across it, eye widths from the corner line (down positive)
-# Eye width / RMS radius of the stable landmarks, in frontal faces: 0.49-0.58
-# (median 0.53) over the six real test videos. It sets only the patch's
-# resolution; measurements are relative to each eye's own rest.
-EYE_WIDTH_PER_FACE_SCALE = 0.53
-PATCH_SHAPE = (round((PATCH_V_EW[1] - PATCH_V_EW[0]) * PATCH_PX_PER_EW),
-               round((PATCH_U_EW[1] - PATCH_U_EW[0]) * PATCH_PX_PER_EW))  # (rows, columns)
-
-# Corners in image-left -> image-right order, per subject side (right eye is image-left).
-CORNERS = {"r": (EYE_R[0], EYE_R[3]), "l": (EYE_L[0], EYE_L[3])}
+from .eyepatch import PATCH_PX_PER_EW, PATCH_SHAPE, lid_margins
 
 STRIPS = 4  # column strips across the open middle of the eye, matched separately
 STRIP_MIN_OPENING = 0.6  # strips cover columns whose rest opening is >= this share of the widest
@@ -69,126 +50,7 @@ PRIOR_SD_EW = 0.1
 PRIOR_WEIGHT = 0.05  # NCC points lost one PRIOR_SD_EW away from the guess
 TEMPLATE_MAX_FRAMES = 256  # rest frames (evenly spaced) in an eye's rest template
 BLUR_SIGMA_PX = 0.8  # tames sensor noise and codec blocks before matching
-MARGIN_CHUNK_FRAMES = 2048  # frames whose mesh lid margins are computed at once (bounds memory on long videos)
 MATCH_CHUNK_FRAMES = 256  # eye patches matched at once (bounds the correlation temporaries)
-
-
-def face_scale_px(xy: np.ndarray) -> np.ndarray:
-    """RMS radius of the stable landmarks (..., 478, 2) about their centroid, in pixels.
-
-    Examples
-    --------
-    >>> angle = np.linspace(0, 2 * np.pi, len(STABLE_POINTS), endpoint=False)
-    >>> xy = np.zeros((478, 2)); xy[list(STABLE_POINTS)] = 50 * np.column_stack([np.cos(angle), np.sin(angle)])
-    >>> round(float(face_scale_px(xy)), 6)
-    50.0
-    """
-    stable = xy[..., list(STABLE_POINTS), :2].astype(np.float64)
-    return np.sqrt(((stable - stable.mean(axis=-2, keepdims=True)) ** 2).sum(axis=-1).mean(axis=-1))
-
-
-def _eye_frames(xy: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each frame's patch origin and one patch column / row step, in image pixels: (..., 2) each."""
-    a, b = CORNERS[side]
-    left, right = xy[..., a, :2].astype(np.float64), xy[..., b, :2].astype(np.float64)
-    axis = right - left
-    length = np.linalg.norm(axis, axis=-1, keepdims=True)
-    step = (EYE_WIDTH_PER_FACE_SCALE * face_scale_px(xy) / PATCH_PX_PER_EW)[..., None]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ex = axis / length * step
-    ey = np.stack([-ex[..., 1], ex[..., 0]], axis=-1)  # image y points down, so this is down the face
-    origin = (left + right) / 2 + PATCH_U_EW[0] * PATCH_PX_PER_EW * ex + PATCH_V_EW[0] * PATCH_PX_PER_EW * ey
-    return origin, ex, ey
-
-
-def patch_affine(xy: np.ndarray, side: str) -> np.ndarray:
-    """2x3 matrix taking patch pixels (column, row) to image pixels, for one eye of one frame.
-
-    Parameters
-    ----------
-    xy : (478, 2) array
-        The frame's landmarks, in image pixels.
-    side : {"r", "l"}
-    """
-    origin, ex, ey = _eye_frames(xy, side)
-    return np.column_stack([ex, ey, origin])
-
-
-def to_patch(points: np.ndarray, affine: np.ndarray) -> np.ndarray:
-    """Image pixels (..., 2) -> patch pixels (column, row) under one eye's ``affine``."""
-    inverse = cv2.invertAffineTransform(affine.astype(np.float64))
-    return points @ inverse[:, :2].T + inverse[:, 2]
-
-
-def extract_eye_patches(rgb: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """Both eyes' grey patches from one frame.
-
-    Parameters
-    ----------
-    rgb : (H, W, 3) uint8
-        The frame the landmarks were found in.
-    xy : (478, 2) array
-        Landmarks in that frame's pixels.
-
-    Returns
-    -------
-    (2, rows, columns) uint8
-        Subject's right eye first, then left (see :data:`PATCH_SHAPE`).
-    """
-    rows, cols = PATCH_SHAPE
-    out = np.empty((2, rows, cols), np.uint8)
-    for k, side in enumerate(("r", "l")):
-        colour = cv2.warpAffine(rgb, patch_affine(xy, side), (cols, rows), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                borderMode=cv2.BORDER_REPLICATE)
-        out[k] = cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY)
-    return out
-
-
-def lid_margins(landmarks: np.ndarray, side: str, chunk: int = MARGIN_CHUNK_FRAMES) -> np.ndarray:
-    """The mesh's upper and lower lid margins in each frame's patch, as a row for every patch column.
-
-    Parameters
-    ----------
-    landmarks : (N, 478, 2) array
-        Image-pixel landmarks.
-    side : {"r", "l"}
-    chunk : int
-        Frames computed at once (bounds the float64 temporaries; the result does not depend on it).
-
-    Returns
-    -------
-    (N, 2, columns) float32
-        Upper and lower margin rows; NaN outside the corners and in frames
-        without a face.
-    """
-    # float32 output: a tenth of a patch pixel is plenty, and a long video's
-    # (frames x columns) arrays stay small.
-    out = np.empty((len(landmarks), 2, PATCH_SHAPE[1]), np.float32)
-    for start in range(0, len(landmarks), chunk):
-        out[start:start + chunk] = _lid_margins_block(landmarks[start:start + chunk], side)
-    return out
-
-
-def _lid_margins_block(landmarks: np.ndarray, side: str) -> np.ndarray:
-    """:func:`lid_margins` of one block of frames."""
-    origin, ex, ey = _eye_frames(landmarks, side)
-    length2 = (ex ** 2).sum(axis=1)[:, None]
-    cols = np.arange(PATCH_SHAPE[1], dtype=np.float32)
-    out = np.full((len(landmarks), 2, len(cols)), np.nan, np.float32)
-    for lid, contour in enumerate((UPPER_LID[side], LOWER_LID[side])):
-        d = landmarks[:, list(contour), :2].astype(np.float64) - origin[:, None]
-        u = (np.einsum("npk,nk->np", d, ex) / length2).astype(np.float32)  # (N, points): patch column of each point
-        v = (np.einsum("npk,nk->np", d, ey) / length2).astype(np.float32)
-        # Piecewise-linear through the contour (corner to corner), segment by segment, all frames at once.
-        for p in range(u.shape[1] - 1):
-            u0, u1, v0, v1 = u[:, p:p + 1], u[:, p + 1:p + 2], v[:, p:p + 1], v[:, p + 1:p + 2]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                w = (cols[None] - u0) / (u1 - u0)
-                inside = (w >= 0) & (w <= 1) & (u1 > u0)
-                w *= v1 - v0
-                w += v0
-            np.copyto(out[:, lid], w, where=inside)
-    return out
 
 
 def _strips(upper: np.ndarray, lower: np.ndarray) -> list[tuple[int, int]]:
@@ -199,24 +61,25 @@ def _strips(upper: np.ndarray, lower: np.ndarray) -> list[tuple[int, int]]:
     return [(int(c0), int(c1)) for c0, c1 in zip(edges[:-1], edges[1:]) if c1 > c0]
 
 
-def _normalise(x: np.ndarray) -> np.ndarray:
-    """Zero mean, unit norm over the last two axes (NaN-free, flat bands stay zero)."""
-    x = x - x.mean(axis=(-2, -1), keepdims=True)
+def _masked_normalise(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Zero mean, unit norm over the last two axes, counting only ``mask`` (broadcast); 0 outside it."""
+    n = mask.sum(axis=(-2, -1), keepdims=True)
+    x = (x - (x * mask).sum(axis=(-2, -1), keepdims=True) / n) * mask
     norm = np.sqrt((x * x).sum(axis=(-2, -1), keepdims=True))
     return np.divide(x, norm, out=np.zeros_like(x), where=norm > 1e-6)
 
 
-def _band_ncc(stack: np.ndarray, templates: np.ndarray, which: np.ndarray, rows: tuple[int, int], cols: tuple[int, int],
-              shifts: np.ndarray) -> np.ndarray:
-    """NCC of each frame's template band with its own band shifted by each of ``shifts`` rows: (N, shifts).
+def _bands_ncc(stack: np.ndarray, refs: np.ndarray, plan: LidBands) -> np.ndarray:
+    """NCC (N, bands, shifts) of every band of every frame, at every candidate shift, with its template band.
 
-    ``templates`` (T, rows, columns) are the candidate templates and
-    ``which`` (N,) picks each frame's; the frames' bands are normalised once
-    per shift, whatever template they meet.
+    All bands and shifts in one gather (padded to the largest band and
+    search; :class:`LidBands` holds the indices and masks): a handful of
+    array operations instead of a few dozen per band, which matters for a
+    single live frame as much as for a file. ``refs`` (N, bands, rows,
+    columns) are each frame's normalised template bands.
     """
-    (r0, r1), (c0, c1) = rows, cols
-    refs = _normalise(templates[:, r0:r1, c0:c1])[which]
-    return np.stack([np.einsum("nij,nij->n", _normalise(stack[:, r0 + s:r1 + s, c0:c1]), refs) for s in shifts], axis=1)
+    bands = stack[:, plan.rows[..., None], plan.cols[:, None, None, :]]  # (N, B, S, H, W)
+    return np.einsum("nbshw,nbhw->nbs", _masked_normalise(bands, plan.mask[:, None]), refs)
 
 
 def gaze_template(template: np.ndarray, rest: np.ndarray, shift_px: float) -> np.ndarray:
@@ -240,7 +103,10 @@ def gaze_template(template: np.ndarray, rest: np.ndarray, shift_px: float) -> np
 
 
 def _peak(shifts: np.ndarray, ncc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sub-pixel argmax of each row (parabola through the peak and its neighbours) and the argmax itself."""
+    """Sub-pixel argmax of each row (parabola through the peak and its neighbours) and the argmax itself.
+
+    ``shifts`` (S,) or (rows, S) are the values at the columns of ``ncc`` (rows, S).
+    """
     k = np.argmax(ncc, axis=1)
     rows = np.arange(len(ncc))
     inner = (k > 0) & (k < ncc.shape[1] - 1)
@@ -250,7 +116,8 @@ def _peak(shifts: np.ndarray, ncc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(invalid="ignore", divide="ignore"):  # flat or -inf neighbours: no refinement
         offset = np.where(inner & (denominator < 0), 0.5 * (a - c) / np.where(denominator < 0, denominator, -1), 0.0)
     offset = np.nan_to_num(offset)
-    return shifts[k] + np.clip(offset, -0.5, 0.5), k
+    chosen = shifts[k] if shifts.ndim == 1 else shifts[rows, k]  # one set of shifts, or one per row
+    return chosen + np.clip(offset, -0.5, 0.5), k
 
 
 def _blur(patches: np.ndarray) -> np.ndarray:
@@ -299,43 +166,119 @@ def lid_shifts(patches: np.ndarray, template: np.ndarray, rest: np.ndarray, mesh
     score : (N, 2) float
         The matches' normalised cross-correlation (1 = identical to rest).
     """
+    return match_lids(lid_bands(template, rest), patches, mesh, iris_shift_px, chunk)
+
+
+@dataclass(frozen=True)
+class LidBands:
+    """What the lid matching takes from the rest alone (made once per rest, used for every frame).
+
+    Each lid is matched in a band of rows straddling its rest margin, in each
+    column strip; the bands and their candidate shifts are padded to common
+    sizes (``mask``, ``valid``) so that all are matched at once.
+
+    Attributes
+    ----------
+    template : (rows, columns) float32
+        The rest patch, blurred as the frames are; ``rest`` (2, columns) the rest margins.
+    lid, margin : (B,) int, float
+        Each band's lid (0 upper, 1 lower) and rest margin row (mean over its strip).
+    columns : (B, columns) bool
+        Each band's strip, over the patch's columns.
+    rows, rest_rows, cols : (B, S, H), (B, H), (B, W) int
+        Patch rows of each band at each candidate shift and unshifted; its columns.
+    mask : (B, H, W) float32
+        1 on each band's own rows and columns, 0 on the padding.
+    shifts, valid : (B, S) float, bool
+        Candidate shifts (rows, down positive), and which are the band's own.
+    """
+
+    template: np.ndarray
+    rest: np.ndarray
+    lid: np.ndarray
+    margin: np.ndarray
+    columns: np.ndarray
+    rows: np.ndarray
+    rest_rows: np.ndarray
+    cols: np.ndarray
+    mask: np.ndarray
+    shifts: np.ndarray
+    valid: np.ndarray
+
+
+def _band_specs(rest: np.ndarray) -> list[tuple]:
+    """Per lid and strip: ``(lid, (c0, c1) columns, (r0, r1) rows, candidate shifts, rest margin row)``."""
     n_rows = PATCH_SHAPE[0]
-    strips = _strips(rest[0], rest[1])
     lid_px, eye_px = BAND_LID_EW * PATCH_PX_PER_EW, BAND_EYE_EW * PATCH_PX_PER_EW
-    template = cv2.GaussianBlur(template.astype(np.float32), (0, 0), BLUR_SIGMA_PX)
-    shifts = np.full((len(patches), 2, len(strips)), np.nan)
-    score = np.full((len(patches), 2, len(strips)), np.nan)
-    # Half-pixel steps: finer than the iris landmark's own jitter, few templates.
-    gaze = np.zeros(len(patches)) if iris_shift_px is None else np.round(2 * np.nan_to_num(iris_shift_px)) / 2
-    gazes, which = np.unique(gaze, return_inverse=True)
-    templates = np.stack([gaze_template(template, rest, g) for g in gazes])
-    reach = MAX_CORRECTION_EW * PATCH_PX_PER_EW
-    sd = PRIOR_SD_EW * PATCH_PX_PER_EW
-    plans = []  # per (lid, strip): template band rows, candidate shifts, the mesh's guess per frame
-    for lid, (into_lid, into_eye), search_ew in ((0, (-lid_px, eye_px), UPPER_SEARCH_EW), (1, (-eye_px, lid_px), LOWER_SEARCH_EW)):
-        for j, strip in enumerate(strips):
+    specs = []
+    for lid, (into_lid, into_eye), search_ew in ((0, (-lid_px, eye_px), UPPER_SEARCH_EW),
+                                                 (1, (-eye_px, lid_px), LOWER_SEARCH_EW)):
+        for strip in _strips(rest[0], rest[1]):
             margin = float(_mean_over([strip], rest[lid]))
             band = (int(round(margin + into_lid)), int(round(margin + into_eye)) + 1)
             candidates = np.arange(max(int(np.floor(search_ew[0] * PATCH_PX_PER_EW)), -band[0]),
                                    min(int(np.ceil(search_ew[1] * PATCH_PX_PER_EW)), n_rows - band[1]) + 1)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # frames without a face: all-NaN means
-                guess = _mean_over([strip], mesh[:, lid]) - margin
-            plans.append((lid, j, strip, band, candidates, guess))
+            specs.append((lid, strip, band, candidates, margin))
+    return specs
+
+
+def lid_bands(template: np.ndarray, rest: np.ndarray) -> LidBands:
+    """The :class:`LidBands` of a rest template and its rest margins (2, columns)."""
+    n_rows, n_cols = PATCH_SHAPE
+    specs = _band_specs(rest)
+    height = max(r1 - r0 for _, _, (r0, r1), _, _ in specs)
+    width = max(c1 - c0 for _, (c0, c1), *_ in specs)
+    n_shifts = max(len(c) for *_, c, _ in specs)
+    b = len(specs)
+    rows, rest_rows = np.zeros((b, n_shifts, height), int), np.zeros((b, height), int)
+    cols = np.zeros((b, width), int)
+    mask, shifts = np.zeros((b, height, width), np.float32), np.zeros((b, n_shifts))
+    valid, columns = np.zeros((b, n_shifts), bool), np.zeros((b, n_cols), bool)
+    for k, (_, (c0, c1), (r0, r1), candidates, _) in enumerate(specs):
+        h, w, s = r1 - r0, c1 - c0, len(candidates)
+        padded = np.r_[candidates, np.full(n_shifts - s, candidates[-1])]  # the padding repeats a real shift
+        rows[k] = np.clip(r0 + padded[:, None] + np.arange(height), 0, n_rows - 1)
+        rest_rows[k] = np.clip(r0 + np.arange(height), 0, n_rows - 1)
+        cols[k] = np.clip(c0 + np.arange(width), 0, n_cols - 1)
+        mask[k, :h, :w], shifts[k], valid[k, :s], columns[k, c0:c1] = 1, padded, True, True
+    lid, margin = np.array([spec[0] for spec in specs]), np.array([spec[4] for spec in specs])
+    blurred = cv2.GaussianBlur(template.astype(np.float32), (0, 0), BLUR_SIGMA_PX)
+    return LidBands(blurred, rest, lid, margin, columns, rows, rest_rows, cols, mask, shifts, valid)
+
+
+def _guesses(plan: LidBands, mesh: np.ndarray) -> np.ndarray:
+    """The mesh's displacement of each band's lid from rest (N, B): its margin's mean over the strip."""
+    rows = mesh[:, plan.lid]  # (N, B, columns)
+    inside = np.isfinite(rows) & plan.columns
+    with np.errstate(invalid="ignore", divide="ignore"):  # frames without a face: no guess (NaN)
+        return np.where(inside, rows, 0).sum(axis=-1) / inside.sum(axis=-1) - plan.margin
+
+
+def match_lids(plan: LidBands, patches: np.ndarray, mesh: np.ndarray, iris_shift_px: np.ndarray | None = None,
+               chunk: int = MATCH_CHUNK_FRAMES) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`lid_shifts` with the rest's part made beforehand (:func:`lid_bands`)."""
+    # Half-pixel steps: finer than the iris landmark's own jitter, few templates.
+    gaze = np.zeros(len(patches)) if iris_shift_px is None else np.round(2 * np.nan_to_num(iris_shift_px)) / 2
+    gazes, which = np.unique(gaze, return_inverse=True)
+    templates = np.stack([gaze_template(plan.template, plan.rest, g) for g in gazes])
+    refs = _masked_normalise(templates[:, plan.rest_rows[..., None], plan.cols[:, None, :]], plan.mask)
+    offset = plan.shifts[None] - _guesses(plan, mesh)[..., None]  # (N, B, S): from the mesh's guess
+    with np.errstate(invalid="ignore"):
+        allowed = (np.abs(offset) <= MAX_CORRECTION_EW * PATCH_PX_PER_EW) & plan.valid
+    found = allowed.any(axis=-1)
+    shifts, score = np.full(found.shape, np.nan), np.full(found.shape, np.nan)
     for start in range(0, len(patches), chunk):
-        block = _blur(patches[start:start + chunk])
-        for lid, j, strip, band, candidates, guess in plans:
-            ncc = _band_ncc(block, templates, which[start:start + chunk], band, strip, candidates)
-            offset = candidates[None] - guess[start:start + chunk, None]
-            with np.errstate(invalid="ignore"):
-                allowed = np.abs(offset) <= reach
-            found = allowed.any(axis=1)
-            penalised = np.where(allowed, ncc - PRIOR_WEIGHT * (offset / sd) ** 2, -np.inf)
-            safe = np.where(found[:, None], penalised, 0.0)
-            best, at = _peak(candidates, safe)
-            shifts[start:start + chunk, lid, j] = np.where(found, best, np.nan)
-            score[start:start + chunk, lid, j] = np.where(found, ncc[np.arange(len(ncc)), at], np.nan)
-    return shifts.mean(axis=2), score.mean(axis=2)
+        rows = slice(start, start + chunk)
+        ncc = _bands_ncc(_blur(patches[rows]), refs[which[rows]], plan)
+        prior = PRIOR_WEIGHT * (offset[rows] / (PRIOR_SD_EW * PATCH_PX_PER_EW)) ** 2
+        safe = np.where(found[rows, :, None], np.where(allowed[rows], ncc - prior, -np.inf), 0.0)
+        n, b, s = ncc.shape
+        best, at = _peak(np.broadcast_to(plan.shifts, (n, b, s)).reshape(-1, s), safe.reshape(-1, s))
+        shifts[rows] = np.where(found[rows], best.reshape(n, b), np.nan)
+        picked = np.take_along_axis(ncc.reshape(-1, s), at[:, None], axis=1).reshape(n, b)
+        score[rows] = np.where(found[rows], picked, np.nan)
+    per_lid = [np.mean(a[:, plan.lid == lid], axis=1) for a in (shifts, score) for lid in (0, 1)]
+    return np.stack(per_lid[:2], axis=1), np.stack(per_lid[2:], axis=1)
 
 
 def closure_from_shifts(shifts: np.ndarray, rest: np.ndarray) -> np.ndarray:
@@ -391,18 +334,67 @@ def eyelids_process(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray
     return closure, score, info
 
 
-def _one_eye(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray, side: str, iris_shift_px: np.ndarray | None
-             ) -> tuple[np.ndarray, np.ndarray, dict]:
-    """One eye's ``eye_closure``, weaker-lid match and info (see :func:`eyelids_process`); ``patches`` (N, rows, columns)."""
+def eye_rest(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray, side: str) -> LidBands:
+    """One eye at rest, against which every frame's lids are matched: :class:`LidBands` from its rest frames.
+
+    The template is the median rest patch; the margins, the mesh's lid margins at rest.
+
+    Parameters
+    ----------
+    landmarks : (N, 478, 2) array
+        Image-pixel landmarks.
+    patches : (N, rows, columns) uint8
+        That eye's patches.
+    rest : (N,) bool
+        The rest frames.
+    side : {"r", "l"}
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # columns outside the corners are all-NaN
+        margins = np.nanmedian(lid_margins(landmarks[rest], side), axis=0)
+    # A few hundred rest frames make a noise-free template; more only cost memory.
+    some_rest = np.flatnonzero(rest)[:: max(1, int(rest.sum()) // TEMPLATE_MAX_FRAMES)]
+    return lid_bands(np.median(patches[some_rest].astype(np.float32), axis=0), margins)
+
+
+def eye_closure(at_rest: LidBands, landmarks: np.ndarray, patches: np.ndarray, side: str,
+                iris_shift_px: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One eye's ``eye_closure`` in each frame, matched against its rest.
+
+    Parameters
+    ----------
+    at_rest : LidBands
+        The eye at rest (:func:`eye_rest`).
+    landmarks : (N, 478, 2) array
+        Image-pixel landmarks (NaN where there is no face).
+    patches : (N, rows, columns) uint8
+    side : {"r", "l"}
+    iris_shift_px : (N,) array, optional
+        Sideways iris shift from rest, in patch columns (see :func:`lid_shifts`).
+
+    Returns
+    -------
+    closure : (N,) array
+    score : (N,) array
+        The weaker lid's match with the rest template.
+    shifts : (N, 2) array
+        Upper and lower lid displacement from rest, patch pixels (down positive).
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # columns outside the corners are all-NaN
         mesh = lid_margins(landmarks, side)
-        rest_rows = np.nanmedian(mesh[rest], axis=0)
-    # A few hundred rest frames make a noise-free template; more only cost memory.
-    some_rest = np.flatnonzero(rest)[:: max(1, int(rest.sum()) // TEMPLATE_MAX_FRAMES)]
-    template = np.median(patches[some_rest].astype(np.float32), axis=0)
-    shifts, match = lid_shifts(patches, template, rest_rows, mesh, iris_shift_px)
-    score = match.min(axis=1)
-    info = {"rest_aperture_ew": round(rest_aperture_px(rest_rows) / PATCH_PX_PER_EW, 4),
+    shifts, match = match_lids(at_rest, patches, mesh, iris_shift_px)
+    return closure_from_shifts(shifts, at_rest.rest), match.min(axis=1), shifts
+
+
+def _one_eye(landmarks: np.ndarray, patches: np.ndarray, rest: np.ndarray, side: str,
+             iris_shift_px: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """One eye's ``eye_closure``, weaker-lid match and info (see :func:`eyelids_process`).
+
+    ``patches`` are that eye's (N, rows, columns).
+    """
+    at_rest = eye_rest(landmarks, patches, rest, side)
+    closure, score, _ = eye_closure(at_rest, landmarks, patches, side, iris_shift_px)
+    info = {"rest_aperture_ew": round(rest_aperture_px(at_rest.rest) / PATCH_PX_PER_EW, 4),
             "match_median": round(float(np.nanmedian(score)), 3) if np.isfinite(score).any() else None}
-    return closure_from_shifts(shifts, rest_rows), score, info
+    return closure, score, info

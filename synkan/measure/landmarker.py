@@ -23,6 +23,12 @@ import numpy as np
 
 from .video import FRAME_ALIGNMENT_BYTES, aligned_empty
 
+# One face per landmark pass: looking for a second face makes MediaPipe run its
+# face detector on every frame (about 25% of the landmark pass). Other people
+# are kept out instead by the position gate (select_face), plus the cheap face
+# detector on its own: every FACE_COUNT_INTERVAL_S to count faces (QC), and
+# whenever the patient is lost, to show the landmarker only the patient (FaceFollower).
+FACE_COUNT_INTERVAL_S = 1.0
 REACQUIRE_BOX_FACE_WIDTHS = 2.0  # the part of the frame the landmarker sees while re-finding the patient
 FACE_DETECTOR_MIN_CONFIDENCE = 0.5
 
@@ -326,3 +332,42 @@ def inside_box(face: np.ndarray, box: np.ndarray) -> bool:
     """Whether the centre of the (normalised) landmarks lies inside ``box``."""
     cx, cy = face[:, :2].mean(axis=0)
     return bool(box[0] <= cx <= box[2] and box[1] <= cy <= box[3])
+
+
+class FaceFollower:
+    """Which face is the patient's, carried from frame to frame (position, width, faces counted lately).
+
+    :meth:`step` is the per-frame landmarking of :func:`synkan.measure.tracking.track_video`, kept
+    apart so that a live camera stream (:mod:`synkan.live`) follows the face exactly as a file is
+    followed.
+    """
+
+    def __init__(self) -> None:
+        self.center: np.ndarray | None = None
+        self.width: float | None = None
+        self.faces_seen, self.counted_at = 0, -np.inf
+        self.names: tuple[str, ...] = ()
+
+    def step(self, plain: Landmarker, frame):
+        """Landmark one frame (``.rgb``, ``.t_s``): ``(result, index of the patient's face or None)``."""
+        result, chosen = self.choose(plain, frame, plain.detect_arrays(frame.rgb, frame.t_s))
+        if chosen is not None:
+            face = result.faces[chosen]
+            self.center, self.width = face[:, :2].mean(axis=0), float(np.ptp(face[:, 0]))
+        return result, chosen
+
+    def choose(self, plain: Landmarker, frame, result):
+        """``(result, index of the patient's face or None)``; re-detects on the patient alone when needed."""
+        chosen = select_face(result.faces, self.center)
+        if chosen is None or self.center is None or frame.t_s - self.counted_at >= FACE_COUNT_INTERVAL_S:
+            boxes = plain.face_boxes(frame.rgb)
+            self.faces_seen, self.counted_at = len(boxes), frame.t_s
+            target = patient_box(boxes, self.center, self.width)
+            # Lost, or on someone else (the gate refused them), or at the
+            # start not on the largest face: show the landmarker only the patient.
+            if target is not None and (chosen is None or (self.center is None
+                                                          and not inside_box(result.faces[chosen], target))):
+                plain.reset()  # drop the face it tracks now, so it detects afresh in this very frame
+                result = plain.detect_arrays(only_box(frame.rgb, target), frame.t_s)
+                chosen = select_face(result.faces, self.center)
+        return result, chosen

@@ -73,15 +73,19 @@ def rest_and_shape(landmarks: np.ndarray, t: np.ndarray, valid: np.ndarray, ix: 
     ``landmarks`` are the track's (N, 478, 3); the rest shape holds ``ix.points``.
     """
     used = list(ix.points)
-    # A first reference shape for the rest search: a median over at most
-    # REFERENCE_MAX_FRAMES evenly spaced frames is as good as over all of them.
-    some = np.flatnonzero(valid)
-    reference = median0(landmarks[np.ix_(some[:: max(1, len(some) // REFERENCE_MAX_FRAMES)], used)].astype(np.float64))
     if rest_s is not None:
         rest = valid & (t >= rest_s[0]) & (t <= rest_s[1])
         if not rest.any():
             raise InputError(f"rest segment {rest_s[0]}-{rest_s[1]} s holds no frame with a face")
+        # The rest frames are their own reference: the rest shape then does not
+        # depend on what follows the rest (a live session has not happened yet).
+        reference = median0(landmarks[np.ix_(rest, used)].astype(np.float64))
     else:
+        # A first reference shape for the rest search: a median over at most
+        # REFERENCE_MAX_FRAMES evenly spaced frames is as good as over all of them.
+        some = np.flatnonzero(valid)
+        reference = median0(landmarks[np.ix_(some[:: max(1, len(some) // REFERENCE_MAX_FRAMES)], used)]
+                            .astype(np.float64))
         # Only the rest features of each block are kept, not the aligned landmarks.
         blocks = aligned_blocks(landmarks, reference, ix.stable, columns=used)
         rest = rest_frames(np.concatenate([rest_features(block, ix) for _, block, _ in blocks]), valid)

@@ -156,8 +156,8 @@ def pixel_lids(track: Track, rest: np.ndarray, gaze_dev: np.ndarray, gaze_fronta
         measured again against another rest without the eye images.
     """
     if track.eye_patches is not None:
-        pixel_rest = rest & gaze_frontal if (rest & gaze_frontal).any() else rest
-        return eyelids.eyelids_process(track.landmarks[..., :2], track.eye_patches, pixel_rest, gaze_dev)
+        patches, rest_eyes = track.eye_patches, pixel_rest(rest, gaze_frontal)
+        return eyelids.eyelids_process(track.landmarks[..., :2], patches, rest_eyes, gaze_dev)
     if track.lid_closure is None:
         return None
     if user_rest:
@@ -178,7 +178,7 @@ def _laterality_used(requested: str, track: Track) -> str:
 
 
 
-def _mesh_columns(xy: np.ndarray, rest_xy: np.ndarray, rest: np.ndarray, ix: MeshIndex
+def mesh_columns(xy: np.ndarray, rest_xy: np.ndarray, rest: np.ndarray, ix: MeshIndex
                   ) -> tuple[dict[str, np.ndarray], dict[str, float], float, np.ndarray]:
     """Eye (mesh EAR), mouth and brow columns of the aligned landmarks ``xy`` (N, P, 2).
 
@@ -209,19 +209,29 @@ def _mesh_columns(xy: np.ndarray, rest_xy: np.ndarray, rest: np.ndarray, ix: Mes
     return cols, rest_values, iod, down
 
 
-def _gaze(landmarks: np.ndarray, rest: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def gaze_deviation(gaze: np.ndarray, gaze_rest: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each eye's horizontal gaze from rest (N, 2), their conjugate mean's size (N,) and the frontal frames (N,).
 
-    Eye widths. Looking far sideways reshapes both lid fissures, unequally:
-    frames beyond :data:`~synkan.config.EYE_MAX_GAZE_EW` do not measure
-    involuntary eye narrowing.
+    ``gaze`` (N, 2) is :func:`synkan.measure.mirror.gaze_offset` of each frame and ``gaze_rest`` (2,) its
+    rest value, in eye widths. Looking far sideways reshapes both lid fissures, unequally: frames beyond
+    :data:`~synkan.config.EYE_MAX_GAZE_EW` do not measure involuntary eye narrowing.
     """
-    gaze = mirror.gaze_offset(landmarks)  # reads 6 points: no full-track float64 copy
-    gaze_dev = gaze - np.nanmedian(gaze[rest], axis=0)
+    gaze_dev = gaze - gaze_rest
     with np.errstate(invalid="ignore"):
         conjugate_gaze = np.abs(gaze_dev.mean(axis=1))
         frontal = ~(conjugate_gaze > EYE_MAX_GAZE_EW)
     return gaze_dev, conjugate_gaze, frontal
+
+
+def _gaze(landmarks: np.ndarray, rest: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`gaze_deviation` of a track's landmarks from their median over the rest frames."""
+    gaze = mirror.gaze_offset(landmarks)  # reads 6 points: no full-track float64 copy
+    return gaze_deviation(gaze, np.nanmedian(gaze[rest], axis=0))
+
+
+def pixel_rest(rest: np.ndarray, gaze_frontal: np.ndarray) -> np.ndarray:
+    """The rest frames the eye templates come from: the frontal-gaze ones, unless there are none."""
+    return rest & gaze_frontal if (rest & gaze_frontal).any() else rest
 
 
 def _eye_closure(cols: dict[str, np.ndarray], side: str, laterality: str, mirror_used: np.ndarray) -> np.ndarray:
@@ -265,10 +275,10 @@ def signals_process(track: Track, settings: Settings = Settings(), rest_s: tuple
     xy, rotation = similarity_align(track.landmarks, rest_shape, ix.stable, columns=list(SIGNAL_POINTS), dims=2)
     yaw, pitch, roll = euler_deg(rotation)
     rest_xy = rest_shape[:, :2]
-    cols, rest_values, iod, down = _mesh_columns(xy, rest_xy, rest, ix)
+    cols, rest_values, iod, down = mesh_columns(xy, rest_xy, rest, ix)
     extra: dict[str, np.ndarray] = {}  # per-frame QC, written unfiltered
     stable = rest_xy[list(ix.stable)]
-    face_scale_iod = float(np.sqrt(((stable - stable.mean(axis=0)) ** 2).sum(axis=1).mean())) / iod  # as eyelids.face_scale_px
+    face_scale_iod = float(np.sqrt(((stable - stable.mean(axis=0)) ** 2).sum(axis=1).mean())) / iod  # as eyepatch.face_scale_px
     # A de-identified track keeps the pixel measurement instead of the skin patches.
     pixel_raise = (track.region_raise if track.region_patches is None
                    else texture.pixel_raise_iod(track.region_patches, rest, face_scale_iod))

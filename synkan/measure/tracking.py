@@ -18,11 +18,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import eyelids, mirror, texture
+from . import eyepatch, mirror, texture
 from ..config import Settings
 from .mesh import EYE_POINTS
 from ..errors import InputError, NoFaceError
-from .landmarker import Landmarker, inside_box, only_box, patient_box, select_face
+from .landmarker import FaceFollower, Landmarker
 from .._util.files import atomic_write
 from .._util.columns import FrameColumns
 from .._util.npz import read_npz_checked, write_npz
@@ -30,12 +30,6 @@ from .video import VideoInfo, iter_frames, probe
 
 N_LANDMARKS = 478
 N_BLENDSHAPES = 52
-# One face per landmark pass: looking for a second face makes MediaPipe run its
-# face detector on every frame (about 25% of the landmark pass). Other people
-# are kept out instead by the position gate (select_face), plus the cheap face
-# detector on its own: every FACE_COUNT_INTERVAL_S to count faces (QC), and
-# whenever the patient is lost, to show the landmarker only the patient.
-FACE_COUNT_INTERVAL_S = 1.0
 TRACK_SCHEMA = "synkan.track/1"
 # A container's frame count is a claim (a damaged AVI said 2**31 - 1). It is
 # believed up to one frame per MIN_BYTES_PER_FRAME of the file (no codec
@@ -47,7 +41,7 @@ MIN_BYTES_PER_FRAME = 16
 _TRACK_ARRAYS = {"t_s": ((), "f"), "frame_index": ((), "iu"), "landmarks": ((N_LANDMARKS, 3), "f"),
                  "blendshapes": ((None,), "f"), "pose_matrix": ((4, 4), "f"), "valid": ((), "b"), "n_faces": ((), "iu")}
 _OPTIONAL_ARRAYS = {"mirror_eyes": ((2, len(EYE_POINTS), 3), "f"), "mirror_valid": ((2,), "b"),
-                    "mirror_residual": ((), "f"), "eye_patches": ((2, *eyelids.PATCH_SHAPE), "u"),
+                    "mirror_residual": ((), "f"), "eye_patches": ((2, *eyepatch.PATCH_SHAPE), "u"),
                     "lid_closure": ((2,), "f"), "lid_match": ((2,), "f"),
                     "region_patches": (texture.PATCH_SHAPE, "u"), "region_raise": ((texture.PATCH_SHAPE[0],), "f")}
 _TEXT_ARRAYS = ("blendshape_names", "info")
@@ -77,7 +71,7 @@ class Track:
         The patient's face was found.
     n_faces : (N,) int8
         Faces in view by the face detector's latest count (made every
-        :data:`FACE_COUNT_INTERVAL_S` and whenever the patient is lost); more
+        :data:`~synkan.measure.landmarker.FACE_COUNT_INTERVAL_S` and whenever the patient is lost); more
         than one: another person.
     mirror_eyes : (N, 2, 12, 3) float32 or None
         Eye-aperture landmarks (``EYE_R + EYE_L``) found in the right- and
@@ -287,7 +281,7 @@ def _column_specs(settings: Settings, use_mirror: bool) -> dict[str, tuple[tuple
     # only for a recorded clinic protocol, whose scales use them.
     keys = settings.tracking_key()
     if keys["eye_patches"]:
-        columns["eye_patches"] = ((2, *eyelids.PATCH_SHAPE), np.uint8)
+        columns["eye_patches"] = ((2, *eyepatch.PATCH_SHAPE), np.uint8)
     if keys["skin_patches"]:
         columns["region_patches"] = (texture.PATCH_SHAPE, np.uint8)
     if use_mirror:
@@ -296,36 +290,10 @@ def _column_specs(settings: Settings, use_mirror: bool) -> dict[str, tuple[tuple
     return columns
 
 
-class _Follow:
-    """Which face is the patient's, carried from frame to frame (position, width, faces counted lately)."""
-
-    def __init__(self) -> None:
-        self.center: np.ndarray | None = None
-        self.width: float | None = None
-        self.faces_seen, self.counted_at = 0, -np.inf
-        self.names: tuple[str, ...] = ()
-
-    def choose(self, plain: Landmarker, frame, result):
-        """``(result, index of the patient's face or None)``; re-detects on the patient alone when needed."""
-        chosen = select_face(result.faces, self.center)
-        if chosen is None or self.center is None or frame.t_s - self.counted_at >= FACE_COUNT_INTERVAL_S:
-            boxes = plain.face_boxes(frame.rgb)
-            self.faces_seen, self.counted_at = len(boxes), frame.t_s
-            target = patient_box(boxes, self.center, self.width)
-            # Lost, or on someone else (the gate refused them), or at the
-            # start not on the largest face: show the landmarker only the patient.
-            if target is not None and (chosen is None or (self.center is None
-                                                          and not inside_box(result.faces[chosen], target))):
-                plain.reset()  # drop the face it tracks now, so it detects afresh in this very frame
-                result = plain.detect_arrays(only_box(frame.rgb, target), frame.t_s)
-                chosen = select_face(result.faces, self.center)
-        return result, chosen
-
-
-def _face_row(frame, result, chosen: int, follow: _Follow, to_px: np.ndarray, columns: dict) -> dict[str, Any]:
-    """The stored values of a frame with the patient's face; updates ``follow``."""
+def _face_row(frame, result, chosen: int, follow: FaceFollower, to_px: np.ndarray,
+              columns: dict) -> dict[str, Any]:
+    """The stored values of a frame with the patient's face (and its blendshape names into ``follow``)."""
     face = result.faces[chosen]
-    follow.center, follow.width = face[:, :2].mean(axis=0), float(np.ptp(face[:, 0]))
     shapes = result.blendshapes[chosen] if chosen < len(result.blendshapes) else None
     full = shapes is not None and len(shapes) == N_BLENDSHAPES
     if full and not follow.names:
@@ -335,7 +303,7 @@ def _face_row(frame, result, chosen: int, follow: _Follow, to_px: np.ndarray, co
     row = dict(landmarks=face * to_px, blendshapes=shapes if full else np.nan, pose_matrix=matrix, valid=True)
     xy_px = face[:, :2] * np.array(frame.rgb.shape[1::-1], np.float32)  # the decoded (maybe downscaled) frame
     if "eye_patches" in columns:
-        row["eye_patches"] = eyelids.extract_eye_patches(frame.rgb, xy_px)
+        row["eye_patches"] = eyepatch.extract_eye_patches(frame.rgb, xy_px)
     if "region_patches" in columns:
         row["region_patches"] = texture.extract_region_patches(frame.rgb, xy_px)
     return row
@@ -349,7 +317,7 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
     declared = info.n_frames_nominal // settings.stride + 2 if info.n_frames_nominal > 0 else 1024
     store = FrameColumns(min(declared, os.path.getsize(info.path) // MIN_BYTES_PER_FRAME + 2), columns)
     nan_eyes = np.full((2, len(EYE_POINTS), 3), np.nan, np.float32)
-    follow = _Follow()
+    follow = FaceFollower()
     # Normalised -> original pixels, per axis (a downscaled frame's rounded size
     # would otherwise stretch the aspect ratio); z uses the x scale, as MediaPipe's.
     to_px = np.array([info.width, info.height, info.width], np.float32)
@@ -359,7 +327,7 @@ def _track_frames(info: VideoInfo, settings: Settings, landmarkers: list[Landmar
                                             max_size=settings.max_size))
     with frames as stream:
         for count, frame in enumerate(stream, 1):
-            result, chosen = follow.choose(plain, frame, plain.detect_arrays(frame.rgb, frame.t_s))
+            result, chosen = follow.step(plain, frame)
             row: dict[str, Any] = dict(t_s=frame.t_s, frame_index=frame.index,
                                        n_faces=max(follow.faces_seen, int(chosen is not None)))
             eyes, eyes_ok, residual = nan_eyes, (False, False), np.nan

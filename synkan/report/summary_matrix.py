@@ -1,6 +1,6 @@
 """The report's one-glance table: provoking movement x responding region, per side.
 
-:func:`summary_matrix` computes the involuntary amplitudes (its "scored"
+:func:`summary_matrix` computes the involuntary amplitudes (its deciding
 rows equal report.json's ``involuntary_pct``); :func:`plot_summary_matrix`
 draws them as a matplotlib Figure.
 """
@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from ..config import HEALTHY_ASYMMETRY_PP
+from ..grade.normative import load_normative, reference
 from ..grade.series import value_at_peaks
 from .style import DPI, MARGINS, SIDE_COLORS, SIDE_LABELS
 
@@ -23,10 +23,10 @@ if TYPE_CHECKING:
 MATRIX_ROWS = (  # (label, direction, event kinds)
     ("smile", "oral_ocular", ("smile",)),
     ("pucker", "oral_ocular", ("pucker",)),
-    ("smile + pucker (scored)", "oral_ocular", ("smile", "pucker")),
+    ("smile + pucker (pooled)", "oral_ocular", ("smile", "pucker")),
     ("blink", "ocular_oral", ("blink",)),
     ("eye closure", "ocular_oral", ("eye_closure",)),
-    ("closure + blink (scored)", "ocular_oral", ("blink", "eye_closure")),
+    ("closure + blink (pooled)", "ocular_oral", ("blink", "eye_closure")),
 )
 MATRIX_COLUMNS = (("eye", "right"), ("eye", "left"), ("mouth", "right"), ("mouth", "left"))
 # A cell is full red when its side exceeds the other by this many healthy ranges.
@@ -60,7 +60,8 @@ def summary_matrix(analysis: "Analysis") -> tuple[list[str], list[str], np.ndarr
     voluntary : (rows, columns) bool array
         The region that makes the provoking movement (not an involuntary response).
 
-    The "scored" rows equal report.json's ``involuntary_pct``.
+    The row of each direction's deciding movement (report.json's ``movement``)
+    equals that direction's ``involuntary_pct``; the pooled rows mix movements.
     """
     values = np.full((len(MATRIX_ROWS), len(MATRIX_COLUMNS)), np.nan)
     voluntary = np.zeros(values.shape, bool)
@@ -96,23 +97,27 @@ def plot_summary_matrix(analysis: "Analysis") -> Figure:
     movement itself; "-" means no such movement in the video.
     """
     rows, columns, values, voluntary = summary_matrix(analysis)
+    normative = load_normative(analysis.settings.normative)
+    deciding = {d: analysis.scores.scores.get(d, {}).get("movement") for d in ("oral_ocular", "ocular_oral")}
     counts = analysis.events.counts()
     fig = Figure(figsize=(10, 4.2), dpi=DPI)
     ax = fig.subplots()
     cmap = matplotlib.colormaps["Reds"]
-    for i, (_, direction, _) in enumerate(MATRIX_ROWS):
+    for i, (_, direction, kinds) in enumerate(MATRIX_ROWS):
+        # Each movement's own healthy limit; a pooled row takes its direction's.
+        limit = reference(normative, direction, kinds[0] if len(kinds) == 1 else "all").limit
         for j, (_, side) in enumerate(MATRIX_COLUMNS):
             v = values[i, j]
             if voluntary[i, j]:
                 face, text, color = "#eeeeee", "voluntary", "#999999"
             elif np.isfinite(v):
-                shade = excess_shade(v, values[i, j + (1 if side == "right" else -1)], HEALTHY_ASYMMETRY_PP[direction])
+                shade = excess_shade(v, values[i, j + (1 if side == "right" else -1)], limit)
                 face = cmap(0.04 + 0.8 * shade)
                 text, color = f"{round(v) or 0:.0f}%", "white" if shade > 0.6 else "black"
             else:
                 face, text, color = "white", "-", "#777777"
             ax.add_patch(Rectangle((j, i), 1, 1, facecolor=face, edgecolor="white", linewidth=2))
-            scored = "scored" in rows[i]
+            scored = kinds == (deciding.get(direction),)
             ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=11 if scored else 10, color=color,
                     fontweight="bold" if scored else "normal", fontstyle="italic" if voluntary[i, j] else "normal")
     ax.set_xlim(0, len(columns))
@@ -135,7 +140,7 @@ def plot_summary_matrix(analysis: "Analysis") -> Figure:
     fig.text(0.01, 0.01, "eye: closure in % of its rest aperture; mouth: corner lift in % of the eye distance; "
              "both at the provoking movement's peaks.\n"
              "Red: this side moves more than the other beyond the healthy side difference (both sides alike is white). "
-             "-: not measurable.  Bold rows are scored.",
+             "-: not measurable.  Bold: the movement that decides the direction.",
              fontsize=8, color="#555555")
     fig.subplots_adjust(**MARGINS["summary_matrix"])
     return fig

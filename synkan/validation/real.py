@@ -199,7 +199,9 @@ def _direction_result(result, direction: str) -> dict:
     d = result.scores.scores[direction]
     named = d["affected_side"]
     return {"named_side": named, "grade": d["grade"], "asymmetry_pp": d["asymmetry_pp"],
-            "asymmetry_se_pp": d.get("asymmetry_se_pp"), "r": d[named]["r"] if named else None}
+            "asymmetry_se_pp": d.get("asymmetry_se_pp"), "r": d[named]["r"] if named else None,
+            "movement": d.get("movement"), "detectable_pp": d.get("detectable_pp"),
+            "conclusive": d.get("conclusive")}
 
 
 def case_row(case: RealCase, result, settings_label: str) -> dict:
@@ -302,7 +304,9 @@ def real_face_summary(table: pd.DataFrame) -> pd.DataFrame:
         for driver, k, group in groups:
             hit, wrong = _hits(group, short)
             row = {"direction": direction, "driver": driver, "k": k, "cases": len(group),
-                   "side_named": int(hit.sum()), "wrong_side": int(wrong.sum()), **_medians(group)}
+                   "side_named": int(hit.sum()), "wrong_side": int(wrong.sum()),
+                   "not_conclusive": int((group[f"{short}_conclusive"] != True).sum()),  # noqa: E712 (NaN too)
+                   **_medians(group)}
             if driver == "all":
                 flagged = controls[f"{short}_grade"].astype(float).fillna(0) >= 1
                 row |= {"controls": len(controls), "controls_flagged": int(flagged.sum()),
@@ -343,15 +347,16 @@ def real_face_markdown(table: pd.DataFrame) -> str:
            f"per-person settings from {', '.join(labels)}, built without the person tested "
            "(leave one person out)")
     lines = [f"Settings: {how}.", "",
-             "| direction | driver | k | cases | side named, grade >= 1 | wrong side, grade >= 1 "
+             "| direction | driver | k | cases | side named, grade >= 1 | wrong side, grade >= 1 | not conclusive "
              "| controls flagged | Spearman | median recovered | median leak |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in real_face_summary(table).itertuples():
         k = "all" if r.driver == "all" else _f(r.k, "g")
         controls = f"{int(r.controls_flagged)} of {int(r.controls)}" if r.driver == "all" else ""
         spearman = _f(r.spearman) if r.driver == "all" else ""
         lines.append(f"| {r.direction} | {r.driver} | {k} | {r.cases} | {r.side_named} | {r.wrong_side} "
-                     f"| {controls} | {spearman} | {_f(r.recovered_median)} | {_f(r.leak_median)} |")
+                     f"| {r.not_conclusive} | {controls} | {spearman} | {_f(r.recovered_median)} "
+                     f"| {_f(r.leak_median)} |")
     lines += ["", "| person | direction | cases | side named | wrong side | control grade | median recovered "
               "| median leak |", "|---|---|---|---|---|---|---|---|"]
     for r in per_person_summary(table).itertuples():
