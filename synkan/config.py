@@ -366,11 +366,13 @@ class Settings:
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> "Settings":
         """Read settings from a JSON file; keyword overrides win."""
-        text = read_regular_text(path, MAX_SETTINGS_BYTES, "settings file")
         try:
-            data = json.loads(text)
+            data = json.loads(read_regular_text(path, MAX_SETTINGS_BYTES, "settings file"))
+        except InputError as exc:
+            raise InputError(f"cannot read settings file: {exc}") from None
         except (ValueError, RecursionError) as exc:
-            raise InputError(f"settings file {path}: not readable JSON ({type(exc).__name__})") from None
+            raise InputError(f"cannot read settings file {path}: not readable JSON "
+                             f"({type(exc).__name__})") from None
         check_fields(data, cls, f"settings file {path}")
         data.update({k: v for k, v in overrides.items() if v is not None})
         try:

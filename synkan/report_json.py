@@ -100,6 +100,15 @@ def check_report(report: Any, source: str = REPORT_NAME) -> dict:
     return report
 
 
+def _parsed(folder: str | Path) -> tuple[Path, object]:
+    path = Path(folder) / REPORT_NAME
+    text = read_regular_text(path, MAX_REPORT_BYTES, what="report")
+    try:
+        return path, json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise InputError(f"{path}: not readable JSON ({type(exc).__name__})") from None
+
+
 def read_report(folder: str | Path) -> dict:
     """``folder/report.json``, checked to be a synkan report of :data:`REPORT_SCHEMA` (:func:`check_report`).
 
@@ -108,22 +117,18 @@ def read_report(folder: str | Path) -> dict:
     InputError
         In one line, naming the folder and what is wrong.
     """
-    path = Path(folder) / REPORT_NAME
-    try:
-        text = read_regular_text(path, MAX_REPORT_BYTES, what="report")
-    except InputError as exc:
-        raise InputError(f"{folder}: no readable report.json ({str(exc).removeprefix(f'{path}: ')})") from None
-    try:
-        report = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise InputError(f"{path}: not readable JSON ({type(exc).__name__})") from None
+    path, report = _parsed(folder)
     return check_report(report, str(path))
 
 
 def is_report_folder(folder: str | Path) -> bool:
-    """``folder`` holds a readable report.json of :data:`REPORT_SCHEMA`."""
+    """``folder`` holds a report.json of :data:`REPORT_SCHEMA`: synkan wrote it (its values may be damaged).
+
+    Whose folder it is decides whether ``--force`` may replace it; a report
+    with a damaged value is still synkan's, so only the schema is checked.
+    """
     try:
-        read_report(folder)
+        _, report = _parsed(folder)
     except InputError:
         return False
-    return True
+    return isinstance(report, dict) and report.get("schema") == REPORT_SCHEMA
