@@ -41,6 +41,7 @@ from .grade.grades import Scores, scores_process
 from .grade.normative import load_normative
 from .measure.signals import Signals, signals_process
 from .measure.tracking import Landmarker, Track, decode_warnings, track_video
+from .measure.video import check_frame_rate, check_recording, probe
 from .visit import Visit
 
 
@@ -289,11 +290,13 @@ def analyze(path: str | Path, settings: Settings | None = None, *, model: str | 
         from .grade.events import parse_segments
 
         parse_segments(s.segments)  # fail on a bad protocol before the slow tracking
-    from .measure.video import probe
-
-    probe(path, s.rotate)  # a missing or unreadable video fails before the model is looked for (or downloaded)
+    # A missing or unreadable video, tiny frames, too few frames a second: before the model is looked for.
+    check_recording(probe(path, s.rotate), s.stride)
     model_path = resolve_model(model) if landmarkers is None else None
     tr = track_video(path, s, model_path=model_path, progress=progress, landmarkers=landmarkers)
+    # The timestamps, not the header: 150 frames over 10 hours is no video to grade.
+    n = len(tr.t_s)
+    check_frame_rate((n - 1) / float(tr.t_s[-1] - tr.t_s[0]) if n > 1 else 0.0, path, s.stride)
     release_free_memory()  # the decoder's frames and MediaPipe's buffers (see synkan._util.memory)
     info = model_info(model_path) if model_path else {}
     return rescore(tr, video_summary(path, tr), s, info, visit=visit)

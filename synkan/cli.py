@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from ._version import __version__  # noqa: E402
 from .config import LATERALITY_MODES, PROTOCOL_NAMES, Settings  # noqa: E402
 from .errors import SynkanError, one_line  # noqa: E402
 from ._util.native_stderr import filtered_native_stderr  # noqa: E402
+from ._util.process import Terminated, release_stderr, say, terminate_as_interrupt, usable_stdio  # noqa: E402
 from .live.command import add_live_parser  # noqa: E402
 
 
@@ -335,8 +337,16 @@ def _batch_parser(sub) -> None:
     p.set_defaults(func=cmd_batch)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line too, like every other refusal."""
+
+    def error(self, message: str):
+        say(f"synkan: error: {self.prog}: {one_line(message)} (see {self.prog} --help)")
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="synkan", description="Measure facial synkinesis from ordinary video.")
+    parser = _Parser(prog="synkan", description="Measure facial synkinesis from ordinary video.")
     parser.add_argument("--version", action="version", version=f"synkan {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -428,8 +438,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``synkan`` command."""
-    with filtered_native_stderr():  # MediaPipe's random native warnings must not follow the one-line error
-        return _run(argv)
+    usable_stdio()  # started with 2>&- : /dev/null, not the next file opened, becomes fd 2
+    # MediaPipe's random native warnings must not follow the one-line error; a crash is said in one line.
+    with filtered_native_stderr(), terminate_as_interrupt():
+        code = _run(argv)
+    release_stderr()
+    return code
 
 
 def _run(argv: list[str] | None) -> int:
@@ -440,16 +454,19 @@ def _run(argv: list[str] | None) -> int:
     except SynkanError as exc:
         if args.debug:
             raise
-        print(f"synkan: error: {one_line(str(exc))}", file=sys.stderr)
+        say(f"synkan: error: {one_line(str(exc))}")
         return exc.exit_code
+    except Terminated as exc:
+        say(f"synkan: stopped by {exc}; earlier results were left as they were")
+        return 128 + signal.Signals[str(exc)].value
     except KeyboardInterrupt:
-        print("synkan: interrupted; earlier results were left as they were", file=sys.stderr)
+        say("synkan: interrupted; earlier results were left as they were")
         return 130
     except Exception as exc:  # a bug: still one line unless --debug
         if args.debug:
             raise
-        print(f"synkan: internal error: {type(exc).__name__}: {one_line(str(exc))} (rerun with --debug for details)",
-              file=sys.stderr)
+        say(f"synkan: internal error: {type(exc).__name__}: {one_line(str(exc))} "
+            "(rerun with --debug for details)")
         return 1
 
 

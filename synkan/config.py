@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._util.files import read_regular_text
 from .errors import InputError
 
 # --- Anatomy ---------------------------------------------------------------
@@ -232,6 +233,8 @@ TEMPLATE_ROWS = {"cheek": (0.0, 1.0), "chin": (0.5, 1.0)}
 # reached 2 at 0.5.
 MIN_TEXTURE_GREY = 1.0
 
+#: A settings file is a few hundred bytes; a larger one is not a settings file.
+MAX_SETTINGS_BYTES = 1_000_000
 LATERALITY_MODES = ("pixel", "mirror", "plain")
 PROTOCOL_NAMES = ("sunnybrook", "bell")  # synkan.grade.protocols.PROTOCOLS
 
@@ -371,9 +374,12 @@ class Settings:
     def from_file(cls, path: str | Path, **overrides: Any) -> "Settings":
         """Read settings from a JSON file; keyword overrides win."""
         try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read settings file {path}: {exc}") from None
+            data = json.loads(read_regular_text(path, MAX_SETTINGS_BYTES, "settings file"))
+        except InputError as exc:
+            raise InputError(f"cannot read settings file: {exc}") from None
+        except (ValueError, RecursionError) as exc:
+            raise InputError(f"cannot read settings file {path}: not readable JSON "
+                             f"({type(exc).__name__})") from None
         check_fields(data, cls, f"settings file {path}")
         data.update({k: v for k, v in overrides.items() if v is not None})
         try:

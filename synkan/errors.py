@@ -6,6 +6,9 @@ with its ``exit_code``; anything else is a bug and shows a traceback.
 """
 from __future__ import annotations
 
+#: An error line longer than this is cut: a message quoting a pasted file must still be one readable line.
+MAX_LINE_CHARS = 1000
+
 
 class SynkanError(Exception):
     """An error whose message is meant for the user, as one line."""
@@ -33,7 +36,8 @@ def one_line(message: str | BaseException, with_type: bool = True) -> str:
     """``message`` as one printable line, for an error message or a batch status.
 
     Control characters are escaped (a file name holding a newline must not
-    split the line). An exception that is not a :class:`SynkanError` is
+    split the line) and a line longer than :data:`MAX_LINE_CHARS` is cut. An exception
+    that is not a :class:`SynkanError` is
     prefixed with its type (``with_type``), since its text alone may not say
     what went wrong ("timed out").
 
@@ -51,4 +55,5 @@ def one_line(message: str | BaseException, with_type: bool = True) -> str:
             text = name
         elif with_type and not isinstance(message, SynkanError):
             text = f"{name}: {text}"
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    line = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text[: MAX_LINE_CHARS * 4])
+    return line if len(line) <= MAX_LINE_CHARS else line[: MAX_LINE_CHARS - 1] + "…"

@@ -15,11 +15,38 @@ True
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from dataclasses import asdict, dataclass, fields
 
 from .errors import InputError
 
 MAX_FIELD_CHARS = 2000  # a note is a few lines; more is a pasted file, not a note
+# Only the calendar form: Python 3.11's fromisoformat also reads 20261130 and 2026-W48-1.
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def check_date(text: str, what: str = "--visit-date") -> str:
+    """``text`` if it is a calendar date ``YYYY-MM-DD`` (or empty): the one date check of every input.
+
+    Raises
+    ------
+    InputError
+        Any other form (``20261130``, ``2026-W48-1``, ``2026-02-30``), in one line.
+
+    Examples
+    --------
+    >>> check_date("2026-11-30")
+    '2026-11-30'
+    """
+    if not text:
+        return text
+    try:
+        if not (isinstance(text, str) and _ISO_DATE.fullmatch(text)):
+            raise ValueError
+        _dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{what} must be YYYY-MM-DD (e.g. 2024-01-10), not {str(text)[:40]!r}") from None
+    return text
 
 
 @dataclass(frozen=True)
@@ -49,13 +76,7 @@ class Visit:
             if len(value) > MAX_FIELD_CHARS:
                 raise InputError(f"visit {f.name.replace('_', '-')}: longer than {MAX_FIELD_CHARS} characters")
             object.__setattr__(self, f.name, value.strip())
-        if self.visit_date:
-            try:
-                _dt.date.fromisoformat(self.visit_date)
-            except ValueError:
-                raise InputError(f"--visit-date {self.visit_date!r}: not an ISO date (YYYY-MM-DD)") from None
-            if len(self.visit_date) != 10:  # Python 3.11 also reads 20261130 and 2026-W48-1
-                raise InputError(f"--visit-date {self.visit_date!r}: not an ISO date (YYYY-MM-DD)")
+        check_date(self.visit_date)
 
     def __bool__(self) -> bool:
         return any(getattr(self, f.name) for f in fields(self))

@@ -225,3 +225,70 @@ def test_fuzz_campaign(work):
     if FULL:
         assert len(results) >= 100
     assert not problems, "\n".join(problems)
+
+
+# --- The other commands (issue 26) --------------------------------------------------------------------------
+COMMAND_DEADLINE_S = 180.0
+LEFTOVER_MARKS = (".tmp-", ".tmp", ".lock", ".part", ".old-")
+
+
+def _command_problems(c, o: Outcome) -> list[str]:
+    lines = [line for line in o.stderr.splitlines() if line.strip()]
+    problems = []
+    if o.rc is None:
+        problems.append(f"killed after {COMMAND_DEADLINE_S:.0f} s")
+    elif o.rc not in (0, 2):
+        problems.append(f"exit {o.rc}")
+    if "Traceback" in o.stderr or "internal error" in o.stderr:
+        problems.append("traceback or internal error")
+    if o.rc == 2 and (len(lines) != 1 or not lines[0].startswith("synkan: error: ") or len(lines[0]) > 1100):
+        problems.append("not a one-line error")
+    if o.rc == 2 and c.out is not None and c.out.exists():
+        problems.append("output left after a failure")
+    if not o.peak_mb < MAX_RSS_MB:
+        problems.append(f"peak memory {o.peak_mb:.0f} MB")
+    return [f"{c.name}: {p}: {o.stderr.strip()[:300]!r}" for p in problems]
+
+
+def _leftovers(work: Path) -> list[str]:
+    return [str(p) for p in work.rglob(".*") if any(m in p.name for m in LEFTOVER_MARKS)]
+
+
+def _analysis_for_commands(work: Path) -> tuple[Path, Path]:
+    clip = work / "clip.mp4"
+    ffmpeg("-i", REAL, "-t", "1.5", "-an", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+           clip)
+    analysis = work / "A"
+    subprocess.run([sys.executable, "-m", "synkan.cli", "analyze", str(clip), "-o", str(analysis)],
+                   check=True, timeout=600, capture_output=True)
+    return clip, analysis
+
+
+def test_fuzz_other_commands(work):
+    """compare, report, synth, export-landmarks, --settings, --segments: results or one line, nothing left."""
+    from fuzz_commands import option_inputs, report_inputs, synth_inputs, table_inputs
+
+    clip, analysis = _analysis_for_commands(work)
+    rng = random.Random(SEED)
+    commands = (report_inputs(analysis, work, rng) + table_inputs(analysis, work, rng)
+                + option_inputs(clip, work, rng) + synth_inputs(clip, analysis, work, rng))
+    if not FULL:
+        commands = list({c.kind: c for c in reversed(commands)}.values())  # the first of each kind
+    env = dict(os.environ, HOME=str(work), MPLCONFIGDIR=str(work / "mpl"), PYTHONWARNINGS="default")
+    run = lambda c: run_measured([sys.executable, "-m", "synkan.cli", *c.argv], COMMAND_DEADLINE_S,  # noqa: E731
+                                 env=env, cwd=work)
+    with cf.ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(run, commands))
+    problems = [p for c, o in zip(commands, outcomes) for p in _command_problems(c, o)]
+    problems += [f"left behind: {p}" for p in _leftovers(work)]
+    by_rc: dict[str, int] = {}
+    for o in outcomes:
+        by_rc[str(o.rc)] = by_rc.get(str(o.rc), 0) + 1
+    slowest = max(zip(commands, outcomes), key=lambda r: r[1].seconds)
+    biggest = max(zip(commands, outcomes), key=lambda r: r[1].peak_mb)
+    print(f"\nfuzz (other commands): {len(commands)} inputs; exit codes {dict(sorted(by_rc.items()))}; "
+          f"slowest {slowest[0].name} {slowest[1].seconds:.1f} s; largest {biggest[0].name} "
+          f"{biggest[1].peak_mb:.0f} MB; leftovers {len(_leftovers(work))}")
+    if FULL:
+        assert len(commands) >= 200
+    assert not problems, "\n".join(problems)

@@ -8,12 +8,14 @@ FIFO or ``/dev/zero`` named like an input can neither hang nor exhaust memory.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import stat
 import tempfile
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
 from ..errors import InputError
 
@@ -74,6 +76,26 @@ def atomic_write(path: Path, write) -> None:
         raise
 
 
+@contextlib.contextmanager
+def partial_file(final: Path) -> Iterator[Path]:
+    """A hidden ``.NAME.part.EXT`` beside ``final`` to write; moved into place (output mode) at the end.
+
+    The extension stays last (a video writer picks the container by it). An
+    error, Ctrl-C or SIGTERM (see :mod:`synkan._util.process`) removes the
+    partial file, and so does the stderr helper if the process crashes.
+    """
+    from .native_stderr import removed_if_crashed
+
+    tmp = final.with_name(f".{final.stem}.part{final.suffix}")
+    try:
+        with removed_if_crashed(tmp):
+            yield tmp
+            os.chmod(tmp, output_modes()[0])
+            os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically."""
     atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
@@ -87,6 +109,44 @@ def save_figure(fig, path: Path, dpi: int = 110) -> None:
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"))
 
 
+def open_regular(path: str | Path, max_bytes: int, what: str = "file") -> BinaryIO:
+    """``path`` opened for binary reading, once checked to be a regular file of at most ``max_bytes``.
+
+    The one check every input file goes through (report.json, settings,
+    segments, tables, tracks, key frames): a FIFO named like an input must not
+    hang the run, nor ``/dev/zero`` fill the memory.
+
+    Raises
+    ------
+    InputError
+        Missing, unreadable, not a regular file (a FIFO, device, socket or
+        folder) or too large; in one line.
+    """
+    path = Path(path)
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+    st = os.fstat(fd)
+    too_large = f"the {what} is too large ({st.st_size} bytes; at most {max_bytes})"
+    problem = (f"the {what} is not a regular file" if not stat.S_ISREG(st.st_mode) else
+               too_large if st.st_size > max_bytes else "")
+    if problem:
+        os.close(fd)
+        raise InputError(f"{path}: {problem}")
+    return os.fdopen(fd, "rb")  # (a folder's fd would not even make a file object)
+
+
+def read_regular_bytes(path: str | Path, max_bytes: int, what: str = "file") -> bytes:
+    """The content of ``path``, a regular file of at most ``max_bytes`` (see :func:`open_regular`)."""
+    with open_regular(path, max_bytes, what) as fh:
+        data = fh.read(max_bytes + 1)  # a file growing while read is still bounded
+    if len(data) > max_bytes:
+        raise InputError(f"{path}: the {what} is too large (more than {max_bytes} bytes)")
+    return data
+
+
 def read_regular_text(path: str | Path, max_bytes: int, what: str = "file") -> str:
     """The UTF-8 text of ``path``, which must be a regular file of at most ``max_bytes``.
 
@@ -96,25 +156,32 @@ def read_regular_text(path: str | Path, max_bytes: int, what: str = "file") -> s
         Missing, not a regular file (a FIFO, device, socket or folder), too
         large, or not UTF-8 text; in one line.
     """
-    path = Path(path)
     try:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fh.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise InputError(f"{path}: the {what} is not a regular file")
-        if st.st_size > max_bytes:
-            raise InputError(f"{path}: the {what} is too large ({st.st_size} bytes; at most {max_bytes})")
-        data = fh.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise InputError(f"{path}: the {what} is too large (more than {max_bytes} bytes)")
-    try:
-        return data.decode("utf-8")
+        return read_regular_bytes(path, max_bytes, what).decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{path}: the {what} is not UTF-8 text") from None
+
+
+def remove_stale(folder: Path, prefix: str, suffix: str = "", older_than_s: float = 0.0) -> None:
+    """Remove what an interrupted run of ours left in ``folder``: entries named ``prefix*suffix``.
+
+    Call it only where no other run can be writing such an entry (under the
+    output's lock), or with ``older_than_s`` longer than any run may take.
+    """
+    import shutil
+    import time
+
+    with contextlib.suppress(OSError):
+        for entry in folder.iterdir():
+            if not (entry.name.startswith(prefix) and entry.name.endswith(suffix)):
+                continue
+            with contextlib.suppress(OSError):
+                if time.time() - entry.lstat().st_mtime < older_than_s:
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink()
 
 
 def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:

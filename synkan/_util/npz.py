@@ -1,11 +1,17 @@
 """``.npz`` archives written without copies of the arrays, and read only after checking every header."""
 from __future__ import annotations
 
+import os
 import zipfile
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+
+from .files import open_regular
+
+# A track of an hour at 60 frames/s with eye and skin patches is a few GB; more is not a track.
+MAX_NPZ_BYTES = 16_000_000_000
 
 
 def write_npz(fh: BinaryIO, arrays: dict[str, np.ndarray]) -> None:
@@ -61,12 +67,18 @@ def read_npz_checked(path: Path, required: dict, optional: dict, text: tuple[str
         What is missing or wrong.
     """
     specs = {**required, **optional}
-    with zipfile.ZipFile(path) as zf:
+    with open_regular(path, MAX_NPZ_BYTES, "track") as fh:
+        return _read_checked(fh, specs, required, text, max_text_bytes, max_expansion)
+
+
+def _read_checked(fh: BinaryIO, specs: dict, required: dict, text: tuple[str, ...],
+                  max_text_bytes: int, max_expansion: float) -> dict[str, np.ndarray]:
+    with zipfile.ZipFile(fh) as zf:
         members = {i.filename[:-4]: i for i in zf.infolist() if i.filename[:-4] in (*specs, *text)}
         missing = [k for k in (*required, *text) if k not in members]
         if missing:
             raise KeyError(f"no {', '.join(missing)} in the file")
-        declared, size = sum(m.file_size for m in members.values()), path.stat().st_size
+        declared, size = sum(m.file_size for m in members.values()), os.fstat(fh.fileno()).st_size
         if declared > max_expansion * size:
             raise ValueError(f"it declares {declared} bytes of data in a file of {size} (a zip bomb?)")
         headers = {k: _npy_header(zf, m) for k, m in members.items()}
@@ -80,5 +92,6 @@ def read_npz_checked(path: Path, required: dict, optional: dict, text: tuple[str
         _check_array(name, shape, dtype, n, specs[name])
         if members[name].file_size > header_bytes + int(np.prod(shape)) * dtype.itemsize:
             raise ValueError(f"array {name} declares more data than its shape holds")
-    with np.load(path, allow_pickle=False) as data:
+    fh.seek(0)
+    with np.load(fh, allow_pickle=False) as data:
         return {k: data[k] for k in headers}

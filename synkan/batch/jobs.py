@@ -28,17 +28,20 @@ error naming both, as is a patient with two labels.
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 import glob
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from .._util.files import read_regular_text
 from ..errors import InputError
+from ..visit import Visit, check_date
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".flv",
                               ".3gp", ".mts", ".m2ts", ".ts", ".ogv"})
+MAX_MANIFEST_BYTES = 20_000_000  # a row is ~100 bytes: far more videos than a batch holds
 MANIFEST_COLUMNS = ("path", "patient_id", "session_date", "affected_side", "label", "clinician", "note")
 # Job fields filled from a manifest, by column.
 _FIELDS = {"patient_id": "patient_id", "session_date": "session_date", "affected_side": "affected", "label": "label",
@@ -104,13 +107,14 @@ def _side(value: str, where: str) -> str | None:
     raise InputError(f"{where}: affected_side must be 'right' or 'left', not {value!r}")
 
 
-def _date(value: str, where: str) -> str:
-    if value:
-        try:
-            _dt.date.fromisoformat(value)
-        except ValueError:
-            raise InputError(f"{where}: session_date must be YYYY-MM-DD (e.g. 2024-01-10), not {value!r}") from None
-    return value
+def _check_visit(values: dict[str, str], where: str) -> None:
+    """Refuse a row whose visit the analysis would refuse (a bad date, a long note): before any work."""
+    try:
+        check_date(values["session_date"], "session_date")
+        Visit(patient_id=values["patient_id"], visit_date=values["session_date"],
+              clinician=values["clinician"], note=values["note"])
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
 
 
 def read_manifest(path: str | Path) -> list[Job]:
@@ -125,8 +129,9 @@ def read_manifest(path: str | Path) -> list[Job]:
     import pandas as pd
 
     path = Path(path)
+    text = read_regular_text(path, MAX_MANIFEST_BYTES, "manifest")
     try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read manifest ({' '.join(str(exc).split())})") from None
     table.columns = [str(c).strip().lower() for c in table.columns]
@@ -146,7 +151,7 @@ def read_manifest(path: str | Path) -> list[Job]:
             video = path.parent / video
         values = {field: str(row.get(column, "")).strip() for column, field in _FIELDS.items()}
         values["affected"] = _side(values["affected"], where)
-        values["session_date"] = _date(values["session_date"], where)
+        _check_visit(values, where)
         jobs.append(Job(path=Path(os.path.abspath(video)), source=where, **values))
     return jobs
 
@@ -214,7 +219,8 @@ def collect_jobs(inputs: Iterable[str | Path]) -> list[Job]:
     jobs: dict[Path, Job] = {}
     for item in inputs:
         for job in _mentions(item):
-            jobs[job.path] = merge_runs(jobs[job.path], job) if job.path in jobs else job
+            key = Path(os.path.realpath(job.path))  # a symlink and its target are one video, analysed once
+            jobs[key] = merge_runs(jobs[key], job) if key in jobs else job
     if not jobs:
         raise InputError("no videos to analyse")
     return _patient_labels(list(jobs.values()))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import signal
 import sys
 from pathlib import Path
 from typing import Iterable
@@ -12,6 +11,7 @@ from ..errors import InputError, OutputError, SynkanError
 from ..measure.video import check_regular_file
 from .cluster import Tls, check_scheduler, run_dask
 from .._util.files import safe_name
+from .._util.process import terminate_as_interrupt
 from .jobs import Job, collect_jobs
 from .local import cpu_count, run_local
 from .state import (INTERRUPTED, PENDING, SCORED_FROM, Failures, Item, Lock, ShaCache, clean_stale,
@@ -199,17 +199,16 @@ def _execute(run: _Run, scheduler: str | None, security, jobs: int | None, model
     tasks = [(it, (str(it.job.path), it.settings.to_dict(), model_path, str((run.outdir / it.output).absolute()),
                    outputs.figures, outputs.html, str(running.absolute()), it.sha256, it.job.visit,
                    outputs.deidentify, outputs.pdf, outputs.paper)) for it in todo]
-    old_term = _sigterm_as_interrupt()
     try:
-        if scheduler:
-            run_dask(tasks, scheduler, security, run.finish)
-        else:
-            run_local(tasks, n_jobs, model_path, n_lm, running, run.finish, run.tick)
+        with terminate_as_interrupt():
+            if scheduler:
+                run_dask(tasks, scheduler, security, run.finish)
+            else:
+                run_local(tasks, n_jobs, model_path, n_lm, running, run.finish, run.tick)
     except KeyboardInterrupt:
         run.interrupted()
         raise
     finally:
-        _restore_sigterm(old_term)
         run.bar.close()
 
 
@@ -316,22 +315,3 @@ def _report(items: list[Item], todo: list[Item], summary: Path) -> int:
     parts = [f"{n_ok} ok"] + ([f"{n_skip} already done"] if n_skip else []) + [f"{n_fail} failed{known}"]
     print(f"batch: {len(items)} videos: {', '.join(parts)}; summary in {summary}")
     return 1 if n_fail else 0
-
-
-def _sigterm_as_interrupt():
-    """Treat SIGTERM like Ctrl-C while the batch runs (main thread only)."""
-    try:
-        def handler(signum, frame):
-            raise KeyboardInterrupt
-
-        return signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        return None
-
-
-def _restore_sigterm(old) -> None:
-    if old is not None:
-        try:
-            signal.signal(signal.SIGTERM, old)
-        except ValueError:
-            pass

@@ -21,9 +21,10 @@ from .._version import __version__
 from ..config import Settings
 from .. import report_json
 from ..errors import InputError, OutputError
-from .._util.files import atomic_write_text, make_dir
+from .._util.files import atomic_write_text, make_dir, read_regular_text
 from .jobs import Job
 
+MAX_STORE_BYTES = 100_000_000  # the SHA-256 cache of a large cohort is a few MB
 STATE_DIR = ".synkan-batch"  # hidden bookkeeping inside OUTDIR (lock, sha cache, running markers)
 PENDING = "pending"  # not started yet (also after an interrupt)
 INTERRUPTED = "failed: interrupted (rerun to finish)"
@@ -78,8 +79,8 @@ class JsonStore:
     def __init__(self, file: Path) -> None:
         self.file = file
         try:
-            self.data = json.loads(file.read_text())
-        except (OSError, ValueError):
+            self.data = json.loads(read_regular_text(file, MAX_STORE_BYTES, "batch state"))
+        except (InputError, ValueError, RecursionError):
             self.data = {}
 
     def save(self) -> None:

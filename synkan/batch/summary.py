@@ -10,17 +10,19 @@ only scoring settings changed).
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 from .._version import __version__
 from ..errors import InputError
 from ..tables import DIRECTIONS, SCALE_ROWS, SIDES, scale_value, unit
-from .._util.files import atomic_write_text, csv_safe
+from .._util.files import atomic_write_text, csv_safe, read_regular_text
 from ..text import report_side
 from .state import Item
 
 SUMMARY_NAME = "summary.csv"
+MAX_SUMMARY_BYTES = 500_000_000  # a row is a few KB: far more videos than a batch holds
 EVENT_KINDS = ("blink", "eye_closure", "smile", "pucker")
 TEXT_COLUMNS = ("path", "name", "output", "patient_id", "session_date", "label", "clinician", "note", "affected_given",
                 "sha256", "settings_hash", "synkan_version")
@@ -138,12 +140,14 @@ def read_summary(path_or_outdir: str | Path):
     path = Path(path_or_outdir)
     if path.is_dir() or path.suffix.lower() != ".csv":
         path = path / SUMMARY_NAME
+    if not path.exists():
+        raise InputError(f"{path}: not found (run `synkan batch ... -o {path.parent}` first)")
+    text = read_regular_text(path, MAX_SUMMARY_BYTES, "summary")
     try:
-        text = TEXT_COLUMNS + ("status", "scored_from")
-        table = pd.read_csv(path, dtype={c: str for c in text}, keep_default_na=False,
+        text_columns = TEXT_COLUMNS + ("status", "scored_from")
+        table = pd.read_csv(io.StringIO(text), dtype={c: str for c in text_columns},
+                            keep_default_na=False,
                             na_values={c: [""] for c in SCORE_COLUMNS + QC_COLUMNS + ("elapsed_s",)})
-    except FileNotFoundError:
-        raise InputError(f"{path}: not found (run `synkan batch ... -o {path.parent}` first)") from None
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: cannot read ({' '.join(str(exc).split())})") from None
     for column in set(SUMMARY_COLUMNS) - set(table.columns):  # written by an older synkan

@@ -13,6 +13,7 @@ started, and an interrupt tells started videos from those still pending.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import threading
@@ -22,6 +23,7 @@ from typing import Callable
 
 from .._version import __version__
 from ..config import Settings
+from .._util.process import die_with_parent
 from ..errors import InputError, one_line
 from .state import read_report
 
@@ -55,6 +57,9 @@ def init_worker(model: str, n_landmarkers: int) -> None:
     # Ctrl-C reaches the whole process group: the main process stops the pool and terminates the
     # workers, so they ignore SIGINT rather than each printing a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A batch killed with SIGKILL must not leave its workers (~340 MB each) running, even one still starting.
+    parent = multiprocessing.parent_process()
+    die_with_parent(parent.pid if parent is not None else None)
     landmarkers(model, n_landmarkers)
 
 

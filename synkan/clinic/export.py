@@ -7,6 +7,7 @@ Like every output it is private by default (0600; see
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..errors import InputError, OutputError, SynkanError
@@ -18,6 +19,20 @@ def default_path(outdir: str | Path, fmt: str) -> Path:
     """``<OUTDIR>_landmarks.<fmt>`` beside the analysis folder."""
     folder = Path(outdir).resolve()
     return folder.with_name(f"{folder.name}_landmarks.{fmt}")
+
+
+def _check_output(path: Path, outdir: Path, force: bool) -> None:
+    """Refuse a target that is not a new or replaceable regular file beside (not in) the analysis folder."""
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise OutputError(f"{path}: exists and is not a regular file; not replacing it")
+    if path.exists() and not force:
+        raise OutputError(f"{path}: exists (use --force to replace it)")
+    if not path.parent.is_dir():
+        raise OutputError(f"{path.parent}: no such folder")
+    folder, target = Path(os.path.realpath(outdir)), Path(os.path.realpath(path.parent))
+    if target == folder or folder in target.parents:
+        raise OutputError(f"{path}: inside the analysis folder {outdir}, whose files are synkan's own "
+                          "(track.npz, ...); write the table beside it")
 
 
 def export_landmarks(outdir: str | Path, fmt: str = "csv", output: str | Path | None = None,
@@ -60,10 +75,7 @@ def export_landmarks(outdir: str | Path, fmt: str = "csv", output: str | Path | 
     if not track_file.is_file():
         raise InputError(f"{outdir}: no track.npz (not a folder written by synkan analyze or batch)")
     path = Path(output) if output else default_path(outdir, fmt)
-    if path.exists() and not force:
-        raise OutputError(f"{path}: exists (use --force to replace it)")
-    if not path.parent.is_dir():
-        raise OutputError(f"{path.parent}: no such folder")
+    _check_output(path, Path(outdir), force)
     table = landmarks_table(Track.load(track_file))
     if fmt == "csv":
         atomic_write(path, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6g"))

@@ -16,7 +16,9 @@ masking it as a voluntary closure would hide severe synkinesis.
 """
 from __future__ import annotations
 
+import io
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from ..config import (
     BLINK_MASK_PAD_S, BLINK_MAX_S, EVENT_MIN_GAP_S, EYE_CLOSURE_MIN, PUCKER_MIN_NARROWING, PUCKER_MIN_S,
     RESPONSE_MIN_OVERLAP, SMILE_MIN_EXCURSION, SMILE_MIN_S,
 )
+from .._util.files import read_regular_text
 from ..errors import InputError
 from .series import finite_mean, hysteresis_runs, merge_runs, peak_index, span_mask, thresholds
 from ..measure.signals import EYE_UNIT, IOD_UNIT, MOUTH_WIDTH_UNIT, Signals
@@ -45,6 +48,10 @@ COLUMNS = ["kind", "start_s", "end_s", "duration_s", "peak_s", "peak", "peak_uni
 # smile, mouth narrowing for a pucker.
 PEAK_UNIT = {"blink": EYE_UNIT, "eye_closure": EYE_UNIT, "smile": IOD_UNIT, "pucker": MOUTH_WIDTH_UNIT}
 UNITS = {"start_s": "s", "end_s": "s", "duration_s": "s", "peak_s": "s", "peak": "see peak_unit"}
+# A user protocol names a few dozen movements; the bounds keep a pasted file's worth of text from
+# becoming a 200 KB error line or a quadratic overlap check.
+SEGMENT_FILE_SUFFIXES = (".csv", ".json")
+MAX_SEGMENTS, MAX_SEGMENTS_TEXT, MAX_SEGMENTS_FILE_BYTES = 1000, 50_000, 1_000_000
 MIN_BLINK_S = 0.05  # shorter eye "events" are tracking glitches
 
 
@@ -231,14 +238,46 @@ def _detect(signals: Signals) -> tuple[pd.DataFrame, dict]:
     return pd.DataFrame(rows, columns=COLUMNS), info
 
 
+def _inline_record(part: str) -> tuple[str, ...]:
+    """``"smile:2-5"`` as ``("smile", "2", "5")``; a part without ``:`` as itself alone."""
+    kind, colon, span = part.partition(":")
+    return (kind, *span.split("-", 1)) if colon else (kind,)
+
+
+def _segment_records(spec: str) -> list:
+    """The raw ``(kind, start, end)`` of a segments file (``*.csv``, ``*.json``) or of inline text."""
+    if Path(spec).suffix.lower() not in SEGMENT_FILE_SUFFIXES:
+        if len(spec) > MAX_SEGMENTS_TEXT:
+            raise InputError(f"segments: {len(spec)} characters of text (at most {MAX_SEGMENTS_TEXT})")
+        return [_inline_record(part) for part in filter(None, (p.strip() for p in spec.split(",")))]
+    text = read_regular_text(spec, MAX_SEGMENTS_FILE_BYTES, "segments file")
+    if spec.lower().endswith(".json"):
+        records = json.loads(text)
+        return [(r["kind"], r["start_s"], r["end_s"]) for r in records]
+    frame = pd.read_csv(io.StringIO(text))
+    return list(frame[["kind", "start_s", "end_s"]].itertuples(index=False, name=None))
+
+
+def _check_segments(items: list[tuple[str, float, float]]) -> None:
+    """Refuse too many segments, and overlapping segments of different kinds (which would one be?)."""
+    if len(items) > MAX_SEGMENTS:
+        raise ValueError(f"{len(items)} segments (at most {MAX_SEGMENTS})")
+    ordered = sorted(items, key=lambda s: s[1])
+    for (k0, s0, e0), (k1, s1, e1) in zip(ordered, ordered[1:]):
+        if s1 < e0 and k0 != k1:
+            raise ValueError(f"{k0}:{s0:g}-{e0:g} and {k1}:{s1:g}-{e1:g} overlap")
+
+
 def parse_segments(spec: str | Path) -> list[tuple[str, float, float]]:
     """Parse a user protocol into ``(kind, start_s, end_s)`` triples.
 
     Parameters
     ----------
     spec : str or Path
-        ``"smile:2.0-5.5,close:7-10"``, or the path of a CSV file with columns
-        ``kind,start_s,end_s`` or a JSON list of such objects.
+        ``"smile:2.0-5.5,close:7-10"``, or (when it ends in ``.csv`` or
+        ``.json``, and only then) the path of a CSV file with columns
+        ``kind,start_s,end_s`` or a JSON list of such objects. Times are
+        finite seconds; segments of different kinds may not overlap.
 
     Examples
     --------
@@ -247,35 +286,23 @@ def parse_segments(spec: str | Path) -> list[tuple[str, float, float]]:
     """
     text = str(spec)
     items: list[tuple[str, float, float]] = []
-    path = Path(text)
     try:
-        if path.suffix.lower() in (".csv", ".json") or path.exists():
-            if not path.is_file():
-                raise InputError(f"segments file {path}: no such file")
-            if path.suffix.lower() == ".json":
-                records = json.loads(path.read_text())
-                raw = [(r["kind"], r["start_s"], r["end_s"]) for r in records]
-            else:
-                frame = pd.read_csv(path)
-                raw = list(frame[["kind", "start_s", "end_s"]].itertuples(index=False, name=None))
-        else:
-            raw = []
-            for part in filter(None, (p.strip() for p in text.split(","))):
-                kind, span = part.split(":")
-                start, end = span.split("-")
-                raw.append((kind, start, end))
-        for kind, start, end in raw:
-            kind = _ALIASES.get(str(kind).strip().lower())
-            start, end = float(start), float(end)
+        for record in _segment_records(text):
+            if len(record) != 3:
+                raise ValueError(f"{str(record[0])[:40]!r} is not KIND:START-END")
+            kind = _ALIASES.get(str(record[0]).strip().lower())
+            start, end = float(record[1]), float(record[2])
             if kind is None:
-                raise ValueError(f"unknown kind (use {', '.join(sorted(_ALIASES))})")
-            if not (0 <= start < end):
-                raise ValueError(f"start must be >= 0 and before end: {start}-{end}")
+                raise ValueError(f"unknown kind {str(record[0])[:40]!r} (use {', '.join(sorted(_ALIASES))})")
+            if not (math.isfinite(start) and math.isfinite(end) and 0 <= start < end):
+                raise ValueError(f"start must be >= 0 and before a finite end: {start}-{end}")
             items.append((kind, start, end))
+        _check_segments(items)
     except InputError:
         raise
-    except (ValueError, KeyError, TypeError, OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"bad segments {text!r}: {exc}; expected e.g. \"smile:2-5,close:7-9\"") from None
+    except (ValueError, KeyError, TypeError, IndexError, RecursionError, pd.errors.ParserError) as exc:
+        raise InputError(f"bad segments {text[:60]!r}{'...' if len(text) > 60 else ''}: {str(exc)[:200]}; "
+                         "expected e.g. \"smile:2-5,close:7-9\"") from None
     return items
 
 

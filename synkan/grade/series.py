@@ -203,7 +203,9 @@ def peak_masks(t: np.ndarray, driver: np.ndarray, events, *responders: np.ndarra
     for start_s, end_s in zip(events["start_s"], events["end_s"]):
         inside = (t >= start_s) & (t <= end_s) & finite
         if inside.any():
-            masks.append(inside & (driver >= PEAK_FRACTION * np.max(driver[inside])))
+            peak = inside & (driver >= PEAK_FRACTION * np.max(driver[inside]))
+            if peak.any():  # a driver that never rises above zero has no peak (and no empty median)
+                masks.append(peak)
     return masks
 
 

@@ -13,17 +13,23 @@ import http.client
 import os
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+from .._util.files import remove_stale
+from .._util.native_stderr import removed_if_crashed
 from ..errors import ModelError, one_line
 
 CHUNK_BYTES = 1 << 20
+#: The whole download's deadline: a server dripping a byte at a time stays under every socket timeout.
+DOWNLOAD_DEADLINE_S = 900.0
 
 
 def download_verified(url: str, final: Path, sha256: str, size: int, *, progress: bool = True,
-                      timeout_s: float = 30, user_agent: str = "synkan", hint: str = "") -> Path:
+                      timeout_s: float = 30, user_agent: str = "synkan", hint: str = "",
+                      deadline_s: float = DOWNLOAD_DEADLINE_S) -> Path:
     """Fetch ``url`` into ``final`` if its SHA-256 is ``sha256``; at most ``size`` bytes are accepted.
 
     Parameters
@@ -40,6 +46,9 @@ def download_verified(url: str, final: Path, sha256: str, size: int, *, progress
         Show a progress bar (only when stderr is a terminal).
     timeout_s : float
         Socket timeout in seconds (connect and each read).
+    deadline_s : float
+        The whole download's time limit; a partial file older than this
+        beside ``final`` is an interrupted download's, and is removed.
     user_agent, hint : str
         The request's User-Agent; what to do instead, appended to a checksum error.
 
@@ -50,13 +59,16 @@ def download_verified(url: str, final: Path, sha256: str, size: int, *, progress
     """
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale(final.parent, f".{final.name}.", ".part", older_than_s=deadline_s)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
     except OSError as exc:
         raise ModelError(f"cannot write the model into {final.parent}: {exc.strerror or exc}") from None
     tmp = Path(tmp_name)
     out = os.fdopen(fd, "wb")
     try:
-        digest = _fetch(url, out, size, progress, timeout_s, user_agent, final.name)
+        with removed_if_crashed(tmp):
+            digest = _fetch(url, out, size, progress, (timeout_s, time.monotonic() + deadline_s), user_agent,
+                            final.name)
         if digest != sha256:
             raise ModelError(f"download of {url} fails its checksum (sha256 {digest[:12]}..., expected "
                              f"{sha256[:12]}...); nothing was installed: {hint}")
@@ -68,8 +80,13 @@ def download_verified(url: str, final: Path, sha256: str, size: int, *, progress
     return final
 
 
-def _fetch(url: str, out, size: int, progress: bool, timeout_s: float, user_agent: str, name: str) -> str:
-    """Stream ``url`` into the open file ``out`` (closed after); returns the data's SHA-256."""
+def _fetch(url: str, out, size: int, progress: bool, timeouts: tuple[float, float], user_agent: str,
+           name: str) -> str:
+    """Stream ``url`` into the open file ``out`` (closed after); returns the data's SHA-256.
+
+    ``timeouts`` is the socket timeout and the monotonic time the download must end by.
+    """
+    timeout_s, deadline = timeouts
     too_big = ModelError(f"download of {url} failed: the server sends more than the model's {size} bytes; "
                          "stopped and removed the partial file")
     h = hashlib.sha256()
@@ -87,9 +104,13 @@ def _fetch(url: str, out, size: int, progress: bool, timeout_s: float, user_agen
                        disable=not progress or not sys.stderr.isatty(), leave=False)
             with bar:
                 while True:
-                    block = resp.read(min(CHUNK_BYTES, size + 1 - received))  # one byte over the size is enough
+                    # read1: what one receive brings, so the deadline is checked however slowly data come
+                    block = resp.read1(min(CHUNK_BYTES, size + 1 - received))  # one byte over is enough
                     if not block:
                         break
+                    if time.monotonic() > deadline:
+                        raise ModelError(f"download of {url} failed: not finished within the deadline; "
+                                         "stopped and removed the partial file")
                     if received + len(block) > size:
                         raise too_big
                     out.write(block)

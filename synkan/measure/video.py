@@ -25,6 +25,11 @@ from ..errors import InputError, SynkanError
 QUEUE_FRAMES = 8  # decoded frames buffered ahead of the landmarker
 FRAME_ALIGNMENT_BYTES = 64  # MediaPipe's LiteRT runner copies (and warns about) less aligned images
 DECODE_STALL_S = 120.0  # no frame from the decoder for this long: give up
+# MediaPipe's face detector needs a face some tens of pixels wide; a frame smaller than this holds none.
+MIN_FRAME_SIDE_PX = 32
+# Blinks last 100-400 ms: below 5 frames/s (200 ms apart) a blink, or a twitch, may fall between two
+# frames, so neither it nor the synkinesis it drives can be measured.
+MIN_ANALYSIS_FPS = 5.0
 _ROTATE_CODES = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
 
@@ -161,6 +166,38 @@ def probe(path: str | Path, rotate: int | None = None) -> VideoInfo:
         )
     finally:
         cap.release()
+
+
+def check_recording(info: VideoInfo, stride: int = 1) -> None:
+    """Refuse, before tracking, frames too small to hold a face and a frame rate too low to see a blink.
+
+    Raises
+    ------
+    InputError
+        Frames under :data:`MIN_FRAME_SIDE_PX`, or a declared frame rate
+        (divided by ``stride``) under :data:`MIN_ANALYSIS_FPS`; in one line.
+    """
+    if min(info.width, info.height) < MIN_FRAME_SIDE_PX:
+        raise InputError(f"{info.path}: frames of {info.width}x{info.height} pixels are too small to hold a "
+                         "face "
+                         f"(at least {MIN_FRAME_SIDE_PX} pixels a side)")
+    if info.fps_nominal > 0:
+        check_frame_rate(info.fps_nominal / stride, info.path, stride)
+
+
+def check_frame_rate(fps: float, path: str | Path, stride: int = 1) -> None:
+    """Refuse an analysed frame rate under :data:`MIN_ANALYSIS_FPS` (blinks and twitches fall between frames).
+
+    Raises
+    ------
+    InputError
+        In one line, with the rate and the limit.
+    """
+    if not fps >= MIN_ANALYSIS_FPS:
+        every = f" (every {stride}th frame)" if stride > 1 else ""
+        raise InputError(f"{path}: {fps:.3g} frames/s analysed{every}: below {MIN_ANALYSIS_FPS:g}, a blink "
+                         "(100-400 ms) can fall between two frames; use a normal video rate or a smaller "
+                         "--stride")
 
 
 def downscale_factor(width: int, height: int, max_size: int | None) -> float:

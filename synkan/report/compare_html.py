@@ -73,7 +73,8 @@ def _visits_table(comparison: dict) -> str:
             f"synkinesis)</th><th>Video SHA-256 (start)</th></tr>{''.join(rows)}</table>")
 
 
-def render_compare_html(comparison: dict, pngs: dict[str, Path], keyframes: list[tuple[str, Path | None]]) -> str:
+def render_compare_html(comparison: dict, pngs: dict[str, Path],
+                        keyframes: list[tuple[str, Path | bytes | None]]) -> str:
     """compare.html: visits, changes with their verdicts, figures and each visit's key frames side by side.
 
     Parameters
@@ -82,8 +83,9 @@ def render_compare_html(comparison: dict, pngs: dict[str, Path], keyframes: list
         compare.json.
     pngs : dict of Path
         ``side_difference`` and ``timeseries`` figures of the comparison.
-    keyframes : list of (label, Path or None)
-        Each visit's key-frame figure (``figures/keyframes.png`` of its folder), None when it has none.
+    keyframes : list of (label, Path or bytes or None)
+        Each visit's key-frame figure (``figures/keyframes.png`` of its folder, or its checked bytes),
+        None when it has none.
     """
     patient = next((v["patient_id"] for v in comparison.get("visits", []) if v.get("patient_id")), "")
     warnings = comparison.get("warnings", [])

@@ -77,6 +77,7 @@ def na(reason: str | None = None, inline: bool = False) -> str:
     return f'<span class="na"{title}>not measurable</span>{note}'
 
 
-def data_uri(path: Path) -> str:
-    """A PNG file as a ``data:`` URI, so the page needs no other file."""
-    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+def data_uri(png: Path | bytes) -> str:
+    """A PNG (a file, or its bytes) as a ``data:`` URI, so the page needs no other file."""
+    data = png if isinstance(png, bytes) else Path(png).read_bytes()
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")

@@ -13,7 +13,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from ..errors import OutputError
+from .._util.files import open_regular
+from .._util.process import run_in_group
+from ..errors import InputError, OutputError, one_line
 
 ENV_CHROMIUM = "SYNKAN_CHROMIUM"
 PAPERS = {"a4": "A4", "letter": "letter"}  # --paper value -> CSS @page size
@@ -22,6 +24,8 @@ LETTER_COUNTRIES = frozenset({"US", "CA", "MX", "PH", "CL", "CO", "VE", "GT", "C
                               "BZ"})
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 PRINT_TIMEOUT_S = 120
+PDF_MAGIC = b"%PDF-"
+MAX_PDF_BYTES = 200_000_000  # the report's PDF is a few MB
 
 
 def find_chromium() -> str:
@@ -39,6 +43,26 @@ def find_chromium() -> str:
         raise OutputError(f"--pdf needs headless Chromium ({where}): install it (apt-get install chromium) "
                           "or print report.html from a browser")
     return found
+
+
+def browser_command(browser: str, html_path: Path, pdf_path: Path, profile: str) -> list[str]:
+    """The headless print command: nothing may leave the machine, nothing persists after it.
+
+    Debian's wrapper adds ``--enable-remote-extensions``, and a browser looks
+    up its update and extension servers on start; every host name resolves
+    to nothing (``--host-resolver-rules``) and extensions, sync, component
+    updates and background networking are off. The profile is a fresh
+    temporary folder, removed afterwards.
+    """
+    # Chromium refuses to start as root inside its sandbox; the page is our own local file.
+    sandbox = ["--no-sandbox"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+    return [browser, "--headless", *sandbox, "--disable-gpu", "--no-first-run", "--no-default-browser-check",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost", "--disable-extensions",
+            "--disable-component-extensions-with-background-pages", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--disable-domain-reliability",
+            "--disable-features=OptimizationHints,MediaRouter,Translate,AutofillServerCommunication",
+            "--metrics-recording-only", "--no-pings", "--no-pdf-header-footer", f"--user-data-dir={profile}",
+            f"--print-to-pdf={pdf_path}", html_path.as_uri()]
 
 
 def default_paper(environ: dict | None = None) -> str:
@@ -77,24 +101,32 @@ def write_pdf(html_path: str | Path, pdf_path: str | Path, paper: str | None = N
     Raises
     ------
     OutputError
-        Chromium is missing, fails or writes nothing.
+        Chromium is missing, fails, hangs (its whole process group is killed
+        after :data:`PRINT_TIMEOUT_S`) or writes something that is not a PDF.
     """
     browser = find_chromium()
     html_path, pdf_path = Path(html_path).resolve(), Path(pdf_path).resolve()
     profile = tempfile.mkdtemp(prefix="synkan-chromium-")
-    html_path = _with_paper(html_path, paper or default_paper(), profile)
-    # Chromium refuses to start as root inside its sandbox; the page is our own local file.
-    sandbox = ["--no-sandbox"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
-    cmd = [browser, "--headless", *sandbox, "--disable-gpu", "--no-first-run", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync", "--no-pdf-header-footer", f"--user-data-dir={profile}",
-           f"--print-to-pdf={pdf_path}", html_path.as_uri()]
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=PRINT_TIMEOUT_S)
+        html_path = _with_paper(html_path, paper or default_paper(), profile)
+        code, err = run_in_group(browser_command(browser, html_path, pdf_path, profile), PRINT_TIMEOUT_S)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise OutputError(f"report.pdf: Chromium did not print ({type(exc).__name__})") from None
     finally:
         shutil.rmtree(profile, ignore_errors=True)
-    if done.returncode != 0 or not pdf_path.is_file() or pdf_path.stat().st_size == 0:
-        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        raise OutputError(f"report.pdf: Chromium failed (exit {done.returncode}: {last})")
+    if code != 0 or not _is_pdf(pdf_path):
+        last = (err.strip().splitlines() or ["no message"])[-1]
+        pdf_path.unlink(missing_ok=True)
+        raise OutputError(f"report.pdf: Chromium failed (exit {code}: {one_line(last)[:200]})")
     return pdf_path
+
+
+def _is_pdf(path: Path) -> bool:
+    """A non-empty regular file that starts as a PDF does (not a symlink the browser left, not text)."""
+    if path.is_symlink():
+        return False
+    try:
+        with open_regular(path, MAX_PDF_BYTES, "PDF") as fh:
+            return fh.read(len(PDF_MAGIC)) == PDF_MAGIC
+    except InputError:
+        return False

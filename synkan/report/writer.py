@@ -33,12 +33,18 @@ from typing import Iterator
 
 from ..analysis import Analysis
 from ..report_json import is_report_folder
-from ..errors import OutputError
-from .._util.files import PRIVATE_FILE_MODE, output_modes
+from ..errors import InputError, OutputError
+from .._util.files import PRIVATE_FILE_MODE, output_modes, read_regular_text, remove_stale
+from .._util.native_stderr import removed_if_crashed
 
+# Outputs that show the whole face unless drawn de-identified (report.pdf prints the key frames).
+FACE_FILES = ("overlay.mp4", "report.pdf")
+# What a run leaves beside OUT if it dies: its staging folder, the folder it was replacing.
+STALE_PREFIXES = (".tmp-", ".old-")
 OUTPUT_FILES = ("report.json", "signals.csv", "events.csv", "track.npz", "report.html")
 MANIFEST_NAME = ".synkan-files.json"
 MANIFEST_SCHEMA = "synkan.outputs/1"
+MAX_MANIFEST_BYTES = 10_000_000  # a few hundred file names
 # Folders written before there was a manifest: synkan's names only.
 LEGACY_PATTERNS = OUTPUT_FILES + ("overlay.mp4", "figures/*.png")
 # Rows of signals.csv formatted at once: pandas turns each chunk into Python
@@ -76,8 +82,8 @@ def _entries(folder: Path) -> list[str]:
 
 def _manifest(folder: Path) -> set[str] | None:
     try:
-        data = json.loads((folder / MANIFEST_NAME).read_text())
-    except (OSError, ValueError):
+        data = json.loads(read_regular_text(folder / MANIFEST_NAME, MAX_MANIFEST_BYTES, "file list"))
+    except (InputError, ValueError, RecursionError):  # none, or not ours: judged by the legacy names
         return None
     if not isinstance(data, dict) or data.get("schema") != MANIFEST_SCHEMA or not isinstance(data.get("files"), list):
         return None
@@ -174,8 +180,17 @@ _HELD: dict[str, int] = {}  # output folders this process has claimed (the claim
 
 
 @contextlib.contextmanager
-def _lock(outdir: Path) -> Iterator[None]:
-    """Hold ``.NAME.lock`` beside ``outdir`` exclusively; remove the parents made for it if nothing was written."""
+def lock_outdir(outdir: Path) -> Iterator[None]:
+    """Hold ``.NAME.lock`` beside ``outdir`` alone; remove the parents made for it if nothing was written.
+
+    Under the lock, what an interrupted or crashed earlier run left beside
+    ``outdir`` (:data:`STALE_PREFIXES`) is removed: nobody else can be writing it.
+
+    Raises
+    ------
+    OutputError
+        Another run holds the lock, or the lock cannot be made.
+    """
     import fcntl
 
     made = [p for p in outdir.parents if not p.exists()]
@@ -198,7 +213,10 @@ def _lock(outdir: Path) -> Iterator[None]:
     except OSError as exc:
         raise OutputError(f"{outdir}: cannot write results ({exc.strerror or exc})") from None
     try:
-        yield
+        for leftover in STALE_PREFIXES:  # an interrupted or crashed run's; nobody else writes them now
+            remove_stale(outdir.parent, f".{outdir.name}{leftover}")
+        with removed_if_crashed(path, lock=True):
+            yield
     finally:
         with contextlib.suppress(OSError):
             os.unlink(path)  # still holding the lock: a waiting run sees the inode change and retries
@@ -232,7 +250,7 @@ def claim_outdir(outdir: str | Path, force: bool = False, keep_foreign: bool = F
         finally:
             _HELD[key] -= 1
         return
-    with _lock(outdir):
+    with lock_outdir(outdir):
         _HELD[key] = 1
         try:
             yield check_outdir(outdir, force, keep_foreign)  # another run may have finished while we started
@@ -314,8 +332,23 @@ def write_outputs(analysis: Analysis, outdir: str | Path, *, force: bool = False
             staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.tmp-", dir=outdir.parent))
         except OSError as exc:
             raise OutputError(f"{outdir}: cannot write results ({exc.strerror or exc})") from None
-        _write_swap(analysis, outdir, staging, (figures, html, overlay, deidentify, pdf, paper), keep, keep_foreign)
+        with removed_if_crashed(staging):
+            _write_swap(analysis, outdir, staging, (figures, html, overlay, deidentify, pdf, paper),
+                        _still_private(analysis, keep, deidentify), keep_foreign)
     return outdir
+
+
+def _still_private(analysis: Analysis, keep: tuple[str, ...], deidentify: bool) -> tuple[str, ...]:
+    """``keep`` without the files showing the whole face, when this write de-identifies a folder that was not.
+
+    An overlay or PDF made before ``--deidentify`` shows the patient's face:
+    it is removed, not carried over, unless made again (masked) in this write.
+    """
+    from ..clinic.deidentify import is_deidentified
+
+    if deidentify and not is_deidentified(analysis.video):
+        return tuple(name for name in keep if name not in FACE_FILES)
+    return keep
 
 
 def swap_in(staging: Path, outdir: Path) -> None:

@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._util.files import read_regular_text
 from ..config import check_fields
 from ..errors import InputError
 
+MAX_CASE_BYTES = 1_000_000  # a case file is a few KB
 ACTION_KINDS = ("smile", "pucker", "blink", "close", "narrow", "brow", "tight", "snarl", "cheek", "chin")
 BILATERAL_KINDS = ("smile", "pucker", "snarl")
 # Synkinesis: a responder region moving with a driver movement, on one side.
@@ -249,14 +251,11 @@ class Case:
         InputError
             The file is missing, is not JSON, or holds invalid values.
         """
-        try:
-            text = Path(path).read_text()
-        except OSError as exc:
-            raise InputError(f"cannot read case file {path}: {exc.strerror or exc}") from None
+        text = read_regular_text(path, MAX_CASE_BYTES, "case file")
         try:
             data = json.loads(text)
-        except ValueError as exc:
-            raise InputError(f"case file {path} is not valid JSON: {exc}") from None
+        except (ValueError, RecursionError) as exc:
+            raise InputError(f"case file {path} is not valid JSON: {str(exc)[:200]}") from None
         return cls.from_dict(data, source=f"case file {path}")
 
 

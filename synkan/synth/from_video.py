@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from .._util.files import atomic_write_text, sha256_file
+from .._util.files import atomic_write_text, make_dir, partial_file, sha256_file
 from .._version import __version__
 from ..config import Settings
 from ..errors import InputError, OutputError
@@ -74,7 +74,7 @@ def _check(side: str, ks: dict[str, float], name: str | None, driver_oo: str, dr
         raise InputError(f"oral-ocular driver must be one of {'|'.join(OO_DRIVERS)}, not {driver_oo!r}")
     if driver_ocul not in OCUL_DRIVERS:
         raise InputError(f"ocular-oral driver must be one of {'|'.join(OCUL_DRIVERS)}, not {driver_ocul!r}")
-    if name is not None and (not name or Path(name).name != name):
+    if name is not None and (not name or Path(name).name != name or name.startswith(".") or len(name) > 100):
         raise InputError(f"name must be a plain file name without folders, not {name!r}")
 
 
@@ -145,38 +145,56 @@ def _render(video: Path, tr: Track, out_path: Path, side: str, truth: dict[str, 
     lift_iod = truth[f"corner_lift_mm_{s}"] / mm_iod
     fps = _writer_fps(video, tr.t_s)
     row_of = {int(f): k for k, f in enumerate(tr.frame_index)}
-    tmp_video = out_path.with_name(f".{out_path.stem}.part.mp4")  # the container follows the extension
-    writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"mp4v"), fps, (tr.width, tr.height))
-    if not writer.isOpened():
-        raise OutputError(f"cannot write video {tmp_video}")
     n_frames = 0
-    try:
-        for frame in iter_frames(video):
-            img = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR)
-            k = row_of.get(frame.index)
-            if k is not None and truth["valid"][k]:
-                xy = tr.landmarks[k, :, :2].astype(np.float64)
-                if narrow[k] > 0:
-                    img = lower_upper_lid(img, xy, side, float(narrow[k]))
-                if lift_iod[k] > 0:
-                    img = lift_mouth_corner(img, xy, side, lift_iod[k] * direction)
-                if truth[f"chin_lift_{s}"][k] > 0:
-                    img = lift_chin(img, xy, side, float(truth[f"chin_lift_{s}"][k]))
-            writer.write(img)
-            n_frames += 1
-    finally:
-        writer.release()
-    os.replace(tmp_video, out_path)
+    with partial_file(out_path) as tmp_video:  # removed if interrupted; private, as every output
+        writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"mp4v"), fps, (tr.width, tr.height))
+        if not writer.isOpened():
+            raise OutputError(f"cannot write video {tmp_video}")
+        try:
+            for frame in iter_frames(video):
+                img = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR)
+                k = row_of.get(frame.index)
+                if k is not None and truth["valid"][k]:
+                    xy = tr.landmarks[k, :, :2].astype(np.float64)
+                    if narrow[k] > 0:
+                        img = lower_upper_lid(img, xy, side, float(narrow[k]))
+                    if lift_iod[k] > 0:
+                        img = lift_mouth_corner(img, xy, side, lift_iod[k] * direction)
+                    if truth[f"chin_lift_{s}"][k] > 0:
+                        img = lift_chin(img, xy, side, float(truth[f"chin_lift_{s}"][k]))
+                writer.write(img)
+                n_frames += 1
+        finally:
+            writer.release()
     return fps, n_frames
 
 
 def _output_paths(out: Path, name: str) -> dict[str, Path]:
     """The video, case and truth paths of ``name`` in ``out`` (created)."""
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        make_dir(out)
     except OSError as exc:
         raise OutputError(f"cannot create output directory {out}: {exc.strerror or exc}") from None
+    return output_names(out, name)
+
+
+def output_names(out: Path, name: str) -> dict[str, Path]:
+    """The video, case and truth paths of ``name`` in ``out``.
+
+    Examples
+    --------
+    >>> output_names(Path("o"), "x")["gt_csv"].as_posix()
+    'o/x_gt.csv'
+    """
     return {"video": out / f"{name}.mp4", "json": out / f"{name}.json", "gt_csv": out / f"{name}_gt.csv"}
+
+
+def _refuse_overwriting(video: Path, paths: dict[str, Path]) -> None:
+    """Refuse outputs that would replace the input video (``-o .`` and ``--name`` its stem, or a link)."""
+    for path in paths.values():
+        same = path.exists() and os.path.samefile(path, video)  # a hard link too
+        if same or os.path.realpath(path) == os.path.realpath(video):
+            raise OutputError(f"{path}: is the input video {video}; choose another --name or -o")
 
 
 def _default_name(stem: str, side: str, k: dict[str, float], driver_oo: str, driver_ocul: str) -> str:
@@ -251,13 +269,16 @@ def synth_from_video(video: str | Path, out_dir: str | Path, side: str, k_oo: fl
     k = {"k_oo": k_oo, "k_ocul": k_ocul, "k_chin": k_chin}
     _check(side, k, name, driver_oo, driver_ocul)
     video = Path(video)
+    name = name or _default_name(video.stem, side, k, driver_oo, driver_ocul)
+    out = Path(out_dir)
+    _refuse_overwriting(video, output_names(out, name))  # before the slow part
     tr = track if track is not None else track_video(video, Settings(laterality="plain"), model_path=model)
     drv = drivers_from_landmarks(tr.t_s, tr.landmarks, tr.valid)
     mm_iod = mm_per_iod(tr.landmarks, drv.valid)
     if mm_iod is None:
         raise InputError(f"{video}: no frame shows both irises, so millimetres cannot be calibrated")
     truth = truth_table(drv, side, k, driver_oo, driver_ocul, mm_iod)
-    paths = _output_paths(Path(out_dir), name or _default_name(video.stem, side, k, driver_oo, driver_ocul))
+    paths = _output_paths(out, name)
     fps, n_frames = _render(video, tr, paths["video"], side, truth, k_oo, mm_iod)
     case = _case_json(video, side, k, {"driver_oo": driver_oo, "driver_ocul": driver_ocul}, drv, tr, mm_iod)
     case |= {"fps": fps, "frames": n_frames}

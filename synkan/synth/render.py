@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import cv2
 import numpy as np
 
 from .._version import __version__
-from .._util.files import atomic_write_text
+from .._util.files import atomic_write_text, make_dir, partial_file
 from ..errors import InputError, OutputError
 from .case import Action, Case
 from .face import NEUTRAL_SMILE, FaceRig, face_rig
@@ -282,28 +281,26 @@ def render_case(case: Case, out_dir: str | Path) -> dict[str, Path]:
     """
     out = Path(out_dir)
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        make_dir(out)
     except OSError as exc:
         raise OutputError(f"cannot create output directory {out}: {exc.strerror or exc}") from None
     paths = {"video": out / f"{case.name}.mp4", "json": out / f"{case.name}.json",
              "gt_csv": out / f"{case.name}_gt.csv"}
     truth = truth_signals(case)
     renderer = FrameRenderer(case)
-    # The container is chosen from the extension, so the partial file keeps ".mp4".
-    tmp_video = out / f".{case.name}.part.mp4"
-    writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"mp4v"), float(case.fps),
-                             (case.size, case.size))
-    if not writer.isOpened():
-        raise OutputError(f"cannot write video {tmp_video}")
-    try:
-        for i, t in enumerate(truth.t):
-            frame = renderer.render(float(t), truth.eye_closure_r[i], truth.eye_closure_l[i],
-                                    truth.smile_r[i], truth.smile_l[i], truth.pucker[i],
-                                    {c: float(getattr(truth, c)[i]) for c in REGION_COLUMNS})
-            writer.write(frame)
-    finally:
-        writer.release()
-    os.replace(tmp_video, paths["video"])
+    with partial_file(paths["video"]) as tmp_video:  # removed if interrupted; private, as every output
+        writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"mp4v"), float(case.fps),
+                                 (case.size, case.size))
+        if not writer.isOpened():
+            raise OutputError(f"cannot write video {tmp_video}")
+        try:
+            for i, t in enumerate(truth.t):
+                frame = renderer.render(float(t), truth.eye_closure_r[i], truth.eye_closure_l[i],
+                                        truth.smile_r[i], truth.smile_l[i], truth.pucker[i],
+                                        {c: float(getattr(truth, c)[i]) for c in REGION_COLUMNS})
+                writer.write(frame)
+        finally:
+            writer.release()
     atomic_write_text(paths["json"], json.dumps(truth_json(case), indent=2) + "\n")
     atomic_write_text(paths["gt_csv"], truth_csv(truth, case.regions))
     return paths
