@@ -26,24 +26,23 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from ._util.files import sha256_file
+from ._util.memory import release_free_memory
 from ._version import __version__
 from .config import Settings
-from .report_json import REPORT_SCHEMA, read_report
 from .grade.coupling import DIRECTIONS, Coupling, coupling_process, movement_couplings
 from .grade.events import Events, events_process
-from .measure.models import model_info, resolve_model
-from ._util.files import sha256_file
-from .grade.matrix import Matrix, matrix_process
-from ._util.memory import release_free_memory
-from .grade.movements import Movements, movements_process
-from .grade.scales import Scales, scales_process
 from .grade.grades import Scores, scores_process
+from .grade.matrix import Matrix, matrix_process
+from .grade.movements import Movements, movements_process
 from .grade.normative import load_normative
+from .grade.scales import Scales, scales_process
+from .measure.models import model_info, resolve_model
 from .measure.signals import Signals, signals_process
 from .measure.tracking import Landmarker, Track, decode_warnings, track_video
 from .measure.video import check_frame_rate, check_recording, probe
+from .report_json import REPORT_SCHEMA, read_report
 from .visit import Visit
-
 
 
 @dataclass(frozen=True)

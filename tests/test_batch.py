@@ -18,12 +18,18 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from synkan.batch import (SCHEDULER_CONNECT_TIMEOUT_S, SCORE_COLUMNS, SUMMARY_COLUMNS, read_summary, run_batch,
-                          trend_figure_name, write_trends)
-from synkan.config import Settings
-
 from conftest import MODEL, ROOT, SHARED
+
+from synkan.batch import (
+    SCHEDULER_CONNECT_TIMEOUT_S,
+    SCORE_COLUMNS,
+    SUMMARY_COLUMNS,
+    read_summary,
+    run_batch,
+    trend_figure_name,
+    write_trends,
+)
+from synkan.config import Settings
 
 REAL = SHARED / "videos" / "cosanlab_single_face.mp4"
 PLAIN = Settings(laterality="plain")

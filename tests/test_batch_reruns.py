@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import MODEL, SHARED
 
 from synkan.batch import NO_TRENDS_NOTE, SUMMARY_COLUMNS, read_summary, write_trends
-
-from conftest import MODEL, SHARED
 
 REAL = SHARED / "videos" / "cosanlab_single_face.mp4"
 FAST = ("--laterality", "plain", "--jobs", "1")

@@ -7,10 +7,10 @@ import zipfile
 
 import numpy as np
 
+from synkan._util.npz import write_npz
 from synkan.measure import eyepatch
 from synkan.measure.align import similarity_align
 from synkan.measure.mesh import STABLE_POINTS
-from synkan._util.npz import write_npz
 
 N_FRAMES = 157  # not a multiple of the block sizes below: the last block is short
 

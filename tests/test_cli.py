@@ -18,11 +18,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-from synkan.measure import tracking
-from synkan.cli import main
-
 from conftest import SHARED
+
+from synkan.cli import main
+from synkan.measure import tracking
 
 REAL = SHARED / "videos" / "cosanlab_single_face.mp4"
 SHARED_MODEL = SHARED / "models" / "face_landmarker.task"

@@ -3,14 +3,14 @@ import warnings
 
 import numpy as np
 import pytest
-
 from conftest import make_signals, pulses
+
 from synkan.config import EYE_CLOSURE_MIN, MIN_LAG_PAIRS, SMILE_MIN_EXCURSION, SMILE_MIN_S
 from synkan.grade.coupling import coupling_process, remove_blinks
-from synkan.grade.series import lagged_gain, normalized_xcorr
 from synkan.grade.events import events_find, events_process, eye_driver, mouth_driver
 from synkan.grade.grades import eface_ocular_synkinesis, grade, grade_thresholds, score_direction
 from synkan.grade.normative import NORMATIVE_SCHEMA
+from synkan.grade.series import lagged_gain, normalized_xcorr
 
 # A fixed healthy reference, so the expected grades do not move with the shipped one:
 # oral-ocular limit 10 pp (grades at 10, 18, 26), ocular-oral 1.5 (1.5, 3, 6).

@@ -15,15 +15,14 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+from test_report import visible_text
 
 import synkan
+from synkan._util.files import sha256_file
 from synkan.cli import main
 from synkan.errors import InputError
-from synkan._util.files import sha256_file
-from synkan.report.privacy import deidentify_frame, visible_mask
 from synkan.measure.signals import signals_process
-
-from test_report import visible_text
+from synkan.report.privacy import deidentify_frame, visible_mask
 
 SECRETS = ("jane_doe", "Jane_Doe_Clinic", "2026-03-04", "jane doe")
 

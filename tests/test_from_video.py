@@ -13,10 +13,10 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import shared_video
 
 import synkan
 from synkan.cli import main
-from conftest import shared_video
 from synkan.config import Settings
 from synkan.grade.events import events_process
 from synkan.synth import synth_from_video

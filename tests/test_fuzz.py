@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from conftest import SHARED
 
 REAL = SHARED / "videos" / "cosanlab_single_face.mp4"

@@ -6,8 +6,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from synkan.measure import mirror
 from synkan.config import MIRROR_MAX_GAZE_EW
+from synkan.measure import mirror
 from synkan.measure.mesh import BROW_L, BROW_R, EYE_L, EYE_R, IRIS_L, IRIS_R, MIDLINE_POINTS
 
 N = 478
@@ -210,8 +210,8 @@ def test_mirror_leaks_less_than_plain(measured):
 
 
 def test_gaze_gate_falls_back_to_plain(measured):
-    from synkan.measure.signals import signals_process
     from synkan.config import Settings
+    from synkan.measure.signals import signals_process
     from synkan.measure.tracking import Track
 
     out, _ = measured

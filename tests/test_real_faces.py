@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
 from conftest import shared_video
+
 from synkan.config import Settings
 from synkan.validation.real import (
-    leave_one_person_out, per_person_summary, real_face_markdown, real_face_summary, real_face_table,
+    leave_one_person_out,
+    per_person_summary,
+    real_face_markdown,
+    real_face_summary,
+    real_face_table,
 )
 
 VIDEO = "cosanlab_single_face.mp4"  # neutral, a toothy smile, one blink; 2.4 s

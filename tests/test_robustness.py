@@ -21,14 +21,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import ROOT, SHARED
 
 import synkan
 from synkan.config import MAX_ABS_YAW_DEG, MIN_FACE_FRACTION, Settings
 from synkan.measure.landmarker import select_face
 from synkan.measure.tracking import track_video
 from synkan.measure.video import iter_frames, probe
-
-from conftest import ROOT, SHARED
 
 REAL = SHARED / "videos" / "cosanlab_single_face.mp4"  # 640x360, 30 fps, 2.4 s, real face
 SYNTH = ROOT / "sample_videos" / "oral_ocular_left.mp4"  # 512x512, 30 fps, 10 s, smiles at known times

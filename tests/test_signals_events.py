@@ -1,8 +1,8 @@
 """Known-answer tests for signal geometry, cleaning, rest estimation and events."""
 import numpy as np
 import pytest
-
 from conftest import make_signals, pulses
+
 from synkan.errors import InputError
 from synkan.grade.events import events_find, events_process, parse_segments
 from synkan.grade.series import hysteresis_runs

@@ -16,13 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_report import run_chromium, unexplained_numbers, visible_text
 
 from synkan.cli import main
 from synkan.clinic.compare import compare_reports, minimal_detectable_change
 from synkan.synth.case import Case
 from synkan.synth.render import render_case
-
-from test_report import run_chromium, unexplained_numbers, visible_text
 
 ROOT = Path(__file__).resolve().parents[1]
 CASE = ROOT / "sample_videos" / "cases" / "oral_ocular_left.json"

@@ -36,8 +36,8 @@ Modules: ``jobs`` (inputs and manifests), ``state`` (resume, lock),
 ``worker`` (one video), ``local`` and ``cluster`` (runners), ``summary``,
 ``run`` (the batch), ``trends`` and ``trend_figures``.
 """
-from .cluster import SCHEDULER_CONNECT_TIMEOUT_S, Tls, check_scheduler
 from .._util.files import csv_safe
+from .cluster import SCHEDULER_CONNECT_TIMEOUT_S, Tls, check_scheduler
 from .jobs import MANIFEST_COLUMNS, VIDEO_EXTENSIONS, Job, collect_jobs, read_manifest
 from .run import run_batch
 from .state import settings_hash

@@ -31,9 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import SynkanError
+from ..errors import SynkanError, one_line
 from .worker import process_video
-from ..errors import one_line
 
 SCHEDULER_SCHEMES = ("tcp", "tls")
 SCHEDULER_CONNECT_TIMEOUT_S = 10.0  # a scheduler that does not answer a Dask handshake in this time is not one

@@ -6,21 +6,31 @@ import sys
 from pathlib import Path
 from typing import Iterable
 
-from ..config import Settings
-from ..errors import InputError, OutputError, SynkanError
-from ..measure.video import check_regular_file
-from .cluster import Tls, check_scheduler, run_dask
 from .._util.files import safe_name
 from .._util.process import terminate_as_interrupt
+from .._util.words import plural
+from ..config import Settings
+from ..errors import InputError, OutputError, SynkanError, one_line
+from ..measure.video import check_regular_file
+from .cluster import Tls, check_scheduler, run_dask
 from .jobs import Job, collect_jobs
 from .local import cpu_count, run_local
-from .state import (INTERRUPTED, PENDING, SCORED_FROM, Failures, Item, Lock, ShaCache, clean_stale,
-                    prepare_state, read_report, settings_hash)
+from .state import (
+    INTERRUPTED,
+    PENDING,
+    SCORED_FROM,
+    Failures,
+    Item,
+    Lock,
+    ShaCache,
+    clean_stale,
+    prepare_state,
+    read_report,
+    settings_hash,
+)
 from .summary import previous_rows, write_summary
 from .trends import write_trends
 from .worker import frames_in_progress, started
-from ..errors import one_line
-from .._util.words import plural
 
 
 def _num_or_none(value) -> float | None:

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import report_json
+from .._util.files import atomic_write_text, make_dir, read_regular_text
 from .._version import __version__
 from ..config import Settings
-from .. import report_json
 from ..errors import InputError, OutputError
-from .._util.files import atomic_write_text, make_dir, read_regular_text
 from .jobs import Job
 
 MAX_STORE_BYTES = 100_000_000  # the SHA-256 cache of a large cohort is a few MB

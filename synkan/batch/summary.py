@@ -14,10 +14,10 @@ import io
 from pathlib import Path
 from typing import Any
 
+from .._util.files import atomic_write_text, csv_safe, read_regular_text
 from .._version import __version__
 from ..errors import InputError
 from ..tables import DIRECTIONS, SCALE_ROWS, SIDES, scale_value, unit
-from .._util.files import atomic_write_text, csv_safe, read_regular_text
 from ..text import report_side
 from .state import Item
 

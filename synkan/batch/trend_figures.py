@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import textwrap
 
+from .._util.words import plural
 from ..config import GRADE_NAMES
 from ..tables import DIRECTIONS
-from .._util.words import plural
 
 _DIR_TITLE = {"oral_ocular": "oral-ocular (eye moves when mouth moves)",
               "ocular_oral": "ocular-oral (mouth moves when eyes close)"}

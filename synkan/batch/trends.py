@@ -4,8 +4,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from ..tables import DIRECTIONS
 from .._util.files import atomic_write_text, csv_safe, make_dir, safe_name, save_figure
+from ..tables import DIRECTIONS
 from .summary import read_summary
 from .trend_figures import cohort_figure, patient_figure
 

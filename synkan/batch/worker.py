@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from .._util.process import die_with_parent
 from .._version import __version__
 from ..config import Settings
-from .._util.process import die_with_parent
 from ..errors import InputError, one_line
 from .state import read_report
 
@@ -127,8 +127,8 @@ def process_video(path: str, settings: dict, model: str, folder: str, figures: b
     ``rescored`` that an earlier track was reused.
     """
     from ..analysis import analyze, rescore
-    from ..visit import Visit
     from ..report.writer import write_outputs
+    from ..visit import Visit
 
     marker = Path(marker_dir) / f"{Path(folder).name}.{os.getpid()}" if marker_dir else None
     t0 = time.perf_counter()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import signal
 
-
 from .._util.native_stderr import filtered_native_stderr
 from .._util.process import Terminated, release_stderr, say, terminate_as_interrupt, usable_stdio
 from ..errors import SynkanError, one_line

@@ -52,8 +52,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     from ..analysis import analyze
     from ..clinic.compare import compare_reports
-    from ..report.writer import claim_outdir, write_outputs
     from ..measure.video import probe
+    from ..report.writer import claim_outdir, write_outputs
     from ..visit import Visit
 
     settings = settings_from_args(args)
@@ -194,9 +194,9 @@ def synth_drivers(driver: str | None, k_oo: float | None, k_ocul: float | None) 
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from ..validation.synthetic import run_validation
     from ..batch import VIDEO_EXTENSIONS
     from ..validation.real import run_real_validation
+    from ..validation.synthetic import run_validation
 
     videos = None
     if args.real:

@@ -10,8 +10,16 @@ from ..config import LATERALITY_MODES, PROTOCOL_NAMES
 from ..errors import one_line
 from ..live.command import add_live_parser
 from .commands import (
-    cmd_analyze, cmd_batch, cmd_compare, cmd_export_landmarks, cmd_models, cmd_protocol, cmd_report, cmd_synth,
-    cmd_trends, cmd_validate,
+    cmd_analyze,
+    cmd_batch,
+    cmd_compare,
+    cmd_export_landmarks,
+    cmd_models,
+    cmd_protocol,
+    cmd_report,
+    cmd_synth,
+    cmd_trends,
+    cmd_validate,
 )
 
 

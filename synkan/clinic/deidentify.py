@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..grade.events import parse_segments
-from ..measure.texture import PIXEL_RAISE_COLUMNS
 from ..measure.signals import SIDES, pixel_lids
+from ..measure.texture import PIXEL_RAISE_COLUMNS
 
 if TYPE_CHECKING:
     from ..analysis import Analysis

@@ -61,8 +61,8 @@ def export_landmarks(outdir: str | Path, fmt: str = "csv", output: str | Path | 
         No readable track, an existing file without ``force``, or no pyarrow for Parquet.
     """
     from .._util.files import atomic_write
-    from ..tables import landmarks_table
     from ..measure.tracking import Track
+    from ..tables import landmarks_table
 
     if fmt not in FORMATS:
         raise InputError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")

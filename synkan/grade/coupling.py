@@ -36,9 +36,9 @@ import numpy as np
 import pandas as pd
 
 from ..config import BLINK_MASK_PAD_S, EVENT_PAD_S, LAG_WINDOW_S, MIN_EVENTS
+from ..measure.signals import SIDES, Signals
 from .events import Events, eye_driver, mouth_driver
 from .series import lagged_gain, normalized_xcorr, span_mask, subsample_offset, value_at_peaks
-from ..measure.signals import SIDES, Signals
 
 DIRECTIONS = ("oral_ocular", "ocular_oral")
 # The voluntary movements that drive each direction, scored one by one

@@ -25,14 +25,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..config import (
-    BLINK_MASK_PAD_S, BLINK_MAX_S, EVENT_MIN_GAP_S, EYE_CLOSURE_MIN, PUCKER_MIN_NARROWING, PUCKER_MIN_S,
-    RESPONSE_MIN_OVERLAP, SMILE_MIN_EXCURSION, SMILE_MIN_S,
-)
 from .._util.files import read_regular_text
+from ..config import (
+    BLINK_MASK_PAD_S,
+    BLINK_MAX_S,
+    EVENT_MIN_GAP_S,
+    EYE_CLOSURE_MIN,
+    PUCKER_MIN_NARROWING,
+    PUCKER_MIN_S,
+    RESPONSE_MIN_OVERLAP,
+    SMILE_MIN_EXCURSION,
+    SMILE_MIN_S,
+)
 from ..errors import InputError
-from .series import finite_mean, hysteresis_runs, merge_runs, peak_index, span_mask, thresholds
 from ..measure.signals import EYE_UNIT, IOD_UNIT, MOUTH_WIDTH_UNIT, Signals
+from .series import finite_mean, hysteresis_runs, merge_runs, peak_index, span_mask, thresholds
 
 EVENT_KINDS = ("blink", "eye_closure", "smile", "pucker")
 _ALIASES = {"close": "eye_closure", "closure": "eye_closure", "eye_closure": "eye_closure", "blink": "blink",

@@ -12,17 +12,25 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..config import (
-    GRADE_MAX_ABS_LAG_S, GRADE_MIN_R, GRADE_NAMES, GRADE_STEPS, LOCKED_R_FRACTION, MAX_ABS_ROLL_DEG, MAX_ABS_YAW_DEG,
-    MIN_EVENTS_FOR_SE, MIN_EYE_WIDTH_PX, SIDEWAYS_GAZE_WARN_FRACTION,
+    GRADE_MAX_ABS_LAG_S,
+    GRADE_MIN_R,
+    GRADE_NAMES,
+    GRADE_STEPS,
+    LOCKED_R_FRACTION,
+    MAX_ABS_ROLL_DEG,
+    MAX_ABS_YAW_DEG,
+    MIN_EVENTS_FOR_SE,
+    MIN_EYE_WIDTH_PX,
+    SIDEWAYS_GAZE_WARN_FRACTION,
 )
-from .detection import conclude
-from .normative import Reference, load_normative, reference
-from .qc import not_scorable, qc_summary
-from .coupling import Coupling, SideCoupling, xcorr_peak
-from .series import normalized_xcorr, peak_masks, value_at_peaks
-from .events import Events, mouth_driver
 from ..measure.signals import Signals
 from ..measure.tracking import Track
+from .coupling import Coupling, SideCoupling, xcorr_peak
+from .detection import conclude
+from .events import Events, mouth_driver
+from .normative import Reference, load_normative, reference
+from .qc import not_scorable, qc_summary
+from .series import normalized_xcorr, peak_masks, value_at_peaks
 
 OTHER = {"right": "left", "left": "right"}
 DIRECTION_LABELS = {"oral_ocular": "Oral-ocular", "ocular_oral": "Ocular-oral"}

@@ -27,13 +27,13 @@ import numpy as np
 import pandas as pd
 
 from ..config import EVENT_PAD_S, HEALTHY_SIDE_DIFFERENCE_MM, LAG_WINDOW_S
-from .coupling import Coupling, remove_blinks, xcorr_peak
-from .series import normalized_xcorr, value_at_peaks
-from .events import Events
-from .movements import MOVEMENT_KINDS, VOLUNTARY_REGION, Movements, driver
 from ..measure.regions import REGION_COLUMN, REGION_LABELS, REGIONS, to_mm
-from .grades import side_difference, time_locked
 from ..measure.signals import Signals
+from .coupling import Coupling, remove_blinks, xcorr_peak
+from .events import Events
+from .grades import side_difference, time_locked
+from .movements import MOVEMENT_KINDS, VOLUNTARY_REGION, Movements, driver
+from .series import normalized_xcorr, value_at_peaks
 
 SIDE_NAMES = {"r": "right", "l": "left"}
 

@@ -35,12 +35,18 @@ import numpy as np
 import pandas as pd
 
 from ..config import (
-    BROW_BASELINE_S, BROW_RAISE_MIN_IOD, EVENT_MIN_GAP_S, OPEN_MOUTH_GAP_IOD, SNARL_LATERAL_WEIGHT,
-    SNARL_MIN_IOD, TIGHT_SQUEEZE_IOD, VOLUNTARY_MAX_S,
+    BROW_BASELINE_S,
+    BROW_RAISE_MIN_IOD,
+    EVENT_MIN_GAP_S,
+    OPEN_MOUTH_GAP_IOD,
+    SNARL_LATERAL_WEIGHT,
+    SNARL_MIN_IOD,
+    TIGHT_SQUEEZE_IOD,
+    VOLUNTARY_MAX_S,
 )
+from ..measure.signals import Signals
 from .events import Events, blink_frames, parse_segments
 from .series import finite_mean, hysteresis_runs, merge_runs, peak_index, peak_masks, span_mask, thresholds
-from ..measure.signals import Signals
 
 MOVEMENT_KINDS = ("brow_raise", "gentle_eye_closure", "tight_eye_closure", "smile", "snarl", "pucker")
 MOVEMENT_LABELS = {"brow_raise": "brow raise", "gentle_eye_closure": "gentle eye closure",

@@ -32,12 +32,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import (
-    EFACE_ZERO_POINTS, SUNNYBROOK_DEFAULT_MM_PER_POINT, SUNNYBROOK_MM_PER_POINT,
-    SUNNYBROOK_VOLUNTARY_RATIO, SYNKINESIS_REGIONS,
+    EFACE_ZERO_POINTS,
+    SUNNYBROOK_DEFAULT_MM_PER_POINT,
+    SUNNYBROOK_MM_PER_POINT,
+    SUNNYBROOK_VOLUNTARY_RATIO,
+    SYNKINESIS_REGIONS,
 )
+from .grades import is_locked
 from .matrix import Matrix
 from .movements import MOVEMENT_LABELS, Movements
-from .grades import is_locked
 
 SUNNYBROOK_MOVEMENTS = tuple(SYNKINESIS_REGIONS)
 EFACE_ITEMS = ("ocular", "midfacial", "mentalis")  # the eFACE synkinesis items a face mesh can see (not platysmal)

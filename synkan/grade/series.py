@@ -12,7 +12,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import (
-    HYSTERESIS_HIGH, HYSTERESIS_LOW, LOW_FLOOR_FRACTION, MIN_LAG_PAIRS, MIN_LAG_VARIANCE, PEAK_FRACTION,
+    HYSTERESIS_HIGH,
+    HYSTERESIS_LOW,
+    LOW_FLOOR_FRACTION,
+    MIN_LAG_PAIRS,
+    MIN_LAG_VARIANCE,
+    PEAK_FRACTION,
 )
 
 

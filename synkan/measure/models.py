@@ -27,9 +27,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .._util.files import sha256_file
 from .._version import __version__
 from ..errors import ModelError, one_line
-from .._util.files import sha256_file
 from .download import CHUNK_BYTES, download_verified
 
 __all__ = [

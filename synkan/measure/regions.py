@@ -33,10 +33,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import texture
 from ..config import IRIS_DIAMETER_MM
+from . import texture
 from .mesh import (
-    CHIN_L, CHIN_R, CHEEK_L, CHEEK_R, EYE_L, EYE_R, IRIS_EDGES_L, IRIS_EDGES_R, LIP_INNER, NOSE_ALA_L, NOSE_ALA_R, UPPER_LIP_L, UPPER_LIP_R,
+    CHEEK_L,
+    CHEEK_R,
+    CHIN_L,
+    CHIN_R,
+    EYE_L,
+    EYE_R,
+    IRIS_EDGES_L,
+    IRIS_EDGES_R,
+    LIP_INNER,
+    NOSE_ALA_L,
+    NOSE_ALA_R,
+    UPPER_LIP_L,
+    UPPER_LIP_R,
 )
 
 REGIONS = ("brow", "eye", "midface", "mouth", "upper_lip", "chin")

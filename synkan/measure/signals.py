@@ -35,13 +35,29 @@ import numpy as np
 import pandas as pd
 
 from ..config import (
-    EYE_CLOSURE_MIN, EYE_MAX_GAZE_EW, MAX_ABS_PITCH_DEG, MAX_ABS_ROLL_DEG, MAX_ABS_YAW_DEG, MAX_GAP_S,
-    TWITCH_MIN_S, Settings,
+    EYE_CLOSURE_MIN,
+    EYE_MAX_GAZE_EW,
+    MAX_ABS_PITCH_DEG,
+    MAX_ABS_ROLL_DEG,
+    MAX_ABS_YAW_DEG,
+    MAX_GAP_S,
+    TWITCH_MIN_S,
+    Settings,
 )
-from .mesh import BROW_L, BROW_R, EYE_L, EYE_R, MOUTH_CORNER_L, MOUTH_CORNER_R, STABLE_POINTS, MeshIndex, eye_aspect_ratio
-from .rest import rest_and_shape, rest_frames
-from . import eyelids, mirror, texture, regions
+from . import eyelids, mirror, regions, texture
 from .align import euler_deg, similarity_align
+from .mesh import (
+    BROW_L,
+    BROW_R,
+    EYE_L,
+    EYE_R,
+    MOUTH_CORNER_L,
+    MOUTH_CORNER_R,
+    STABLE_POINTS,
+    MeshIndex,
+    eye_aspect_ratio,
+)
+from .rest import rest_and_shape, rest_frames
 from .tracking import Track
 
 SIDES = ("r", "l")

@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 
 from ..config import MIN_TEXTURE_GREY, TEMPLATE_ROWS
-from .mesh import CHEEK_L, CHEEK_R, CHIN_L, CHIN_R, EYE_L, EYE_R
 from .eyepatch import face_scale_px
+from .mesh import CHEEK_L, CHEEK_R, CHIN_L, CHIN_R, EYE_L, EYE_R
 
 REGIONS = ("cheek", "chin")
 POINTS = {("cheek", "r"): CHEEK_R, ("cheek", "l"): CHEEK_L, ("chin", "r"): CHIN_R, ("chin", "l"): CHIN_L}

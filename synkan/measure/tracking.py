@@ -18,14 +18,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import eyepatch, mirror, texture
-from ..config import Settings
-from .mesh import EYE_POINTS
-from ..errors import InputError, NoFaceError
-from .landmarker import FaceFollower, Landmarker
-from .._util.files import atomic_write
 from .._util.columns import FrameColumns
+from .._util.files import atomic_write
 from .._util.npz import read_npz_checked, write_npz
+from ..config import Settings
+from ..errors import InputError, NoFaceError
+from . import eyepatch, mirror, texture
+from .landmarker import FaceFollower, Landmarker
+from .mesh import EYE_POINTS
 from .video import VideoInfo, iter_frames, probe
 
 N_LANDMARKS = 478

@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..clinic.compare import MEASURE_UNIT
-from .html_parts import CSS, data_uri, esc
 from ..text import DIRECTION_TEXT, change_values
+from .html_parts import CSS, data_uri, esc
 
 COMPARE_CSS = """
 .visits { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); gap: 12px; }

@@ -19,7 +19,6 @@ import pandas as pd
 
 from .._util.files import read_regular_bytes, read_regular_text
 from .._util.native_stderr import removed_if_crashed
-
 from ..clinic.compare import compare_reports, load_reports
 from ..errors import InputError, OutputError
 from .writer import apply_modes, lock_outdir, resolve_outdir, swap_in, write_json

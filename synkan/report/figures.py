@@ -25,17 +25,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
 # Figures are built without pyplot: no GUI backend is touched, nothing is
 # registered globally, and notebooks keep their own (inline) backend.
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from .style import (
-    DIRECTION_TITLES, DPI, DRIVER_LABELS, EVENT_COLORS, EVENT_LABELS, MARGINS, RESPONDER_LABELS, SIDE_COLORS, SIDE_LABELS, format_gain,
-)
-from .frames import FigureUnavailable, note, plot_face_frames, read_frames
-from .summary_matrix import plot_summary_matrix
 from ..text import lag_text
+from .frames import FigureUnavailable, note, plot_face_frames, read_frames
+from .style import (
+    DIRECTION_TITLES,
+    DPI,
+    DRIVER_LABELS,
+    EVENT_COLORS,
+    EVENT_LABELS,
+    MARGINS,
+    RESPONDER_LABELS,
+    SIDE_COLORS,
+    SIDE_LABELS,
+    format_gain,
+)
+from .summary_matrix import plot_summary_matrix
 
 if TYPE_CHECKING:
     from ..analysis import Analysis

@@ -10,12 +10,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..text import (
+    DIRECTION_TEXT,
+    OTHER,
+    direction_line,
+    error_text,
+    is_finding,
+    lag_phrase,
+    report_side,
+    shown_values,
+    sunnybrook_line,
+)
 from .html_parts import CSS, data_uri, esc, na
 from .scales_html import scales_section
 from .style import SCALE_FIGURE_NAMES, format_gain
-from ..text import (
-    DIRECTION_TEXT, OTHER, direction_line, error_text, is_finding, lag_phrase, report_side, shown_values, sunnybrook_line,
-)
 
 FIGURES = (  # name, title, caption
     ("summary_matrix", "At a glance",

@@ -18,10 +18,10 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..measure.mesh import EYE_CONTOUR, LIPS_INNER, LIPS_OUTER, MOUTH_CORNER
 from ..measure.video import iter_frames
 from .privacy import deidentify_frame
 from .style import EVENT_LABELS, SIDE_COLORS
-from ..measure.mesh import EYE_CONTOUR, LIPS_INNER, LIPS_OUTER, MOUTH_CORNER
 
 if TYPE_CHECKING:
     from ..analysis import Analysis

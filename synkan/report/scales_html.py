@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..grade.movements import MOVEMENT_LABELS
-from ..measure.regions import REGION_LABELS
 from ..grade.scales import SUNNYBROOK_MOVEMENTS
+from ..measure.regions import REGION_LABELS
 from ..text import error_text, report_side
 from .html_parts import data_uri, esc, na
 from .style import SCALE_FIGURE_NAMES

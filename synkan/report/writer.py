@@ -31,11 +31,11 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from ..analysis import Analysis
-from ..report_json import is_report_folder
-from ..errors import InputError, OutputError
 from .._util.files import PRIVATE_FILE_MODE, output_modes, read_regular_text, remove_stale
 from .._util.native_stderr import removed_if_crashed
+from ..analysis import Analysis
+from ..errors import InputError, OutputError
+from ..report_json import is_report_folder
 
 # Outputs that show the whole face unless drawn de-identified (report.pdf prints the key frames).
 FACE_FILES = ("overlay.mp4", "report.pdf")
@@ -264,7 +264,8 @@ def write_json(path: Path, data: dict) -> None:
 
 def _write_all(analysis: Analysis, folder: Path, figures: bool, html: bool, overlay: bool, deidentify: bool = False,
                pdf: bool = False, paper: str | None = None) -> None:
-    from ..clinic.deidentify import deidentify as deidentified, is_deidentified
+    from ..clinic.deidentify import deidentify as deidentified
+    from ..clinic.deidentify import is_deidentified
 
     deidentify = deidentify or is_deidentified(analysis.video)
     # The record is written without the source's path and eye images; the

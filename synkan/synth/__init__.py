@@ -10,7 +10,16 @@ See :mod:`synkan.synth.case` for the case file format and
 :func:`synth_from_video` adds a known one-sided movement to a real video
 of a healthy person instead.
 """
-from .case import PATTERNS, Action, Case, Synkinesis, narrow_case, standard_case, standard_timeline, sunnybrook_case
+from .case import (
+           PATTERNS,
+           Action,
+           Case,
+           Synkinesis,
+           narrow_case,
+           standard_case,
+           standard_timeline,
+           sunnybrook_case,
+)
 from .from_video import synth_from_video
 from .render import Truth, render_case, synth_main, truth_signals
 

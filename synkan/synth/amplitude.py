@@ -17,8 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import IRIS_DIAMETER_MM
-from ..measure.mesh import CHEEK_L, CHEEK_R, CHIN_L, CHIN_R, EYE_R, IRIS_EDGES_L, IRIS_EDGES_R
-from ..measure.mesh import MOUTH_CORNER
+from ..measure.mesh import CHEEK_L, CHEEK_R, CHIN_L, CHIN_R, EYE_R, IRIS_EDGES_L, IRIS_EDGES_R, MOUTH_CORNER
 from .face import face_rig
 
 _POINTS = {"cheek": (CHEEK_R, CHEEK_L), "chin": (CHIN_R, CHIN_L),

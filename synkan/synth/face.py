@@ -31,10 +31,20 @@ import numpy as np
 from scipy.spatial import Delaunay
 
 from ..errors import ModelError
-from .layers import EYE_LOWER, EYE_UPPER, eye_rig, lips_rig
 from ..measure.mesh import (
-    BROW_L, BROW_R, CHEEK_L, CHEEK_R, CHIN_L, CHIN_R, MOUTH_CORNER, NOSE_ALA_L, NOSE_ALA_R, UPPER_LIP_L, UPPER_LIP_R,
+    BROW_L,
+    BROW_R,
+    CHEEK_L,
+    CHEEK_R,
+    CHIN_L,
+    CHIN_R,
+    MOUTH_CORNER,
+    NOSE_ALA_L,
+    NOSE_ALA_R,
+    UPPER_LIP_L,
+    UPPER_LIP_R,
 )
+from .layers import EYE_LOWER, EYE_UPPER, eye_rig, lips_rig
 
 #: Crop of the 512x512 astronaut photo (x0, y0, side) that frames the face.
 CROP = (144, 34, 168)
@@ -120,8 +130,8 @@ def rest_landmarks() -> np.ndarray:
     import mediapipe as mp
     from mediapipe.tasks.python import BaseOptions, vision
 
-    from ..measure.models import resolve_model
     from ..measure.landmarker import quiet_native_logs
+    from ..measure.models import resolve_model
 
     opts = vision.FaceLandmarkerOptions(
         base_options=BaseOptions(model_asset_path=str(resolve_model())),

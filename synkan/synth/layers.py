@@ -14,7 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..measure.mesh import (
-    BROW_LOWER, LIP_INNER_LOWER, LIP_INNER_UPPER, LIP_OUTER_LOWER, LIP_OUTER_UPPER, LOWER_LID, UPPER_LID,
+    BROW_LOWER,
+    LIP_INNER_LOWER,
+    LIP_INNER_UPPER,
+    LIP_OUTER_LOWER,
+    LIP_OUTER_UPPER,
+    LOWER_LID,
+    UPPER_LID,
 )
 
 # Eye contours, outer corner to inner corner (the mesh's lids, reversed for the left eye).

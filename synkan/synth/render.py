@@ -17,8 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .._version import __version__
 from .._util.files import atomic_write_text, make_dir, partial_file
+from .._version import __version__
 from ..errors import InputError, OutputError
 from .case import Action, Case
 from .face import NEUTRAL_SMILE, FaceRig, face_rig
@@ -176,7 +176,7 @@ class FrameRenderer:
         self._grid = np.stack([xs, ys, np.ones_like(xs)], -1)  # homogeneous pixel coords
         self.rng = np.random.default_rng(case.seed)
         self.motion = HeadMotion.from_rng(self.rng)
-        
+
     def source_map(self, m: np.ndarray, closure_r: float, closure_l: float, smile_r: float,
                    smile_l: float, pucker: float, regions: dict[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Compose head motion, mesh warp and eyelids into one inverse map (map_x, map_y).

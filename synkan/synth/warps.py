@@ -16,7 +16,16 @@ from scipy.interpolate import PchipInterpolator
 from ..config import IRIS_DIAMETER_MM
 from ..measure import mesh
 from ..measure.mesh import (
-    BROW_L, BROW_R, CHIN_L, CHIN_R, EYE_L, EYE_R, IRIS_EDGES_L, IRIS_EDGES_R, MOUTH_CORNER_L, MOUTH_CORNER_R,
+    BROW_L,
+    BROW_R,
+    CHIN_L,
+    CHIN_R,
+    EYE_L,
+    EYE_R,
+    IRIS_EDGES_L,
+    IRIS_EDGES_R,
+    MOUTH_CORNER_L,
+    MOUTH_CORNER_R,
 )
 
 # Lid contours and eye corners of MediaPipe's mesh, keyed by subject side.

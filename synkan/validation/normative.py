@@ -25,7 +25,6 @@ from ..grade.normative import build_normative
 from ..measure.tracking import Track, track_video
 
 
-
 def cached_analysis(video: Path, cache: Path, settings: Settings = Settings()):
     """:func:`synkan.analyze` of ``video`` with its track cached in ``cache`` (keyed by name and checksum)."""
     path = cache / f"{video.stem}-{sha256_file(video)[:12]}.track.npz"

@@ -275,9 +275,8 @@ def gaze_sweep(shifts: tuple[float, ...] = (-0.25, -0.2, -0.15, -0.1, -0.075, -0
     from mediapipe.tasks.python import BaseOptions, vision
 
     from ..measure import mirror
-    from ..measure.mesh import EYE_L, EYE_R
+    from ..measure.mesh import EYE_L, EYE_R, eye_aspect_ratio
     from ..measure.models import resolve_model
-    from ..measure.mesh import eye_aspect_ratio
     from ..synth.face import face_rig
 
     rig = face_rig(size)
