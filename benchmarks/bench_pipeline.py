@@ -106,7 +106,8 @@ def _cpu_s() -> float:
 
 
 def _peak_rss_mb() -> float:
-    """This process's own peak RSS: VmHWM (ru_maxrss on Linux carries the parent's peak over fork and exec)."""
+    """This process's own peak RSS: VmHWM (ru_maxrss on Linux carries the parent's peak over fork and
+    exec)."""
     try:
         with open("/proc/self/status") as fh:
             return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM")) / 1024.0

@@ -23,7 +23,8 @@ from bench_recovery import SIDES, case_slopes, per_person
 
 from synkan.config import Settings
 from synkan.measure import eyelids
-from synkan.measure.signals import fill_gaps, lowpass, signals_process
+from synkan.measure.clean import fill_gaps, lowpass
+from synkan.measure.signals import signals_process
 from synkan.measure.tracking import Track
 
 # Constants of synkan.measure.eyelids per variant (shipped: as they are).

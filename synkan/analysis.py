@@ -1,4 +1,5 @@
-"""The Python API: :func:`analyze` runs every stage, :func:`rescore` every stage after tracking, :func:`load` reloads.
+"""The Python API: :func:`analyze` runs every stage, :func:`rescore` every stage after tracking, :func:`load`
+reloads.
 
 Each stage's own function lives in its module (``synkan.measure.tracking.track_video``,
 ``synkan.measure.signals.signals_process``, ``synkan.grade.events.events_process``,
@@ -154,7 +155,8 @@ class Analysis:
         return "\n".join(summary_lines(self.report))
 
     def scores_table(self) -> pd.DataFrame:
-        """The scores in long format (direction, side, measure, value, unit); see :func:`synkan.tables.scores_table`.
+        """The scores in long format (direction, side, measure, value, unit); see
+        :func:`synkan.tables.scores_table`.
 
         Examples
         --------
@@ -184,7 +186,8 @@ def _records(table) -> list[dict]:
 
 
 def environment() -> dict[str, str]:
-    """Versions that change landmark output or numbers: Python, MediaPipe, OpenCV, numpy, scipy (report.json)."""
+    """Versions that change landmark output or numbers: Python, MediaPipe, OpenCV, numpy, scipy
+    (report.json)."""
     import platform
     from importlib import metadata
 

@@ -211,7 +211,8 @@ EFACE_ZERO_POINTS = 3.0
 
 # --- Cheek and chin skin texture (synkan.measure.texture) -------------------------
 # Rows of the rest template (synkan.measure.texture.TEMPLATE_FRACTION) used per
-# region, as fractions of its height from the top. The chin patch is centred on the chin pad, and its upper half holds
+# region, as fractions of its height from the top. The chin patch is centred on the chin pad, and its upper
+# half holds
 # the lower lip, which an open-mouth smile moves down with the jaw: on real
 # faces the whole template followed the lip (a known 3 mm chin lift read as
 # -1.2 to +0.7 of itself, median about zero, over four videos; out/validate
@@ -240,7 +241,8 @@ PROTOCOL_NAMES = ("sunnybrook", "bell")  # synkan.grade.protocols.PROTOCOLS
 
 
 def check_fields(data: Any, cls: type, source: str, required: tuple[str, ...] = ()) -> None:
-    """Raise a one-line :class:`InputError` unless ``data`` is a dict of ``cls``'s fields with ``required`` present."""
+    """Raise a one-line :class:`InputError` unless ``data`` is a dict of ``cls``'s fields with ``required``
+    present."""
     if not isinstance(data, dict):
         raise InputError(f"{source} must hold a JSON object, not {type(data).__name__}")
     unknown = set(data) - {f.name for f in dataclasses.fields(cls)}

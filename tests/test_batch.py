@@ -339,7 +339,8 @@ def test_analyze_fifo_says_not_a_regular_file(tmp_path):
 
 
 class _FakeScheduler:
-    """A TCP server on 127.0.0.1 that is not Dask: it sends an HTTP reply at once, or nothing. Stops itself."""
+    """A TCP server on 127.0.0.1 that is not Dask: it sends an HTTP reply at once, or nothing. Stops
+    itself."""
 
     def __init__(self, banner: bytes, lifetime_s: float = 60) -> None:
         import socket

@@ -1,4 +1,5 @@
-"""Long videos are processed in blocks of frames, and written without copies, to bound memory: neither may change
+"""Long videos are processed in blocks of frames, and written without copies, to bound memory: neither may
+change
 any number or byte."""
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ N_FRAMES = 157  # not a multiple of the block sizes below: the last block is sho
 
 
 def _moving_faces(rng: np.random.Generator, n: int = N_FRAMES) -> np.ndarray:
-    """(n, 478, 3) float32 landmarks: one face rotated, scaled and shifted per frame, some frames without a face."""
+    """(n, 478, 3) float32 landmarks: one face rotated, scaled and shifted per frame, some frames without a
+    face."""
     face = rng.normal(0, 60, (478, 3))
     angles = rng.uniform(-0.3, 0.3, (n, 3))
     frames = []

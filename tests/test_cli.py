@@ -269,7 +269,8 @@ def test_force_never_replaces_a_folder_of_other_files(inputs, tmp_path, capfd):
 # --- Only synkan's own files are ever removed (issue 17: 1, 2, 3, 15, 16) -------------------------
 @pytest.fixture(scope="module")
 def analysed(inputs, tmp_path_factory) -> Path:
-    """One full analysis (figures, report.html, overlay), made by the real command; copy it before changing it."""
+    """One full analysis (figures, report.html, overlay), made by the real command; copy it before changing
+    it."""
     out = tmp_path_factory.mktemp("analysed") / "results"
     res = subprocess.run([sys.executable, "-m", "synkan.cli", "analyze", str(inputs["clip"]), "-o", str(out),
                           "--laterality", "plain", "--overlay"], capture_output=True, text=True, timeout=300)

@@ -29,7 +29,8 @@ T = np.arange(0, 20, 1 / FS)
 
 
 def _oral_ocular_case(side="left", gain=3.0, lag_s=0.1, seed=0, healthy_gain=0.3):
-    """Smiles drive one eye's closure with a known delay and gain; the other eye moves ``healthy_gain`` as much."""
+    """Smiles drive one eye's closure with a known delay and gain; the other eye moves ``healthy_gain`` as
+    much."""
     rng = np.random.default_rng(seed)
     smile = pulses(T, [2, 6, 10, 14], 1.5, amplitude=0.10)
     delayed = np.interp(T - lag_s, T, smile)
@@ -132,7 +133,8 @@ def test_eface_one_sided_narrowing():
 
 
 def _pearson_per_lag(x, y, window, max_lag):
-    """Brute-force reference: np.corrcoef of each lag's own in-window finite pairs (NaN below MIN_LAG_PAIRS)."""
+    """Brute-force reference: np.corrcoef of each lag's own in-window finite pairs (NaN below
+    MIN_LAG_PAIRS)."""
     n = len(x)
     r = []
     for k in range(-max_lag, max_lag + 1):

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synkan.measure.signals import lid_rest_frames, lowpass
+from synkan.measure.clean import lowpass
+from synkan.measure.signals import lid_rest_frames
 
 SMILE = np.clip(np.sin(np.linspace(0, 6 * np.pi, 400)), 0, None)  # three smiles
 

@@ -15,7 +15,8 @@ CORNER_COLS = ((-eyepatch.PATCH_U_EW[0] - 0.5) * PATCH_PX_PER_EW, (-eyepatch.PAT
 
 
 def lid_rows(drop_px: float = 0.0, lift_px: float = 0.0) -> np.ndarray:
-    """Upper and lower margins (2, columns) of a drawn almond eye; the upper lid lowered by ``drop_px`` at its middle."""
+    """Upper and lower margins (2, columns) of a drawn almond eye; the upper lid lowered by ``drop_px`` at its
+    middle."""
     cols = np.arange(COLS, dtype=float)
     u = (cols - CORNER_COLS[0]) / (CORNER_COLS[1] - CORNER_COLS[0])
     bump = np.where((u > 0) & (u < 1), np.sin(np.pi * np.clip(u, 0, 1)), np.nan)
@@ -46,7 +47,8 @@ def true_closure(rest: np.ndarray, moved: np.ndarray) -> float:
 
 
 def test_patch_is_scaled_by_the_face_not_the_eye():
-    """Corners land on the nominal columns when the eye has its nominal width; narrower eyes do not magnify."""
+    """Corners land on the nominal columns when the eye has its nominal width; narrower eyes do not
+    magnify."""
     from synkan.measure.mesh import STABLE_POINTS
 
     rng = np.random.default_rng(0)

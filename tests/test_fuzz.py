@@ -62,7 +62,8 @@ class Outcome:
 
 def run_measured(cmd: list[str], timeout_s: float, *, env: dict | None = None, cwd: Path | None = None,
                  user: int | None = None) -> Outcome:
-    """Run ``cmd`` (as ``user`` through setpriv, if given), killing its whole process group at ``timeout_s``."""
+    """Run ``cmd`` (as ``user`` through setpriv, if given), killing its whole process group at
+    ``timeout_s``."""
     if user is not None:
         cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
     fd, report = tempfile.mkstemp(prefix="synkan-measure-")

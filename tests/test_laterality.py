@@ -1,4 +1,5 @@
-"""Laterality: eye-band hemiface mirroring (synkan.measure.mirror), its gates, and its accuracy on synth cases."""
+"""Laterality: eye-band hemiface mirroring (synkan.measure.mirror), its gates, and its accuracy on synth
+cases."""
 from __future__ import annotations
 
 import dataclasses

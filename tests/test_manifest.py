@@ -1,4 +1,5 @@
-"""Batch metadata (issue 16): the README's batch command, manifest wins, conflicts, pending after an interrupt.
+"""Batch metadata (issue 16): the README's batch command, manifest wins, conflicts, pending after an
+interrupt.
 
 Real runs of the ``synkan`` command on the bundled sample videos and the
 example manifest ``sample_videos/manifest.csv``; no mocks.
@@ -56,7 +57,8 @@ def _python_blocks(section: str) -> list[str]:
 
 @pytest.mark.slow
 def test_readme_batch_command_keeps_the_manifest(tmp_path, model_path):
-    """Exactly the README's command, from a folder holding sample_videos/: metadata filled, per-patient trends."""
+    """Exactly the README's command, from a folder holding sample_videos/: metadata filled, per-patient
+    trends."""
     [words] = _commands(_docs_section("clinicians", "Analysing a video"), "synkan batch ")
     assert words[:2] == ["synkan", "batch"] and "sample_videos/manifest.csv" in words
     assert words.index("sample_videos/") < words.index("sample_videos/manifest.csv")  # the folder comes first
@@ -80,7 +82,8 @@ def test_readme_batch_command_keeps_the_manifest(tmp_path, model_path):
         assert (out / "trends" / trend_figure_name(pid)).stat().st_size > 10_000
     assert (out / "cohort.png").stat().st_size > 10_000
 
-    # Re-grading the whole batch from its track files, as the README shows it: the command, then the Python loop.
+    # Re-grading the whole batch from its track files, as the README shows it: the command, then the Python
+    # loop.
     section = _docs_section("labs", "Batches and manifests")
     [regrade] = _commands(section, "synkan batch ")
     t0 = time.monotonic()

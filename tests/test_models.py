@@ -97,7 +97,8 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
             self.close_connection = True
             return
         if self.path == "/endless":
-            # No length, and data until the client hangs up (or ENDLESS_CAP, so a broken client cannot fill the disk).
+            # No length, and data until the client hangs up (or ENDLESS_CAP, so a broken client cannot fill
+            # the disk).
             self.send_response(200)
             self.end_headers()
             try:

@@ -1,4 +1,5 @@
-"""The clinician's report: figures, report.html (rendered in headless Chromium), overlay.mp4, ``synkan report``.
+"""The clinician's report: figures, report.html (rendered in headless Chromium), overlay.mp4, ``synkan
+report``.
 
 One real analysis of a short synthetic sample is built once for the module;
 nothing is mocked. Chromium must be installed (``make system-deps``): a

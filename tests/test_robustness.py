@@ -369,7 +369,8 @@ def test_sigint_during_analyze_keeps_previous_results(tmp_path):
 
 
 def test_real_three_people_laughing_patient_kept(model_path):
-    """OpenFace's multi_face.avi: three people laugh and move; one landmark pass per frame keeps the first patient."""
+    """OpenFace's multi_face.avi: three people laugh and move; one landmark pass per frame keeps the first
+    patient."""
     tr = synkan.track_video(SHARED / "videos" / "openface_multi_face.avi")
     assert tr.valid.mean() > 0.95
     centers = tr.landmarks[tr.valid, :, :2].mean(axis=1)
@@ -409,7 +410,8 @@ def _track_arrays(n: int = 30) -> dict[str, np.ndarray]:
 
 
 def _zip_bomb(path: Path, n: int = 100_000) -> None:
-    """A valid-looking track whose landmarks (n x 478 x 3 float32, 574 MB of zeros) deflate to almost nothing."""
+    """A valid-looking track whose landmarks (n x 478 x 3 float32, 574 MB of zeros) deflate to almost
+    nothing."""
     import zipfile
 
     arrays = _track_arrays(n)
@@ -467,7 +469,8 @@ def test_damaged_track_npz_is_one_line_in_bounded_memory(tmp_path):
 
 
 def test_sideways_face_is_not_scored_and_the_fix_is_named(real_video, tmp_path):
-    """Wrong rotation metadata (the face lies sideways): no scores, a reason, and the --rotate that fixes it."""
+    """Wrong rotation metadata (the face lies sideways): no scores, a reason, and the --rotate that fixes
+    it."""
     import cv2
 
     cap = cv2.VideoCapture(str(real_video))

@@ -1,4 +1,5 @@
-"""The clinic's protocol and scales: movements, protocol labelling, regions in mm, Sunnybrook and eFACE estimates.
+"""The clinic's protocol and scales: movements, protocol labelling, regions in mm, Sunnybrook and eFACE
+estimates.
 
 End to end on generated Sunnybrook-protocol videos with known one-sided
 patterns (synkan.synth.sunnybrook_case) and on a real healthy face.
@@ -197,7 +198,8 @@ def test_real_face_chin_lift_ground_truth(real_video, tmp_path):
 
 
 def test_matrix_records_are_json_when_no_side_moves_more():
-    """A movement whose side difference is unmeasurable: pandas stores its side as NaN, report.json needs null."""
+    """A movement whose side difference is unmeasurable: pandas stores its side as NaN, report.json needs
+    null."""
     import json
 
     import pandas as pd
@@ -221,7 +223,8 @@ def test_validation_gains_are_millimetres_of_the_mapping():
     # The rig's full movements differ by region: the same gain is not the same synkinesis.
     full = {r: full_movement_mm(r) for r in ("eye", "mouth", "cheek", "chin")}
     assert 6.0 < full["eye"] < 10.0 and 4.0 < full["mouth"] < 6.0 and 2.5 < full["cheek"] < 4.0 and 2.5 < full["chin"] < 3.5
-    # One and two Sunnybrook points beyond the healthy range (1 mm): 0.77 mm per point in a smile, 1.0 elsewhere.
+    # One and two Sunnybrook points beyond the healthy range (1 mm): 0.77 mm per point in a smile, 1.0
+    # elsewhere.
     assert injected_mm("mentalis", 1) == pytest.approx(1.77) and injected_mm("midfacial", 2) == pytest.approx(3.0)
     assert pattern_gain("mentalis", 1.77) * full["chin"] == pytest.approx(1.77, abs=0.01)
     gains = {(c[1], c[2]): c[3] for c in scale_cases() if c[2] in ("right", "left")}
@@ -230,7 +233,8 @@ def test_validation_gains_are_millimetres_of_the_mapping():
 
 
 def test_real_chin_lift_is_measured_on_its_side(real_video, tmp_path):
-    """A known chin lift during the person's own smile: the image measurement sees most of it, on that side."""
+    """A known chin lift during the person's own smile: the image measurement sees most of it, on that
+    side."""
     from synkan.synth import synth_from_video
     from synkan.validation.scales import analyze_with_patches, chin_recovery
 
@@ -239,6 +243,7 @@ def test_real_chin_lift_is_measured_on_its_side(real_video, tmp_path):
     paths = synth_from_video(real_video, tmp_path, "right", k_chin=1.0, track=untouched.track)
     lifted = analyze_with_patches(paths["video"])
     found = chin_recovery(paths["gt_csv"], lifted, untouched, "right")
-    # The mesh alone sees a small share; the chin boss below the lower lip (which the smile's jaw moves) most of it.
+    # The mesh alone sees a small share; the chin boss below the lower lip (which the smile's jaw moves) most
+    # of it.
     assert found["chin_share_mesh"] < 0.3 < 0.5 < found["chin_share"] < 1.3, found
     assert found["chin_leak"] < 0.3 * found["chin_share"], found

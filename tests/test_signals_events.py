@@ -7,9 +7,9 @@ from synkan.errors import InputError
 from synkan.grade.events import events_find, events_process, parse_segments
 from synkan.grade.series import hysteresis_runs
 from synkan.measure.align import euler_deg, similarity_align
+from synkan.measure.clean import fill_gaps, lowpass
 from synkan.measure.mesh import eye_aspect_ratio
 from synkan.measure.rest import rest_frames
-from synkan.measure.signals import fill_gaps, lowpass
 
 FS = 30.0
 T = np.arange(0, 20, 1 / FS)

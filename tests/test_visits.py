@@ -60,7 +60,8 @@ def visits(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def real_twice(tmp_path_factory, real_video) -> list[Path]:
-    """A real face analysed as recorded and re-encoded at a lower quality (the same movement, other pixels)."""
+    """A real face analysed as recorded and re-encoded at a lower quality (the same movement, other
+    pixels)."""
     d = tmp_path_factory.mktemp("real_twice")
     reencoded = d / "reencoded.mp4"
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(real_video), "-c:v", "libx264", "-crf", "30", "-preset",

@@ -46,7 +46,8 @@ def output_modes() -> tuple[int, int]:
 
 
 def make_dir(path: Path) -> None:
-    """Create ``path`` (and missing parents) with the output folder mode; an existing folder is left as it is."""
+    """Create ``path`` (and missing parents) with the output folder mode; an existing folder is left as it
+    is."""
     missing = [p for p in (path, *path.parents) if not p.exists()]
     path.mkdir(parents=True, exist_ok=True)
     for p in missing:
@@ -64,7 +65,8 @@ def safe_name(text: str, default: str = "video") -> str:
 
 
 def atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp)`` on a hidden temporary file beside ``path``, then move it into place with the output mode."""
+    """Call ``write(tmp)`` on a hidden temporary file beside ``path``, then move it into place with the output
+    mode."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:

@@ -180,7 +180,8 @@ def _mentions(item: str | Path) -> list[Job]:
 
 
 def merge_runs(first: Job, other: Job) -> Job:
-    """One job from two mentions of a video: a manifest's metadata wins over none; two manifests must agree."""
+    """One job from two mentions of a video: a manifest's metadata wins over none; two manifests must
+    agree."""
     if not other.source:
         return first
     if not first.source:
@@ -208,7 +209,8 @@ def _patient_labels(jobs: list[Job]) -> list[Job]:
 
 
 def collect_jobs(inputs: Iterable[str | Path]) -> list[Job]:
-    """Every video named by ``inputs`` (folders, globs, video files, manifest CSVs), once, in first-mention order.
+    """Every video named by ``inputs`` (folders, globs, video files, manifest CSVs), once, in first-mention
+    order.
 
     Raises
     ------

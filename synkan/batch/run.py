@@ -188,7 +188,8 @@ class _Run:
             self.bar.set_postfix_str(f"ok={self.counts['ok']} failed={self.counts['failed']}{under_way}")
 
     def interrupted(self) -> None:
-        """After Ctrl-C or SIGTERM: videos that had started are failed (rerun to finish), the others pending."""
+        """After Ctrl-C or SIGTERM: videos that had started are failed (rerun to finish), the others
+        pending."""
         begun = started(self.state / "running")
         for it in self.todo:
             if it.status == PENDING:

@@ -48,7 +48,8 @@ class Item:
     dup_of: "Item | None" = None  # the same video listed twice: analysed once, reported on both rows
 
     def finished(self, outdir: Path) -> dict | None:
-        """This video's report.json in OUTDIR when it is this item's result (same input and settings), else None."""
+        """This video's report.json in OUTDIR when it is this item's result (same input and settings), else
+        None."""
         report = read_report(outdir / self.output) if self.output else None
         return report if report is not None and report_key(report) == (self.sha256, self.shash) else None
 
@@ -60,7 +61,8 @@ def settings_hash(settings: dict[str, Any], version: str = __version__) -> str:
 
 
 def read_report(folder: Path) -> dict | None:
-    """``folder/report.json`` (:func:`synkan.report_json.read_report`), or None when there is no usable one."""
+    """``folder/report.json`` (:func:`synkan.report_json.read_report`), or None when there is no usable
+    one."""
     try:
         return report_json.read_report(folder)
     except InputError:
@@ -88,7 +90,8 @@ class JsonStore:
 
 
 class ShaCache(JsonStore):
-    """SHA-256 of input videos, remembered by (path, size, mtime) in OUTDIR so reruns do not re-read every video."""
+    """SHA-256 of input videos, remembered by (path, size, mtime) in OUTDIR so reruns do not re-read every
+    video."""
 
     def get(self, path: Path) -> str:
         from .._util.files import sha256_file

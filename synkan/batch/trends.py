@@ -17,13 +17,15 @@ TREND_COLUMNS = (["patient_id", "session_date", "label", "clinician", "note", "n
 
 
 def trend_figure_name(patient_id: str) -> str:
-    """File name of a patient's trend figure: readable, and distinct for ids that read alike (``P/1``, ``P_1``)."""
+    """File name of a patient's trend figure: readable, and distinct for ids that read alike (``P/1``,
+    ``P_1``)."""
     digest = hashlib.sha256(patient_id.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return f"{safe_name(patient_id, 'patient')}-{digest}.png"
 
 
 def patient_groups(table):
-    """Each row's group for the cohort: its patient's label (the most common one on their rows), else its own."""
+    """Each row's group for the cohort: its patient's label (the most common one on their rows), else its
+    own."""
     import pandas as pd
 
     labelled = table[(table["patient_id"] != "") & (table["label"] != "")]

@@ -64,7 +64,8 @@ def init_worker(model: str, n_landmarkers: int) -> None:
 
 
 def reusable_track(folder: Path, sha256: str | None, settings: Settings):
-    """``(track, report)`` of an earlier analysis in ``folder`` of the same video with the same tracking settings, or None.
+    """``(track, report)`` of an earlier analysis in ``folder`` of the same video with the same tracking
+    settings, or None.
 
     Only scoring settings changed (affected side, segments, lag window,
     cutoff): the landmarks are the same, so the video need not be decoded
@@ -121,7 +122,8 @@ def process_video(path: str, settings: dict, model: str, folder: str, figures: b
     When ``folder`` already holds an analysis of this video (``sha256``)
     with the same tracking settings, it is re-scored from its ``track.npz``.
 
-    Returns ``{"status": "ok" | "failed: <reason>", "elapsed_s": float, "input_error": bool, "rescored": bool}``;
+    Returns ``{"status": "ok" | "failed: <reason>", "elapsed_s": float, "input_error": bool, "rescored":
+    bool}``;
     ``input_error`` marks a failure that is a property of the video (not
     readable, no face), which a rerun with the same settings would repeat;
     ``rescored`` that an earlier track was reused.

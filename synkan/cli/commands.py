@@ -99,7 +99,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _rebuild_pdf(args: argparse.Namespace) -> tuple[bool, tuple[str, ...], str]:
-    """``synkan report`` never drops an earlier report.pdf: it is rebuilt, or (without Chromium) kept and said so."""
+    """``synkan report`` never drops an earlier report.pdf: it is rebuilt, or (without Chromium) kept and said
+    so."""
     _check_pdf(args)
     if args.pdf or not (Path(args.outdir) / "report.pdf").is_file():
         return args.pdf, (), ""

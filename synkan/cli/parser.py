@@ -26,7 +26,11 @@ from .commands import (
 def _settings_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("analysis settings")
     g.add_argument("--settings", metavar="JSON", help="read settings from a JSON file (flags override it)")
-    g.add_argument("--laterality", choices=LATERALITY_MODES, help="how lids are measured: pixel (default: lid margins found in the image), plain (mesh points), mirror (two extra mirrored passes, ~3x slower)")
+    g.add_argument(
+        "--laterality",
+        choices=LATERALITY_MODES,
+        help="how lids are measured: pixel (default: lid margins found in the image), plain (mesh points), mirror (two extra mirrored passes, ~3x slower)",
+    )
     g.add_argument("--affected", choices=("right", "left"), help="the known affected side (subject's side)")
     g.add_argument("--segments", metavar="SPEC", help='user protocol, e.g. "smile:2-5,close:7-9", or a CSV/JSON file')
     g.add_argument("--protocol", choices=PROTOCOL_NAMES,

@@ -1,4 +1,5 @@
-"""``synkan export-landmarks``: an analysis folder's landmarks as one CSV or Parquet table (OpenFace's layout).
+"""``synkan export-landmarks``: an analysis folder's landmarks as one CSV or Parquet table (OpenFace's
+layout).
 
 The file is written beside the analysis folder, not into it: an analysis
 folder holds only synkan's own files, so that ``--force`` may replace it.

@@ -82,7 +82,8 @@ def grade(asymmetry: float, direction: str, limit: float) -> int:
 
 
 def time_locked(side: SideCoupling) -> tuple[float | None, float | None]:
-    """``(r, lag_s)`` to grade by: the best r within +/- ``GRADE_MAX_ABS_LAG_S``, unless the overall peak is clearly higher.
+    """``(r, lag_s)`` to grade by: the best r within +/- ``GRADE_MAX_ABS_LAG_S``, unless the overall peak is
+    clearly higher.
 
     Slow movements (a smile held for seconds) give a broad correlation
     plateau whose maximum can sit anywhere on it, even at the edge of the lag
@@ -112,7 +113,8 @@ def time_locked(side: SideCoupling) -> tuple[float | None, float | None]:
 
 
 def difference_time_locked(coupling: Coupling, side: str) -> tuple[float | None, float | None]:
-    """``(r, lag_s)`` of the side difference (``side`` minus the other side) with the driver, as :func:`time_locked`.
+    """``(r, lag_s)`` of the side difference (``side`` minus the other side) with the driver, as
+    :func:`time_locked`.
 
     What is graded is the side difference, so its own time-locking is
     evidence of synkinesis too. It matters when the healthy pattern moves the
@@ -251,7 +253,8 @@ def choose_movement(entries: dict[str, dict]) -> str | None:
 
 def score_direction(direction: str, by_movement: dict[str, Coupling], normative: dict,
                     affected: str | None = None) -> dict:
-    """report.json's entry for one direction: each driver movement judged on its own, and the one that decides.
+    """report.json's entry for one direction: each driver movement judged on its own, and the one that
+    decides.
 
     Parameters
     ----------
@@ -290,7 +293,8 @@ def not_conclusive_text(direction: str, entry: dict) -> str:
     --------
     >>> not_conclusive_text("oral_ocular", {"movement": "smile", "n_events": 2, "rules_out_above_pp": 25.0,
     ...                                     "repetitions_needed": 6, "healthy_max_pp": 9.5})
-    'Oral-ocular: not conclusive from 2 smiles (healthy limit 9.5 pp): it rules out side differences above 25 pp, \
+    'Oral-ocular: not conclusive from 2 smiles (healthy limit 9.5 pp): it rules out side differences above 25
+    pp, \
 not synkinesis; record at least 4 more smiles to decide'
     """
     kind, n = MOVEMENT_WORDS.get(entry["movement"], entry["movement"]), entry["n_events"]

@@ -97,7 +97,8 @@ def _round(x, digits: int = 3):
 
 
 def responder_mm(signals: Signals, events: Events, region: str, side: str) -> np.ndarray:
-    """One region's signal on one side (``r``/``l``) in millimetres; eye closures without blinks or sideways gaze."""
+    """One region's signal on one side (``r``/``l``) in millimetres; eye closures without blinks or sideways
+    gaze."""
     x = signals[f"{REGION_COLUMN[region]}_{side}"]
     if region == "eye":
         x = remove_blinks(signals.t, x, events.of("blink"))

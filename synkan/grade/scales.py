@@ -1,4 +1,5 @@
-"""Measured estimates of the clinical scales: Sunnybrook (Ross 1996) and the eFACE synkinesis items (Banks 2015).
+"""Measured estimates of the clinical scales: Sunnybrook (Ross 1996) and the eFACE synkinesis items (Banks
+2015).
 
 These are measurements mapped onto the scales' points, not a rater's grade.
 The mapping lives in :mod:`synkan.config`:
@@ -58,7 +59,8 @@ def mm_per_point(movement: str) -> float:
 
 
 def points(difference_mm: float, se_mm: float, healthy_mm: float, per_point_mm: float) -> int:
-    """Synkinesis points 0-3 from a side difference: 0 inside the healthy range, then one per ``per_point_mm``.
+    """Synkinesis points 0-3 from a side difference: 0 inside the healthy range, then one per
+    ``per_point_mm``.
 
     Examples
     --------

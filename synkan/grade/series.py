@@ -185,7 +185,8 @@ def subsample_offset(r: np.ndarray, k: int) -> float:
 
 
 def lagged_gain(x: np.ndarray, y: np.ndarray, window: np.ndarray, lag: int) -> float:
-    """Least-squares slope of ``y[t + lag]`` on ``x[t]`` over the pairs behind :func:`normalized_xcorr`'s r at ``lag``."""
+    """Least-squares slope of ``y[t + lag]`` on ``x[t]`` over the pairs behind :func:`normalized_xcorr`'s r at
+    ``lag``."""
     n = len(x)
     idx = np.arange(max(0, -lag), min(n, n - lag))
     ok = window[idx] & window[idx + lag] & np.isfinite(x[idx]) & np.isfinite(y[idx + lag])

@@ -47,7 +47,8 @@ def fit_block(points: np.ndarray, reference: np.ndarray, subset: tuple[int, ...]
 def aligned_blocks(points: np.ndarray, reference: np.ndarray, subset: tuple[int, ...] = STABLE_POINTS,
                    chunk: int = ALIGN_CHUNK_FRAMES, columns: list[int] | None = None
                    ) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
-    """:func:`fit_block` over consecutive blocks of at most ``chunk`` frames: ``(rows, aligned, rotation)`` each.
+    """:func:`fit_block` over consecutive blocks of at most ``chunk`` frames: ``(rows, aligned, rotation)``
+    each.
 
     ``columns``, if given, are the landmarks of ``points`` to align, picked
     block by block (no copy of them all); ``reference`` and ``subset`` are

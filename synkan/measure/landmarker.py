@@ -228,7 +228,8 @@ def c_result_reader(landmarker) -> Callable | None:
 
 
 def _c_floats(items, count: int, fields: tuple[str, ...]) -> np.ndarray:
-    """Named float fields of ``count`` C structs at pointer ``items``, as a (count, len(fields)) float32 copy."""
+    """Named float fields of ``count`` C structs at pointer ``items``, as a (count, len(fields)) float32
+    copy."""
     struct = items._type_
     if not count:
         return np.empty((0, len(fields)), np.float32)
@@ -295,7 +296,8 @@ def select_face(faces: list[np.ndarray], previous_center: np.ndarray | None) -> 
 
 
 def patient_box(boxes: np.ndarray, previous_center: np.ndarray | None, previous_width: float | None) -> np.ndarray | None:
-    """The face-detector box that is the patient: the largest at the start, then the nearest within one face width.
+    """The face-detector box that is the patient: the largest at the start, then the nearest within one face
+    width.
 
     Examples
     --------
@@ -318,7 +320,8 @@ def patient_box(boxes: np.ndarray, previous_center: np.ndarray | None, previous_
 
 
 def only_box(rgb: np.ndarray, box: np.ndarray, grow: float = REACQUIRE_BOX_FACE_WIDTHS) -> np.ndarray:
-    """A copy of the frame that is mid-grey outside ``box`` (normalised) grown ``grow``-fold about its centre."""
+    """A copy of the frame that is mid-grey outside ``box`` (normalised) grown ``grow``-fold about its
+    centre."""
     h, w = rgb.shape[:2]
     center, half = (box[:2] + box[2:]) / 2, grow * (box[2:] - box[:2]) / 2
     x0, y0 = np.clip(((center - half) * (w, h)).astype(int), 0, None)

@@ -209,7 +209,8 @@ def mirror_closure(mirror_eyes: np.ndarray, mirror_valid: np.ndarray, mirror_res
 
 
 def landmark_composites(frame, face: np.ndarray, matrix: np.ndarray, landmarkers: list, center: np.ndarray):
-    """Landmark the two eye-band composites of ``frame``: ``(eye points in original pixels, found, midline residual)``.
+    """Landmark the two eye-band composites of ``frame``: ``(eye points in original pixels, found, midline
+    residual)``.
 
     ``face`` are the plain pass's normalised landmarks, ``matrix`` its pose
     (a turned head is not mirrored), ``landmarkers`` one per side.

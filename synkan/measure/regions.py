@@ -22,7 +22,8 @@ is the cheek, ``mouth`` the mouth corner); report.json keeps the keys above.
 (mouth opening, an open-mouth smile) help tell movements apart.
 
 The cheek and chin are also followed in the image (:mod:`synkan.measure.texture`):
-the mesh alone sees a fraction of their movement. Like every signal these are pose-free (measured after the similarity
+the mesh alone sees a fraction of their movement. Like every signal these are pose-free (measured after the
+similarity
 alignment of stable landmarks) and scale-free (inter-ocular distances, IOD).
 MediaPipe also locates the irises, whose visible diameter varies little
 between adults (:data:`~synkan.config.IRIS_DIAMETER_MM`): the ratio of IOD to

@@ -51,7 +51,8 @@ def rest_frames(features: np.ndarray, valid: np.ndarray, quantile: float = REST_
 
 
 def rest_features(aligned: np.ndarray, ix: MeshIndex | None = None) -> np.ndarray:
-    """Per frame (N, 4): right EAR, left EAR, mouth width and mouth-corner elevation (the :func:`rest_frames` features)."""
+    """Per frame (N, 4): right EAR, left EAR, mouth width and mouth-corner elevation (the :func:`rest_frames`
+    features)."""
     ix = ix or MeshIndex(range(aligned.shape[1]))
     xy = aligned[..., :2]
     return np.column_stack([
@@ -68,7 +69,8 @@ def median0(a: np.ndarray) -> np.ndarray:
 
 def rest_and_shape(landmarks: np.ndarray, t: np.ndarray, valid: np.ndarray, ix: MeshIndex,
                     rest_s: tuple[float, float] | None) -> tuple[np.ndarray, np.ndarray]:
-    """The rest frames (the user's segment, or :func:`rest_frames`) and the rest shape: their median aligned landmarks.
+    """The rest frames (the user's segment, or :func:`rest_frames`) and the rest shape: their median aligned
+    landmarks.
 
     ``landmarks`` are the track's (N, 478, 3); the rest shape holds ``ix.points``.
     """

@@ -40,12 +40,11 @@ from ..config import (
     MAX_ABS_PITCH_DEG,
     MAX_ABS_ROLL_DEG,
     MAX_ABS_YAW_DEG,
-    MAX_GAP_S,
-    TWITCH_MIN_S,
     Settings,
 )
 from . import eyelids, mirror, regions, texture
 from .align import euler_deg, similarity_align
+from .clean import fill_gaps, lowpass
 from .mesh import (
     BROW_L,
     BROW_R,
@@ -143,64 +142,7 @@ def _finite_median(x: np.ndarray) -> float | None:
 
 
 
-# --- cleaning --------------------------------------------------------------------
 
-def fill_gaps(t: np.ndarray, x: np.ndarray, max_gap_s: float = MAX_GAP_S) -> np.ndarray:
-    """Linearly interpolate NaN runs no longer than ``max_gap_s``; longer runs stay NaN."""
-    x = np.asarray(x, float).copy()
-    finite = np.isfinite(x)
-    if finite.sum() < 2 or finite.all():
-        return x
-    idx = np.flatnonzero(finite)
-    filled = np.interp(t, t[idx], x[idx])
-    # Gap length = time between the finite neighbours of each missing sample.
-    nxt = np.searchsorted(idx, np.arange(len(x)))
-    prev_t = t[idx[np.clip(nxt - 1, 0, len(idx) - 1)]]
-    next_t = t[idx[np.clip(nxt, 0, len(idx) - 1)]]
-    inside = (nxt > 0) & (nxt < len(idx))
-    fill = ~finite & inside & ((next_t - prev_t) <= max_gap_s + 1e-9)
-    x[fill] = filled[fill]
-    return x
-
-
-def lowpass(t: np.ndarray, x: np.ndarray, cutoff_hz: float) -> np.ndarray:
-    """Zero-phase Butterworth low-pass of each finite run, on a uniform time grid.
-
-    Variable-frame-rate samples are interpolated onto a uniform grid at the
-    median frame interval, filtered with ``sosfiltfilt``, and read back at
-    their own timestamps. The filter follows the frame rate: when the
-    Nyquist frequency is within the band of a blink's twitch
-    (:data:`~synkan.config.TWITCH_MIN_S`), or too close to the cut-off to
-    shape anything, the samples are returned unfiltered.
-
-    Examples
-    --------
-    >>> t = np.arange(30) / 15.01  # a 15 frames/s camera: a one-frame twitch survives
-    >>> x = np.zeros(30); x[15] = 1.0
-    >>> float(lowpass(t, x, 6.0)[15])
-    1.0
-    """
-    x = np.asarray(x, float)
-    out = x.copy()
-    if len(t) < 4:
-        return out
-    dt = float(np.median(np.diff(t)))
-    fs = 1.0 / dt if dt > 0 else 0.0
-    if fs / 2 <= max(1.25 * cutoff_hz, 1.0 / TWITCH_MIN_S):
-        return out  # no band above the movements' own to remove
-    from scipy import signal as sps  # on first use, after tracking: see synkan._util.memory
-
-    sos = sps.butter(2, cutoff_hz / (fs / 2), output="sos")
-    finite = np.isfinite(x)
-    edges = np.flatnonzero(np.diff(np.r_[0, finite.astype(int), 0]))
-    for start, stop in zip(edges[::2], edges[1::2]):
-        seg_t, seg_x = t[start:stop], x[start:stop]
-        grid = np.arange(seg_t[0], seg_t[-1] + dt / 2, dt)
-        if len(grid) <= 15:  # too short for filtfilt's padding
-            continue
-        smooth = sps.sosfiltfilt(sos, np.interp(grid, seg_t, seg_x))
-        out[start:stop] = np.interp(seg_t, grid, smooth)
-    return out
 
 
 # --- the stage -------------------------------------------------------------------
@@ -255,7 +197,8 @@ def pixel_lids(track: Track, rest: np.ndarray, gaze_dev: np.ndarray, gaze_fronta
 
 
 def _laterality_used(requested: str, track: Track) -> str:
-    """The eye measurement a track allows: ``pixel`` needs eye patches (or their stored measurement), ``mirror`` its extra passes."""
+    """The eye measurement a track allows: ``pixel`` needs eye patches (or their stored measurement),
+    ``mirror`` its extra passes."""
     if requested == "pixel" and track.eye_patches is None and track.lid_closure is None:
         return "plain"
     if requested == "mirror" and track.mirror_eyes is None:
@@ -296,7 +239,8 @@ def mesh_columns(xy: np.ndarray, rest_xy: np.ndarray, rest: np.ndarray, ix: Mesh
 
 
 def gaze_deviation(gaze: np.ndarray, gaze_rest: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each eye's horizontal gaze from rest (N, 2), their conjugate mean's size (N,) and the frontal frames (N,).
+    """Each eye's horizontal gaze from rest (N, 2), their conjugate mean's size (N,) and the frontal frames
+    (N,).
 
     ``gaze`` (N, 2) is :func:`synkan.measure.mirror.gaze_offset` of each frame and ``gaze_rest`` (2,) its
     rest value, in eye widths. Looking far sideways reshapes both lid fissures, unequally: frames beyond

@@ -271,7 +271,8 @@ def decode_warnings(track: Track) -> list[str]:
 
 
 def _column_specs(settings: Settings, use_mirror: bool) -> dict[str, tuple[tuple[int, ...], Any]]:
-    """The per-frame arrays a track of these settings stores: ``name -> (shape after the frame axis, dtype)``."""
+    """The per-frame arrays a track of these settings stores: ``name -> (shape after the frame axis,
+    dtype)``."""
     columns = dict(t_s=((), np.float64), frame_index=((), np.int64), n_faces=((), np.int8), valid=((), bool),
                    landmarks=((N_LANDMARKS, 3), np.float32), blendshapes=((N_BLENDSHAPES,), np.float32),
                    pose_matrix=((4, 4), np.float32))

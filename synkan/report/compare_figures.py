@@ -1,4 +1,5 @@
-"""Figures of a comparison between visits: each visit's signals side by side, and the side difference over visits.
+"""Figures of a comparison between visits: each visit's signals side by side, and the side difference over
+visits.
 
 They are drawn from what each analysis folder saved (``signals.csv``,
 ``events.csv``) and from compare.json, so a comparison needs neither the

@@ -30,7 +30,8 @@ SHORT_METHOD = ("MDC95: the minimal detectable change at 95% confidence, from ea
 
 
 def changes_table(comparison: dict, only_last: bool = False) -> str:
-    """The ``changes`` as a table: before, after, change, MDC95 and the verdict, one row per direction and pair.
+    """The ``changes`` as a table: before, after, change, MDC95 and the verdict, one row per direction and
+    pair.
 
     ``only_last`` keeps the pairs ending at the last visit and explains the
     method in one sentence (report.html's summary page, "since the previous visit").

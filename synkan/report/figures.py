@@ -271,7 +271,8 @@ def save_figures(analysis: "Analysis", folder: str | Path, deidentify: bool = Fa
 
 
 def save_pngs(analysis: "Analysis", makers: dict, folder: str | Path, notes: dict[str, str] | None) -> dict[str, Path]:
-    """Draw each ``{name: make(analysis) -> Figure}`` into ``folder/name.png``; unavailable ones go into ``notes``."""
+    """Draw each ``{name: make(analysis) -> Figure}`` into ``folder/name.png``; unavailable ones go into
+    ``notes``."""
     from concurrent.futures import ThreadPoolExecutor
 
     from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -102,7 +102,8 @@ def _header(report: dict, deidentify: bool) -> str:
 
 
 def _results(report: dict) -> str:
-    """Page 1's findings, in a clinician's words: the one affected side, one line per direction, the scales."""
+    """Page 1's findings, in a clinician's words: the one affected side, one line per direction, the
+    scales."""
     scores = report.get("scores", {})
     side, why = report_side(report)
     shown_side = _side(side) if side else "<b>not determined</b>"
@@ -173,7 +174,8 @@ def _difference_row(report: dict, direction: str, entry: dict) -> str:
 
 
 def _details(report: dict) -> str:
-    """The researchers' measurements table: correlation, lag and gain per side (terms explained in Methods)."""
+    """The researchers' measurements table: correlation, lag and gain per side (terms explained in
+    Methods)."""
     scores = report.get("scores", {})
     head = ("<tr><th>Direction</th><th>Side</th><th>Involuntary movement</th><th>Correlation with the driver"
             "</th><th>Gain</th><th>Events used</th></tr>")

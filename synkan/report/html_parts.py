@@ -26,8 +26,10 @@ th, td { text-align: left; padding: 4px 12px 4px 0; vertical-align: top; border-
 th { font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .meta td, .meta th { border: none; padding: 1px 14px 1px 0; }
-code, .hash { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 12px; word-break: break-all; }
-.result { font-size: 17px; padding: 10px 14px; margin: 8px 0; border-left: 6px solid #9aa0a6; background: #f8f9fa; }
+code, .hash { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 12px;
+word-break: break-all; }
+.result { font-size: 17px; padding: 10px 14px; margin: 8px 0; border-left: 6px solid #9aa0a6; background:
+#f8f9fa; }
 .result.g0 { border-left-color: #34a853; } .result.g1 { border-left-color: #fbbc04; }
 .result.g2 { border-left-color: #f29900; } .result.g3 { border-left-color: #d93025; }
 .result.null { border-left-color: #9aa0a6; color: var(--muted); }
@@ -41,7 +43,8 @@ figure img { max-width: 100%%; height: auto; border: 1px solid #eeeeee; }
 figcaption { color: var(--muted); font-size: 13px; }
 .note { color: var(--muted); font-size: 13px; }
 .methods { font-size: 13px; color: #3c4043; }
-.head { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1.3fr); gap: 0 24px; align-items: start; }
+.head { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1.3fr); gap: 0 24px; align-items:
+start; }
 .blank { display: inline-block; min-width: 160px; border-bottom: 1px solid #9aa0a6; height: 1em; }
 .disclaimer { font-size: 13px; border-top: 1px solid var(--line); margin-top: 10px; padding-top: 6px; }
 .keyframes img { max-width: 100%%; height: auto; }

@@ -104,7 +104,8 @@ def _eface(ef: dict) -> str:
 
 
 def scales_section(report: dict, pngs: dict[str, Path], notes: dict[str, str] | None = None) -> str:
-    """The section's HTML, from report.json (``scores.sunnybrook``, ``scores.eface_synkinesis``) and its figures."""
+    """The section's HTML, from report.json (``scores.sunnybrook``, ``scores.eface_synkinesis``) and its
+    figures."""
 
     scores = report.get("scores", {})
     sb, ef = scores.get("sunnybrook"), scores.get("eface_synkinesis")

@@ -353,7 +353,8 @@ def _still_private(analysis: Analysis, keep: tuple[str, ...], deidentify: bool) 
 
 
 def swap_in(staging: Path, outdir: Path) -> None:
-    """Put the folder ``staging`` in the place of ``outdir``; if that fails half way, the previous ``outdir`` goes back.
+    """Put the folder ``staging`` in the place of ``outdir``; if that fails half way, the previous ``outdir``
+    goes back.
 
     Raises
     ------

@@ -349,7 +349,8 @@ PATTERNS = {"oral_ocular": (("mouth", "eye"), ("smile", "snarl", "pucker")),
 
 def sunnybrook_case(name: str, pattern: str | None = None, side: str = "left", k: float = 0.5,
                     duchenne: float = 0.15, fps: float = 30.0, seed: int = 0, size: int = 320) -> Case:
-    """A Sunnybrook-protocol case: brow raise, gentle closure, open smile, snarl, pucker, with one known pattern.
+    """A Sunnybrook-protocol case: brow raise, gentle closure, open smile, snarl, pucker, with one known
+    pattern.
 
     Parameters
     ----------

@@ -200,9 +200,9 @@ def mouth_drivers(face: np.ndarray, valid: np.ndarray, n_smooth: int) -> tuple[n
         ``corner_rest_up_iod``, ``mouth_width_rest_iod``, ``smile_span_iod``, ``pucker_span``.
     """
     face = np.where(valid[:, None, None], face, np.nan)
-    r, l = face[:, MOUTH_R], face[:, MOUTH_L]
-    up = running_mean(-(r[:, 1] + l[:, 1]) / 2.0, n_smooth)  # y points down the face
-    width = running_mean(l[:, 0] - r[:, 0], n_smooth)  # x points to the subject's left
+    right, left = face[:, MOUTH_R], face[:, MOUTH_L]
+    up = running_mean(-(right[:, 1] + left[:, 1]) / 2.0, n_smooth)  # y points down the face
+    width = running_mean(left[:, 0] - right[:, 0], n_smooth)  # x points to the subject's left
     gap = running_mean(np.linalg.norm(face[:, LIP_LOWER] - face[:, LIP_UPPER], axis=1), n_smooth)
     finite = np.isfinite(up) & np.isfinite(width) & np.isfinite(gap)
     if not finite.any():

@@ -210,7 +210,8 @@ def mouth_displacements(vertices: np.ndarray, lm: np.ndarray) -> dict[str, np.nd
 
 
 def region_displacements(vertices: np.ndarray, lm: np.ndarray) -> dict[str, np.ndarray]:
-    """Vertex displacements (V, 2) of the brow, cheek, chin (per side) and snarl (both sides) at full amplitude.
+    """Vertex displacements (V, 2) of the brow, cheek, chin (per side) and snarl (both sides) at full
+    amplitude.
 
     Each moves its region up the face with a Gaussian weight around the
     region's landmarks. The brow's weight also fades linearly from the brow

@@ -249,7 +249,8 @@ def truth_json(case: Case) -> dict:
 
 
 def truth_csv(truth: Truth, regions: bool = False) -> str:
-    """The content of ``<name>_gt.csv``: one row per frame, fixed precision (``regions``: with :data:`REGION_COLUMNS`)."""
+    """The content of ``<name>_gt.csv``: one row per frame, fixed precision (``regions``: with
+    :data:`REGION_COLUMNS`)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     columns = GT_COLUMNS + (REGION_COLUMNS if regions else ())

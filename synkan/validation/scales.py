@@ -1,4 +1,5 @@
-"""Accuracy of the movements and the Sunnybrook / eFACE estimates on ground truth (``synkan validate --scales``).
+"""Accuracy of the movements and the Sunnybrook / eFACE estimates on ground truth (``synkan validate
+--scales``).
 
 Synthetic: Sunnybrook-protocol videos (:func:`synkan.synth.sunnybrook_case`:
 brow raise, gentle closure, open smile, snarl, pucker) with one known
@@ -50,7 +51,8 @@ _TRUE_KIND = {"brow_raise": "brow_raise", "eye_closure": "gentle_eye_closure", "
 
 
 def injected_mm(pattern: str, n_points: float) -> float:
-    """The side difference (mm) the mapping puts ``n_points`` beyond the healthy range of ``pattern``'s responder.
+    """The side difference (mm) the mapping puts ``n_points`` beyond the healthy range of ``pattern``'s
+    responder.
 
     The points per mm are those of the first Sunnybrook movement the pattern raises.
     """
@@ -65,7 +67,8 @@ def pattern_gain(pattern: str, mm: float, size: int = 320) -> float:
 
 
 def scale_cases(levels: tuple[float, ...] = SCALE_POINTS, size: int = 320) -> list[tuple]:
-    """``(case, pattern, side, k, injected_mm)``: controls, a Duchenne control, symmetric and one-sided patterns."""
+    """``(case, pattern, side, k, injected_mm)``: controls, a Duchenne control, symmetric and one-sided
+    patterns."""
     cases = [(sunnybrook_case("sb_control_0", None, seed=0, size=size), None, None, 0.0, 0.0),
              (sunnybrook_case("sb_control_1", None, seed=1, size=size), None, None, 0.0, 0.0),
              (sunnybrook_case("sb_duchenne", None, duchenne=0.3, seed=2, size=size), None, None, 0.0, 0.0)]
@@ -133,7 +136,8 @@ def scale_table(outdir: str | Path, levels: tuple[float, ...] = SCALE_POINTS) ->
 
 
 def expected_points_ok(row) -> bool | None:
-    """Whether every item a one-sided pattern raises has >= 1 point on the affected side (None: not one-sided)."""
+    """Whether every item a one-sided pattern raises has >= 1 point on the affected side (None: not
+    one-sided)."""
     if row.pattern is None or row.true_side not in ("right", "left"):
         return None
     s = row.true_side[0]
@@ -141,7 +145,8 @@ def expected_points_ok(row) -> bool | None:
 
 
 def scale_summary(table: pd.DataFrame) -> dict:
-    """Label accuracy, items raised, side accuracy, healthy totals and the rank correlation of total with k."""
+    """Label accuracy, items raised, side accuracy, healthy totals and the rank correlation of total with
+    k."""
     from scipy.stats import spearmanr
 
     table = table.assign(pattern=table["pattern"].where(table["pattern"].notna(), None))
@@ -203,7 +208,8 @@ def analyze_with_patches(video: str | Path):
 
 
 def chin_recovery(truth_csv: str | Path, lifted, untouched, side: str) -> dict:
-    """The measured chin raise added by a known lift, as a share of the lift: on its side, and leaked to the other.
+    """The measured chin raise added by a known lift, as a share of the lift: on its side, and leaked to the
+    other.
 
     Over the frames where the injected lift is at least half its maximum: the
     median change of ``chin_raise`` (and of its mesh part alone, without the
@@ -228,7 +234,8 @@ def chin_recovery(truth_csv: str | Path, lifted, untouched, side: str) -> dict:
 
 
 def real_scale_table(videos: list[str | Path], outdir: str | Path, ks: tuple[float, ...] = REAL_SCALE_K) -> pd.DataFrame:
-    """Each real healthy video untouched, and with a one-sided narrowing (and a chin lift) locked to the person's smile on each side."""
+    """Each real healthy video untouched, and with a one-sided narrowing (and a chin lift) locked to the
+    person's smile on each side."""
     from ..synth import synth_from_video
 
     outdir = Path(outdir)

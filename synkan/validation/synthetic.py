@@ -188,7 +188,8 @@ EVENT_TOLERANCE_S = 0.15  # a detected event matches a true one if start and end
 
 
 def coupling_cases(quick: bool = False, size: int = 320) -> list[Case]:
-    """Controls, a bilateral Duchenne smile, a k_oo sweep on both sides, ocular-oral cases and a delayed case."""
+    """Controls, a bilateral Duchenne smile, a k_oo sweep on both sides, ocular-oral cases and a delayed
+    case."""
     from ..synth import standard_case
 
     duration = 8.0 if quick else 10.0
@@ -243,7 +244,8 @@ def coupling_table(outdir: str | Path, laterality: str = Settings().laterality, 
 
 
 def coupling_summary(table: pd.DataFrame) -> dict:
-    """Side accuracy (cases with coupling >= 0.4), k_oo vs asymmetry rank correlation, event recall, control grades."""
+    """Side accuracy (cases with coupling >= 0.4), k_oo vs asymmetry rank correlation, event recall, control
+    grades."""
     from scipy.stats import spearmanr
 
     strong = table[(table["k_oo"] >= 0.4) | (table["k_ocul"] >= 0.4)]
