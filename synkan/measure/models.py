@@ -348,9 +348,9 @@ def model_info(path: str | Path | None = None) -> dict[str, Any]:
     -------
     dict
         ``path`` (absolute, str), ``sha256``, ``size`` (bytes), ``source``
-        (``"explicit"`` when ``path`` is given, else where the resolution
-        order found it: ``"env"``, ``"source"`` or ``"cache"``; a download
-        lands in the cache), ``verified`` (the SHA-256 matches
+        (where the file is, by the resolution order: ``"env"``, ``"source"``
+        or ``"cache"``, else ``"explicit"``; a download lands in the cache),
+        ``verified`` (the SHA-256 matches
         :data:`MODEL_SHA256`), plus ``name``, ``url`` and ``license``.
 
     Raises
@@ -370,7 +370,7 @@ def model_info(path: str | Path | None = None) -> dict[str, Any]:
         "path": str(abspath),
         "sha256": digest,
         "size": size,
-        "source": "explicit" if path is not None else _classify(p),
+        "source": _classify(p),
         "verified": digest == MODEL_SHA256,
         "name": MODEL_FILENAME,
         "url": MODEL_URL,

@@ -234,13 +234,22 @@ def evaluate_case(case: Case, outdir: str | Path, laterality: str = Settings().l
         entry = scores[direction]
         side = entry["affected_side"]
         row.update({f"{short}_side": side, f"{short}_asym_pp": entry["asymmetry_pp"], f"{short}_grade": entry["grade"],
-                    f"{short}_r": entry[side]["r"] if side else None, f"{short}_lag_s": entry[side]["lag_s"] if side else None})
+                    f"{short}_r": entry[side]["r"] if side else None,
+                    # The lag of the coupling of all the direction's movements: the most samples, the finest lag.
+                    f"{short}_lag_s": result.couplings[direction].sides[side].lag_s if side else None})
     return row
 
 
 def coupling_table(outdir: str | Path, laterality: str = Settings().laterality, quick: bool = False) -> pd.DataFrame:
     """Evaluate every coupling case; one row per case."""
     return pd.DataFrame([evaluate_case(c, outdir, laterality) for c in coupling_cases(quick)])
+
+
+def _max_grade(healthy: pd.DataFrame) -> int | None:
+    """The highest grade given to a healthy case (None: none was graded either way)."""
+    grades = healthy[["oo_grade", "ocul_grade"]].to_numpy(dtype=float)
+    grades = grades[np.isfinite(grades)]
+    return int(grades.max()) if grades.size else None
 
 
 def coupling_summary(table: pd.DataFrame) -> dict:
@@ -258,7 +267,7 @@ def coupling_summary(table: pd.DataFrame) -> dict:
         "side_accuracy": float(np.mean(correct)) if correct else float("nan"),
         "spearman_k_oo_vs_asymmetry": float(spearmanr(sweep["k_oo"], asym).statistic) if len(sweep) > 2 else float("nan"),
         "event_recall": float(table["events_found"].sum() / max(table["events_true"].sum(), 1)),
-        "healthy_max_grade": int(np.nanmax(healthy[["oo_grade", "ocul_grade"]].to_numpy(dtype=float))) if len(healthy) else None,
+        "healthy_max_grade": _max_grade(healthy),
     }
 
 
