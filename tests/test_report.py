@@ -49,7 +49,7 @@ def run_chromium(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def out(tmp_path_factory) -> Path:
     """One analysis of a synthetic one-sided case, with figures, HTML and overlay."""
-    analysis = synkan.analyze(SAMPLE, laterality="plain")
+    analysis = synkan.analyze(SAMPLE)  # the default pixel lids: the healthy reference is measured with them
     outdir = tmp_path_factory.mktemp("report") / "out"
     write_outputs(analysis, outdir, overlay=True)
     return outdir
@@ -90,7 +90,8 @@ def test_headline_and_table_show_the_same_rounded_numbers(report):
     """1.54 vs 1.15 once read "2% vs 1%" beside a table's "0 percentage points": one rounding for both now."""
     case = json.loads(json.dumps(report))
     entry = case["scores"]["ocular_oral"]
-    entry.update(affected_side="right", asymmetry_pp=0.39, asymmetry_se_pp=0.21, grade=0, grade_name="none")
+    entry.update(affected_side="right", asymmetry_pp=0.39, asymmetry_se_pp=0.21, grade=0, grade_name="none",
+                 verdict="ruled out", conclusive=True)
     entry["right"].update(involuntary_pct=1.54, r=0.8, lag_s=0.002)
     entry["left"].update(involuntary_pct=1.15)
     page = render_html(case, {})
