@@ -19,7 +19,6 @@ from ..config import (
     LOCKED_R_FRACTION,
     MAX_ABS_ROLL_DEG,
     MAX_ABS_YAW_DEG,
-    MIN_EVENTS_FOR_SE,
     MIN_EYE_WIDTH_PX,
     SIDEWAYS_GAZE_WARN_FRACTION,
 )
@@ -215,7 +214,9 @@ def score_movement(coupling: Coupling, ref: Reference, n_tests: int, affected: s
     g = grade(verdict.estimate, coupling.direction, ref.limit) if positive else (0 if conclusive else None)
     return {
         "n_events": verdict.n_events, "affected_side": side, "asymmetry_pp": _round(verdict.estimate, 2),
-        "asymmetry_se_pp": _round(verdict.se, 2) if verdict.n_events >= MIN_EVENTS_FOR_SE else None,
+        # Pooled with the healthy between-event SD, so it exists from one event on (compare's MDC uses
+        # it); the report shows it only from MIN_EVENTS_FOR_SE events.
+        "asymmetry_se_pp": _round(verdict.se, 2),
         "detectable_pp": _round(verdict.detectable, 2), "conclusive": conclusive,
         "verdict": ("synkinesis" if positive else "not time-locked" if unlocked else "ruled out" if conclusive
                     else "not conclusive"),
