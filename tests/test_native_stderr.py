@@ -10,8 +10,8 @@ PROGRAM = textwrap.dedent(r'''
     with filtered_native_stderr():
         os.write(2, b"W0000 00:00:1796134493.808395   27042 inference_runner_litert.cc:1433] Input tensor "
                     b"memory is not aligned according to LiteRt's memory alignment requirements.\n")
-        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\nI0000 00:00:17961.8 12
-        gl_context.cc:3")
+        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n"
+                    b"I0000 00:00:17961.8 12 gl_context.cc:3")
         os.write(2, b"57] no GL\nE0000 00:00:1796134493.8 27042 graph.cc:9] INTERNAL: a real native error\n")
         print("synkan: error: no face found", file=sys.stderr)
     os.write(2, b"after\n")
