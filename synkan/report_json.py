@@ -102,7 +102,10 @@ def check_report(report: Any, source: str = REPORT_NAME) -> dict:
 
 def _parsed(folder: str | Path) -> tuple[Path, object]:
     path = Path(folder) / REPORT_NAME
-    text = read_regular_text(path, MAX_REPORT_BYTES, what="report")
+    try:
+        text = read_regular_text(path, MAX_REPORT_BYTES, what="report")
+    except InputError as exc:
+        raise InputError(f"{folder}: no readable report.json ({str(exc).removeprefix(f'{path}: ')})") from None
     try:
         return path, json.loads(text)
     except (ValueError, RecursionError) as exc:
