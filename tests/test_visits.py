@@ -229,7 +229,7 @@ def test_pdf_first_page_holds_the_whole_summary(visits, tmp_path, capfd):
     pages = pdf_pages(out / "report.pdf")
     assert 2 <= len(pages) <= 6, len(pages)
     first = " ".join(pages[0].split())
-    for needle in ("Patient ID P-017", "Visit date 2026-04-13", "Clinician Dr Rao", "Oral-ocular synkinesis",
+    for needle in ("Patient ID P-017", "Visit date 2026-04-13", "Clinician Dr Rao", "Oral-ocular",
                    "Ocular-oral", "Affected side", "median of the per-event differences", "Key frames", "Since the previous visit",
                    "real change: better", "not a diagnosis"):
         assert needle in first, needle

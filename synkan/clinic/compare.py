@@ -122,9 +122,13 @@ def change_entry(direction: str, side: str | None, before: dict, after: dict, pa
     elif mdc is None:
         reason = "no between-event standard error"
     rnd = lambda x: None if x is None else round(x, 2)  # noqa: E731
+    rnd1 = lambda x: None if x is None else round(x, 1)  # noqa: E731
     return {"measure": f"{direction}.asymmetry_pp", "direction": direction, "side": side, "unit": MEASURE_UNIT,
-            "before_visit": pair[0], "after_visit": pair[1], "before": rnd(x0), "after": rnd(x1),
-            "change": rnd(change), "mdc": rnd(mdc), "real": real, "verdict": _verdict(change, real),
+            # Before, after and change at the precision shown (one decimal), so that the change a reader
+            # checks by subtraction is the number stored.
+            "before_visit": pair[0], "after_visit": pair[1], "before": rnd1(x0), "after": rnd1(x1),
+            "change": None if change is None else round(rnd1(x1) - rnd1(x0), 1), "mdc": rnd(mdc), "real": real,
+            "verdict": _verdict(change, real),
             "grade_before": b.get("grade"), "grade_after": a.get("grade"), "reason": reason}
 
 
