@@ -99,3 +99,10 @@ def children(pid: int) -> list[int]:
         found += kids
         frontier += kids
     return found
+
+
+def cut_clip(video: Path, out: Path, seconds: float = 2) -> Path:
+    """The first ``seconds`` of ``video`` re-encoded as H.264 into ``out`` (a short real clip for a test)."""
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(video), "-t", str(seconds), "-an", "-c:v", "libx264",
+                    "-preset", "veryfast", "-pix_fmt", "yuv420p", str(out)], check=True, timeout=120)
+    return out

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hostile import edit_report, leftovers, refused, synkan, visit_copy
+from hostile import cut_clip, edit_report, leftovers, refused, synkan, visit_copy
 
 FIFO_TIMEOUT_S = 60  # a FIFO that is opened for reading blocks forever: the run must end long before
 
@@ -21,30 +21,7 @@ FIFO_TIMEOUT_S = 60  # a FIFO that is opened for reading blocks forever: the run
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory, real_video) -> Path:
     """A 2 s cut of a real face video."""
-    out = tmp_path_factory.mktemp("clip") / "v.mp4"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-i",
-            str(real_video),
-            "-t",
-            "2",
-            "-an",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-pix_fmt",
-            "yuv420p",
-            str(out),
-        ],
-        check=True,
-        timeout=120,
-    )
-    return out
+    return cut_clip(real_video, tmp_path_factory.mktemp("clip") / "v.mp4")
 
 
 @pytest.fixture(scope="module")

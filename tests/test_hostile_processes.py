@@ -20,37 +20,14 @@ import time
 from pathlib import Path
 
 import pytest
-from hostile import ENV, children, leftovers, pid_alive, refused, synkan, wait_for
+from hostile import ENV, children, cut_clip, leftovers, pid_alive, refused, synkan, wait_for
 
 CLI = [sys.executable, "-m", "synkan.cli"]
 
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory, real_video) -> Path:
-    out = tmp_path_factory.mktemp("clip") / "v.mp4"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-i",
-            str(real_video),
-            "-t",
-            "2",
-            "-an",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-pix_fmt",
-            "yuv420p",
-            str(out),
-        ],
-        check=True,
-        timeout=120,
-    )
-    return out
+    return cut_clip(real_video, tmp_path_factory.mktemp("clip") / "v.mp4")
 
 
 def start(*argv, **kw) -> subprocess.Popen:

@@ -241,13 +241,8 @@ def fetch_model(
         hospital mirror), else :data:`MODEL_URL`.
     sha256 : str
         Expected SHA-256 hex digest.
-    size : int
-        Expected size in bytes: the download stops as soon as a server sends
-        (or announces) more, so an endless stream cannot fill the disk.
-    progress : bool
-        Show a progress bar (only when stderr is a terminal).
-    timeout_s : float
-        Socket timeout in seconds (connect and each read).
+    size, progress, timeout_s
+        As :func:`synkan.measure.download.download_verified`.
 
     Returns
     -------
