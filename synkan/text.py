@@ -272,8 +272,7 @@ def direction_line(direction: str, entry: dict, fps: float | None = None, report
     ...          "right": {"involuntary_pct": 9.0, "n_events": 5}}
     >>> for part in direction_line("oral_ocular", entry, fps=30.0).split("; "):
     ...     print(part)
-    Oral-ocular synkinesis, LEFT, moderate (grade 2), during smiles and puckers: eye narrowing: right 9.0%,
-    left 34.0%
+    Oral-ocular synkinesis, LEFT, moderate (grade 2), during smiles and puckers: eye narrowing: right 9.0%, left 34.0%
     left minus right +25.0 percentage points (median of the per-event differences
     ± 3.0 percentage points)
     the left eye follows in time: r = 0.91, lag 33 ms (±17 ms)

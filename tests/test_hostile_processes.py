@@ -31,12 +31,15 @@ def clip(tmp_path_factory, real_video) -> Path:
 
 
 def start(*argv, **kw) -> subprocess.Popen:
+    # As from a terminal: Ctrl-C works even when pytest itself runs in the background, where the shell
+    # starts it (and so every child) with SIGINT ignored.
     return subprocess.Popen(
         [*CLI, *map(str, argv)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=kw.pop("env", ENV),
+        preexec_fn=kw.pop("preexec_fn", lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)),
         **kw,
     )
 

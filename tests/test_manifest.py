@@ -161,7 +161,9 @@ def test_interrupt_marks_unstarted_videos_pending(tmp_path, model_path):
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "synkan.cli", "batch", str(folder), "-o", str(out), "--laterality", "plain",
            "--jobs", "1", "--no-figures"]
-    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # SIGINT as from a terminal, even when pytest runs in the background (there the shell ignores it).
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     running = out / ".synkan-batch" / "running"
     deadline = time.monotonic() + 120
     while not (running.is_dir() and any(running.iterdir())):  # the first video is under way

@@ -294,8 +294,7 @@ def not_conclusive_text(direction: str, entry: dict) -> str:
     --------
     >>> not_conclusive_text("oral_ocular", {"movement": "smile", "n_events": 2, "rules_out_above_pp": 25.0,
     ...                                     "repetitions_needed": 6, "healthy_max_pp": 9.5})
-    'Oral-ocular: not conclusive from 2 smiles (healthy limit 9.5 pp): it rules out side differences above 25
-    pp, \
+    'Oral-ocular: not conclusive from 2 smiles (healthy limit 9.5 pp): it rules out side differences above 25 pp, \
 not synkinesis; record at least 4 more smiles to decide'
     """
     kind, n = MOVEMENT_WORDS.get(entry["movement"], entry["movement"]), entry["n_events"]
