@@ -31,10 +31,12 @@ demo: $(DEMO_VENV)/.done
 	$(DEMO_VENV)/bin/synkan analyze sample_videos/oral_ocular_left.mp4 -o demo_out --force
 	@echo "Open demo_out/report.html in a browser."
 
-# Chromium renders the HTML report in a test; ffmpeg makes variable-frame-rate test videos.
+# Chromium renders the HTML report and prints the PDF in tests; ffmpeg makes test videos; pdftotext reads the
+# printed PDF; strace watches the PDF browser for network lookups.
 system-deps:
-	@command -v chromium >/dev/null && command -v ffmpeg >/dev/null || \
-	  ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium ffmpeg)
+	@command -v chromium >/dev/null && command -v ffmpeg >/dev/null && command -v pdftotext >/dev/null \
+	  && command -v strace >/dev/null || \
+	  ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium ffmpeg poppler-utils strace)
 
 test: $(TEST_VENV)/.done system-deps
 	$(TEST_VENV)/bin/python -m pytest -q
