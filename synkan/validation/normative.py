@@ -14,27 +14,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .._util.files import atomic_write_text, sha256_file
+from .._util.files import atomic_write_text
 from .._version import __version__
-from ..analysis import rescore, video_summary
 from ..batch.jobs import VIDEO_EXTENSIONS
 from ..config import Settings
 from ..grade.coupling import DIRECTIONS, movement_couplings
 from ..grade.grades import paired_differences
 from ..grade.normative import build_normative
-from ..measure.tracking import Track, track_video
-
-
-def cached_analysis(video: Path, cache: Path, settings: Settings = Settings()):
-    """:func:`synkan.analyze` of ``video`` with its track cached in ``cache`` (keyed by name and checksum)."""
-    path = cache / f"{video.stem}-{sha256_file(video)[:12]}.track.npz"
-    if path.is_file():
-        track = Track.load(path)
-    else:
-        track = track_video(video, settings)
-        cache.mkdir(parents=True, exist_ok=True)
-        track.save(path)
-    return rescore(track, video_summary(video, track), settings)
+from .real import analyse_cached
 
 
 def person_differences(result) -> dict[str, dict[str, list[float]]]:
@@ -55,7 +42,7 @@ def collect(videos: list[Path], cache: Path) -> dict[str, dict]:
     """Per person (video stem): their per-movement side differences, and the video's provenance."""
     people = {}
     for video in videos:
-        result = cached_analysis(video, cache)
+        result = analyse_cached(video, Settings(), cache)
         people[video.stem] = {"differences": person_differences(result),
                               "video": {"name": video.name, "sha256": result.video["sha256"]}}
     return people
